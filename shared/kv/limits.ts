@@ -1,0 +1,32 @@
+/**
+ * Workers KV limits, checked before every call that would break them.
+ * Source: Cloudflare's KV limits page and the workers-types typings (Nov 2026).
+ */
+export const KV_LIMITS = {
+  /** A key is 1..512 bytes of UTF-8. */
+  keyMaxBytes: 512,
+  /** A value is at most 25 MiB. */
+  valueMaxBytes: 25 * 1024 * 1024,
+  /** Metadata is at most 1024 bytes of serialized JSON. */
+  metadataMaxBytes: 1024,
+  /** `expirationTtl` is at least 60 seconds. */
+  minExpirationTtlSeconds: 60,
+  /** `expiration` is at least 60 seconds in the future. */
+  minExpirationAheadSeconds: 60,
+  /** `cacheTtl` is at least 30 seconds. */
+  minCacheTtlSeconds: 30,
+  /** A bulk get takes at most 100 keys. */
+  bulkGetMaxKeys: 100,
+  /** A list page holds at most 1000 keys. */
+  listMaxLimit: 1000,
+} as const;
+
+/** Default backoff for writes refused with 429 (one write per second per key). */
+export const WRITE_RETRY_DEFAULTS = {
+  /** Total attempts, the first included. */
+  attempts: 5,
+  /** First backoff; doubles each retry, with full jitter. */
+  baseDelayMs: 250,
+  /** No single wait is longer than this. */
+  maxDelayMs: 4_000,
+} as const;

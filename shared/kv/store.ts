@@ -1,0 +1,569 @@
+import type { KvBinding, KvListKey, KvPutOptions, KvValueWithMetadata } from "./binding.ts";
+import { IsolateCache, type CacheEntry } from "./cache.ts";
+import type { Codec } from "./codec.ts";
+import {
+  EdgeKvError,
+  KvLimitError,
+  KvRateLimitError,
+  KvUnavailableError,
+  KvUnsupportedError,
+  KvValidationError,
+} from "./errors.ts";
+import { KV_LIMITS, WRITE_RETRY_DEFAULTS } from "./limits.ts";
+import type { KvOps } from "./ops.ts";
+import { validate, type Schema } from "./schema.ts";
+
+const encoder = new TextEncoder();
+
+/**
+ * UTF-8 size of `s` as far as a limit of `max` bytes cares: exact when it could
+ * exceed `max`, otherwise a cheap lower bound (each UTF-16 unit is 1..3 bytes).
+ */
+function sizeForLimit(s: string, max: number): number {
+  return s.length * 3 <= max ? s.length : encoder.encode(s).byteLength;
+}
+
+/** Opt-in read-through cache held in the isolate. */
+export interface StoreCacheOptions<V, M> {
+  /** How long a read stays fresh, in ms; a function can cap it per value (e.g. at a token's expiry). */
+  ttlMs: number | ((value: V, metadata: M | null) => number);
+  /** How long a missing key (null) stays fresh, in ms. Defaults to `ttlMs` when that is a number, else 0 (not cached). */
+  negativeTtlMs?: number;
+  /** Bound on entries; least recently used go first. */
+  maxEntries: number;
+  /** When KV fails (or returns a value that fails validation) and an expired entry is held, serve it and report it stale. */
+  staleOnError?: boolean;
+}
+
+export interface RetryOptions {
+  attempts: number;
+  baseDelayMs: number;
+  maxDelayMs: number;
+}
+
+export interface StoreOptions<V, M, K extends Codec<V>["kind"]> {
+  /** Prepended to every key; `list` strips it again. */
+  prefix?: string;
+  codec: Codec<V> & { kind: K };
+  /** Schema for the metadata stored next to each value. */
+  metadata?: Schema<M>;
+  /** Default KV edge `cacheTtl` for reads, in seconds (>= 30). */
+  cacheTtl?: number;
+  /** Isolate cache; off unless given. Only for json and text stores. */
+  cache?: StoreCacheOptions<V, M>;
+  /** Backoff for writes refused with 429. */
+  retry?: Partial<RetryOptions>;
+  /** Clock in epoch ms (injectable for tests). */
+  now?: () => number;
+  /** Wait used between retries (injectable for tests). */
+  sleep?: (ms: number) => Promise<void>;
+  /** Source of jitter in [0, 1). */
+  random?: () => number;
+}
+
+export interface ReadOptions {
+  ops?: KvOps;
+  /** KV edge cache TTL in seconds for this read (>= 30). */
+  cacheTtl?: number;
+  /** Skip the isolate cache (still refreshes it). */
+  fresh?: boolean;
+}
+
+export interface WriteOptions<M> {
+  ops?: KvOps;
+  /** Seconds from now after which KV deletes the key (>= 60). */
+  expirationTtl?: number;
+  /** Epoch seconds at which KV deletes the key (>= now + 60). */
+  expiration?: number;
+  metadata?: M;
+  /** Declared byte length of a stream value, checked before the call. */
+  size?: number;
+}
+
+export interface ReadResult<V, M> {
+  value: V | null;
+  metadata: M | null;
+  /** True when the value came from the isolate cache. */
+  cached: boolean;
+  /** True when KV failed and an expired cached entry was served instead; `error` says why. */
+  stale: boolean;
+  error?: EdgeKvError;
+}
+
+export interface ListedKey<M> {
+  /** The key without the store's prefix. */
+  name: string;
+  /** Epoch seconds, when the key expires. */
+  expiration: number | undefined;
+  metadata: M | null;
+}
+
+export interface ListPage<M> {
+  keys: ListedKey<M>[];
+  /** Cursor to resume after this page; null on the last page. */
+  cursor: string | null;
+}
+
+export interface ListOptions {
+  /** Further prefix inside the store's prefix. */
+  prefix?: string;
+  /** Keys per page, 1..1000. */
+  limit?: number;
+  /** Resume from a cursor returned earlier. */
+  cursor?: string | null;
+  ops?: KvOps;
+}
+
+function isRateLimited(err: unknown): boolean {
+  const msg = err instanceof Error ? err.message : String(err);
+  return /\b429\b|too many requests/i.test(msg);
+}
+
+const defaultSleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+/**
+ * A typed view of one KV namespace under one key prefix: validated values and
+ * metadata, limit checks before every call, 429 retries, an optional isolate
+ * cache with stale-on-error, and per-request operation counts.
+ *
+ * @example
+ * import * as v from "valibot";
+ * const Rollout = v.object({ percent: v.number() });
+ * const store = new KvStore(env.ROLLOUT_KV, { prefix: "rollout:", codec: json(Rollout),
+ *   cache: { ttlMs: 5_000, maxEntries: 10, staleOnError: true } });
+ * await store.put("current", { percent: 10 });
+ * const cfg = await store.get("current"); // { percent: 10 } | null, typed and validated
+ */
+export class KvStore<V, M = unknown, K extends Codec<V>["kind"] = Codec<V>["kind"]> {
+  readonly binding: KvBinding;
+  readonly prefix: string;
+  readonly codec: Codec<V> & { kind: K };
+  readonly #metadataSchema: Schema<M> | undefined;
+  readonly #cacheTtl: number | undefined;
+  readonly #cacheOptions: StoreCacheOptions<V, M> | undefined;
+  readonly #cache: IsolateCache<V, M> | undefined;
+  readonly #retry: RetryOptions;
+  readonly #now: () => number;
+  readonly #sleep: (ms: number) => Promise<void>;
+  readonly #random: () => number;
+
+  constructor(binding: KvBinding, options: StoreOptions<V, M, K>) {
+    this.binding = binding;
+    this.prefix = options.prefix ?? "";
+    this.codec = options.codec;
+    this.#metadataSchema = options.metadata;
+    if (options.cacheTtl !== undefined) checkCacheTtl(options.cacheTtl);
+    this.#cacheTtl = options.cacheTtl;
+    if (options.cache) {
+      if (this.codec.kind !== "json" && this.codec.kind !== "text") {
+        throw new KvUnsupportedError(`an isolate cache needs a json or text store, not ${this.codec.kind}`);
+      }
+      this.#cacheOptions = options.cache;
+      this.#cache = new IsolateCache(options.cache.maxEntries);
+    }
+    this.#retry = { ...WRITE_RETRY_DEFAULTS, ...options.retry };
+    this.#now = options.now ?? Date.now;
+    this.#sleep = options.sleep ?? defaultSleep;
+    this.#random = options.random ?? Math.random;
+  }
+
+  /**
+   * The full KV key for `key` (prefix added), after checking KV's key limits.
+   * @example store.keyFor("a") // "rollout:a"
+   */
+  keyFor(key: string): string {
+    const full = this.prefix + key;
+    checkKey(full);
+    return full;
+  }
+
+  /**
+   * Reads and validates one value; null when the key is missing.
+   * @example const page = await store.get("index.html", { ops });
+   */
+  async get(key: string, options: ReadOptions = {}): Promise<V | null> {
+    return (await this.getWithMetadata(key, options)).value;
+  }
+
+  /**
+   * Reads a value with its metadata and where it came from (isolate cache, KV, or stale).
+   * @example const { value, metadata, stale, error } = await store.getWithMetadata("current");
+   */
+  async getWithMetadata(key: string, options: ReadOptions = {}): Promise<ReadResult<V, M>> {
+    const full = this.keyFor(key);
+    const cacheTtl = options.cacheTtl ?? this.#cacheTtl;
+    if (options.cacheTtl !== undefined) checkCacheTtl(options.cacheTtl);
+    const ops = options.ops;
+    const cache = this.#cache;
+    let held: CacheEntry<V, M> | undefined;
+    if (cache) {
+      held = cache.get(full);
+      if (held && !options.fresh && held.freshUntil > this.#now()) {
+        if (ops) ops.cacheHits++;
+        return { value: held.value, metadata: held.metadata, cached: true, stale: false };
+      }
+    }
+    try {
+      const raw = await this.#timed(ops, "reads", () => this.#rawGet(full, cacheTtl)).catch((err: unknown) => {
+        throw new KvUnavailableError("get", full, err);
+      });
+      const value = raw.value === null ? null : await this.#decode(full, raw.value);
+      const metadata = await this.#decodeMetadata(full, raw.metadata, "read");
+      if (cache) this.#remember(full, value, metadata);
+      return { value, metadata, cached: false, stale: false };
+    } catch (err) {
+      if (held && this.#cacheOptions?.staleOnError && err instanceof EdgeKvError) {
+        if (ops) ops.staleHits++;
+        return { value: held.value, metadata: held.metadata, cached: true, stale: true, error: err };
+      }
+      throw err;
+    }
+  }
+
+  /**
+   * Reads many keys with KV's bulk get (100 keys a call, one operation each);
+   * json and text stores only. The map is keyed by the keys as given.
+   * @example const users = await store.getMany(["u1", "u2"]); // Map { "u1" => {...}, "u2" => null }
+   */
+  async getMany(
+    this: KvStore<V, M, "json" | "text">,
+    keys: readonly string[],
+    options: ReadOptions = {},
+  ): Promise<Map<string, V | null>> {
+    if (this.codec.kind !== "json" && this.codec.kind !== "text") {
+      throw new KvUnsupportedError(`getMany needs a json or text store, not ${this.#codec.kind}`);
+    }
+    const cacheTtl = options.cacheTtl ?? this.#cacheTtl;
+    if (options.cacheTtl !== undefined) checkCacheTtl(options.cacheTtl);
+    const out = new Map<string, V | null>();
+    const missing: string[] = [];
+    const now = this.#now();
+    for (const key of keys) {
+      const full = this.keyFor(key);
+      const held = options.fresh ? undefined : this.#cache?.get(full);
+      if (held && held.freshUntil > now) {
+        if (options.ops) options.ops.cacheHits++;
+        out.set(key, held.value);
+      } else if (!missing.includes(key)) missing.push(key);
+    }
+    for (let i = 0; i < missing.length; i += KV_LIMITS.bulkGetMaxKeys) {
+      const chunk = missing.slice(i, i + KV_LIMITS.bulkGetMaxKeys);
+      const fulls = chunk.map((k) => this.prefix + k);
+      const got = await this.#timed(options.ops, "reads", () =>
+        this.binding.get(fulls, { type: "text", ...(cacheTtl === undefined ? {} : { cacheTtl }) }),
+      ).catch((err: unknown) => {
+        throw new KvUnavailableError("getMany", fulls[0], err);
+      });
+      for (let j = 0; j < chunk.length; j++) {
+        const full = fulls[j] as string;
+        const raw = got.get(full) ?? null;
+        const value = raw === null ? null : await this.#decode(full, raw);
+        if (this.#cache) this.#remember(full, value, null);
+        out.set(chunk[j] as string, value);
+      }
+    }
+    return out;
+  }
+
+  /**
+   * Validates and writes a value. Limits are checked first; 429s are retried with
+   * jittered backoff, then raise `KvRateLimitError`.
+   * @example await store.put("current", cfg, { expirationTtl: 3600, metadata: { by: "cli" } });
+   */
+  async put(key: string, value: V, options: WriteOptions<M> = {}): Promise<void> {
+    const full = this.keyFor(key);
+    const putOptions: KvPutOptions = {};
+    if (options.expirationTtl !== undefined) {
+      checkExpirationTtl(options.expirationTtl);
+      putOptions.expirationTtl = options.expirationTtl;
+    }
+    if (options.expiration !== undefined) {
+      checkExpiration(options.expiration, this.#now());
+      putOptions.expiration = options.expiration;
+    }
+    if (options.metadata !== undefined) {
+      const metadata = await this.#decodeMetadata(full, options.metadata, "write");
+      checkMetadataSize(metadata);
+      putOptions.metadata = metadata;
+    }
+    const encoded = await this.#encode(full, value, options.size);
+    await this.#write(full, encoded, putOptions, options.ops);
+    if (this.#cache) {
+      // Keep what we wrote, so this isolate reads its own write at once.
+      const stored = this.codec.kind === "json" || this.codec.kind === "text" ? value : null;
+      this.#remember(full, stored, (putOptions.metadata as M | undefined) ?? null);
+    }
+  }
+
+  /**
+   * Deletes a key (and forgets it in the isolate cache).
+   * @example await store.delete("old-version");
+   */
+  async delete(key: string, options: { ops?: KvOps } = {}): Promise<void> {
+    const full = this.keyFor(key);
+    this.#cache?.delete(full);
+    await this.#timed(options.ops, "deletes", () => this.binding.delete(full)).catch((err: unknown) => {
+      throw new KvUnavailableError("delete", full, err);
+    });
+  }
+
+  /**
+   * Lazily walks the keys under the store's prefix, one KV list call per page.
+   * Loops on `list_complete`, not on emptiness: a page can be empty and still not the last.
+   * @example for await (const page of store.listPages({ prefix: "v1/" })) console.log(page.keys.length);
+   */
+  async *listPages(options: ListOptions = {}): AsyncGenerator<ListPage<M>, void, undefined> {
+    const limit = options.limit ?? KV_LIMITS.listMaxLimit;
+    if (!Number.isInteger(limit) || limit < 1 || limit > KV_LIMITS.listMaxLimit) {
+      throw new KvLimitError("list-limit", limit, `list limit must be an integer 1..${KV_LIMITS.listMaxLimit}`, KV_LIMITS.listMaxLimit);
+    }
+    const prefix = this.prefix + (options.prefix ?? "");
+    let cursor = options.cursor ?? null;
+    for (;;) {
+      const page = await this.#timed(options.ops, "lists", () =>
+        this.binding.list({ prefix, limit, ...(cursor ? { cursor } : {}) }),
+      ).catch((err: unknown) => {
+        throw new KvUnavailableError("list", prefix, err);
+      });
+      const keys: ListedKey<M>[] = [];
+      for (const k of page.keys) keys.push(await this.#listed(k));
+      cursor = page.list_complete ? null : page.cursor;
+      yield { keys, cursor };
+      if (page.list_complete) return;
+    }
+  }
+
+  /**
+   * Every key under the prefix, page by page behind the scenes.
+   * @example for await (const key of store.keys()) console.log(key.name, key.expiration);
+   */
+  async *keys(options: Omit<ListOptions, "cursor"> = {}): AsyncGenerator<ListedKey<M>, void, undefined> {
+    for await (const page of this.listPages(options)) yield* page.keys;
+  }
+
+  /** Forget everything this isolate holds for the store (tests, admin endpoints). */
+  clearCache(): void {
+    this.#cache?.clear();
+  }
+
+  // ---------------------------------------------------------------- internals
+
+  #rawGet(full: string, cacheTtl: number | undefined): Promise<KvValueWithMetadata<string | ArrayBuffer | ReadableStream>> {
+    const ttl = cacheTtl === undefined ? {} : { cacheTtl };
+    switch (this.#codec.kind) {
+      case "bytes":
+        return this.binding.getWithMetadata(full, { type: "arrayBuffer", ...ttl });
+      case "stream":
+        return this.binding.getWithMetadata(full, { type: "stream", ...ttl });
+      default:
+        return this.binding.getWithMetadata(full, { type: "text", ...ttl });
+    }
+  }
+
+  /** The codec as a plain union, so `switch` narrows it. */
+  get #codec(): Codec<V> {
+    return this.codec;
+  }
+
+  async #decode(key: string, raw: string | ArrayBuffer | ReadableStream): Promise<V> {
+    const codec = this.#codec;
+    switch (codec.kind) {
+      case "json": {
+        let parsed: unknown;
+        try {
+          parsed = JSON.parse(raw as string);
+        } catch (err) {
+          throw new KvValidationError(key, "read", "value", [
+            { message: `not valid JSON (${err instanceof Error ? err.message : String(err)})`, path: "" },
+          ]);
+        }
+        return codec.schema ? validate(codec.schema, parsed, { key, phase: "read", target: "value" }) : (parsed as V);
+      }
+      case "text":
+        return codec.schema ? validate(codec.schema, raw, { key, phase: "read", target: "value" }) : (raw as V);
+      case "bytes":
+        return new Uint8Array(raw as ArrayBuffer) as V;
+      case "stream":
+        return raw as V;
+    }
+  }
+
+  async #encode(
+    key: string,
+    value: V,
+    declaredSize: number | undefined,
+  ): Promise<string | ArrayBuffer | ArrayBufferView | LimitedStream> {
+    const max = KV_LIMITS.valueMaxBytes;
+    const codec = this.#codec;
+    switch (codec.kind) {
+      case "json":
+      case "text": {
+        const checked = codec.schema ? await validate(codec.schema, value, { key, phase: "write", target: "value" }) : value;
+        let s: string | undefined;
+        if (codec.kind === "json") {
+          s = JSON.stringify(checked);
+          if (s === undefined) {
+            throw new KvValidationError(key, "write", "value", [{ message: "value is not JSON-serializable", path: "" }]);
+          }
+        } else {
+          if (typeof checked !== "string") {
+            throw new KvValidationError(key, "write", "value", [{ message: "text store values must be strings", path: "" }]);
+          }
+          s = checked;
+        }
+        const size = sizeForLimit(s, max);
+        if (size > max) throw new KvLimitError("value-bytes", size, `value is ${size} bytes, more than ${max}`, max);
+        return s;
+      }
+      case "bytes": {
+        const b = value as Uint8Array;
+        if (b.byteLength > max) throw new KvLimitError("value-bytes", b.byteLength, `value is ${b.byteLength} bytes, more than ${max}`, max);
+        return b;
+      }
+      case "stream": {
+        if (declaredSize !== undefined && declaredSize > max) {
+          throw new KvLimitError("value-bytes", declaredSize, `value is ${declaredSize} bytes, more than ${max}`, max);
+        }
+        return new LimitedStream(value as ReadableStream, max);
+      }
+    }
+  }
+
+  async #decodeMetadata(key: string, metadata: unknown, phase: "read" | "write"): Promise<M | null> {
+    if (metadata === null || metadata === undefined) return null;
+    if (!this.#metadataSchema) return metadata as M;
+    return validate(this.#metadataSchema, metadata, { key, phase, target: "metadata" });
+  }
+
+  async #listed(k: KvListKey): Promise<ListedKey<M>> {
+    return {
+      name: k.name.slice(this.prefix.length),
+      expiration: k.expiration,
+      metadata: await this.#decodeMetadata(k.name, k.metadata, "read"),
+    };
+  }
+
+  #remember(full: string, value: V | null, metadata: M | null): void {
+    const opts = this.#cacheOptions;
+    if (!opts || !this.#cache) return;
+    let ttl: number;
+    if (value === null) ttl = opts.negativeTtlMs ?? (typeof opts.ttlMs === "number" ? opts.ttlMs : 0);
+    else ttl = typeof opts.ttlMs === "number" ? opts.ttlMs : opts.ttlMs(value, metadata);
+    if (!(ttl > 0)) {
+      this.#cache.delete(full);
+      return;
+    }
+    this.#cache.set(full, { value, metadata, freshUntil: this.#now() + ttl });
+  }
+
+  async #write(
+    full: string,
+    value: string | ArrayBuffer | ArrayBufferView | LimitedStream,
+    options: KvPutOptions,
+    ops: KvOps | undefined,
+  ): Promise<void> {
+    // A stream can be consumed once, so it gets one attempt.
+    const attempts = value instanceof LimitedStream ? 1 : Math.max(1, this.#retry.attempts);
+    const body = value instanceof LimitedStream ? value.readable : value;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await this.#timed(ops, "writes", () => this.binding.put(full, body, options));
+        return;
+      } catch (err) {
+        if (value instanceof LimitedStream && value.overflow) throw value.overflow;
+        if (!isRateLimited(err)) throw new KvUnavailableError("put", full, err);
+        if (attempt >= attempts) throw new KvRateLimitError(full, attempt, err);
+        const cap = Math.min(this.#retry.maxDelayMs, this.#retry.baseDelayMs * 2 ** (attempt - 1));
+        await this.#sleep(Math.round(cap / 2 + (this.#random() * cap) / 2));
+      }
+    }
+  }
+
+  async #timed<T>(ops: KvOps | undefined, counter: "reads" | "writes" | "deletes" | "lists", call: () => Promise<T>): Promise<T> {
+    if (!ops) return call();
+    ops[counter]++;
+    const start = performance.now();
+    try {
+      return await call();
+    } finally {
+      ops.kvMs += performance.now() - start;
+    }
+  }
+}
+
+// ------------------------------------------------------------------ checks
+
+/**
+ * Throws `KvLimitError` unless `key` is a legal KV key (1..512 bytes, not `.` or `..`).
+ * @example checkKey("a".repeat(513)) // throws KvLimitError { limit: "key-bytes", value: 513 }
+ */
+export function checkKey(key: string): void {
+  if (key.length === 0) throw new KvLimitError("key-empty", key, "a key must be at least 1 byte", 1);
+  if (key === "." || key === "..") throw new KvLimitError("key-dot", key, `"${key}" is not a legal key`);
+  const bytes = sizeForLimit(key, KV_LIMITS.keyMaxBytes);
+  if (bytes > KV_LIMITS.keyMaxBytes) {
+    throw new KvLimitError("key-bytes", bytes, `key is ${bytes} bytes, more than ${KV_LIMITS.keyMaxBytes}`, KV_LIMITS.keyMaxBytes);
+  }
+}
+
+/** @example checkExpirationTtl(30) // throws KvLimitError { limit: "expiration-ttl", value: 30 } */
+export function checkExpirationTtl(ttl: number): void {
+  const min = KV_LIMITS.minExpirationTtlSeconds;
+  if (!Number.isFinite(ttl) || ttl < min) {
+    throw new KvLimitError("expiration-ttl", ttl, `expirationTtl ${ttl} is less than ${min} seconds`, min);
+  }
+}
+
+/** @example checkExpiration(Date.now() / 1000 + 10, Date.now()) // throws KvLimitError { limit: "expiration" } */
+export function checkExpiration(expiration: number, nowMs: number): void {
+  const earliest = Math.ceil(nowMs / 1000) + KV_LIMITS.minExpirationAheadSeconds;
+  if (!Number.isFinite(expiration) || expiration < earliest) {
+    throw new KvLimitError(
+      "expiration",
+      expiration,
+      `expiration ${expiration} is less than ${KV_LIMITS.minExpirationAheadSeconds} seconds from now (earliest ${earliest})`,
+      earliest,
+    );
+  }
+}
+
+/** @example checkCacheTtl(10) // throws KvLimitError { limit: "cache-ttl", value: 10 } */
+export function checkCacheTtl(ttl: number): void {
+  const min = KV_LIMITS.minCacheTtlSeconds;
+  if (!Number.isFinite(ttl) || ttl < min) throw new KvLimitError("cache-ttl", ttl, `cacheTtl ${ttl} is less than ${min} seconds`, min);
+}
+
+/** @example checkMetadataSize({ note: "x".repeat(2000) }) // throws KvLimitError { limit: "metadata-bytes" } */
+export function checkMetadataSize(metadata: unknown): void {
+  let s: string | undefined;
+  try {
+    s = JSON.stringify(metadata);
+  } catch (err) {
+    throw new KvLimitError("metadata-json", metadata, `metadata is not JSON-serializable: ${err instanceof Error ? err.message : String(err)}`);
+  }
+  if (s === undefined) throw new KvLimitError("metadata-json", metadata, "metadata is not JSON-serializable");
+  const bytes = encoder.encode(s).byteLength;
+  if (bytes > KV_LIMITS.metadataMaxBytes) {
+    throw new KvLimitError("metadata-bytes", bytes, `metadata is ${bytes} bytes serialized, more than ${KV_LIMITS.metadataMaxBytes}`, KV_LIMITS.metadataMaxBytes);
+  }
+}
+
+/** A stream passed through a byte counter that errors once it exceeds `max`, so KV never stores a truncated value. */
+class LimitedStream {
+  readonly readable: ReadableStream;
+  overflow: KvLimitError | undefined;
+  constructor(source: ReadableStream, max: number) {
+    let seen = 0;
+    this.readable = source.pipeThrough(
+      new TransformStream<Uint8Array, Uint8Array>({
+        transform: (chunk, controller) => {
+          seen += chunk.byteLength;
+          if (seen > max) {
+            this.overflow = new KvLimitError("value-bytes", seen, `stream passed ${max} bytes`, max);
+            controller.error(this.overflow);
+          } else controller.enqueue(chunk);
+        },
+      }),
+    );
+  }
+}
