@@ -1,0 +1,14 @@
+#!/usr/bin/env node
+// Entry point of the `edgekv` command. The CLI is TypeScript run by Node's
+// built-in type stripping (Node >= 22.18). `npm install` brings Node 22 as a
+// devDependency, so `npx edgekv` and npm scripts get it even on an older system Node.
+const [major, minor] = process.versions.node.split(".").map(Number);
+if (major < 22 || (major === 22 && minor < 18)) {
+  console.error(
+    `edgekv: Node ${process.versions.node} is too old (need >= 22.18). ` +
+      "Run it through npm (`npx edgekv ...` or `npm run edgekv -- ...`) after `npm install`, which provides Node 22.",
+  );
+  process.exit(1);
+}
+const { main } = await import("./main.ts");
+process.exitCode = await main(process.argv.slice(2));

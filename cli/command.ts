@@ -1,0 +1,97 @@
+import type { KvBinding } from "../shared/kv/index.ts";
+import { UsageError } from "./errors.ts";
+import type { KvTarget, WorkerEnv } from "./targets.ts";
+
+/** One flag of a command, as `node:util` parseArgs takes it, plus help text. */
+export interface OptionSpec {
+  type: "string" | "boolean";
+  short?: string;
+  multiple?: boolean;
+  /** Shown in `--help`; name the argument in caps, e.g. "--ttl SECONDS  lifetime (default 3600)". */
+  description: string;
+}
+
+export type ArgValues = Record<string, string | boolean | string[] | undefined>;
+
+export interface GlobalOptions {
+  json: boolean;
+  verbose: boolean;
+  yes: boolean;
+  target: KvTarget;
+}
+
+/** What a command gets: parsed flags, output, and the KV target. */
+export interface Context {
+  readonly global: GlobalOptions;
+  readonly isTTY: boolean;
+  /** Writes a line to stdout. */
+  out(line: string): void;
+  /** Writes a line to stderr (progress, warnings), so stdout stays parseable. */
+  err(line: string): void;
+  /** Prints `result` as JSON with `--json`, else the human form. */
+  emit(result: unknown, human: () => string): void;
+  /** Opens an environment's KV namespace for the duration of `fn`. */
+  withKv<T>(env: WorkerEnv, fn: (kv: KvBinding, where: string) => Promise<T>): Promise<T>;
+  /** Epoch ms; injectable for tests. */
+  now(): number;
+}
+
+export interface Command {
+  name: string;
+  summary: string;
+  /** Synopsis after `edgekv`, e.g. "kv get KEY --env ENV". */
+  usage: string;
+  /** Extra help paragraphs. */
+  details?: string;
+  options?: Record<string, OptionSpec>;
+  /** Bounds on positional arguments. */
+  positionals?: { min: number; max: number };
+  run(ctx: Context, args: { positionals: string[]; values: ArgValues }): Promise<void>;
+}
+
+export interface CommandGroup {
+  name: string;
+  summary: string;
+  details?: string;
+  commands: Command[];
+}
+
+/** A string flag, or `fallback`. */
+export function stringArg(values: ArgValues, name: string): string | undefined;
+export function stringArg(values: ArgValues, name: string, fallback: string): string;
+export function stringArg(values: ArgValues, name: string, fallback?: string): string | undefined {
+  const v = values[name];
+  if (v === undefined) return fallback;
+  if (typeof v !== "string") throw new UsageError(`--${name} takes a value`);
+  return v;
+}
+
+/** A repeatable string flag as a list. */
+export function listArg(values: ArgValues, name: string): string[] {
+  const v = values[name];
+  if (v === undefined) return [];
+  if (Array.isArray(v)) return v;
+  if (typeof v === "string") return [v];
+  throw new UsageError(`--${name} takes a value`);
+}
+
+/** A numeric flag checked against bounds, with a message that names the flag. */
+export function numberArg(
+  values: ArgValues,
+  name: string,
+  bounds: { min?: number; max?: number; integer?: boolean } = {},
+): number | undefined {
+  const raw = stringArg(values, name);
+  if (raw === undefined) return undefined;
+  const n = Number(raw);
+  if (raw.trim() === "" || !Number.isFinite(n)) throw new UsageError(`--${name} must be a number, got "${raw}"`);
+  if (bounds.integer && !Number.isInteger(n)) throw new UsageError(`--${name} must be a whole number, got ${raw}`);
+  if (bounds.min !== undefined && n < bounds.min) throw new UsageError(`--${name} must be at least ${bounds.min}, got ${raw}`);
+  if (bounds.max !== undefined && n > bounds.max) throw new UsageError(`--${name} must be at most ${bounds.max}, got ${raw}`);
+  return n;
+}
+
+/** A boolean flag. */
+export function flagArg(values: ArgValues, name: string): boolean {
+  return values[name] === true;
+}

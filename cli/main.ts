@@ -1,0 +1,192 @@
+import { parseArgs } from "node:util";
+import { existsSync, readFileSync } from "node:fs";
+import { dirname, join, resolve } from "node:path";
+import { EdgeKvError } from "../shared/kv/index.ts";
+import type { ArgValues, Command, CommandGroup, Context, GlobalOptions, OptionSpec } from "./command.ts";
+import { kvGroup } from "./commands/kv.ts";
+import { rolloutGroup } from "./commands/rollout.ts";
+import { siteGroup } from "./commands/site.ts";
+import { tokenGroup } from "./commands/token.ts";
+import { CliError, UsageError } from "./errors.ts";
+import { openKv, type WorkerEnv } from "./targets.ts";
+
+export const GROUPS: CommandGroup[] = [siteGroup, rolloutGroup, tokenGroup, kvGroup];
+
+const GLOBAL_OPTIONS: Record<string, OptionSpec> = {
+  local: { type: "boolean", description: "--local            use local state, as `wrangler dev` does (default)" },
+  remote: { type: "boolean", description: "--remote           use the Cloudflare account (wrangler login or CLOUDFLARE_API_TOKEN)" },
+  "persist-to": { type: "string", description: "--persist-to DIR   local state folder, as `wrangler dev --persist-to` (default .wrangler/state; env EDGEKV_PERSIST_TO)" },
+  config: { type: "string", description: "--config FILE      wrangler config (default ./wrangler.toml, searched upwards)" },
+  json: { type: "boolean", description: "--json             machine-readable output" },
+  verbose: { type: "boolean", description: "--verbose          stack traces on errors" },
+  yes: { type: "boolean", short: "y", description: "--yes, -y          do not ask for confirmation" },
+  help: { type: "boolean", short: "h", description: "--help, -h         show help" },
+};
+
+/** Finds wrangler.toml from the working directory upwards. */
+function findConfig(start: string): string {
+  let dir = resolve(start);
+  for (;;) {
+    const candidate = join(dir, "wrangler.toml");
+    if (existsSync(candidate)) return candidate;
+    const up = dirname(dir);
+    if (up === dir) return join(resolve(start), "wrangler.toml");
+    dir = up;
+  }
+}
+
+function version(): string {
+  try {
+    const pkg = JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8")) as { version?: string };
+    return pkg.version ?? "unknown";
+  } catch {
+    return "unknown";
+  }
+}
+
+function formatOptions(options: Record<string, OptionSpec>): string {
+  return Object.values(options)
+    .map((o) => `  ${o.description}`)
+    .join("\n");
+}
+
+export function rootHelp(): string {
+  const groups = GROUPS.map((g) => `  ${g.name.padEnd(9)}${g.summary}`).join("\n");
+  return `edgekv ${version()}: data at the edge with Workers KV
+
+Usage: edgekv <group> <command> [options]
+
+Groups:
+${groups}
+
+Global options:
+${formatOptions(GLOBAL_OPTIONS)}
+
+Run \`edgekv <group> --help\` for a group's commands.`;
+}
+
+function groupHelp(group: CommandGroup): string {
+  const cmds = group.commands.map((c) => `  ${c.name.padEnd(12)}${c.summary}`).join("\n");
+  return `edgekv ${group.name}: ${group.summary}
+${group.details ? `\n${group.details}\n` : ""}
+Commands:
+${cmds || "  (none yet)"}
+
+Run \`edgekv ${group.name} <command> --help\` for details.`;
+}
+
+function commandHelp(group: CommandGroup, cmd: Command): string {
+  const own = cmd.options && Object.keys(cmd.options).length ? `\nOptions:\n${formatOptions(cmd.options)}\n` : "";
+  return `Usage: edgekv ${cmd.usage}
+
+${cmd.summary}
+${cmd.details ? `\n${cmd.details}\n` : ""}${own}
+Global options:
+${formatOptions(GLOBAL_OPTIONS)}`;
+}
+
+export interface MainIo {
+  stdout?: (s: string) => void;
+  stderr?: (s: string) => void;
+  isTTY?: boolean;
+  now?: () => number;
+  cwd?: string;
+  env?: Record<string, string | undefined>;
+}
+
+/**
+ * Runs the CLI with `argv` (without `node` and the script) and returns the exit code.
+ * @example process.exitCode = await main(["rollout", "status", "--json"]);
+ */
+export async function main(argv: string[], io: MainIo = {}): Promise<number> {
+  const stdout = io.stdout ?? ((s: string) => process.stdout.write(`${s}\n`));
+  const stderr = io.stderr ?? ((s: string) => process.stderr.write(`${s}\n`));
+  const env = io.env ?? process.env;
+  let verbose = argv.includes("--verbose");
+  try {
+    const [groupName, maybeCommand] = argv;
+    if (groupName === undefined || groupName === "--help" || groupName === "-h" || groupName === "help") {
+      stdout(rootHelp());
+      return groupName === undefined ? 2 : 0;
+    }
+    if (groupName === "--version" || groupName === "-v") {
+      stdout(version());
+      return 0;
+    }
+    const group = GROUPS.find((g) => g.name === groupName);
+    if (!group) throw new UsageError(`unknown command "${groupName}"; run \`edgekv --help\``);
+    const cmd = group.commands.find((c) => c.name === maybeCommand);
+    if (!cmd) {
+      if (maybeCommand === undefined || maybeCommand === "--help" || maybeCommand === "-h") {
+        stdout(groupHelp(group));
+        return maybeCommand === undefined ? 2 : 0;
+      }
+      throw new UsageError(`unknown command "${group.name} ${maybeCommand}"; run \`edgekv ${group.name} --help\``);
+    }
+    let parsed;
+    try {
+      parsed = parseArgs({
+        args: argv.slice(2),
+        options: { ...GLOBAL_OPTIONS, ...cmd.options },
+        allowPositionals: true,
+        strict: true,
+      });
+    } catch (err) {
+      throw new UsageError(err instanceof Error ? err.message.split("\n")[0]!.replace(/\. To specify.*$/, "") : String(err));
+    }
+    const values = parsed.values as ArgValues;
+    if (values.help === true) {
+      stdout(commandHelp(group, cmd));
+      return 0;
+    }
+    verbose = values.verbose === true;
+    if (values.local === true && values.remote === true) throw new UsageError("--local and --remote exclude each other");
+    const bounds = cmd.positionals ?? { min: 0, max: 0 };
+    if (parsed.positionals.length < bounds.min || parsed.positionals.length > bounds.max) {
+      throw new UsageError(`usage: edgekv ${cmd.usage}`);
+    }
+    const persistTo = (values["persist-to"] as string | undefined) ?? env.EDGEKV_PERSIST_TO;
+    const configPath = resolve(io.cwd ?? process.cwd(), (values.config as string | undefined) ?? findConfig(io.cwd ?? process.cwd()));
+    const global: GlobalOptions = {
+      json: values.json === true,
+      verbose,
+      yes: values.yes === true,
+      target: { remote: values.remote === true, persistTo, configPath },
+    };
+    const ctx: Context = {
+      global,
+      isTTY: io.isTTY ?? Boolean(process.stderr.isTTY),
+      out: stdout,
+      err: stderr,
+      emit: (result, human) => stdout(global.json ? JSON.stringify(result, null, 2) : human()),
+      withKv: async (workerEnv: WorkerEnv, fn) => {
+        if (!global.target.remote && !existsSync(configPath)) throw new CliError(`no wrangler.toml at ${configPath} (use --config FILE)`);
+        const handle = await openKv(workerEnv, global.target);
+        try {
+          return await fn(handle.kv, handle.where);
+        } finally {
+          await handle.dispose();
+        }
+      },
+      now: io.now ?? Date.now,
+    };
+    await cmd.run(ctx, { positionals: parsed.positionals, values });
+    return 0;
+  } catch (err) {
+    if (err instanceof CliError) {
+      stderr(`edgekv: ${err.message}`);
+      if (err instanceof UsageError && !err.message.startsWith("usage:")) stderr("run with --help for usage");
+      if (verbose && err.stack) stderr(err.stack);
+      return err.exitCode;
+    }
+    if (err instanceof EdgeKvError) {
+      stderr(`edgekv: ${err.message}`);
+      if (verbose && err.stack) stderr(err.stack);
+      return 1;
+    }
+    const message = err instanceof Error ? err.message : String(err);
+    stderr(`edgekv: unexpected error: ${message}${verbose ? "" : " (run with --verbose for details)"}`);
+    if (verbose && err instanceof Error && err.stack) stderr(err.stack);
+    return 1;
+  }
+}
