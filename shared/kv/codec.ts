@@ -4,11 +4,15 @@ import type { Schema } from "./schema.ts";
  * How a store turns values into what KV holds and back.
  * `json` and `text` can carry a schema; `bytes` and `stream` are raw.
  */
-export type Codec<V> =
+export type Codec<V> = (
   | { readonly kind: "json"; readonly schema: Schema<V> | undefined }
   | { readonly kind: "text"; readonly schema: Schema<V> | undefined }
   | { readonly kind: "bytes" }
-  | { readonly kind: "stream" };
+  | { readonly kind: "stream" }
+) & {
+  /** Type only: carries `V` for codecs that hold no schema. */
+  readonly "~value"?: V;
+};
 
 /** The codec kinds that KV's bulk get supports. */
 export type BulkCodec<V> = Extract<Codec<V>, { kind: "json" | "text" }>;

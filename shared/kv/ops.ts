@@ -38,7 +38,9 @@ export function parseKvServerTiming(header: string | null, name = "kv"): Record<
     if (metric !== name) continue;
     const out: Record<string, number> = {};
     for (const p of params) {
-      const [k, v = ""] = p.split("=", 2) as [string, string | undefined];
+      const eq = p.indexOf("=");
+      const k = eq < 0 ? p : p.slice(0, eq);
+      const v = eq < 0 ? "" : p.slice(eq + 1);
       if (k === "desc") {
         for (const kv of v.replace(/"/g, "").split(" ")) {
           const [name, n] = kv.split("=");

@@ -424,7 +424,7 @@ export class KvStore<V, M = unknown, K extends Codec<V>["kind"] = Codec<V>["kind
         if (declaredSize !== undefined && declaredSize > max) {
           throw new KvLimitError("value-bytes", declaredSize, `value is ${declaredSize} bytes, more than ${max}`, max);
         }
-        return new LimitedStream(value as ReadableStream, max);
+        return new LimitedStream(value as ReadableStream<Uint8Array>, max);
       }
     }
   }
@@ -550,20 +550,25 @@ export function checkMetadataSize(metadata: unknown): void {
 
 /** A stream passed through a byte counter that errors once it exceeds `max`, so KV never stores a truncated value. */
 class LimitedStream {
-  readonly readable: ReadableStream;
+  readonly readable: ReadableStream<Uint8Array>;
   overflow: KvLimitError | undefined;
-  constructor(source: ReadableStream, max: number) {
+  constructor(source: ReadableStream<Uint8Array>, max: number) {
+    const reader = source.getReader();
     let seen = 0;
-    this.readable = source.pipeThrough(
-      new TransformStream<Uint8Array, Uint8Array>({
-        transform: (chunk, controller) => {
-          seen += chunk.byteLength;
-          if (seen > max) {
-            this.overflow = new KvLimitError("value-bytes", seen, `stream passed ${max} bytes`, max);
-            controller.error(this.overflow);
-          } else controller.enqueue(chunk);
-        },
-      }),
-    );
+    // Pull-based, so nothing is read ahead of what KV consumes (no buffering).
+    this.readable = new ReadableStream<Uint8Array>({
+      pull: async (controller) => {
+        const { done, value } = await reader.read();
+        if (done) return controller.close();
+        seen += value.byteLength;
+        if (seen > max) {
+          this.overflow = new KvLimitError("value-bytes", seen, `stream passed ${max} bytes`, max);
+          await reader.cancel(this.overflow).catch(() => undefined);
+          throw this.overflow;
+        }
+        controller.enqueue(value);
+      },
+      cancel: (reason) => reader.cancel(reason),
+    });
   }
 }

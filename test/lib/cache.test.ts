@@ -1,0 +1,176 @@
+import { env } from "cloudflare:workers";
+import * as v from "valibot";
+import { describe, expect, it } from "vitest";
+import { KvOps, KvStore, KvUnavailableError, KvUnsupportedError, KvValidationError, json, stream, text } from "../../shared/kv/index.ts";
+import { faulty } from "./faults.ts";
+
+const Config = v.object({ percent: v.pipe(v.number(), v.minValue(0), v.maxValue(100)) });
+
+function clock(start = 1_000_000) {
+  let t = start;
+  return { now: () => t, advance: (ms: number) => void (t += ms) };
+}
+
+let n = 0;
+const fresh = () => `c${++n}:`;
+
+describe("isolate read-through cache", () => {
+  it("serves repeated reads from the isolate within the TTL: no KV read", async () => {
+    const f = faulty(env.TEST_KV);
+    const c = clock();
+    const store = new KvStore(f.kv, { prefix: fresh(), codec: json(Config), now: c.now, cache: { ttlMs: 5_000, maxEntries: 10 } });
+    await env.TEST_KV.put(`${store.prefix}cfg`, '{"percent":10}');
+    const ops = new KvOps();
+    expect(await store.get("cfg", { ops })).toEqual({ percent: 10 });
+    c.advance(4_999);
+    expect(await store.getWithMetadata("cfg", { ops })).toMatchObject({ value: { percent: 10 }, cached: true, stale: false });
+    expect(f.calls.getWithMetadata).toBe(1);
+    expect([ops.reads, ops.cacheHits]).toEqual([1, 1]);
+  });
+
+  it("reads KV again once the TTL passes, and sees a change", async () => {
+    const f = faulty(env.TEST_KV);
+    const c = clock();
+    const store = new KvStore(f.kv, { prefix: fresh(), codec: json(Config), now: c.now, cache: { ttlMs: 5_000, maxEntries: 10 } });
+    await env.TEST_KV.put(`${store.prefix}cfg`, '{"percent":10}');
+    await store.get("cfg");
+    await env.TEST_KV.put(`${store.prefix}cfg`, '{"percent":20}');
+    expect(await store.get("cfg")).toEqual({ percent: 10 });
+    c.advance(5_001);
+    expect(await store.get("cfg")).toEqual({ percent: 20 });
+    expect(f.calls.getWithMetadata).toBe(2);
+  });
+
+  it("is bounded: the least recently used entry goes first", async () => {
+    const f = faulty(env.TEST_KV);
+    const store = new KvStore(f.kv, { prefix: fresh(), codec: text(), cache: { ttlMs: 60_000, maxEntries: 2 } });
+    await Promise.all(["a", "b", "c"].map((k) => env.TEST_KV.put(`${store.prefix}${k}`, k)));
+    await store.get("a");
+    await store.get("b");
+    await store.get("a"); // a is now most recent
+    await store.get("c"); // evicts b
+    const before = f.calls.getWithMetadata;
+    await store.get("a");
+    await store.get("c");
+    expect(f.calls.getWithMetadata).toBe(before);
+    await store.get("b");
+    expect(f.calls.getWithMetadata).toBe(before + 1);
+  });
+
+  it("stale-on-error: when KV throws and an expired entry is held, returns it and reports it stale", async () => {
+    const f = faulty(env.TEST_KV);
+    const c = clock();
+    const store = new KvStore(f.kv, { prefix: fresh(), codec: json(Config), now: c.now, cache: { ttlMs: 1_000, maxEntries: 10, staleOnError: true } });
+    await env.TEST_KV.put(`${store.prefix}cfg`, '{"percent":30}');
+    await store.get("cfg");
+    c.advance(2_000);
+    f.breakAll();
+    const ops = new KvOps();
+    const got = await store.getWithMetadata("cfg", { ops });
+    expect(got).toMatchObject({ value: { percent: 30 }, stale: true, cached: true });
+    expect(got.error).toBeInstanceOf(KvUnavailableError);
+    expect(ops.staleHits).toBe(1);
+    f.heal();
+    expect(await store.getWithMetadata("cfg")).toMatchObject({ value: { percent: 30 }, stale: false, cached: false });
+  });
+
+  it("stale-on-error also covers a stored value that fails validation (last good value kept)", async () => {
+    const c = clock();
+    const store = new KvStore(env.TEST_KV, { prefix: fresh(), codec: json(Config), now: c.now, cache: { ttlMs: 1_000, maxEntries: 10, staleOnError: true } });
+    await env.TEST_KV.put(`${store.prefix}cfg`, '{"percent":40}');
+    await store.get("cfg");
+    await env.TEST_KV.put(`${store.prefix}cfg`, '{"percent":150}');
+    c.advance(2_000);
+    const got = await store.getWithMetadata("cfg");
+    expect(got.value).toEqual({ percent: 40 });
+    expect(got.stale).toBe(true);
+    expect(got.error).toBeInstanceOf(KvValidationError);
+  });
+
+  it("without staleOnError, a KV failure is a typed error even when an entry is held", async () => {
+    const f = faulty(env.TEST_KV);
+    const c = clock();
+    const store = new KvStore(f.kv, { prefix: fresh(), codec: text(), now: c.now, cache: { ttlMs: 1_000, maxEntries: 10 } });
+    await env.TEST_KV.put(`${store.prefix}k`, "v");
+    await store.get("k");
+    c.advance(1_001);
+    f.breakAll();
+    await expect(store.get("k")).rejects.toBeInstanceOf(KvUnavailableError);
+  });
+
+  it("with nothing held, a KV failure is a typed error", async () => {
+    const f = faulty(env.TEST_KV);
+    f.breakAll();
+    const store = new KvStore(f.kv, { codec: text(), cache: { ttlMs: 1_000, maxEntries: 10, staleOnError: true } });
+    await expect(store.get("k")).rejects.toBeInstanceOf(KvUnavailableError);
+  });
+
+  it("caches missing keys for negativeTtlMs", async () => {
+    const f = faulty(env.TEST_KV);
+    const c = clock();
+    const store = new KvStore(f.kv, { prefix: fresh(), codec: text(), now: c.now, cache: { ttlMs: 10_000, negativeTtlMs: 500, maxEntries: 10 } });
+    expect(await store.get("nope")).toBeNull();
+    expect(await store.get("nope")).toBeNull();
+    expect(f.calls.getWithMetadata).toBe(1);
+    c.advance(501);
+    await store.get("nope");
+    expect(f.calls.getWithMetadata).toBe(2);
+  });
+
+  it("a TTL function can cap an entry's life per value (e.g. at a token's expiry)", async () => {
+    const f = faulty(env.TEST_KV);
+    const c = clock(0);
+    const Tok = v.object({ expiresAt: v.number() });
+    const store = new KvStore(f.kv, {
+      prefix: fresh(),
+      codec: json(Tok),
+      now: c.now,
+      cache: { ttlMs: (tok) => Math.min(10_000, tok.expiresAt - c.now()), maxEntries: 10 },
+    });
+    await env.TEST_KV.put(`${store.prefix}t`, JSON.stringify({ expiresAt: 2_000 }));
+    await store.get("t");
+    c.advance(1_999);
+    await store.get("t");
+    expect(f.calls.getWithMetadata).toBe(1);
+    c.advance(2);
+    await store.get("t");
+    expect(f.calls.getWithMetadata).toBe(2);
+  });
+
+  it("put and delete through the store update this isolate at once", async () => {
+    const store = new KvStore(env.TEST_KV, { prefix: fresh(), codec: text(), cache: { ttlMs: 60_000, maxEntries: 10 } });
+    await store.put("k", "one");
+    await store.get("k");
+    await store.put("k", "two");
+    expect(await store.get("k")).toBe("two");
+    await store.delete("k");
+    expect(await store.get("k")).toBeNull();
+  });
+
+  it("`fresh: true` bypasses the cache and refreshes it", async () => {
+    const f = faulty(env.TEST_KV);
+    const store = new KvStore(f.kv, { prefix: fresh(), codec: text(), cache: { ttlMs: 60_000, maxEntries: 10 } });
+    await env.TEST_KV.put(`${store.prefix}k`, "one");
+    await store.get("k");
+    await env.TEST_KV.put(`${store.prefix}k`, "two");
+    expect(await store.get("k", { fresh: true })).toBe("two");
+    expect(await store.get("k")).toBe("two");
+  });
+
+  it("getMany uses and fills the cache", async () => {
+    const f = faulty(env.TEST_KV);
+    const store = new KvStore(f.kv, { prefix: fresh(), codec: text(), cache: { ttlMs: 60_000, maxEntries: 10 } });
+    await env.TEST_KV.put(`${store.prefix}a`, "A");
+    await store.get("a");
+    const ops = new KvOps();
+    const got = await store.getMany(["a", "b"], { ops });
+    expect([...got]).toEqual([["a", "A"], ["b", null]]);
+    expect([ops.cacheHits, ops.reads]).toEqual([1, 1]);
+    await store.getMany(["a", "b"], { ops });
+    expect(ops.reads).toBe(1);
+  });
+
+  it("is refused for stream stores (a stream cannot be replayed)", () => {
+    expect(() => new KvStore(env.TEST_KV, { codec: stream(), cache: { ttlMs: 1, maxEntries: 1 } })).toThrow(KvUnsupportedError);
+  });
+});

@@ -1,0 +1,125 @@
+import fc from "fast-check";
+import { describe, expect, it } from "vitest";
+import { HttpError, KV_RETRY_AFTER_SECONDS, toErrorResponse } from "../../shared/http/errors.ts";
+import { anyGlob, compileGlob } from "../../shared/http/glob.ts";
+import { MAX_PATH_BYTES, normalizePath } from "../../shared/http/path.ts";
+import { KvLimitError, KvOps, KvRateLimitError, KvUnavailableError, KvValidationError, parseKvServerTiming } from "../../shared/kv/index.ts";
+
+describe("toErrorResponse: typed errors become responses in one place", () => {
+  it("HttpError keeps its status, code and headers", async () => {
+    const res = toErrorResponse(new HttpError(405, "method_not_allowed", "use GET", { Allow: "GET, HEAD" }));
+    expect(res.status).toBe(405);
+    expect(res.headers.get("Allow")).toBe("GET, HEAD");
+    expect(await res.json()).toEqual({ error: "method_not_allowed", message: "use GET" });
+  });
+
+  it.each([
+    [new KvUnavailableError("get", "k", new Error("boom")), 503, "kv_unavailable"],
+    [new KvRateLimitError("k", 5, new Error("429")), 503, "kv_unavailable"],
+    [new KvValidationError("k", "read", "value", [{ message: "bad", path: "a" }]), 503, "invalid_stored_data"],
+    [new KvValidationError("k", "write", "value", [{ message: "bad", path: "a" }]), 400, "invalid_input"],
+    [new KvLimitError("key-bytes", 600, "too long", 512), 400, "kv_limit"],
+  ])("%s -> %i", async (err, status, code) => {
+    const res = toErrorResponse(err);
+    expect(res.status).toBe(status);
+    expect(res.headers.get("Cache-Control")).toBe("no-store");
+    if (status === 503) expect(res.headers.get("Retry-After")).toBe(String(KV_RETRY_AFTER_SECONDS));
+    expect(((await res.json()) as { error: string }).error).toBe(code);
+  });
+
+  it("an unknown error is a 500 that reveals nothing", async () => {
+    const res = toErrorResponse(new TypeError("secret internals at /src/x.ts:12"));
+    expect(res.status).toBe(500);
+    const body = await res.text();
+    expect(body).not.toContain("secret");
+    expect(body).not.toContain(".ts");
+  });
+});
+
+describe("normalizePath", () => {
+  it.each([
+    ["/", "/", []],
+    ["/a/b", "/a/b", ["a", "b"]],
+    ["/a//b/", "/a/b/", ["a", "b"]],
+    ["/docs/a%20b.html", "/docs/a b.html", ["docs", "a b.html"]],
+    ["/%C3%BCber", "/über", ["über"]],
+  ])("%s -> %s", (input, path, segments) => {
+    const r = normalizePath(input);
+    expect(r.ok && r.path).toBe(path);
+    expect(r.ok && r.segments).toEqual(segments);
+  });
+
+  it.each([
+    ["/a%2Fb", 400],
+    ["/a%5Cb", 400],
+    ["/a%00b", 400],
+    ["/%2e%2e/etc", 400],
+    ["/%2E", 400],
+    ["/bad%E0%A4%A", 400],
+    ["/x%", 400],
+    [`/${"a".repeat(MAX_PATH_BYTES)}`, 414],
+  ])("refuses %s with %i", (input, status) => {
+    const r = normalizePath(input);
+    expect(r.ok).toBe(false);
+    expect(!r.ok && r.status).toBe(status);
+  });
+
+  it("real request URLs: the URL parser resolves dot segments before we see them", () => {
+    for (const raw of ["http://x/public/../private", "http://x/public/%2e%2e/private", "http://x/public/%2E%2E/private"]) {
+      const r = normalizePath(new URL(raw).pathname);
+      expect(r.ok && r.path).toBe("/private");
+    }
+  });
+
+  it("property: an accepted path never holds a dot segment, separator or control character in a segment", () => {
+    fc.assert(
+      fc.property(fc.array(fc.oneof(fc.string(), fc.constantFrom("..", ".", "%2e", "%2F", "%5c", "%00", "%", "%zz", "/")), { maxLength: 8 }), (parts) => {
+        const r = normalizePath(`/${parts.join("/")}`);
+        if (!r.ok) return true;
+        return r.segments.every((s) => s !== "." && s !== ".." && !/[/\\\u0000-\u001f\u007f]/.test(s)) && !r.path.includes("//");
+      }),
+      { numRuns: 2_000 },
+    );
+  });
+});
+
+describe("compileGlob", () => {
+  it.each([
+    ["/health", "/health", true],
+    ["/health", "/health/x", false],
+    ["/public/*", "/public/css/a.css", true],
+    ["/public/*", "/public", false],
+    ["/api/*/items", "/api/v1/items", true],
+    ["*.js", "/a/b.js", true],
+    ["/a.b", "/aXb", false],
+    ["*", "/anything", true],
+  ])("%s on %s -> %s", (glob, path, expected) => {
+    expect(compileGlob(glob)(path)).toBe(expected);
+  });
+
+  it("treats regex characters literally", () => {
+    expect(compileGlob("/(a|b)+")("/(a|b)+")).toBe(true);
+    expect(compileGlob("/(a|b)+")("/a")).toBe(false);
+  });
+
+  it("refuses empty and overlong globs", () => {
+    expect(() => compileGlob("")).toThrow(RangeError);
+    expect(() => compileGlob("*".repeat(300))).toThrow(RangeError);
+  });
+
+  it("anyGlob is true when one matches", () => {
+    expect(anyGlob([compileGlob("/a"), compileGlob("/b/*")], "/b/c")).toBe(true);
+    expect(anyGlob([], "/b/c")).toBe(false);
+  });
+});
+
+describe("Server-Timing round trip", () => {
+  it("parses what KvOps writes", () => {
+    const ops = new KvOps();
+    ops.reads = 2;
+    ops.cacheHits = 5;
+    const header = `app;dur=3, ${ops.toServerTiming()}`;
+    expect(parseKvServerTiming(header)).toMatchObject({ reads: 2, writes: 0, hits: 5, stale: 0 });
+    expect(parseKvServerTiming("app;dur=1")).toBeNull();
+  });
+});
