@@ -26,7 +26,7 @@ export default defineConfig({
           environment: "node",
           testTimeout: 60_000,
           hookTimeout: 120_000,
-          typecheck: { enabled: true, include: ["test/**/*.test-d.ts"], tsconfig: "test/node/tsconfig.json" },
+          typecheck: { enabled: true, include: ["test/**/*.test-d.ts"], tsconfig: "test/tsconfig.json" },
         },
       },
     ],
