@@ -1,6 +1,25 @@
-/** Placeholder until the site issue lands: answers 501 so the dry-run build has an entry point. */
+/**
+ * edgekv-site: serves a whole static site from SITE_KV. Publishing and rollback
+ * are KV writes (`edgekv site deploy|rollback`), never a Worker redeploy.
+ * See docs/site.md.
+ */
+import { SiteReader } from "./manifest.ts";
+import { handleSite } from "./serve.ts";
+
+interface Env {
+  SITE_KV: KVNamespace;
+}
+
+// One reader per isolate, so the pointer, indexes and shards stay cached across requests.
+let reader: SiteReader | undefined;
+let readerKv: KVNamespace | undefined;
+
 export default {
-  fetch(): Response {
-    return Response.json({ error: "not_implemented", message: "edgekv-site is not built yet" }, { status: 501 });
+  fetch(request, env, ctx): Promise<Response> {
+    if (!reader || readerKv !== env.SITE_KV) {
+      reader = new SiteReader(env.SITE_KV);
+      readerKv = env.SITE_KV;
+    }
+    return handleSite(request, { reader, waitUntil: (p) => ctx.waitUntil(p) });
   },
-} satisfies ExportedHandler;
+} satisfies ExportedHandler<Env>;

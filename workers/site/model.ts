@@ -1,0 +1,67 @@
+/**
+ * The site's KV data model, shared by the Worker (reads) and `edgekv site` (writes),
+ * so both validate with the same schemas.
+ *
+ * Keys (all under SITE_PREFIX in SITE_KV):
+ *   live                     Pointer: the live version + the previous ones kept for version skew. Written last.
+ *   v:<version>              Index of one version: config, compiled rules, shard count. Immutable.
+ *   s:<version>:<n>          Manifest shard n: path -> Entry. Immutable.
+ *   b:<sha256>:<enc>         Blob (enc: id, br, gz). Immutable, content-addressed.
+ *   b:<sha256>:<enc>:<cs>:<i> Chunk i of a blob larger than the chunk size cs.
+ */
+import type { Entry } from "./schema.ts";
+
+export type { Entry, HeaderRule, Pattern, Pointer, Redirect, Shard, SiteIndex } from "./schema.ts";
+
+export const SITE_PREFIX = "site:";
+export const POINTER_KEY = "live";
+/** Largest blob stored in one key; bigger ones are split (KV's value limit). */
+export const DEFAULT_CHUNK_BYTES = 25 * 1024 * 1024;
+/** Target entries per manifest shard: a shard parses in well under a millisecond. */
+export const SHARD_TARGET_ENTRIES = 256;
+/** Previous versions kept in the pointer, served for fingerprinted assets after a deploy. */
+export const DEFAULT_SKEW_VERSIONS = 3;
+/** Longest file path (UTF-8 bytes) a site may hold: the Worker refuses longer request paths. */
+export const MAX_SITE_PATH_BYTES = 1024;
+/** Pages' limits for `_redirects` and `_headers`. */
+export const MAX_STATIC_REDIRECTS = 2000;
+export const MAX_DYNAMIC_REDIRECTS = 100;
+export const MAX_HEADER_RULES = 100;
+
+export const ENCODINGS = ["br", "gz"] as const;
+export type Encoding = (typeof ENCODINGS)[number];
+export const TRAILING_SLASH = ["auto", "force", "drop", "none"] as const;
+export type TrailingSlash = (typeof TRAILING_SLASH)[number];
+export const REDIRECT_STATUS = [200, 301, 302, 303, 307, 308] as const;
+
+/**
+ * The shard a path lives in (FNV-1a over UTF-16 units).
+ * @example shardOf("/index.html", 4) // 0..3
+ */
+export function shardOf(path: string, shards: number): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < path.length; i++) h = Math.imul(h ^ path.charCodeAt(i), 0x01000193);
+  return (h >>> 0) % shards;
+}
+
+/**
+ * The KV key (without SITE_PREFIX) of part `part` of a blob.
+ * @example blobKey("ab12", "br", 1, 0, 25 << 20) // "b:ab12:br"
+ */
+export function blobKey(hash: string, enc: Encoding | "id", parts: number, part: number, chunk: number): string {
+  return parts <= 1 ? `b:${hash}:${enc}` : `b:${hash}:${enc}:${chunk}:${part}`;
+}
+
+/** Number of chunks a blob of `bytes` is stored in. */
+export function partsOf(bytes: number, chunk: number): number {
+  return Math.max(1, Math.ceil(bytes / chunk));
+}
+
+export const shardKey = (version: string, n: number): string => `s:${version}:${n}`;
+export const indexKey = (version: string): string => `v:${version}`;
+
+/**
+ * A fingerprinted file name: a hash-like run of 8+ characters with a digit, just
+ * before the extension (`app.3f2a1c9e.js`, `main-B4x9kQ2z.css`).
+ */
+export const FINGERPRINT_RE = /[.-](?=[\w]*\d)[A-Za-z0-9_]{8,}\.[A-Za-z0-9]+$/;

@@ -1,0 +1,194 @@
+/**
+ * The request path of the site Worker: method and path checks, redirects, file
+ * resolution, conditional and range requests, encodings, headers. Plain
+ * functions over `(request, deps)`; index.ts is a thin shell.
+ */
+import { HttpError, toErrorResponse } from "../../shared/http/errors.ts";
+import { normalizePath } from "../../shared/http/path.ts";
+import { KvOps } from "../../shared/kv/ops.ts";
+import { openBody } from "./body.ts";
+import { VersionNotReady, type SiteReader } from "./manifest.ts";
+import { FINGERPRINT_RE, type Entry, type SiteIndex } from "./model.ts";
+import { etagMatches, ifRangeAllows, parseRange, pickEncoding } from "./negotiate.ts";
+import { encodePath, findFile, resolvePath } from "./resolve.ts";
+import { applyHeaderRules, findRedirect } from "./rules.ts";
+
+export const CACHE_IMMUTABLE = "public, max-age=31536000, immutable";
+export const CACHE_REVALIDATE = "public, max-age=0, must-revalidate";
+export const CACHE_NONE = "no-store";
+/** Sent on every response; `_headers` can override or unset them (`! Referrer-Policy`). */
+export const SECURITY_HEADERS: Record<string, string> = {
+  "X-Content-Type-Options": "nosniff",
+  "Referrer-Policy": "strict-origin-when-cross-origin",
+};
+/** Canonical-URL redirects are temporary, as Workers Static Assets does. */
+export const CANONICAL_REDIRECT_STATUS = 307;
+
+export interface SiteDeps {
+  reader: SiteReader;
+  waitUntil?: (p: Promise<unknown>) => void;
+}
+
+interface Ctx {
+  request: Request;
+  url: URL;
+  deps: SiteDeps;
+  ops: KvOps;
+  waitUntil: (p: Promise<unknown>) => void;
+  index: SiteIndex;
+}
+
+/**
+ * Serves one request from the live site version in KV.
+ * @example export default { fetch: (req, env, ctx) => handleSite(req, { reader, waitUntil: (p) => ctx.waitUntil(p) }) };
+ */
+export async function handleSite(request: Request, deps: SiteDeps): Promise<Response> {
+  const ops = new KvOps();
+  let version: string | undefined;
+  let res: Response;
+  try {
+    if (request.method !== "GET" && request.method !== "HEAD") {
+      throw new HttpError(405, "method_not_allowed", "use GET or HEAD", { Allow: "GET, HEAD" });
+    }
+    const url = new URL(request.url);
+    const norm = normalizePath(url.pathname);
+    if (!norm.ok) throw new HttpError(400, "bad_path", norm.reason);
+    const waitUntil = deps.waitUntil ?? (() => undefined);
+    const pointer = await deps.reader.pointer(ops, waitUntil);
+    if (!pointer) throw new HttpError(404, "no_site", "no site has been deployed yet");
+    // The live version first; one not yet visible here falls back to the previous one.
+    const versions = [pointer.live, ...pointer.previous];
+    for (let i = 0; !res!; i++) {
+      const v = versions[i];
+      if (v === undefined) throw new HttpError(503, "version_unavailable", "the site is being deployed, retry shortly", { "Retry-After": "5" });
+      try {
+        const index = await deps.reader.index(v, ops);
+        const ctx: Ctx = { request, url, deps, ops, waitUntil, index };
+        res = await route(ctx, norm.path, versions.slice(i + 1));
+        version ??= v;
+      } catch (err) {
+        if (!(err instanceof VersionNotReady)) throw err;
+        console.warn(JSON.stringify({ level: "warn", code: "version_not_ready", version: v, message: err.message }));
+      }
+    }
+  } catch (err) {
+    res = toErrorResponse(err);
+  }
+  const h = res.headers;
+  h.set("Server-Timing", ops.toServerTiming());
+  if (version && !h.has("x-edgekv-site-version")) h.set("x-edgekv-site-version", version);
+  return res;
+}
+
+async function route(ctx: Ctx, path: string, older: string[]): Promise<Response> {
+  const { index, url, deps, ops } = ctx;
+  const redirect = findRedirect(index, path);
+  if (redirect) {
+    if (redirect.status !== 200) {
+      return withHeaders(ctx, path, new Response(null, { status: redirect.status, headers: { Location: redirect.to } }));
+    }
+    // A 200 rule rewrites to another file of the site; the URL stays.
+    const target = normalizePath(new URL(redirect.to, url).pathname);
+    const file = target.ok ? await findFile(target.path, exists(ctx, index)) : undefined;
+    return file ? serveFile(ctx, path, (await deps.reader.entry(index, file, ops))!, 200) : notFound(ctx, path);
+  }
+  const r = await resolvePath(path, index.slash, exists(ctx, index));
+  if (r.kind === "redirect") {
+    const headers = { Location: encodePath(r.location) + url.search };
+    return withHeaders(ctx, path, new Response(null, { status: CANONICAL_REDIRECT_STATUS, headers }));
+  }
+  if (r.kind === "file") return serveFile(ctx, path, (await deps.reader.entry(index, r.file, ops))!, 200);
+  // Version skew: a page from a previous deploy may still ask for its fingerprinted assets.
+  if (FINGERPRINT_RE.test(path)) {
+    for (const v of older) {
+      try {
+        const old = await deps.reader.index(v, ops);
+        const e = await deps.reader.entry(old, path, ops);
+        if (e?.i) {
+          const res = await serveFile({ ...ctx, index: old }, path, e, 200);
+          res.headers.set("x-edgekv-site-version", v);
+          return res;
+        }
+      } catch (err) {
+        if (!(err instanceof VersionNotReady)) throw err;
+      }
+    }
+  }
+  return notFound(ctx, path);
+}
+
+function exists(ctx: Ctx, index: SiteIndex): (p: string) => Promise<boolean> {
+  return async (p) => (await ctx.deps.reader.entry(index, p, ctx.ops)) !== undefined;
+}
+
+async function notFound(ctx: Ctx, path: string): Promise<Response> {
+  const { index, deps, ops } = ctx;
+  const last = path.slice(path.lastIndexOf("/") + 1);
+  if (index.spa && !last.includes(".")) {
+    const spa = await deps.reader.entry(index, index.spa, ops);
+    if (spa) return serveFile(ctx, path, spa, 200);
+  }
+  const dir = index.notFound.find((d) => path.startsWith(d));
+  const page = dir === undefined ? undefined : await deps.reader.entry(index, `${dir}404.html`, ops);
+  if (page) return serveFile(ctx, path, page, 404);
+  return withHeaders(
+    ctx,
+    path,
+    new Response("not found\n", { status: 404, headers: { "Content-Type": "text/plain; charset=utf-8", "Cache-Control": CACHE_NONE } }),
+  );
+}
+
+function withHeaders(ctx: Ctx, path: string, res: Response): Response {
+  for (const [k, v] of Object.entries(SECURITY_HEADERS)) if (!res.headers.has(k)) res.headers.set(k, v);
+  applyHeaderRules(ctx.index.headers, path, res.headers);
+  return res;
+}
+
+async function serveFile(ctx: Ctx, path: string, entry: Entry, status: 200 | 404): Promise<Response> {
+  const { request, index } = ctx;
+  const h = request.headers;
+  const wantsRange = status === 200 && h.has("Range");
+  const enc = wantsRange ? undefined : pickEncoding(h.get("Accept-Encoding"), entry.z);
+  const size = enc ? entry.z![enc]! : entry.s;
+  const etag = `"${entry.h}${enc ? `-${enc}` : ""}"`;
+  const headers = new Headers({
+    "Content-Type": entry.t,
+    "Cache-Control": status === 404 ? CACHE_NONE : entry.i ? CACHE_IMMUTABLE : CACHE_REVALIDATE,
+  });
+  if (status === 200) {
+    headers.set("ETag", etag);
+    headers.set("Accept-Ranges", "bytes");
+  }
+  if (entry.z) headers.set("Vary", "Accept-Encoding");
+  if (enc) headers.set("Content-Encoding", enc === "gz" ? "gzip" : "br");
+  const base = withHeaders(ctx, path, new Response(null, { headers }));
+  const out = base.headers;
+
+  const inm = h.get("If-None-Match");
+  const all = [`"${entry.h}"`, `"${entry.h}-br"`, `"${entry.h}-gz"`];
+  if (status === 200 && inm !== null && etagMatches(inm, all)) {
+    out.delete("Content-Encoding");
+    return new Response(null, { status: 304, headers: out });
+  }
+  let start = 0;
+  let end = size - 1;
+  let code: number = status;
+  if (wantsRange && ifRangeAllows(h.get("If-Range"), etag)) {
+    const range = parseRange(h.get("Range"), size);
+    if (range === "unsatisfiable") {
+      out.set("Content-Range", `bytes */${size}`);
+      out.set("Cache-Control", CACHE_NONE);
+      return new Response(null, { status: 416, headers: out });
+    }
+    if (range) {
+      ({ start, end } = range);
+      code = 206;
+      out.set("Content-Range", `bytes ${start}-${end}/${size}`);
+    }
+  }
+  out.set("Content-Length", String(end - start + 1));
+  if (request.method === "HEAD" || size === 0) return new Response(null, { status: code, headers: out });
+  const body = await openBody(ctx.deps.reader, { hash: entry.h, enc: enc ?? "id", size, chunk: index.chunk, start, end }, ctx.ops, ctx.waitUntil);
+  // The stored bytes are already encoded: the runtime must not compress them again.
+  return new Response(body, { status: code, headers: out, encodeBody: "manual" });
+}
