@@ -1,0 +1,184 @@
+// `npm start`: the whole edgekv suite on one laptop, on loopback, in the real
+// runtime. The site Worker, the splitter, the auth gate in front of the
+// splitter, and two demo origins (blue, green). Seeds local KV on first start
+// and leaves later changes alone. Ctrl-C stops everything it started.
+import { existsSync } from "node:fs";
+import { mkdir, readFile, writeFile } from "node:fs/promises";
+import { join, resolve } from "node:path";
+import { pathToFileURL } from "node:url";
+import { main as edgekv } from "../cli/main.ts";
+import { startDemoOrigin, type DemoOrigin } from "./demo-origin.ts";
+import { ROOT, portIsFree, startWranglerDev, type DevServer } from "./wrangler-dev.ts";
+
+/** Default ports; each can be changed with its environment variable. */
+export const PORTS = {
+  site: { env: "EDGEKV_SITE_PORT", port: 8787 },
+  splitter: { env: "EDGEKV_SPLITTER_PORT", port: 8788 },
+  auth: { env: "EDGEKV_AUTH_PORT", port: 8789 },
+  blue: { env: "EDGEKV_BLUE_PORT", port: 8790 },
+  green: { env: "EDGEKV_GREEN_PORT", port: 8791 },
+} as const;
+type Part = keyof typeof PORTS;
+
+const DEMO_USER = "demo";
+const DEMO_TOKEN_TTL_SECONDS = 7 * 24 * 3600;
+
+class StartError extends Error {}
+
+function portsFromEnv(env: NodeJS.ProcessEnv): Record<Part, number> {
+  const out = {} as Record<Part, number>;
+  for (const [part, { env: name, port }] of Object.entries(PORTS) as [Part, (typeof PORTS)[Part]][]) {
+    const raw = env[name];
+    const n = raw === undefined ? port : Number(raw);
+    if (!Number.isInteger(n) || n < 1 || n > 65535) throw new StartError(`${name} must be a port number 1..65535, got "${raw}"`);
+    out[part] = n;
+  }
+  const seen = new Map<number, Part>();
+  for (const [part, port] of Object.entries(out) as [Part, number][]) {
+    const other = seen.get(port);
+    if (other) throw new StartError(`${part} and ${other} are both set to port ${port}`);
+    seen.set(port, part);
+  }
+  return out;
+}
+
+/** Runs an edgekv command in-process against the same local state; returns stdout, throws on failure. */
+async function run(args: string[], persistTo: string, allowFail = false): Promise<{ code: number; stdout: string; stderr: string }> {
+  let stdout = "";
+  let stderr = "";
+  const code = await edgekv([...args, "--persist-to", persistTo], {
+    stdout: (s) => (stdout += `${s}\n`),
+    stderr: (s) => (stderr += `${s}\n`),
+    isTTY: false,
+  });
+  if (code !== 0 && !allowFail) throw new StartError(`edgekv ${args.join(" ")} failed: ${stderr.trim()}`);
+  return { code, stdout, stderr };
+}
+
+/** Seeds what is missing: a site version, a rollout config, a demo token. Never overwrites. */
+async function seed(persistTo: string, ports: Record<Part, number>, log: (s: string) => void): Promise<string | null> {
+  const versions = await run(["site", "versions", "--json"], persistTo, true);
+  const hasSite = versions.code === 0 && /"(id|version)"/.test(versions.stdout);
+  if (!hasSite) {
+    log("seeding: publishing demo/site with `edgekv site deploy`");
+    await run(["site", "deploy", join(ROOT, "demo", "site")], persistTo);
+  }
+  const rollout = await run(["rollout", "status", "--json"], persistTo, true);
+  if (rollout.code !== 0) {
+    log("seeding: rollout config with blue live at 0%");
+    await run(
+      ["rollout", "init", "--blue", `http://127.0.0.1:${ports.blue}`, "--green", `http://127.0.0.1:${ports.green}`, "--live", "blue"],
+      persistTo,
+    );
+  }
+  const tokenFile = join(persistTo, "edgekv-demo-token");
+  if (existsSync(tokenFile)) return (await readFile(tokenFile, "utf8")).trim() || null;
+  log("seeding: a demo token for user \"demo\"");
+  const issued = await run(["token", "issue", "--user", DEMO_USER, "--name", "npm start demo", "--ttl", String(DEMO_TOKEN_TTL_SECONDS), "--json"], persistTo);
+  const token = (JSON.parse(issued.stdout) as { token?: string }).token ?? null;
+  if (token) await writeFile(tokenFile, `${token}\n`, { mode: 0o600 });
+  return token;
+}
+
+export interface Suite {
+  ports: Record<Part, number>;
+  token: string | null;
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts the suite; resolves once all five ports answer.
+ * @example const suite = await startSuite({ persistTo: ".wrangler/state" }); ...; await suite.stop();
+ */
+export async function startSuite(options: { persistTo?: string; env?: NodeJS.ProcessEnv; log?: (s: string) => void } = {}): Promise<Suite> {
+  const env = options.env ?? process.env;
+  const log = options.log ?? ((s: string) => console.log(s));
+  const ports = portsFromEnv(env);
+  const persistTo = resolve(options.persistTo ?? env.EDGEKV_PERSIST_TO ?? join(ROOT, ".wrangler", "state"));
+  await mkdir(persistTo, { recursive: true });
+  for (const [part, port] of Object.entries(ports) as [Part, number][]) {
+    if (!(await portIsFree(port))) {
+      throw new StartError(
+        `port ${port} (${part}) is already in use. Stop whatever listens there, or pick another port: ${PORTS[part].env}=${port + 1000} npm start`,
+      );
+    }
+  }
+  const origins: DemoOrigin[] = [];
+  const workers: DevServer[] = [];
+  const stop = async () => {
+    await Promise.allSettled(workers.map((w) => w.stop()));
+    await Promise.allSettled(origins.map((o) => o.close()));
+  };
+  try {
+    origins.push(await startDemoOrigin("blue", ports.blue), await startDemoOrigin("green", ports.green));
+    const token = await seed(persistTo, ports, log);
+    log("starting the three Workers with wrangler dev (first start takes a few seconds)...");
+    const [site, splitter] = await Promise.all([
+      startWranglerDev({ env: "site", persistTo, port: ports.site }),
+      startWranglerDev({ env: "splitter", persistTo, port: ports.splitter }),
+    ]);
+    workers.push(site, splitter);
+    workers.push(
+      await startWranglerDev({ env: "auth", persistTo, port: ports.auth, vars: { ORIGIN_URL: `http://127.0.0.1:${ports.splitter}` } }),
+    );
+    for (const w of workers) {
+      void w.exited.then((code) => {
+        if (code !== null && code !== 0) log(`a Worker exited with code ${code}:\n${w.output().slice(-2000)}`);
+      });
+    }
+    return { ports, token, stop };
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+}
+
+function banner(suite: Suite): string {
+  const p = suite.ports;
+  const t = suite.token ?? "<run: npx edgekv token issue --user demo>";
+  return `
+edgekv is running on loopback:
+
+  site Worker      http://127.0.0.1:${p.site}      (demo/site, served from SITE_KV)
+  splitter         http://127.0.0.1:${p.splitter}      (blue ${p.blue} / green ${p.green}, rollout from ROLLOUT_KV)
+  auth gate        http://127.0.0.1:${p.auth}      (tokens from TOKENS_KV, in front of the splitter)
+  blue origin      http://127.0.0.1:${p.blue}
+  green origin     http://127.0.0.1:${p.green}
+
+Try it:
+  curl -i http://127.0.0.1:${p.site}/
+  curl -s -H 'accept: application/json' http://127.0.0.1:${p.splitter}/api/hello
+  curl -s -H 'authorization: Bearer ${t}' http://127.0.0.1:${p.auth}/api/hello
+  curl -i http://127.0.0.1:${p.auth}/api/hello                      # 401 without a token
+
+Then, in another terminal:
+  npx edgekv rollout set 50                 # half of new visitors go green (seen within seconds)
+  npx edgekv site deploy demo/site          # publish a change to the site
+  npx edgekv token revoke ${t}   # the token stops working on :${p.auth}
+
+Press Ctrl-C to stop everything.`;
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  process.env.WRANGLER_SEND_METRICS ??= "false";
+  let suite: Suite | undefined;
+  let stopping = false;
+  const shutdown = async (code: number) => {
+    if (stopping) return;
+    stopping = true;
+    console.log("\nstopping...");
+    await suite?.stop();
+    process.exit(code);
+  };
+  process.on("SIGINT", () => void shutdown(0));
+  process.on("SIGTERM", () => void shutdown(0));
+  try {
+    suite = await startSuite();
+    if (stopping) await suite.stop();
+    else console.log(banner(suite));
+  } catch (err) {
+    console.error(`edgekv start: ${err instanceof Error ? err.message : String(err)}`);
+    await suite?.stop();
+    process.exit(1);
+  }
+}

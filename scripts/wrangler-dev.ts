@@ -1,0 +1,117 @@
+import { spawn, type ChildProcess } from "node:child_process";
+import { createServer } from "node:net";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+
+export const ROOT = fileURLToPath(new URL("..", import.meta.url));
+
+/** A free loopback TCP port. */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.unref();
+    srv.on("error", reject);
+    srv.listen(0, "127.0.0.1", () => {
+      const addr = srv.address();
+      const port = typeof addr === "object" && addr ? addr.port : 0;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+/** True when nothing listens on `port` at `host`. */
+export function portIsFree(port: number, host = "127.0.0.1"): Promise<boolean> {
+  return new Promise((resolve) => {
+    const srv = createServer();
+    srv.once("error", () => resolve(false));
+    srv.listen(port, host, () => srv.close(() => resolve(true)));
+  });
+}
+
+export interface DevServer {
+  url: string;
+  port: number;
+  /** Everything wrangler printed so far. */
+  output(): string;
+  /** Resolves when the process exits (with its code). */
+  exited: Promise<number | null>;
+  stop(): Promise<void>;
+}
+
+export interface DevOptions {
+  env: "site" | "splitter" | "auth";
+  persistTo: string;
+  vars?: Record<string, string>;
+  port?: number;
+  inspectorPort?: number;
+  timeoutMs?: number;
+  /** Called with each chunk wrangler prints. */
+  onOutput?: (chunk: string) => void;
+}
+
+/**
+ * Starts `wrangler dev --env <env>` on loopback (free ports unless given),
+ * sharing local state through `persistTo`, and resolves once it answers HTTP.
+ * Several can run at once: each gets its own inspector port.
+ * @example const dev = await startWranglerDev({ env: "site", persistTo: ".wrangler/state" }); await fetch(dev.url);
+ */
+export async function startWranglerDev(options: DevOptions): Promise<DevServer> {
+  const port = options.port ?? (await freePort());
+  const inspector = options.inspectorPort ?? (await freePort());
+  const args = [
+    join(ROOT, "node_modules", "wrangler", "bin", "wrangler.js"),
+    "dev",
+    "--env", options.env,
+    "--ip", "127.0.0.1",
+    "--port", String(port),
+    "--inspector-port", String(inspector),
+    "--persist-to", options.persistTo,
+    "--show-interactive-dev-session=false",
+  ];
+  for (const [k, v] of Object.entries(options.vars ?? {})) args.push("--var", `${k}:${v}`);
+  const child: ChildProcess = spawn(process.execPath, args, {
+    cwd: ROOT,
+    env: { ...process.env, WRANGLER_SEND_METRICS: "false", NO_COLOR: "1", CI: "1" },
+    stdio: ["ignore", "pipe", "pipe"],
+    detached: true, // own process group, so stop() ends workerd too
+  });
+  let out = "";
+  const onData = (d: Buffer) => {
+    const s = d.toString();
+    out += s;
+    options.onOutput?.(s);
+  };
+  child.stdout?.on("data", onData);
+  child.stderr?.on("data", onData);
+  const exited = new Promise<number | null>((r) => child.once("exit", (code) => r(code)));
+  const url = `http://127.0.0.1:${port}`;
+  const stop = async () => {
+    if (child.exitCode !== null || child.signalCode !== null || child.pid === undefined) return;
+    const kill = (sig: NodeJS.Signals) => {
+      try {
+        process.kill(-child.pid!, sig);
+      } catch {
+        /* already gone */
+      }
+    };
+    kill("SIGTERM");
+    const timer = setTimeout(() => kill("SIGKILL"), 5_000);
+    await exited;
+    clearTimeout(timer);
+  };
+  const deadline = Date.now() + (options.timeoutMs ?? 90_000);
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`wrangler dev --env ${options.env} exited early:\n${out}`);
+    try {
+      await fetch(`${url}/__edgekv/ping`, { signal: AbortSignal.timeout(2_000) });
+      break;
+    } catch {
+      if (Date.now() > deadline) {
+        await stop();
+        throw new Error(`wrangler dev --env ${options.env} did not answer on ${url}:\n${out}`);
+      }
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  }
+  return { url, port, output: () => out, exited, stop };
+}
