@@ -1,0 +1,104 @@
+import { HttpError, toErrorResponse } from "../../shared/http/errors.ts";
+import { KvOps } from "../../shared/kv/index.ts";
+import { DEFAULT_TIMEOUT_MS, type Color } from "./config.ts";
+import { callOrigin, forward, type Attempt, type OriginFetch } from "./forward.ts";
+import { readOverride } from "./override.ts";
+import { decide, type Reason } from "./route.ts";
+import type { ConfigSource } from "./source.ts";
+import { STATUS_PREFIX, statusResponse } from "./status.ts";
+import { stickyCookie, stickyId } from "./sticky.ts";
+
+/** The Worker's bindings and vars (secrets via `wrangler secret put`). */
+export interface SplitterEnv {
+  ROLLOUT_KV: KVNamespace;
+  /** Isolate TTL of the config in ms (default 5000). */
+  CONFIG_TTL_MS?: string;
+  /** Origin used while no valid config was ever read; unset means 503. */
+  FALLBACK_ORIGIN?: string;
+  /** HMAC key of tester overrides; unset means overrides are ignored. */
+  OVERRIDE_SECRET?: string;
+  /** Bearer secret of the status endpoint; unset means the endpoint is off. */
+  STATUS_SECRET?: string;
+}
+
+export interface Deps {
+  env: SplitterEnv;
+  source: ConfigSource;
+  /** How origins are called (the global fetch in production). */
+  fetch: OriginFetch;
+  now: () => number;
+}
+
+/** Seconds a client should wait after a 503 for want of config. */
+const RETRY_AFTER_S = "5";
+
+function finish(attempt: Attempt, headers: Record<string, string>, setCookie: string | undefined, timing: string): Response {
+  let res: Response;
+  if (!attempt.ok) res = toErrorResponse(attempt.error);
+  else if (attempt.response.status === 101) {
+    // A WebSocket upgrade: hand the socket through untouched.
+    const r = attempt.response;
+    res = new Response(null, { status: 101, headers: new Headers(r.headers), webSocket: r.webSocket });
+  } else res = new Response(attempt.response.body, attempt.response);
+  for (const [k, v] of Object.entries(headers)) res.headers.set(k, v);
+  if (setCookie) res.headers.append("set-cookie", setCookie);
+  res.headers.append("server-timing", timing);
+  return res;
+}
+
+/**
+ * Routes one request to blue or green and forwards it. Never throws: origin
+ * failures are 502/504, missing config is the fallback origin or 503.
+ * @example return handle(request, { env, source, fetch, now: Date.now });
+ */
+export async function handle(request: Request, deps: Deps): Promise<Response> {
+  const url = new URL(request.url);
+  if (url.pathname.startsWith(STATUS_PREFIX)) return statusResponse(request, deps);
+  const ops = new KvOps();
+  const { config } = await deps.source.load(ops);
+  const now = deps.now();
+  const started = Date.now();
+  const timing = () => `${ops.toServerTiming()}, origin;dur=${Date.now() - started}`;
+
+  if (!config) {
+    const why = deps.source.lastError?.message ?? "no config read yet";
+    const headers = { "x-edgekv-color": "none", "x-edgekv-bucket": "-", "x-edgekv-config-version": "none", "x-edgekv-reason": "fallback" };
+    const fallback = deps.env.FALLBACK_ORIGIN;
+    if (fallback) {
+      const attempt = await callOrigin(request, "fallback", fallback, DEFAULT_TIMEOUT_MS, deps.fetch);
+      return finish(attempt, headers, undefined, timing());
+    }
+    const err = new HttpError(503, "no_rollout_config", `no valid rollout config in ROLLOUT_KV and no FALLBACK_ORIGIN set: ${why}`, {
+      "Retry-After": RETRY_AFTER_S,
+    });
+    return finish({ ok: false, error: err }, headers, undefined, timing());
+  }
+
+  const sticky = stickyId(request.headers, config.sticky);
+  const override = await readOverride(request.headers, config.overrides, deps.env.OVERRIDE_SECRET, now);
+  const d = decide(config, {
+    method: request.method,
+    path: url.pathname,
+    headers: request.headers,
+    cf: request.cf as { country?: unknown; colo?: unknown } | undefined,
+    id: sticky.id,
+    override,
+    now,
+  });
+  // The origin sees the minted id on the very first request, as on the next ones.
+  const cookie = sticky.minted ? `${config.sticky.cookie}=${sticky.id}` : undefined;
+  const f = await forward(request, config, d.color, deps.fetch, cookie);
+  const reason: Reason = f.failedOver ? "failover" : d.reason;
+  const color: Color = f.color;
+  return finish(
+    f.attempt,
+    {
+      "x-edgekv-color": color,
+      "x-edgekv-bucket": String(d.bucket),
+      "x-edgekv-config-version": String(config.version),
+      "x-edgekv-reason": reason,
+    },
+    sticky.minted ? stickyCookie(config.sticky.cookie, sticky.id, config.sticky.maxAgeSeconds) : undefined,
+    timing(),
+  );
+}
