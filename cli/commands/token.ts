@@ -1,8 +1,124 @@
-import type { CommandGroup } from "../command.ts";
+import type { ArgValues, CommandGroup } from "../command.ts";
+import { listArg, numberArg, stringArg } from "../command.ts";
+import { CliError, UsageError } from "../errors.ts";
+import { DEFAULT_TTL_SECONDS, MAX_TTL_SECONDS, MIN_TTL_SECONDS, TokenStore, type TokenRecord } from "../../workers/auth/store.ts";
+import { hashToken, isWellFormedToken, TOKEN_ID_CHARS } from "../../workers/auth/token.ts";
 
-/** `edgekv token`: commands arrive with the token issue. */
+const iso = (ms: number) => new Date(ms).toISOString();
+
+/** What list and issue show about a token: never the secret, never the full hash. */
+function publicView(r: TokenRecord) {
+  return { id: r.id, user: r.user, label: r.label, scopes: r.scopes, issuedAt: iso(r.issuedAt), expiresAt: iso(r.expiresAt) };
+}
+
+function userArg(values: ArgValues, required: boolean): string | undefined {
+  const user = stringArg(values, "user");
+  if (required && user === undefined) throw new UsageError("--user is required");
+  return user;
+}
+
+/**
+ * `edgekv token`: issue, list and revoke the gate's tokens in TOKENS_KV, with
+ * the same format, schema and KV layout the Worker uses (workers/auth/).
+ */
 export const tokenGroup: CommandGroup = {
   name: "token",
   summary: "issue, list and revoke edge auth tokens in TOKENS_KV",
-  commands: [],
+  details:
+    "Tokens look like ekv_<24 random base62><6 base62 CRC32>. KV stores only their SHA-256;\n" +
+    "the secret is printed once by `token issue` and cannot be shown again.",
+  commands: [
+    {
+      name: "issue",
+      summary: "create a token and print it once",
+      usage: "token issue --user ID [--ttl SECONDS] [--scope METHOD:/GLOB]... [--name LABEL] [--json]",
+      details:
+        "A token without --scope may do everything the gate protects. A scope is a method (or *)\n" +
+        "and a path glob, e.g. GET:/api/* or *:/admin/*. The token goes to stdout, details to stderr.",
+      options: {
+        user: { type: "string", description: "--user ID          who the token belongs to (A-Z a-z 0-9 . _ @ + : = -)" },
+        ttl: { type: "string", description: `--ttl SECONDS      lifetime (default ${DEFAULT_TTL_SECONDS}, ${MIN_TTL_SECONDS}..${MAX_TTL_SECONDS})` },
+        scope: { type: "string", multiple: true, description: "--scope SCOPE      METHOD:/GLOB, repeatable (default: everything)" },
+        name: { type: "string", description: "--name LABEL       a label shown by `token list`" },
+      },
+      async run(ctx, { values }) {
+        const user = userArg(values, true)!;
+        const ttlSeconds =
+          numberArg(values, "ttl", { min: MIN_TTL_SECONDS, max: MAX_TTL_SECONDS, integer: true }) ?? DEFAULT_TTL_SECONDS;
+        const scopes = listArg(values, "scope");
+        const label = stringArg(values, "name", "");
+        await ctx.withKv("auth", async (kv, where) => {
+          const { token, record } = await new TokenStore(kv, { now: ctx.now }).issue({ user, scopes, ttlSeconds, label });
+          if (ctx.global.json) {
+            ctx.out(JSON.stringify({ token, ...publicView(record) }, null, 2));
+            return;
+          }
+          ctx.out(token);
+          ctx.err(
+            `issued ${record.id} for ${user} (${scopes.length ? scopes.join(" ") : "all scopes"}), expires ${iso(record.expiresAt)}, ${where}`,
+          );
+          ctx.err("store it now: the token is not shown again");
+        });
+      },
+    },
+    {
+      name: "list",
+      summary: "list live tokens (ids, labels, scopes, expiry; never secrets)",
+      usage: "token list [--user ID] [--json]",
+      options: { user: { type: "string", description: "--user ID          only this user's tokens" } },
+      async run(ctx, { values }) {
+        const user = userArg(values, false);
+        await ctx.withKv("auth", async (kv) => {
+          const rows: ReturnType<typeof publicView>[] = [];
+          for await (const { record } of new TokenStore(kv, { now: ctx.now }).list(user)) rows.push(publicView(record));
+          ctx.emit(rows, () =>
+            rows.length === 0
+              ? "no tokens"
+              : rows
+                  .map((r) => `${r.id}  ${r.user}  ${r.expiresAt}  ${r.scopes.join(" ") || "*"}${r.label ? `  "${r.label}"` : ""}`)
+                  .join("\n"),
+          );
+        });
+      },
+    },
+    {
+      name: "revoke",
+      summary: "revoke one token, every token of a user, or a token by id",
+      usage: "token revoke (TOKEN | --user ID | --id ID)",
+      details: "Takes effect at the gate within the revocation bound (see docs/auth.md).",
+      options: {
+        user: { type: "string", description: "--user ID          revoke all of this user's tokens" },
+        id: { type: "string", description: `--id ID            revoke the token whose id (${TOKEN_ID_CHARS} hex) is shown by \`token list\`` },
+      },
+      positionals: { min: 0, max: 1 },
+      async run(ctx, { positionals, values }) {
+        const token = positionals[0];
+        const user = userArg(values, false);
+        const id = stringArg(values, "id");
+        if ([token, user, id].filter((x) => x !== undefined).length !== 1) throw new UsageError("give exactly one of TOKEN, --user ID or --id ID");
+        if (token !== undefined && !isWellFormedToken(token)) {
+          throw new UsageError("not an edgekv token (wrong prefix, length or checksum)");
+        }
+        if (id !== undefined && !new RegExp(`^[0-9a-f]{${TOKEN_ID_CHARS}}$`).test(id)) {
+          throw new UsageError(`--id takes the ${TOKEN_ID_CHARS} hex characters shown by \`token list\`, got "${id}"`);
+        }
+        await ctx.withKv("auth", async (kv) => {
+          const store = new TokenStore(kv, { now: ctx.now });
+          if (user !== undefined) {
+            const revoked = await store.revokeUser(user);
+            ctx.emit({ user, revoked }, () => `revoked ${revoked} token(s) of ${user}`);
+            return;
+          }
+          let hash: string | undefined;
+          if (token !== undefined) hash = (await hashToken(token)).hash;
+          else {
+            for await (const row of store.list()) if (row.record.id === id) hash = row.hash;
+          }
+          const record = hash === undefined ? null : await store.revokeHash(hash);
+          if (!record) throw new CliError(`no live token ${token === undefined ? `with id ${id}` : "matches"} (already revoked or expired?)`);
+          ctx.emit({ id: record.id, user: record.user, revoked: 1 }, () => `revoked ${record.id} of ${record.user}`);
+        });
+      },
+    },
+  ],
 };
