@@ -1,6 +1,46 @@
-/** Placeholder until the auth issue lands: answers 501 so the dry-run build has an entry point. */
+/**
+ * edgekv-auth: the edge auth gate. A thin shell: builds the per-isolate
+ * dependencies once (config, token store with its isolate cache, rate limiter)
+ * and hands each request to `handle` (gate.ts).
+ */
+import { toErrorResponse } from "../../shared/http/errors.ts";
+import { handleAdmin } from "./admin.ts";
+import { parseConfig, type AuthEnv } from "./config.ts";
+import { gateTokenStore, handle, type GateDeps } from "./gate.ts";
+import { FailureLimiter } from "./rate.ts";
+
+// Module scope: survives across requests in one isolate, which is the point of the cache.
+const depsByEnv = new WeakMap<object, GateDeps>();
+
+/** The isolate's dependencies for `env` (created on first use). */
+export function depsFor(env: AuthEnv): GateDeps {
+  let deps = depsByEnv.get(env);
+  if (!deps) {
+    const config = parseConfig(env);
+    const now = () => Date.now();
+    const originBinding = env.ORIGIN;
+    deps = {
+      config,
+      tokens: gateTokenStore(env.TOKENS_KV, config, now),
+      origin: originBinding ? (r) => originBinding.fetch(r) : (r) => fetch(r),
+      limiter: env.FAILED_AUTH_LIMITER ? new FailureLimiter(env.FAILED_AUTH_LIMITER, now) : undefined,
+      now,
+      log: (line) => console.log(line),
+      admin: handleAdmin,
+    };
+    depsByEnv.set(env, deps);
+  }
+  return deps;
+}
+
 export default {
-  fetch(): Response {
-    return Response.json({ error: "not_implemented", message: "edgekv-auth is not built yet" }, { status: 501 });
+  async fetch(request, env): Promise<Response> {
+    let deps: GateDeps;
+    try {
+      deps = depsFor(env);
+    } catch (err) {
+      return toErrorResponse(err);
+    }
+    return handle(request, deps);
   },
-} satisfies ExportedHandler;
+} satisfies ExportedHandler<AuthEnv>;

@@ -1,0 +1,65 @@
+/**
+ * Admin API for origin applications that issue tokens at login. Enabled only
+ * when ADMIN_SECRET is set; the secret is compared in constant time, length
+ * included (both sides hashed, then timingSafeEqual).
+ *
+ *   POST   /__edgekv/tokens               {user, scopes?, ttl?, label?} -> 201 {token, id, hash, ...}
+ *   DELETE /__edgekv/tokens/users/:user   -> {revoked: n}
+ *   DELETE /__edgekv/tokens/:hash         -> {revoked: 0 | 1}   (hash = SHA-256 hex of the token)
+ */
+import { IttyRouter } from "itty-router/IttyRouter";
+import { timingSafeEqualStrings } from "../../shared/crypto.ts";
+import { HttpError } from "../../shared/http/errors.ts";
+import type { KvOps } from "../../shared/kv/index.ts";
+import type { GateDeps } from "./gate.ts";
+
+/** Largest JSON body accepted by POST /__edgekv/tokens. */
+export const MAX_ADMIN_BODY_BYTES = 8 * 1024;
+
+const json = (body: unknown, status = 200) => Response.json(body, { status, headers: { "Cache-Control": "no-store" } });
+
+/**
+ * Answers one admin request (the path is already known to start with /__edgekv/).
+ * @example await handleAdmin(request, new URL(request.url), deps, new KvOps());
+ */
+export async function handleAdmin(request: Request, _url: URL, deps: GateDeps, ops: KvOps): Promise<Response> {
+  const auth = request.headers.get("authorization") ?? "";
+  const provided = auth.startsWith("Bearer ") ? auth.slice(7) : "";
+  if (!(await timingSafeEqualStrings(provided, deps.config.adminSecret ?? ""))) {
+    const wait = (await deps.limiter?.fail(request.headers.get("cf-connecting-ip") ?? "unknown")) ?? 0;
+    if (wait > 0) throw new HttpError(429, "rate_limited", "too many failed attempts, retry later", { "Retry-After": String(wait) });
+    throw new HttpError(401, "unauthorized", "admin secret required (Authorization: Bearer <ADMIN_SECRET>)");
+  }
+  const router = IttyRouter({ base: "/__edgekv/tokens" });
+  router
+    .post("/", async () => {
+      const text = await request.text();
+      if (text.length > MAX_ADMIN_BODY_BYTES) throw new HttpError(413, "too_large", `body over ${MAX_ADMIN_BODY_BYTES} bytes`);
+      let body: { user?: unknown; scopes?: unknown; ttl?: unknown; label?: unknown };
+      try {
+        body = JSON.parse(text) as typeof body;
+      } catch {
+        throw new HttpError(400, "invalid_input", "body must be JSON: {user, scopes?, ttl?, label?}");
+      }
+      if (typeof body !== "object" || body === null) throw new HttpError(400, "invalid_input", "body must be a JSON object");
+      const issued = await deps.tokens.issue(
+        {
+          user: body.user as string,
+          scopes: body.scopes as string[] | undefined,
+          ttlSeconds: body.ttl as number | undefined,
+          label: body.label as string | undefined,
+        },
+        ops,
+      );
+      return json({ token: issued.token, hash: issued.hash, ...issued.record }, 201);
+    })
+    .delete("/users/:user", async (req) => json({ revoked: await deps.tokens.revokeUser(decodeURIComponent(req.params.user ?? ""), ops) }))
+    .delete("/:hash", async (req) => {
+      const hash = req.params.hash ?? "";
+      if (!/^[0-9a-f]{64}$/.test(hash)) throw new HttpError(400, "invalid_input", "DELETE /__edgekv/tokens/<sha256 hex of the token>");
+      return json({ revoked: (await deps.tokens.revokeHash(hash, ops)) ? 1 : 0 });
+    });
+  const res = (await router.fetch(request)) as Response | undefined;
+  if (!res) throw new HttpError(404, "not_found", "no such admin endpoint");
+  return res;
+}

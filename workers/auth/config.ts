@@ -1,0 +1,135 @@
+/**
+ * The gate's configuration, read once per isolate from wrangler vars and
+ * secrets. A bad value fails every request with a clear 500 (never a silent
+ * default that opens the gate).
+ */
+import { compileGlob, type GlobMatcher } from "../../shared/http/glob.ts";
+import { HttpError } from "../../shared/http/errors.ts";
+
+export interface AuthEnv {
+  TOKENS_KV: KVNamespace;
+  /** Service binding to the origin; wins over ORIGIN_URL when bound. */
+  ORIGIN?: Fetcher;
+  ORIGIN_URL?: string;
+  REALM?: string;
+  /** Comma-separated path globs that pass without a token, e.g. "/health,/public/*". */
+  PUBLIC_PATHS?: string;
+  /** Cookie that may carry the token (browser apps); unset = header only. */
+  AUTH_COOKIE?: string;
+  /** "true" keeps Authorization on forwarded requests. */
+  FORWARD_AUTHORIZATION?: string;
+  /** Extra comma-separated identity header names to strip from clients (x-edgekv-* always are). */
+  IDENTITY_HEADERS?: string;
+  /** Comma-separated allowed origins for CORS, or "*"; unset = no CORS policy. */
+  CORS_ALLOW_ORIGINS?: string;
+  CORS_ALLOW_METHODS?: string;
+  CORS_ALLOW_HEADERS?: string;
+  CORS_MAX_AGE?: string;
+  /** Seconds an allow decision is held in the isolate (part of the revocation bound). */
+  ALLOW_CACHE_SECONDS?: string;
+  /** Secret: signs the identity headers (wrangler secret put IDENTITY_SECRET). */
+  IDENTITY_SECRET?: string;
+  /** Secret: enables the admin API (wrangler secret put ADMIN_SECRET). */
+  ADMIN_SECRET?: string;
+  /** Workers Rate Limiting binding counting failed attempts per client IP. */
+  FAILED_AUTH_LIMITER?: RateLimit;
+}
+
+export const DEFAULT_REALM = "edgekv";
+export const DEFAULT_ALLOW_CACHE_SECONDS = 10;
+export const MAX_ALLOW_CACHE_SECONDS = 60;
+/** Unknown hashes are held for less than allows, so a token issued elsewhere works quickly. */
+export const NEGATIVE_CACHE_MS = 5_000;
+export const CACHE_MAX_ENTRIES = 1_000;
+/** KV edge cacheTtl for token reads (KV's minimum); counts in the revocation bound. */
+export const KV_CACHE_TTL_SECONDS = 30;
+export const DEFAULT_CORS_METHODS = "GET,HEAD,POST,PUT,PATCH,DELETE";
+export const DEFAULT_CORS_HEADERS = "authorization,content-type";
+export const DEFAULT_CORS_MAX_AGE = 600;
+/** The window of the FAILED_AUTH_LIMITER binding (wrangler.toml `simple.period`), sent as Retry-After. */
+export const RATE_LIMIT_PERIOD_SECONDS = 60;
+
+export interface CorsPolicy {
+  origins: ReadonlySet<string> | "*";
+  methods: ReadonlySet<string>;
+  headers: ReadonlySet<string>;
+  maxAge: number;
+}
+
+export interface GateConfig {
+  realm: string;
+  publicPaths: GlobMatcher[];
+  cookieName: string | undefined;
+  forwardAuthorization: boolean;
+  /** Lowercase names stripped from every forwarded request besides x-edgekv-*. */
+  stripHeaders: ReadonlySet<string>;
+  cors: CorsPolicy | undefined;
+  /** Base URL of the origin (no query); undefined when the ORIGIN service binding is used. */
+  originUrl: string | undefined;
+  identitySecret: string | undefined;
+  adminSecret: string | undefined;
+  allowCacheMs: number;
+}
+
+const list = (s: string | undefined) => (s ?? "").split(",").map((x) => x.trim()).filter(Boolean);
+const bad = (message: string) => new HttpError(500, "misconfigured", message);
+
+/**
+ * Validates `env` into a GateConfig.
+ * @example parseConfig({ ORIGIN_URL: "http://127.0.0.1:8080", PUBLIC_PATHS: "/health" } as AuthEnv)
+ */
+export function parseConfig(env: AuthEnv): GateConfig {
+  const realm = env.REALM ?? DEFAULT_REALM;
+  if (!/^[\x20\x21\x23-\x5b\x5d-\x7e]{1,64}$/.test(realm)) throw bad("REALM must be 1..64 printable ASCII characters without quotes or backslashes");
+  let originUrl: string | undefined;
+  if (!env.ORIGIN) {
+    let u: URL;
+    try {
+      u = new URL(env.ORIGIN_URL ?? "");
+    } catch {
+      throw bad("set ORIGIN_URL (http(s)://host[:port][/prefix]) or bind a service named ORIGIN");
+    }
+    if (!/^https?:$/.test(u.protocol) || u.search || u.hash) throw bad("ORIGIN_URL must be http(s) without query or fragment");
+    originUrl = u.origin + u.pathname.replace(/\/+$/, "");
+  }
+  const cookieName = env.AUTH_COOKIE || undefined;
+  if (cookieName !== undefined && !/^[!#$%&'*+\-.^_`|~0-9A-Za-z]{1,64}$/.test(cookieName)) throw bad("AUTH_COOKIE must be a cookie name token");
+  const allowCacheSeconds = Number(env.ALLOW_CACHE_SECONDS ?? DEFAULT_ALLOW_CACHE_SECONDS);
+  if (!Number.isFinite(allowCacheSeconds) || allowCacheSeconds < 0 || allowCacheSeconds > MAX_ALLOW_CACHE_SECONDS) {
+    throw bad(`ALLOW_CACHE_SECONDS must be 0..${MAX_ALLOW_CACHE_SECONDS}`);
+  }
+  let publicPaths: GlobMatcher[];
+  try {
+    publicPaths = list(env.PUBLIC_PATHS).map((g) => {
+      if (!g.startsWith("/")) throw new RangeError(`"${g}" does not start with /`);
+      return compileGlob(g);
+    });
+  } catch (err) {
+    throw bad(`PUBLIC_PATHS: ${err instanceof Error ? err.message : String(err)}`);
+  }
+  let cors: CorsPolicy | undefined;
+  const origins = list(env.CORS_ALLOW_ORIGINS);
+  if (origins.length) {
+    const maxAge = Number(env.CORS_MAX_AGE ?? DEFAULT_CORS_MAX_AGE);
+    if (!Number.isInteger(maxAge) || maxAge < 0 || maxAge > 86400) throw bad("CORS_MAX_AGE must be 0..86400");
+    if (origins.includes("*") && cookieName) throw bad('CORS_ALLOW_ORIGINS "*" cannot be used with AUTH_COOKIE (credentialed CORS needs explicit origins)');
+    cors = {
+      origins: origins.includes("*") ? "*" : new Set(origins),
+      methods: new Set(list(env.CORS_ALLOW_METHODS ?? DEFAULT_CORS_METHODS).map((m) => m.toUpperCase())),
+      headers: new Set(list(env.CORS_ALLOW_HEADERS ?? DEFAULT_CORS_HEADERS).map((h) => h.toLowerCase())),
+      maxAge,
+    };
+  }
+  return {
+    realm,
+    publicPaths,
+    cookieName,
+    forwardAuthorization: env.FORWARD_AUTHORIZATION === "true",
+    stripHeaders: new Set(list(env.IDENTITY_HEADERS).map((h) => h.toLowerCase())),
+    cors,
+    originUrl,
+    identitySecret: env.IDENTITY_SECRET || undefined,
+    adminSecret: env.ADMIN_SECRET || undefined,
+    allowCacheMs: allowCacheSeconds * 1000,
+  };
+}

@@ -1,0 +1,201 @@
+/**
+ * The gate's decision for one request, as a plain function of (request, deps).
+ * Order matters: path first (decisions use the real, normalised path), then
+ * admin API, CORS preflight, public paths, credential, offline token check,
+ * KV lookup (fails closed), expiry, scope. Only an allow reaches the origin.
+ */
+import { HttpError, toErrorResponse } from "../../shared/http/errors.ts";
+import { anyGlob } from "../../shared/http/glob.ts";
+import { normalizePath } from "../../shared/http/path.ts";
+import { KvOps, type KvBinding } from "../../shared/kv/index.ts";
+import { CACHE_MAX_ENTRIES, KV_CACHE_TTL_SECONDS, NEGATIVE_CACHE_MS, type GateConfig } from "./config.ts";
+import { extractCredential } from "./credential.ts";
+import { buildOriginRequest, identityOf } from "./forward.ts";
+import type { FailureLimiter } from "./rate.ts";
+import { scopeAllows } from "./scope.ts";
+import { TokenStore } from "./store.ts";
+import { hashToken, isWellFormedToken } from "./token.ts";
+
+export const ADMIN_PREFIX = "/__edgekv/";
+
+export interface GateDeps {
+  config: GateConfig;
+  tokens: TokenStore;
+  /** Sends the forwarded request to the origin (ORIGIN binding or fetch). */
+  origin: (request: Request) => Promise<Response>;
+  limiter: FailureLimiter | undefined;
+  now: () => number;
+  /** One JSON line per decision. */
+  log: (line: string) => void;
+  /** The admin API, when ADMIN_SECRET is set (loaded only for /__edgekv/ paths). */
+  admin?: (request: Request, url: URL, deps: GateDeps, ops: KvOps) => Promise<Response>;
+}
+
+/** What the log line says about a request; never the token. */
+export interface Decision {
+  decision: "allow" | "public" | "deny" | "preflight" | "admin" | "error";
+  reason: string;
+  status?: number;
+  user?: string;
+  token?: string;
+  method: string;
+  path: string;
+}
+
+/**
+ * The token store the gate uses: isolate cache for allows (never past the
+ * token's expiry), a shorter one for unknown hashes, bounded, no stale-on-error.
+ * @example const tokens = gateTokenStore(env.TOKENS_KV, config, Date.now);
+ */
+export function gateTokenStore(kv: KvBinding, config: GateConfig, now: () => number): TokenStore {
+  return new TokenStore(kv, {
+    now,
+    cacheTtl: KV_CACHE_TTL_SECONDS,
+    cache: {
+      ttlMs: (r) => Math.min(config.allowCacheMs, r.expiresAt - now()),
+      negativeTtlMs: Math.min(NEGATIVE_CACHE_MS, config.allowCacheMs),
+      maxEntries: CACHE_MAX_ENTRIES,
+      staleOnError: false,
+    },
+  });
+}
+
+function challenge(realm: string, error?: string, description?: string, scope?: string): Record<string, string> {
+  let v = `Bearer realm="${realm}"`;
+  if (error) v += `, error="${error}", error_description="${description}"`;
+  if (scope) v += `, scope="${scope}"`;
+  return { "WWW-Authenticate": v };
+}
+
+/**
+ * Decides and answers one request.
+ * @example const res = await handle(request, { config, tokens, origin: fetch, limiter: undefined, now: Date.now, log: console.log });
+ */
+export async function handle(request: Request, deps: GateDeps): Promise<Response> {
+  const ops = new KvOps();
+  const url = new URL(request.url);
+  const d: Decision = { decision: "deny", reason: "", method: request.method, path: url.pathname };
+  let res: Response;
+  try {
+    res = await decide(request, url, deps, ops, d);
+  } catch (err) {
+    if (err instanceof HttpError && err.status < 500) d.reason ||= err.message;
+    else {
+      // Fail closed: a store or origin failure is never an allow.
+      d.decision = "error";
+      d.reason = err instanceof Error ? err.name : "error";
+    }
+    res = toErrorResponse(err, challenge(deps.config.realm));
+  }
+  res = new Response(request.method === "HEAD" ? null : res.body, res);
+  res.headers.append("Server-Timing", ops.toServerTiming());
+  const cors = deps.config.cors;
+  const origin = request.headers.get("origin");
+  if (cors && origin !== null && d.decision !== "preflight" && (cors.origins === "*" || cors.origins.has(origin)) && !res.headers.has("access-control-allow-origin")) {
+    res.headers.set("Access-Control-Allow-Origin", cors.origins === "*" ? "*" : origin);
+    res.headers.append("Vary", "Origin");
+    res.headers.set("Access-Control-Expose-Headers", "WWW-Authenticate, Server-Timing");
+    if (deps.config.cookieName) res.headers.set("Access-Control-Allow-Credentials", "true");
+  }
+  d.status = res.status;
+  deps.log(JSON.stringify({ msg: "edgekv-auth", ...d }));
+  return res;
+}
+
+async function decide(request: Request, url: URL, deps: GateDeps, ops: KvOps, d: Decision): Promise<Response> {
+  const { config } = deps;
+  const np = normalizePath(url.pathname);
+  if (!np.ok) throw new HttpError(np.status, "invalid_request", np.reason, challenge(config.realm));
+  d.path = np.path;
+  // The percent-encoded form of the same path, as the origin will get it.
+  const path = `/${url.pathname.split("/").filter(Boolean).join("/")}${np.trailingSlash && np.segments.length ? "/" : ""}`;
+
+  if (np.path.startsWith(ADMIN_PREFIX)) {
+    d.decision = "admin";
+    d.reason = "admin api";
+    if (!deps.admin || !config.adminSecret) throw new HttpError(404, "not_found", "no such endpoint");
+    return deps.admin(request, url, deps, ops);
+  }
+
+  const method = request.method;
+  if (method === "OPTIONS" && config.cors && request.headers.has("origin") && request.headers.has("access-control-request-method")) {
+    d.decision = "preflight";
+    d.reason = "cors preflight";
+    return preflight(request, config);
+  }
+
+  if (anyGlob(config.publicPaths, np.path)) {
+    d.decision = "public";
+    d.reason = "public path";
+    return toOrigin(await buildOriginRequest(request, url, path, undefined, config, deps.now()), deps);
+  }
+
+  const cred = extractCredential(request, url, config.cookieName);
+  if (cred.kind === "none") {
+    d.reason = "no credential";
+    throw new HttpError(401, "unauthorized", "a bearer token is required", challenge(config.realm));
+  }
+  const ip = request.headers.get("cf-connecting-ip") ?? "unknown";
+  const wait = deps.limiter?.retryAfter(ip) ?? 0;
+  if (wait > 0) return rateLimited(d, config.realm, wait);
+  if (cred.kind === "bad") return fail(d, deps, ip, 400, "invalid_request", cred.reason);
+  // Offline: a token with a bad shape or checksum never costs a KV read.
+  if (!isWellFormedToken(cred.token)) return fail(d, deps, ip, 401, "invalid_token", "malformed token");
+
+  const { hash, id } = await hashToken(cred.token);
+  d.token = id;
+  const record = await deps.tokens.lookup(hash, ops);
+  if (!record) return fail(d, deps, ip, 401, "invalid_token", "unknown or revoked token");
+  d.user = record.user;
+  // KV deletes expired keys "at the earliest"; the value's deadline is what counts.
+  if (record.expiresAt <= deps.now()) return fail(d, deps, ip, 401, "invalid_token", "expired token");
+  if (!scopeAllows(record.scopes, method, np.path)) {
+    const needed = `${method}:${path}`;
+    d.reason = "insufficient scope";
+    throw new HttpError(403, "insufficient_scope", `this token lacks scope ${needed}`, challenge(config.realm, "insufficient_scope", "token lacks the scope", needed));
+  }
+  d.decision = "allow";
+  d.reason = "valid token";
+  return toOrigin(await buildOriginRequest(request, url, path, identityOf(record), config, deps.now()), deps);
+}
+
+async function fail(d: Decision, deps: GateDeps, ip: string, status: 400 | 401, error: string, reason: string): Promise<Response> {
+  d.reason = reason;
+  const wait = (await deps.limiter?.fail(ip)) ?? 0;
+  if (wait > 0) return rateLimited(d, deps.config.realm, wait);
+  throw new HttpError(status, error, reason, challenge(deps.config.realm, error, reason));
+}
+
+function rateLimited(d: Decision, realm: string, wait: number): never {
+  d.reason = `rate limited${d.reason ? ` after ${d.reason}` : ""}`;
+  throw new HttpError(429, "rate_limited", "too many failed attempts, retry later", { ...challenge(realm), "Retry-After": String(wait) });
+}
+
+async function toOrigin(forwarded: Request, deps: GateDeps): Promise<Response> {
+  try {
+    return await deps.origin(forwarded);
+  } catch (err) {
+    throw new HttpError(502, "bad_gateway", "the origin could not be reached", {}, { cause: err });
+  }
+}
+
+function preflight(request: Request, config: GateConfig): Response {
+  const cors = config.cors!;
+  const origin = request.headers.get("origin")!;
+  const method = request.headers.get("access-control-request-method")!.toUpperCase();
+  const asked = (request.headers.get("access-control-request-headers") ?? "").split(",").map((h) => h.trim().toLowerCase()).filter(Boolean);
+  if ((cors.origins !== "*" && !cors.origins.has(origin)) || !cors.methods.has(method) || asked.some((h) => !cors.headers.has(h))) {
+    throw new HttpError(403, "cors_rejected", "this cross-origin request is not allowed by the CORS policy", { Vary: "Origin" });
+  }
+  return new Response(null, {
+    status: 204,
+    headers: {
+      "Access-Control-Allow-Origin": cors.origins === "*" ? "*" : origin,
+      "Access-Control-Allow-Methods": [...cors.methods].join(", "),
+      "Access-Control-Allow-Headers": [...cors.headers].join(", "),
+      "Access-Control-Max-Age": String(cors.maxAge),
+      ...(config.cookieName ? { "Access-Control-Allow-Credentials": "true" } : {}),
+      Vary: "Origin",
+    },
+  });
+}
