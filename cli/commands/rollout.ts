@@ -1,8 +1,276 @@
-import type { CommandGroup } from "../command.ts";
+import { readFile } from "node:fs/promises";
+import { flagArg, numberArg, stringArg, type ArgValues, type CommandGroup, type Context } from "../command.ts";
+import { CliError, UsageError } from "../errors.ts";
+import { configDiff } from "../rollout/diff.ts";
+import { parseSteps, parseWhen } from "../rollout/schedule.ts";
+import { RolloutStore, type Current } from "../rollout/store.ts";
+import { COLORS, otherColor, parseConfig, type Color, type RolloutConfig } from "../../workers/splitter/config.ts";
+import { signOverride } from "../../workers/splitter/override.ts";
+import { effectivePercent } from "../../workers/splitter/schedule.ts";
 
-/** `edgekv rollout`: commands arrive with the rollout issue. */
+/** Opens ROLLOUT_KV (local or --remote) as a RolloutStore. */
+function withRollout<T>(ctx: Context, fn: (store: RolloutStore, where: string) => Promise<T>): Promise<T> {
+  return ctx.withKv("splitter", (kv, where) => fn(new RolloutStore(kv, () => ctx.now()), where));
+}
+
+/** A percentage argument; its range is checked by the config schema, which names the field. */
+function percentArg(raw: string): number {
+  const s = raw.replace(/%$/, "");
+  const n = Number(s);
+  if (s.trim() === "" || !Number.isFinite(n)) throw new UsageError(`PERCENT must be a number, got "${raw}"`);
+  return n;
+}
+
+function colorArg(raw: string | undefined, name: string): Color | undefined {
+  if (raw === undefined) return undefined;
+  if (!COLORS.includes(raw as Color)) throw new UsageError(`${name} must be blue or green, got "${raw}"`);
+  return raw as Color;
+}
+
+/** Human summary of a config and the percentage in force now. */
+function describe(c: RolloutConfig, now: number): string {
+  const eff = effectivePercent(c, now);
+  const other = otherColor(c.live);
+  const steps = c.schedule ?? [];
+  const lines = [
+    `version ${c.version}${c.updatedAt ? `, written ${c.updatedAt}${c.updatedBy ? ` by ${c.updatedBy}` : ""}` : ""}`,
+    `live:     ${c.live.padEnd(6)}${c.origins[c.live]}`,
+    `other:    ${other.padEnd(6)}${c.origins[other]}`,
+    `now:      ${eff.percent}% to ${other}, ${100 - eff.percent}% to ${c.live}` +
+      (eff.step >= 0 ? ` (schedule step ${eff.step + 1} of ${steps.length})` : steps.length ? " (schedule not started)" : ""),
+  ];
+  if (eff.next) lines.push(`next:     ${eff.next.percent}% at ${eff.next.at}`);
+  if (steps.length) lines.push(`schedule: ${steps.map((s) => `${s.percent}%@${s.at}`).join(" ")}`);
+  lines.push(
+    `percent:  ${c.percent} (base, before any schedule step)`,
+    `sticky:   ${c.sticky.by === "header" ? `header ${c.sticky.header}` : c.sticky.by === "ip" ? "client IP" : `cookie ${c.sticky.cookie}`}, salt ${c.salt}`,
+    `rules:    ${c.rules?.length ?? 0}, failover ${c.failover ? "on" : "off"}, timeout ${c.timeoutMs} ms`,
+  );
+  return lines.join("\n");
+}
+
+/** Writes, then reports what changed (or that nothing did). */
+async function commit(ctx: Context, store: RolloutStore, base: Current, next: object, action: string, where: string): Promise<void> {
+  const done = await store.write(base, next, action);
+  if (!done) {
+    ctx.emit({ changed: false, version: base.version }, () => `nothing to change (version ${base.version})`);
+    return;
+  }
+  ctx.emit({ changed: true, version: done.config.version, changes: done.changes, config: done.config, where }, () =>
+    [`wrote version ${done.config.version} (${action}) to ROLLOUT_KV, ${where}`, ...done.changes.map((l) => `  ${l}`)].join("\n"),
+  );
+}
+
+function stickyArg(values: ArgValues): object | undefined {
+  const raw = stringArg(values, "sticky");
+  if (raw === undefined) return undefined;
+  if (raw === "cookie" || raw === "ip") return { by: raw };
+  if (raw.startsWith("header:")) return { by: "header", header: raw.slice(7) };
+  throw new UsageError(`--sticky must be cookie, ip or header:NAME, got "${raw}"`);
+}
+
 export const rolloutGroup: CommandGroup = {
   name: "rollout",
   summary: "shift blue-green traffic by editing the rollout config in ROLLOUT_KV",
-  commands: [],
+  details:
+    "Every write is validated with the splitter Worker's own schema, increments the version and\n" +
+    "keeps an audit entry (who, when, what changed; last 50). Reference: docs/splitter.md.",
+  commands: [
+    {
+      name: "init",
+      summary: "create the rollout config (live colour at 100% unless --percent)",
+      usage: "rollout init --blue URL --green URL [--live blue|green] [--percent P] [--sticky cookie|ip|header:NAME] [--salt S] [--failover] [--timeout MS] [--force]",
+      options: {
+        blue: { type: "string", description: "--blue URL         blue origin (absolute http(s) URL)" },
+        green: { type: "string", description: "--green URL        green origin" },
+        live: { type: "string", description: "--live COLOR       colour that is live (default blue)" },
+        percent: { type: "string", description: "--percent P        share sent to the other colour (default 0)" },
+        sticky: { type: "string", description: "--sticky HOW       cookie (default), ip or header:NAME" },
+        salt: { type: "string", description: "--salt S           bucketing salt (default random)" },
+        failover: { type: "boolean", description: "--failover         retry idempotent requests once on the other colour" },
+        timeout: { type: "string", description: "--timeout MS       origin timeout (default 10000)" },
+        force: { type: "boolean", description: "--force            replace an existing config" },
+      },
+      async run(ctx, { values }) {
+        const blue = stringArg(values, "blue");
+        const green = stringArg(values, "green");
+        if (!blue || !green) throw new UsageError("--blue URL and --green URL are required");
+        const next = {
+          live: colorArg(stringArg(values, "live"), "--live") ?? "blue",
+          origins: { blue, green },
+          percent: percentArg(stringArg(values, "percent", "0")),
+          salt: stringArg(values, "salt") ?? crypto.randomUUID().slice(0, 8),
+          failover: flagArg(values, "failover"),
+          ...(stickyArg(values) ? { sticky: stickyArg(values) } : {}),
+          ...(values.timeout !== undefined ? { timeoutMs: numberArg(values, "timeout") } : {}),
+        };
+        await withRollout(ctx, async (store, where) => {
+          const cur = await store.current();
+          if (cur.raw !== null && !flagArg(values, "force")) {
+            throw new CliError(`a rollout config already exists (version ${cur.version}); use --force to replace it`);
+          }
+          await commit(ctx, store, cur, next, "init", where);
+        });
+      },
+    },
+    {
+      name: "status",
+      summary: "show the config and the percentage in force now",
+      usage: "rollout status [--json]",
+      async run(ctx) {
+        await withRollout(ctx, async (store, where) => {
+          const config = await store.require();
+          const now = ctx.now();
+          ctx.emit({ where, effective: effectivePercent(config, now), config }, () => describe(config, now));
+        });
+      },
+    },
+    {
+      name: "set",
+      summary: "send PERCENT (0..100, two decimals) to the other colour now; clears any schedule",
+      usage: "rollout set PERCENT",
+      positionals: { min: 1, max: 1 },
+      async run(ctx, { positionals }) {
+        const percent = percentArg(positionals[0]!);
+        await withRollout(ctx, async (store, where) => {
+          const cur = await store.current();
+          const config = await store.require();
+          if (config.schedule?.length) ctx.err(`note: clearing the schedule (${config.schedule.length} steps)`);
+          const { schedule: _dropped, ...rest } = config;
+          await commit(ctx, store, cur, { ...rest, percent }, `set ${percent}%`, where);
+        });
+      },
+    },
+    {
+      name: "promote",
+      summary: "make the other colour live at 100% (the roles swap; percent 0, schedule cleared)",
+      usage: "rollout promote",
+      async run(ctx) {
+        await withRollout(ctx, async (store, where) => {
+          const cur = await store.current();
+          const config = await store.require();
+          const { schedule: _dropped, ...rest } = config;
+          const live = otherColor(config.live);
+          await commit(ctx, store, cur, { ...rest, live, percent: 0 }, `promote ${live}`, where);
+        });
+      },
+    },
+    {
+      name: "rollback",
+      summary: "send 0% to the other colour at once and clear the schedule; or --to VERSION restores a version",
+      usage: "rollout rollback [--to VERSION]",
+      options: { to: { type: "string", description: "--to VERSION       restore that version's config from the history" } },
+      async run(ctx, { values }) {
+        const to = numberArg(values, "to", { min: 1, integer: true });
+        await withRollout(ctx, async (store, where) => {
+          const cur = await store.current();
+          if (to !== undefined) {
+            const entry = await store.entry(to);
+            if (!entry) throw new CliError(`no history entry for version ${to} (the last 50 are kept; see \`edgekv rollout history\`)`);
+            const { version: _v, updatedAt: _a, updatedBy: _b, ...restored } = entry.config;
+            await commit(ctx, store, cur, restored, `rollback to ${to}`, where);
+            return;
+          }
+          const config = await store.require();
+          const { schedule: _dropped, ...rest } = config;
+          await commit(ctx, store, cur, { ...rest, percent: 0 }, "rollback", where);
+        });
+      },
+    },
+    {
+      name: "schedule",
+      summary: "ramp by the clock: steps PERCENT@WHEN (now, +10m, +1h30m or an ISO time)",
+      usage: "rollout schedule STEP... (e.g. 10@now 20@+10m 50@+30m 100@+1h)",
+      details: "The Worker computes the percentage from the clock: no controller, no further write.\nBefore the first step the base percent applies. `set` or `rollback` clears the schedule.",
+      positionals: { min: 1, max: 50 },
+      async run(ctx, { positionals }) {
+        const schedule = parseSteps(positionals, ctx.now());
+        await withRollout(ctx, async (store, where) => {
+          const cur = await store.current();
+          const config = await store.require();
+          await commit(ctx, store, cur, { ...config, schedule }, `schedule ${positionals.join(" ")}`, where);
+        });
+      },
+    },
+    {
+      name: "config",
+      summary: "config get: print the stored JSON; config put FILE: validate, show the diff, write",
+      usage: "rollout config get | rollout config put FILE [--dry-run]",
+      options: { "dry-run": { type: "boolean", description: "--dry-run          validate and show the diff, do not write" } },
+      positionals: { min: 1, max: 2 },
+      async run(ctx, { positionals, values }) {
+        const [sub, file] = positionals as [string, string | undefined];
+        if (sub === "get") {
+          if (file !== undefined) throw new UsageError("usage: edgekv rollout config get");
+          await withRollout(ctx, async (store) => {
+            const cur = await store.current();
+            if (cur.raw === null) throw new CliError("no rollout config yet; run `edgekv rollout init --blue URL --green URL`");
+            if (cur.issues.length) ctx.err(`warning: the stored config is invalid: ${cur.issues.join("; ")}`);
+            ctx.out(cur.config ? JSON.stringify(cur.config, null, 2) : cur.raw);
+          });
+          return;
+        }
+        if (sub !== "put" || file === undefined) throw new UsageError("usage: edgekv rollout config get | rollout config put FILE");
+        let input: unknown;
+        try {
+          input = JSON.parse(await readFile(file, "utf8"));
+        } catch (err) {
+          const e = err as NodeJS.ErrnoException;
+          throw new CliError(`cannot read ${file}: ${e.code ?? e.message}`);
+        }
+        if (input === null || typeof input !== "object" || Array.isArray(input)) throw new CliError(`${file} must hold a JSON object`);
+        await withRollout(ctx, async (store, where) => {
+          const cur = await store.current();
+          if (flagArg(values, "dry-run")) {
+            const r = parseConfig({ ...input, version: cur.version + 1 });
+            if (!r.ok) throw new CliError(`invalid rollout config: ${r.issues.join("; ")}`);
+            const changes = configDiff(cur.config, r.config);
+            ctx.emit({ valid: true, changes }, () => (changes.length ? changes.join("\n") : "no changes"));
+            return;
+          }
+          await commit(ctx, store, cur, input as object, `config put ${file}`, where);
+        });
+      },
+    },
+    {
+      name: "history",
+      summary: "the audit trail: who wrote which version when, and what changed",
+      usage: "rollout history [--limit N]",
+      options: { limit: { type: "string", description: "--limit N          newest N entries (default all kept, up to 50)" } },
+      async run(ctx, { values }) {
+        const limit = numberArg(values, "limit", { min: 1, integer: true }) ?? Infinity;
+        await withRollout(ctx, async (store) => {
+          const entries = (await store.history()).slice(0, limit);
+          ctx.emit(entries, () =>
+            entries.length
+              ? entries.map((e) => [`v${e.version}  ${e.at}  ${e.by}  ${e.action}`, ...e.changes.map((c) => `    ${c}`)].join("\n")).join("\n")
+              : "no history yet",
+          );
+        });
+      },
+    },
+    {
+      name: "override",
+      summary: "print a signed tester override (cookie edgekv_override or header x-edgekv-override)",
+      usage: "rollout override COLOR [--secret S] [--ttl 1d]",
+      details: "The secret is the Worker's OVERRIDE_SECRET (--secret or the OVERRIDE_SECRET environment variable).",
+      options: {
+        secret: { type: "string", description: "--secret S         OVERRIDE_SECRET (default: $OVERRIDE_SECRET)" },
+        ttl: { type: "string", description: "--ttl DURATION     validity, e.g. 2h or 1d (default 1d)" },
+      },
+      positionals: { min: 1, max: 1 },
+      async run(ctx, { positionals, values }) {
+        const color = colorArg(positionals[0], "COLOR")!;
+        const secret = stringArg(values, "secret") ?? process.env.OVERRIDE_SECRET;
+        if (!secret) throw new UsageError("give --secret or set OVERRIDE_SECRET");
+        const now = ctx.now();
+        const exp = Math.floor(parseWhen(`+${stringArg(values, "ttl", "1d")}`, now) / 1000);
+        const value = await signOverride(secret, color, exp);
+        const expires = new Date(exp * 1000).toISOString();
+        ctx.emit({ color, value, expires, header: "x-edgekv-override", cookie: "edgekv_override" }, () =>
+          `${value}\n\ncurl -H 'x-edgekv-override: ${value}' https://your.app/\nor set cookie edgekv_override=${value} (valid until ${expires})`,
+        );
+      },
+    },
+  ],
 };
