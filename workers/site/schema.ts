@@ -79,8 +79,15 @@ export const PointerSchema = object({
 });
 export type Pointer = InferOutput<typeof PointerSchema>;
 
-/** Blob metadata: upload time, so gc spares blobs of a deploy in progress. */
-export const BlobMetaSchema = object({ t: number() });
+/**
+ * Metadata of a blob's marker key (the identity blob, or its part 0), written after
+ * every other part and variant: upload time (gc spares a deploy in progress) and the
+ * sizes of the variants stored, so a redeploy knows all it needs from one list.
+ */
+export const BlobMetaSchema = object({ t: number(), z: optional(object({ br: optional(size), gz: optional(size) })) });
+export type BlobMeta = InferOutput<typeof BlobMetaSchema>;
 
+/** Metadata of a version's index key, so `site versions` needs one list. */
 export const VersionMetaSchema = object({ at: number(), files: number(), bytes: number() });
+export type VersionMeta = InferOutput<typeof VersionMetaSchema>;
 

@@ -1,0 +1,124 @@
+/** Listing, rolling back and garbage-collecting site versions. No Node APIs. */
+import { CliError } from "../errors.ts";
+import { DEFAULT_SKEW_VERSIONS, POINTER_KEY, blobKey, indexKey, partsOf, shardKey } from "../../workers/site/model.ts";
+import type { Pointer, SiteIndex } from "../../workers/site/schema.ts";
+import { writePointer, type SiteStores } from "./publish.ts";
+
+/** gc never deletes a blob younger than this: it may belong to a deploy in progress. */
+export const DEFAULT_GC_GRACE_MS = 60 * 60_000;
+/** Versions gc keeps by default (newest first), besides the live and skew ones. */
+export const DEFAULT_GC_KEEP = 5;
+
+export interface VersionInfo {
+  id: string;
+  at: number;
+  files: number;
+  bytes: number;
+  live: boolean;
+  /** Kept in the pointer for version skew. */
+  skew: boolean;
+}
+
+/**
+ * Every stored version, newest first (one list call per 1000 versions).
+ * @example const { pointer, versions } = await listVersions(stores);
+ */
+export async function listVersions(stores: SiteStores): Promise<{ pointer: Pointer | null; versions: VersionInfo[] }> {
+  const pointer = await stores.pointer.get(POINTER_KEY);
+  const versions: VersionInfo[] = [];
+  for await (const k of stores.index.keys({ prefix: "v:" })) {
+    const id = k.name.slice(2);
+    const m = k.metadata ?? { at: 0, files: 0, bytes: 0 };
+    versions.push({ id, ...m, live: pointer?.live === id, skew: pointer?.previous.includes(id) ?? false });
+  }
+  versions.sort((a, b) => b.at - a.at || (a.id < b.id ? 1 : -1));
+  return { pointer, versions };
+}
+
+/**
+ * Makes `version` (default: the one live before the current) live again: one pointer write.
+ * @example await rollback(stores, undefined, Date.now) // { from: "2026...-ab", to: "2026...-cd" }
+ */
+export async function rollback(stores: SiteStores, version: string | undefined, now: () => number): Promise<{ from: string; to: string }> {
+  const pointer = await stores.pointer.get(POINTER_KEY);
+  if (!pointer) throw new CliError("no site is deployed, nothing to roll back");
+  const to = version ?? pointer.previous[0];
+  if (!to) throw new CliError("no previous version recorded; name one (see `edgekv site versions`)");
+  if (to === pointer.live) throw new CliError(`${to} is already live`);
+  const index = await stores.index.get(indexKey(to));
+  if (!index) throw new CliError(`version ${to} not found (see \`edgekv site versions\`)`);
+  await writePointer(stores, to, pointer, Math.max(DEFAULT_SKEW_VERSIONS, pointer.previous.length), now);
+  return { from: pointer.live, to };
+}
+
+export interface GcResult {
+  keptVersions: string[];
+  deletedVersions: string[];
+  deletedBlobs: number;
+  keptBlobs: number;
+  dryRun: boolean;
+}
+
+/** Every blob key (all parts, all variants) a version uses. */
+async function blobKeysOf(stores: SiteStores, index: SiteIndex, into: Set<string>): Promise<void> {
+  for (let n = 0; n < index.shards; n++) {
+    const shard = await stores.shard.get(shardKey(index.id, n));
+    if (!shard) throw new CliError(`version ${index.id} is missing manifest shard ${n}; refusing to collect garbage`);
+    for (const e of Object.values(shard)) {
+      const sizes: [string, number][] = [["id", e.s], ...Object.entries(e.z ?? {})];
+      for (const [enc, size] of sizes) {
+        const parts = partsOf(size, index.chunk);
+        for (let i = 0; i < parts; i++) into.add(blobKey(e.h, enc as "id", parts, i, index.chunk));
+      }
+    }
+  }
+}
+
+/**
+ * Deletes versions beyond the newest `keep` (never the live one or those kept for skew),
+ * then every blob no retained version uses and older than the grace period.
+ * @example await gc(stores, { keep: 5, now: Date.now })
+ */
+export async function gc(stores: SiteStores, options: { keep?: number; graceMs?: number; dryRun?: boolean; now: () => number }): Promise<GcResult> {
+  const keep = options.keep ?? DEFAULT_GC_KEEP;
+  const { pointer, versions } = await listVersions(stores);
+  const retained = versions.filter((v, i) => i < keep || v.live || v.skew);
+  const doomed = versions.filter((v) => !retained.includes(v));
+  const used = new Set<string>();
+  for (const v of retained) {
+    const index = await stores.index.get(indexKey(v.id));
+    if (!index) throw new CliError(`version ${v.id} has no readable index; refusing to collect garbage`);
+    await blobKeysOf(stores, index, used);
+  }
+  if (pointer && !retained.some((v) => v.id === pointer.live)) throw new CliError(`live version ${pointer.live} is not listed; refusing to collect garbage`);
+  const dryRun = options.dryRun === true;
+  for (const v of doomed) {
+    const index = await stores.index.get(indexKey(v.id)).catch(() => null);
+    if (dryRun) continue;
+    // Index first: a half-deleted version is then simply not listed.
+    await stores.index.delete(indexKey(v.id));
+    for (let n = 0; n < (index?.shards ?? 0); n++) await stores.shard.delete(shardKey(v.id, n));
+  }
+  const cutoff = options.now() - (options.graceMs ?? DEFAULT_GC_GRACE_MS);
+  let deletedBlobs = 0;
+  let keptBlobs = 0;
+  const unused: string[] = [];
+  for await (const k of stores.blob.keys({ prefix: "b:" })) {
+    // Only markers carry the time; parts and variants go with their marker's hash.
+    if (used.has(k.name)) keptBlobs++;
+    else unused.push(k.name);
+  }
+  const youngHashes = new Set<string>();
+  for await (const k of stores.blob.keys({ prefix: "b:" })) {
+    if (k.metadata && k.metadata.t > cutoff) youngHashes.add(k.name.split(":")[1]!);
+  }
+  for (const name of unused) {
+    if (youngHashes.has(name.split(":")[1]!)) {
+      keptBlobs++;
+      continue;
+    }
+    if (!dryRun) await stores.blob.delete(name);
+    deletedBlobs++;
+  }
+  return { keptVersions: retained.map((v) => v.id), deletedVersions: doomed.map((v) => v.id), deletedBlobs, keptBlobs, dryRun };
+}
