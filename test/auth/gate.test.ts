@@ -260,11 +260,12 @@ describe("HEAD, OPTIONS and CORS", () => {
     expect(ok.headers.get("Access-Control-Allow-Origin")).toBe("https://app.test");
     expect(ok.headers.get("Access-Control-Allow-Methods")).toContain("DELETE");
     expect(ok.headers.get("Access-Control-Max-Age")).toBe("120");
-    for (const headers of [
+    const rejected: Record<string, string>[] = [
       { Origin: "https://evil.test", "Access-Control-Request-Method": "GET" },
       { Origin: "https://app.test", "Access-Control-Request-Method": "CONNECT" },
       { Origin: "https://app.test", "Access-Control-Request-Method": "GET", "Access-Control-Request-Headers": "x-edgekv-user" },
-    ]) {
+    ];
+    for (const headers of rejected) {
       const res = await g.fetch("/api/x", { method: "OPTIONS", headers });
       expect(res.status).toBe(403);
       expect(res.headers.get("Access-Control-Allow-Origin")).toBeNull();
