@@ -8,7 +8,9 @@ import { TokenStore } from "../../workers/auth/store.ts";
 import { generateToken } from "../../workers/auth/token.ts";
 
 const LIMIT = 20; // wrangler.toml [[env.auth.ratelimits]] simple.limit
-const call = (path: string, headers: Record<string, string> = {}) => exports.default.fetch(new Request(`https://gate.test${path}`, { headers }));
+// The Exports typing has no `default` unless generated from the entry module.
+const worker = (exports as unknown as { default: { fetch(r: Request): Promise<Response> } }).default;
+const call = (path: string, headers: Record<string, string> = {}) => worker.fetch(new Request(`https://gate.test${path}`, { headers }));
 
 describe("the Worker entry", () => {
   it("uses wrangler.toml: /health is public, everything else needs a token", async () => {
