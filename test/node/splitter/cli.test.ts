@@ -1,0 +1,155 @@
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { readOverride } from "../../../workers/splitter/override.ts";
+import { parseConfig, type RolloutConfig } from "../../../workers/splitter/config.ts";
+import { cli, runCli } from "../helpers/cli.ts";
+
+let dir: string;
+const T0 = Date.parse("2026-11-20T10:00:00Z");
+let clock = T0;
+const run = (...args: string[]) => cli(["rollout", ...args, "--persist-to", dir], { now: () => clock });
+const json = async <T>(...args: string[]) => {
+  const r = await run(...args, "--json");
+  expect(r.stderr).toBe("");
+  expect(r.code).toBe(0);
+  return JSON.parse(r.stdout) as T;
+};
+const status = () => json<{ effective: { percent: number; step: number }; config: RolloutConfig }>("status");
+// KV allows one write per second per key; the store retries 429s, this keeps tests from leaning on it.
+const tick = () => new Promise((r) => setTimeout(r, 1_050));
+
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), "edgekv-rollout-cli-"));
+});
+afterAll(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+describe("edgekv rollout: a 10 -> 20 -> 80 -> 100 rollout and rollbacks", () => {
+  it("refuses to work before init, with a hint", async () => {
+    const r = await run("status");
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain("no rollout config yet; run `edgekv rollout init");
+  });
+
+  it("init writes version 1, validated; a second init needs --force", async () => {
+    const r = await run("init", "--blue", "https://blue.test", "--green", "https://green.test", "--salt", "s1");
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain("wrote version 1 (init)");
+    const s = await status();
+    expect(s.config).toMatchObject({ version: 1, live: "blue", percent: 0, salt: "s1", updatedAt: new Date(T0).toISOString() });
+    const again = await run("init", "--blue", "https://blue.test", "--green", "https://green.test");
+    expect(again.code).toBe(1);
+    expect(again.stderr).toContain("already exists (version 1); use --force");
+  });
+
+  it("set 10, 20, 80 then promote: versions increase and the roles swap", async () => {
+    for (const [p, v] of [["10", 2], ["20", 3], ["80%", 4]] as const) {
+      await tick();
+      const r = await run("set", p);
+      expect(r.code).toBe(0);
+      expect(r.stdout).toContain(`wrote version ${v}`);
+    }
+    expect((await status()).config).toMatchObject({ version: 4, percent: 80, live: "blue" });
+    await tick();
+    expect((await run("promote")).code).toBe(0);
+    expect((await status()).config).toMatchObject({ version: 5, percent: 0, live: "green" });
+    const human = await run("status");
+    expect(human.stdout).toContain("now:      0% to blue, 100% to green");
+  });
+
+  it("refuses invalid input naming the field, and writes nothing", async () => {
+    for (const [args, msg] of [
+      [["set", "150"], "invalid rollout config: percent: must be at most 100"],
+      [["set", "10.555"], "percent: must have at most two decimals"],
+      [["schedule", "20@+10m", "10@+5m"], "schedule: steps must be in strictly increasing time order"],
+      [["schedule", "120@+1m"], "schedule.0.percent: must be at most 100"],
+    ] as const) {
+      const r = await run(...args);
+      expect(r.code, args.join(" ")).toBe(1);
+      expect(r.stderr).toContain(msg);
+    }
+    const usage = await run("set", "ten");
+    expect(usage.code).toBe(2);
+    expect(usage.stderr).toContain('PERCENT must be a number, got "ten"');
+    expect((await run("schedule", "20@soon")).stderr).toContain('bad step time "soon"');
+    expect((await status()).config.version).toBe(5);
+  });
+
+  it("schedule: the percentage follows the (injected) clock with no further write", async () => {
+    await tick();
+    const r = await run("schedule", "10@now", "20@+10m", "80@+30m", "100@+1h");
+    expect(r.code).toBe(0);
+    const at = async (min: number) => {
+      clock = T0 + min * 60_000;
+      return (await status()).effective.percent;
+    };
+    expect([await at(0), await at(9), await at(10), await at(45), await at(90)]).toEqual([10, 10, 20, 80, 100]);
+    expect((await status()).config.version).toBe(6);
+    clock = T0;
+  });
+
+  it("rollback: 0% at once and the schedule cleared", async () => {
+    await tick();
+    const r = await run("rollback");
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain("- schedule.0.at");
+    const s = await status();
+    expect(s.config).toMatchObject({ version: 7, percent: 0 });
+    expect(s.config.schedule).toBeUndefined();
+    expect(s.effective.percent).toBe(0);
+  });
+
+  it("history is the audit trail (who, when, what changed), and rollback --to restores a version", async () => {
+    const h = await json<{ version: number; by: string; action: string; changes: string[]; at: string }[]>("history");
+    expect(h.map((e) => e.version)).toEqual([7, 6, 5, 4, 3, 2, 1]);
+    expect(h.find((e) => e.version === 3)).toMatchObject({ action: "set 20%", changes: ["~ percent: 10 -> 20"], at: new Date(T0).toISOString() });
+    expect(h[0]!.by).toBeTruthy();
+    await tick();
+    const r = await run("rollback", "--to", "3");
+    expect(r.code).toBe(0);
+    expect((await status()).config).toMatchObject({ version: 8, percent: 20, live: "blue" });
+    expect((await run("rollback", "--to", "99")).stderr).toContain("no history entry for version 99");
+  });
+
+  it("config get prints the document; config put validates, shows the diff and writes", async () => {
+    const got = await run("config", "get");
+    const doc = JSON.parse(got.stdout) as RolloutConfig;
+    expect(parseConfig(doc).ok).toBe(true);
+    const file = join(dir, "next.json");
+    await writeFile(file, JSON.stringify({ ...doc, percent: 30, rules: [{ match: { path: "/beta/*" }, to: "green" }] }));
+    const dry = await run("config", "put", file, "--dry-run");
+    expect(dry.stdout).toContain("~ percent: 20 -> 30");
+    expect((await status()).config.version).toBe(8);
+    await tick();
+    const put = await run("config", "put", file);
+    expect(put.code).toBe(0);
+    expect(put.stdout).toContain("wrote version 9");
+    expect(put.stdout).toContain('+ rules.0.to: "green"');
+    await writeFile(file, JSON.stringify({ ...doc, live: "red", origins: { blue: "nope", green: "https://g.test" } }));
+    const bad = await run("config", "put", file);
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toContain("live: must be \"blue\" or \"green\"");
+    expect(bad.stderr).toContain("origins.blue: must be an absolute http(s) URL");
+    await writeFile(file, "{ nope");
+    expect((await run("config", "put", file)).stderr).toContain(`cannot read ${file}`);
+    expect((await status()).config.version).toBe(9);
+  });
+
+  it("override prints a value the Worker accepts", async () => {
+    const r = await cli(["rollout", "override", "green", "--secret", "k3y", "--ttl", "2h", "--json"], { now: () => Date.now() });
+    expect(r.code).toBe(0);
+    const { value } = JSON.parse(r.stdout) as { value: string };
+    const names = { cookie: "edgekv_override", header: "x-edgekv-override" };
+    expect(await readOverride(new Headers({ "x-edgekv-override": value }), names, "k3y", Date.now())).toBe("green");
+    expect(await readOverride(new Headers({ "x-edgekv-override": value }), names, "other", Date.now())).toBeNull();
+  });
+
+  it("works through the real binary too", async () => {
+    const r = await runCli(["rollout", "status", "--json", "--persist-to", dir]);
+    expect(r.code).toBe(0);
+    expect((JSON.parse(r.stdout) as { config: RolloutConfig }).config.version).toBe(9);
+  });
+});
