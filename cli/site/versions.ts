@@ -103,13 +103,11 @@ export async function gc(stores: SiteStores, options: { keep?: number; graceMs?:
   let deletedBlobs = 0;
   let keptBlobs = 0;
   const unused: string[] = [];
-  for await (const k of stores.blob.keys({ prefix: "b:" })) {
-    // Only markers carry the time; parts and variants go with their marker's hash.
-    if (used.has(k.name)) keptBlobs++;
-    else unused.push(k.name);
-  }
   const youngHashes = new Set<string>();
   for await (const k of stores.blob.keys({ prefix: "b:" })) {
+    if (used.has(k.name)) keptBlobs++;
+    else unused.push(k.name);
+    // Only markers carry the upload time; parts and variants go with their marker's hash.
     if (k.metadata && k.metadata.t > cutoff) youngHashes.add(k.name.split(":")[1]!);
   }
   for (const name of unused) {
