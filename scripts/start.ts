@@ -83,6 +83,9 @@ async function seed(persistTo: string, ports: Record<Part, number>, log: (s: str
 export interface Suite {
   ports: Record<Part, number>;
   token: string | null;
+  persistTo: string;
+  workers: { site: DevServer; splitter: DevServer; auth: DevServer };
+  origins: { blue: DemoOrigin; green: DemoOrigin };
   stop(): Promise<void>;
 }
 
@@ -110,7 +113,10 @@ export async function startSuite(options: { persistTo?: string; env?: NodeJS.Pro
     await Promise.allSettled(origins.map((o) => o.close()));
   };
   try {
-    origins.push(await startDemoOrigin("blue", ports.blue), await startDemoOrigin("green", ports.green));
+    const blue = await startDemoOrigin("blue", ports.blue);
+    origins.push(blue);
+    const green = await startDemoOrigin("green", ports.green);
+    origins.push(green);
     const token = await seed(persistTo, ports, log);
     log("starting the three Workers with wrangler dev (first start takes a few seconds)...");
     const [site, splitter] = await Promise.all([
@@ -118,15 +124,14 @@ export async function startSuite(options: { persistTo?: string; env?: NodeJS.Pro
       startWranglerDev({ env: "splitter", persistTo, port: ports.splitter }),
     ]);
     workers.push(site, splitter);
-    workers.push(
-      await startWranglerDev({ env: "auth", persistTo, port: ports.auth, vars: { ORIGIN_URL: `http://127.0.0.1:${ports.splitter}` } }),
-    );
+    const auth = await startWranglerDev({ env: "auth", persistTo, port: ports.auth, vars: { ORIGIN_URL: `http://127.0.0.1:${ports.splitter}` } });
+    workers.push(auth);
     for (const w of workers) {
       void w.exited.then((code) => {
         if (code !== null && code !== 0) log(`a Worker exited with code ${code}:\n${w.output().slice(-2000)}`);
       });
     }
-    return { ports, token, stop };
+    return { ports, token, persistTo, workers: { site, splitter, auth }, origins: { blue, green }, stop };
   } catch (err) {
     await stop();
     throw err;

@@ -8,6 +8,8 @@ export interface CacheEntry<V, M> {
   readonly metadata: M | null;
   /** Epoch ms after which the entry is stale. */
   readonly freshUntil: number;
+  /** Set when the entry is a stale value re-armed after a failed read: the failure it stands in for. */
+  readonly error?: unknown;
 }
 
 export class IsolateCache<V, M> {

@@ -20,6 +20,7 @@ export { KV_LIMITS, WRITE_RETRY_DEFAULTS } from "./limits.ts";
 export { KvOps, parseKvServerTiming } from "./ops.ts";
 export { toIssues, validate, type Infer, type Schema } from "./schema.ts";
 export {
+  KvReader,
   KvStore,
   checkCacheTtl,
   checkExpiration,
@@ -29,6 +30,7 @@ export {
   type ListedKey,
   type ListOptions,
   type ListPage,
+  type ReaderOptions,
   type ReadOptions,
   type ReadResult,
   type RetryOptions,

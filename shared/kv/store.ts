@@ -15,6 +15,9 @@ import { validate, type Schema } from "./schema.ts";
 
 const encoder = new TextEncoder();
 
+/** Default `errorRetryMs`: how long a stale value stands in after a failed read before KV is tried again. */
+export const DEFAULT_ERROR_RETRY_MS = 1_000;
+
 /**
  * UTF-8 size of `s` as far as a limit of `max` bytes cares: exact when it could
  * exceed `max`, otherwise a cheap lower bound (each UTF-16 unit is 1..3 bytes).
@@ -33,6 +36,12 @@ export interface StoreCacheOptions<V, M> {
   maxEntries: number;
   /** When KV fails (or returns a value that fails validation) and an expired entry is held, serve it and report it stale. */
   staleOnError?: boolean;
+  /**
+   * After a failed read served stale, how long (ms) the stale entry is served
+   * before KV is tried again, so a broken KV or a bad value costs one read per
+   * interval, not one per request. Default 1000.
+   */
+  errorRetryMs?: number;
 }
 
 export interface RetryOptions {
@@ -41,20 +50,9 @@ export interface RetryOptions {
   maxDelayMs: number;
 }
 
-export interface StoreOptions<V, M, K extends Codec<V>["kind"]> {
-  /** Prepended to every key; `list` strips it again. */
-  prefix?: string;
-  codec: Codec<V> & { kind: K };
-  /** Schema for the metadata stored next to each value. */
-  metadata?: Schema<M>;
-  /** Default KV edge `cacheTtl` for reads, in seconds (>= 30). */
-  cacheTtl?: number;
-  /** Isolate cache; off unless given. Only for json and text stores. */
-  cache?: StoreCacheOptions<V, M>;
+export interface StoreOptions<V, M, K extends Codec<V>["kind"]> extends ReaderOptions<V, M, K> {
   /** Backoff for writes refused with 429. */
   retry?: Partial<RetryOptions>;
-  /** Clock in epoch ms (injectable for tests). */
-  now?: () => number;
   /** Wait used between retries (injectable for tests). */
   sleep?: (ms: number) => Promise<void>;
   /** Source of jitter in [0, 1). */
@@ -121,50 +119,56 @@ function isRateLimited(err: unknown): boolean {
 
 const defaultSleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
+/** Options of a read-only view (`KvReader`). */
+export interface ReaderOptions<V, M, K extends Codec<V>["kind"]> {
+  /** Prepended to every key; `list` strips it again. */
+  prefix?: string;
+  codec: Codec<V> & { kind: K };
+  /** Schema for the metadata stored next to each value. */
+  metadata?: Schema<M>;
+  /** Default KV edge `cacheTtl` for reads, in seconds (>= 30). */
+  cacheTtl?: number;
+  /** Isolate cache; off unless given. Only for json and text stores. */
+  cache?: StoreCacheOptions<V, M>;
+  /** Clock in epoch ms (injectable for tests). */
+  now?: () => number;
+}
+
 /**
- * A typed view of one KV namespace under one key prefix: validated values and
- * metadata, limit checks before every call, 429 retries, an optional isolate
- * cache with stale-on-error, and per-request operation counts.
+ * The read half of `KvStore`: validated reads, the isolate cache with
+ * stale-on-error, bulk get and accounting. A Worker that only reads on its hot
+ * path uses this, so writes, retries and listing stay out of its bundle.
  *
  * @example
- * import * as v from "valibot";
- * const Rollout = v.object({ percent: v.number() });
- * const store = new KvStore(env.ROLLOUT_KV, { prefix: "rollout:", codec: json(Rollout),
- *   cache: { ttlMs: 5_000, maxEntries: 10, staleOnError: true } });
- * await store.put("current", { percent: 10 });
- * const cfg = await store.get("current"); // { percent: 10 } | null, typed and validated
+ * const configs = new KvReader(env.ROLLOUT_KV, { prefix: "rollout/", codec: json(Rollout),
+ *   cache: { ttlMs: 5_000, maxEntries: 4, staleOnError: true } });
+ * const { value, stale, error } = await configs.getWithMetadata("config", { ops });
  */
-export class KvStore<V, M = unknown, K extends Codec<V>["kind"] = Codec<V>["kind"]> {
+export class KvReader<V, M = unknown, K extends Codec<V>["kind"] = Codec<V>["kind"]> {
   readonly binding: KvBinding;
   readonly prefix: string;
   readonly codec: Codec<V> & { kind: K };
-  readonly #metadataSchema: Schema<M> | undefined;
-  readonly #cacheTtl: number | undefined;
-  readonly #cacheOptions: StoreCacheOptions<V, M> | undefined;
-  readonly #cache: IsolateCache<V, M> | undefined;
-  readonly #retry: RetryOptions;
-  readonly #now: () => number;
-  readonly #sleep: (ms: number) => Promise<void>;
-  readonly #random: () => number;
+  protected readonly _metadataSchema: Schema<M> | undefined;
+  protected readonly _cacheTtl: number | undefined;
+  protected readonly _cacheOptions: StoreCacheOptions<V, M> | undefined;
+  protected readonly _cache: IsolateCache<V, M> | undefined;
+  protected readonly _now: () => number;
 
-  constructor(binding: KvBinding, options: StoreOptions<V, M, K>) {
+  constructor(binding: KvBinding, options: ReaderOptions<V, M, K>) {
     this.binding = binding;
     this.prefix = options.prefix ?? "";
     this.codec = options.codec;
-    this.#metadataSchema = options.metadata;
+    this._metadataSchema = options.metadata;
     if (options.cacheTtl !== undefined) checkCacheTtl(options.cacheTtl);
-    this.#cacheTtl = options.cacheTtl;
+    this._cacheTtl = options.cacheTtl;
     if (options.cache) {
       if (this.codec.kind !== "json" && this.codec.kind !== "text") {
         throw new KvUnsupportedError(`an isolate cache needs a json or text store, not ${this.codec.kind}`);
       }
-      this.#cacheOptions = options.cache;
-      this.#cache = new IsolateCache(options.cache.maxEntries);
+      this._cacheOptions = options.cache;
+      this._cache = new IsolateCache(options.cache.maxEntries);
     }
-    this.#retry = { ...WRITE_RETRY_DEFAULTS, ...options.retry };
-    this.#now = options.now ?? Date.now;
-    this.#sleep = options.sleep ?? defaultSleep;
-    this.#random = options.random ?? Math.random;
+    this._now = options.now ?? Date.now;
   }
 
   /**
@@ -191,29 +195,35 @@ export class KvStore<V, M = unknown, K extends Codec<V>["kind"] = Codec<V>["kind
    */
   async getWithMetadata(key: string, options: ReadOptions = {}): Promise<ReadResult<V, M>> {
     const full = this.keyFor(key);
-    const cacheTtl = options.cacheTtl ?? this.#cacheTtl;
+    const cacheTtl = options.cacheTtl ?? this._cacheTtl;
     if (options.cacheTtl !== undefined) checkCacheTtl(options.cacheTtl);
     const ops = options.ops;
-    const cache = this.#cache;
+    const cache = this._cache;
     let held: CacheEntry<V, M> | undefined;
     if (cache) {
       held = cache.get(full);
-      if (held && !options.fresh && held.freshUntil > this.#now()) {
+      if (held && !options.fresh && held.freshUntil > this._now()) {
+        if (held.error instanceof EdgeKvError) {
+          if (ops) ops.staleHits++;
+          return { value: held.value, metadata: held.metadata, cached: true, stale: true, error: held.error };
+        }
         if (ops) ops.cacheHits++;
         return { value: held.value, metadata: held.metadata, cached: true, stale: false };
       }
     }
     try {
-      const raw = await this.#timed(ops, "reads", () => this.#rawGet(full, cacheTtl)).catch((err: unknown) => {
+      const raw = await this._timed(ops, "reads", () => this._rawGet(full, cacheTtl)).catch((err: unknown) => {
         throw new KvUnavailableError("get", full, err);
       });
-      const value = raw.value === null ? null : await this.#decode(full, raw.value);
-      const metadata = await this.#decodeMetadata(full, raw.metadata, "read");
-      if (cache) this.#remember(full, value, metadata);
+      const value = raw.value === null ? null : await this._decode(full, raw.value);
+      const metadata = await this._decodeMetadata(full, raw.metadata, "read");
+      if (cache) this._remember(full, value, metadata);
       return { value, metadata, cached: false, stale: false };
     } catch (err) {
-      if (held && this.#cacheOptions?.staleOnError && err instanceof EdgeKvError) {
+      if (held && cache && this._cacheOptions?.staleOnError && err instanceof EdgeKvError) {
         if (ops) ops.staleHits++;
+        const retryMs = this._cacheOptions.errorRetryMs ?? DEFAULT_ERROR_RETRY_MS;
+        cache.set(full, { value: held.value, metadata: held.metadata, freshUntil: this._now() + retryMs, error: err });
         return { value: held.value, metadata: held.metadata, cached: true, stale: true, error: err };
       }
       throw err;
@@ -231,17 +241,17 @@ export class KvStore<V, M = unknown, K extends Codec<V>["kind"] = Codec<V>["kind
     options: ReadOptions = {},
   ): Promise<Map<string, V | null>> {
     if (this.codec.kind !== "json" && this.codec.kind !== "text") {
-      throw new KvUnsupportedError(`getMany needs a json or text store, not ${this.#codec.kind}`);
+      throw new KvUnsupportedError(`getMany needs a json or text store, not ${this._codec.kind}`);
     }
-    const cacheTtl = options.cacheTtl ?? this.#cacheTtl;
+    const cacheTtl = options.cacheTtl ?? this._cacheTtl;
     if (options.cacheTtl !== undefined) checkCacheTtl(options.cacheTtl);
     const out = new Map<string, V | null>();
     const missing: string[] = [];
-    const now = this.#now();
+    const now = this._now();
     for (const key of keys) {
       const full = this.keyFor(key);
-      const held = options.fresh ? undefined : this.#cache?.get(full);
-      if (held && held.freshUntil > now) {
+      const held = options.fresh ? undefined : this._cache?.get(full);
+      if (held && held.freshUntil > now && held.error === undefined) {
         if (options.ops) options.ops.cacheHits++;
         out.set(key, held.value);
       } else if (!missing.includes(key)) missing.push(key);
@@ -249,7 +259,7 @@ export class KvStore<V, M = unknown, K extends Codec<V>["kind"] = Codec<V>["kind
     for (let i = 0; i < missing.length; i += KV_LIMITS.bulkGetMaxKeys) {
       const chunk = missing.slice(i, i + KV_LIMITS.bulkGetMaxKeys);
       const fulls = chunk.map((k) => this.prefix + k);
-      const got = await this.#timed(options.ops, "reads", () =>
+      const got = await this._timed(options.ops, "reads", () =>
         this.binding.get(fulls, { type: "text", ...(cacheTtl === undefined ? {} : { cacheTtl }) }),
       ).catch((err: unknown) => {
         throw new KvUnavailableError("getMany", fulls[0], err);
@@ -257,100 +267,24 @@ export class KvStore<V, M = unknown, K extends Codec<V>["kind"] = Codec<V>["kind
       for (let j = 0; j < chunk.length; j++) {
         const full = fulls[j] as string;
         const raw = got.get(full) ?? null;
-        const value = raw === null ? null : await this.#decode(full, raw);
-        if (this.#cache) this.#remember(full, value, null);
+        const value = raw === null ? null : await this._decode(full, raw);
+        if (this._cache) this._remember(full, value, null);
         out.set(chunk[j] as string, value);
       }
     }
     return out;
   }
 
-  /**
-   * Validates and writes a value. Limits are checked first; 429s are retried with
-   * jittered backoff, then raise `KvRateLimitError`.
-   * @example await store.put("current", cfg, { expirationTtl: 3600, metadata: { by: "cli" } });
-   */
-  async put(key: string, value: V, options: WriteOptions<M> = {}): Promise<void> {
-    const full = this.keyFor(key);
-    const putOptions: KvPutOptions = {};
-    if (options.expirationTtl !== undefined) {
-      checkExpirationTtl(options.expirationTtl);
-      putOptions.expirationTtl = options.expirationTtl;
-    }
-    if (options.expiration !== undefined) {
-      checkExpiration(options.expiration, this.#now());
-      putOptions.expiration = options.expiration;
-    }
-    if (options.metadata !== undefined) {
-      const metadata = await this.#decodeMetadata(full, options.metadata, "write");
-      checkMetadataSize(metadata);
-      putOptions.metadata = metadata;
-    }
-    const encoded = await this.#encode(full, value, options.size);
-    await this.#write(full, encoded, putOptions, options.ops);
-    if (this.#cache) {
-      // Keep what we wrote, so this isolate reads its own write at once.
-      const stored = this.codec.kind === "json" || this.codec.kind === "text" ? value : null;
-      this.#remember(full, stored, (putOptions.metadata as M | undefined) ?? null);
-    }
-  }
-
-  /**
-   * Deletes a key (and forgets it in the isolate cache).
-   * @example await store.delete("old-version");
-   */
-  async delete(key: string, options: { ops?: KvOps } = {}): Promise<void> {
-    const full = this.keyFor(key);
-    this.#cache?.delete(full);
-    await this.#timed(options.ops, "deletes", () => this.binding.delete(full)).catch((err: unknown) => {
-      throw new KvUnavailableError("delete", full, err);
-    });
-  }
-
-  /**
-   * Lazily walks the keys under the store's prefix, one KV list call per page.
-   * Loops on `list_complete`, not on emptiness: a page can be empty and still not the last.
-   * @example for await (const page of store.listPages({ prefix: "v1/" })) console.log(page.keys.length);
-   */
-  async *listPages(options: ListOptions = {}): AsyncGenerator<ListPage<M>, void, undefined> {
-    const limit = options.limit ?? KV_LIMITS.listMaxLimit;
-    if (!Number.isInteger(limit) || limit < 1 || limit > KV_LIMITS.listMaxLimit) {
-      throw new KvLimitError("list-limit", limit, `list limit must be an integer 1..${KV_LIMITS.listMaxLimit}`, KV_LIMITS.listMaxLimit);
-    }
-    const prefix = this.prefix + (options.prefix ?? "");
-    let cursor = options.cursor ?? null;
-    for (;;) {
-      const page = await this.#timed(options.ops, "lists", () =>
-        this.binding.list({ prefix, limit, ...(cursor ? { cursor } : {}) }),
-      ).catch((err: unknown) => {
-        throw new KvUnavailableError("list", prefix, err);
-      });
-      const keys: ListedKey<M>[] = [];
-      for (const k of page.keys) keys.push(await this.#listed(k));
-      cursor = page.list_complete ? null : page.cursor;
-      yield { keys, cursor };
-      if (page.list_complete) return;
-    }
-  }
-
-  /**
-   * Every key under the prefix, page by page behind the scenes.
-   * @example for await (const key of store.keys()) console.log(key.name, key.expiration);
-   */
-  async *keys(options: Omit<ListOptions, "cursor"> = {}): AsyncGenerator<ListedKey<M>, void, undefined> {
-    for await (const page of this.listPages(options)) yield* page.keys;
-  }
-
   /** Forget everything this isolate holds for the store (tests, admin endpoints). */
   clearCache(): void {
-    this.#cache?.clear();
+    this._cache?.clear();
   }
 
   // ---------------------------------------------------------------- internals
 
-  #rawGet(full: string, cacheTtl: number | undefined): Promise<KvValueWithMetadata<string | ArrayBuffer | ReadableStream>> {
+  protected _rawGet(full: string, cacheTtl: number | undefined): Promise<KvValueWithMetadata<string | ArrayBuffer | ReadableStream>> {
     const ttl = cacheTtl === undefined ? {} : { cacheTtl };
-    switch (this.#codec.kind) {
+    switch (this._codec.kind) {
       case "bytes":
         return this.binding.getWithMetadata(full, { type: "arrayBuffer", ...ttl });
       case "stream":
@@ -361,12 +295,12 @@ export class KvStore<V, M = unknown, K extends Codec<V>["kind"] = Codec<V>["kind
   }
 
   /** The codec as a plain union, so `switch` narrows it. */
-  get #codec(): Codec<V> {
+  protected get _codec(): Codec<V> {
     return this.codec;
   }
 
-  async #decode(key: string, raw: string | ArrayBuffer | ReadableStream): Promise<V> {
-    const codec = this.#codec;
+  protected async _decode(key: string, raw: string | ArrayBuffer | ReadableStream): Promise<V> {
+    const codec = this._codec;
     switch (codec.kind) {
       case "json": {
         let parsed: unknown;
@@ -388,13 +322,147 @@ export class KvStore<V, M = unknown, K extends Codec<V>["kind"] = Codec<V>["kind
     }
   }
 
+  protected async _decodeMetadata(key: string, metadata: unknown, phase: "read" | "write"): Promise<M | null> {
+    if (metadata === null || metadata === undefined) return null;
+    if (!this._metadataSchema) return metadata as M;
+    return validate(this._metadataSchema, metadata, { key, phase, target: "metadata" });
+  }
+
+  protected _remember(full: string, value: V | null, metadata: M | null): void {
+    const opts = this._cacheOptions;
+    if (!opts || !this._cache) return;
+    let ttl: number;
+    if (value === null) ttl = opts.negativeTtlMs ?? (typeof opts.ttlMs === "number" ? opts.ttlMs : 0);
+    else ttl = typeof opts.ttlMs === "number" ? opts.ttlMs : opts.ttlMs(value, metadata);
+    if (!(ttl > 0)) {
+      this._cache.delete(full);
+      return;
+    }
+    this._cache.set(full, { value, metadata, freshUntil: this._now() + ttl });
+  }
+
+  protected async _timed<T>(ops: KvOps | undefined, counter: "reads" | "writes" | "deletes" | "lists", call: () => Promise<T>): Promise<T> {
+    if (!ops) return call();
+    ops[counter]++;
+    const start = performance.now();
+    try {
+      return await call();
+    } finally {
+      ops.kvMs += performance.now() - start;
+    }
+  }
+}
+
+/**
+ * A typed view of one KV namespace under one key prefix: everything `KvReader`
+ * does, plus validated writes with every KV limit checked before the call,
+ * 429 retries with jittered backoff, deletes and lazy listing.
+ *
+ * @example
+ * import * as v from "valibot";
+ * const Rollout = v.object({ percent: v.number() });
+ * const store = new KvStore(env.ROLLOUT_KV, { prefix: "rollout:", codec: json(Rollout),
+ *   cache: { ttlMs: 5_000, maxEntries: 10, staleOnError: true } });
+ * await store.put("current", { percent: 10 });
+ * const cfg = await store.get("current"); // { percent: 10 } | null, typed and validated
+ */
+export class KvStore<V, M = unknown, K extends Codec<V>["kind"] = Codec<V>["kind"]> extends KvReader<V, M, K> {
+  readonly #retry: RetryOptions;
+  readonly #sleep: (ms: number) => Promise<void>;
+  readonly #random: () => number;
+
+  constructor(binding: KvBinding, options: StoreOptions<V, M, K>) {
+    super(binding, options);
+    this.#retry = { ...WRITE_RETRY_DEFAULTS, ...options.retry };
+    this.#sleep = options.sleep ?? defaultSleep;
+    this.#random = options.random ?? Math.random;
+  }
+
+  /**
+   * Validates and writes a value. Limits are checked first; 429s are retried with
+   * jittered backoff, then raise `KvRateLimitError`.
+   * @example await store.put("current", cfg, { expirationTtl: 3600, metadata: { by: "cli" } });
+   */
+  async put(key: string, value: V, options: WriteOptions<M> = {}): Promise<void> {
+    const full = this.keyFor(key);
+    const putOptions: KvPutOptions = {};
+    if (options.expirationTtl !== undefined) {
+      checkExpirationTtl(options.expirationTtl);
+      putOptions.expirationTtl = options.expirationTtl;
+    }
+    if (options.expiration !== undefined) {
+      checkExpiration(options.expiration, this._now());
+      putOptions.expiration = options.expiration;
+    }
+    if (options.metadata !== undefined) {
+      const metadata = await this._decodeMetadata(full, options.metadata, "write");
+      checkMetadataSize(metadata);
+      putOptions.metadata = metadata;
+    }
+    const encoded = await this.#encode(full, value, options.size);
+    await this.#write(full, encoded, putOptions, options.ops);
+    if (this._cache) {
+      // Keep what we wrote, so this isolate reads its own write at once.
+      const stored = this.codec.kind === "json" || this.codec.kind === "text" ? value : null;
+      this._remember(full, stored, (putOptions.metadata as M | undefined) ?? null);
+    }
+  }
+
+  /**
+   * Deletes a key (and forgets it in the isolate cache).
+   * @example await store.delete("old-version");
+   */
+  async delete(key: string, options: { ops?: KvOps } = {}): Promise<void> {
+    const full = this.keyFor(key);
+    this._cache?.delete(full);
+    await this._timed(options.ops, "deletes", () => this.binding.delete(full)).catch((err: unknown) => {
+      throw new KvUnavailableError("delete", full, err);
+    });
+  }
+
+  /**
+   * Lazily walks the keys under the store's prefix, one KV list call per page.
+   * Loops on `list_complete`, not on emptiness: a page can be empty and still not the last.
+   * @example for await (const page of store.listPages({ prefix: "v1/" })) console.log(page.keys.length);
+   */
+  async *listPages(options: ListOptions = {}): AsyncGenerator<ListPage<M>, void, undefined> {
+    const limit = options.limit ?? KV_LIMITS.listMaxLimit;
+    if (!Number.isInteger(limit) || limit < 1 || limit > KV_LIMITS.listMaxLimit) {
+      throw new KvLimitError("list-limit", limit, `list limit must be an integer 1..${KV_LIMITS.listMaxLimit}`, KV_LIMITS.listMaxLimit);
+    }
+    const prefix = this.prefix + (options.prefix ?? "");
+    let cursor = options.cursor ?? null;
+    for (;;) {
+      const page = await this._timed(options.ops, "lists", () =>
+        this.binding.list({ prefix, limit, ...(cursor ? { cursor } : {}) }),
+      ).catch((err: unknown) => {
+        throw new KvUnavailableError("list", prefix, err);
+      });
+      const keys: ListedKey<M>[] = [];
+      for (const k of page.keys) keys.push(await this.#listed(k));
+      cursor = page.list_complete ? null : page.cursor;
+      yield { keys, cursor };
+      if (page.list_complete) return;
+    }
+  }
+
+  /**
+   * Every key under the prefix, page by page behind the scenes.
+   * @example for await (const key of store.keys()) console.log(key.name, key.expiration);
+   */
+  async *keys(options: Omit<ListOptions, "cursor"> = {}): AsyncGenerator<ListedKey<M>, void, undefined> {
+    for await (const page of this.listPages(options)) yield* page.keys;
+  }
+
+  // ---------------------------------------------------------------- internals
+
   async #encode(
     key: string,
     value: V,
     declaredSize: number | undefined,
   ): Promise<string | ArrayBuffer | ArrayBufferView | LimitedStream> {
     const max = KV_LIMITS.valueMaxBytes;
-    const codec = this.#codec;
+    const codec = this._codec;
     switch (codec.kind) {
       case "json":
       case "text": {
@@ -429,31 +497,12 @@ export class KvStore<V, M = unknown, K extends Codec<V>["kind"] = Codec<V>["kind
     }
   }
 
-  async #decodeMetadata(key: string, metadata: unknown, phase: "read" | "write"): Promise<M | null> {
-    if (metadata === null || metadata === undefined) return null;
-    if (!this.#metadataSchema) return metadata as M;
-    return validate(this.#metadataSchema, metadata, { key, phase, target: "metadata" });
-  }
-
   async #listed(k: KvListKey): Promise<ListedKey<M>> {
     return {
       name: k.name.slice(this.prefix.length),
       expiration: k.expiration,
-      metadata: await this.#decodeMetadata(k.name, k.metadata, "read"),
+      metadata: await this._decodeMetadata(k.name, k.metadata, "read"),
     };
-  }
-
-  #remember(full: string, value: V | null, metadata: M | null): void {
-    const opts = this.#cacheOptions;
-    if (!opts || !this.#cache) return;
-    let ttl: number;
-    if (value === null) ttl = opts.negativeTtlMs ?? (typeof opts.ttlMs === "number" ? opts.ttlMs : 0);
-    else ttl = typeof opts.ttlMs === "number" ? opts.ttlMs : opts.ttlMs(value, metadata);
-    if (!(ttl > 0)) {
-      this.#cache.delete(full);
-      return;
-    }
-    this.#cache.set(full, { value, metadata, freshUntil: this.#now() + ttl });
   }
 
   async #write(
@@ -467,7 +516,7 @@ export class KvStore<V, M = unknown, K extends Codec<V>["kind"] = Codec<V>["kind
     const body = value instanceof LimitedStream ? value.readable : value;
     for (let attempt = 1; ; attempt++) {
       try {
-        await this.#timed(ops, "writes", () => this.binding.put(full, body, options));
+        await this._timed(ops, "writes", () => this.binding.put(full, body, options));
         return;
       } catch (err) {
         if (value instanceof LimitedStream && value.overflow) throw value.overflow;
@@ -476,17 +525,6 @@ export class KvStore<V, M = unknown, K extends Codec<V>["kind"] = Codec<V>["kind
         const cap = Math.min(this.#retry.maxDelayMs, this.#retry.baseDelayMs * 2 ** (attempt - 1));
         await this.#sleep(Math.round(cap / 2 + (this.#random() * cap) / 2));
       }
-    }
-  }
-
-  async #timed<T>(ops: KvOps | undefined, counter: "reads" | "writes" | "deletes" | "lists", call: () => Promise<T>): Promise<T> {
-    if (!ops) return call();
-    ops[counter]++;
-    const start = performance.now();
-    try {
-      return await call();
-    } finally {
-      ops.kvMs += performance.now() - start;
     }
   }
 }

@@ -71,7 +71,36 @@ describe("isolate read-through cache", () => {
     expect(got.error).toBeInstanceOf(KvUnavailableError);
     expect(ops.staleHits).toBe(1);
     f.heal();
+    c.advance(1_001); // past the default errorRetryMs
     expect(await store.getWithMetadata("cfg")).toMatchObject({ value: { percent: 30 }, stale: false, cached: false });
+  });
+
+  it("after a failed read, the stale value stands in for errorRetryMs: one KV read per interval, not per request", async () => {
+    const f = faulty(env.TEST_KV);
+    const c = clock();
+    const store = new KvStore(f.kv, {
+      prefix: fresh(),
+      codec: json(Config),
+      now: c.now,
+      cache: { ttlMs: 1_000, maxEntries: 10, staleOnError: true, errorRetryMs: 500 },
+    });
+    await env.TEST_KV.put(`${store.prefix}cfg`, '{"percent":30}');
+    await store.get("cfg");
+    c.advance(2_000);
+    f.breakAll();
+    const reads = () => f.calls.getWithMetadata;
+    expect((await store.getWithMetadata("cfg")).stale).toBe(true);
+    const afterFirst = reads();
+    for (let i = 0; i < 5; i++) {
+      const got = await store.getWithMetadata("cfg");
+      expect(got).toMatchObject({ value: { percent: 30 }, stale: true });
+      expect(got.error).toBeInstanceOf(KvUnavailableError);
+    }
+    expect(reads()).toBe(afterFirst);
+    c.advance(501);
+    f.heal();
+    expect(await store.getWithMetadata("cfg")).toMatchObject({ value: { percent: 30 }, stale: false, cached: false });
+    expect(reads()).toBe(afterFirst + 1);
   });
 
   it("stale-on-error also covers a stored value that fails validation (last good value kept)", async () => {

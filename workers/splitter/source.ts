@@ -1,4 +1,4 @@
-import { KvStore, json, type KvBinding, type KvOps } from "../../shared/kv/index.ts";
+import { KvReader, json, type KvBinding, type KvOps } from "../../shared/kv/index.ts";
 import { CONFIG_KEY, RolloutConfigSchema, type RolloutConfig } from "./config.ts";
 
 /** Isolate TTL of the config when CONFIG_TTL_MS is unset. */
@@ -39,7 +39,7 @@ export function configTtlMs(raw: string | undefined): number {
  */
 export class ConfigSource {
   readonly ttlMs: number;
-  readonly #store: KvStore<RolloutConfig, unknown, "json">;
+  readonly #store: KvReader<RolloutConfig, unknown, "json">;
   readonly #now: () => number;
   readonly #log: (line: string) => void;
   #good: RolloutConfig | null = null;
@@ -55,7 +55,7 @@ export class ConfigSource {
     this.ttlMs = options.ttlMs;
     this.#now = options.now ?? Date.now;
     this.#log = options.log ?? ((l) => console.error(l));
-    this.#store = new KvStore(binding, {
+    this.#store = new KvReader(binding, {
       codec: json(RolloutConfigSchema),
       cacheTtl: CONFIG_CACHE_TTL_S,
       cache: { ttlMs: Math.max(1, options.ttlMs), maxEntries: 1, staleOnError: true },
