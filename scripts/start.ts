@@ -108,7 +108,9 @@ export async function startSuite(options: { persistTo?: string; env?: NodeJS.Pro
   }
   const origins: DemoOrigin[] = [];
   const workers: DevServer[] = [];
+  let stopping = false;
   const stop = async () => {
+    stopping = true;
     await Promise.allSettled(workers.map((w) => w.stop()));
     await Promise.allSettled(origins.map((o) => o.close()));
   };
@@ -120,15 +122,21 @@ export async function startSuite(options: { persistTo?: string; env?: NodeJS.Pro
     const token = await seed(persistTo, ports, log);
     log("starting the three Workers with wrangler dev (first start takes a few seconds)...");
     const [site, splitter] = await Promise.all([
-      startWranglerDev({ env: "site", persistTo, port: ports.site }),
-      startWranglerDev({ env: "splitter", persistTo, port: ports.splitter }),
+      startWranglerDev({ env: "site", persistTo, port: ports.site, onOutput: requestLog("site", log) }),
+      startWranglerDev({ env: "splitter", persistTo, port: ports.splitter, onOutput: requestLog("splitter", log) }),
     ]);
     workers.push(site, splitter);
-    const auth = await startWranglerDev({ env: "auth", persistTo, port: ports.auth, vars: { ORIGIN_URL: `http://127.0.0.1:${ports.splitter}` } });
+    const auth = await startWranglerDev({
+      env: "auth",
+      persistTo,
+      port: ports.auth,
+      vars: { ORIGIN_URL: `http://127.0.0.1:${ports.splitter}` },
+      onOutput: requestLog("auth", log),
+    });
     workers.push(auth);
-    for (const w of workers) {
+    for (const [name, w] of [["site", site], ["splitter", splitter], ["auth", auth]] as const) {
       void w.exited.then((code) => {
-        if (code !== null && code !== 0) log(`a Worker exited with code ${code}:\n${w.output().slice(-2000)}`);
+        if (!stopping) log(`the ${name} Worker stopped unexpectedly (exit ${code}):\n${w.output().slice(-2000)}`);
       });
     }
     return { ports, token, persistTo, workers: { site, splitter, auth }, origins: { blue, green }, stop };
@@ -136,6 +144,31 @@ export async function startSuite(options: { persistTo?: string; env?: NodeJS.Pro
     await stop();
     throw err;
   }
+}
+
+/**
+ * Passes on what a user wants to see of wrangler's output: one line per
+ * request and errors, prefixed with the Worker's name. Drops the harmless
+ * offline warning about `Request.cf`.
+ */
+function requestLog(name: string, log: (s: string) => void): (chunk: string) => void {
+  let partial = "";
+  let skipStack = false;
+  return (chunk) => {
+    const lines = (partial + chunk).split("\n");
+    partial = lines.pop() ?? "";
+    for (const line of lines) {
+      if (line.includes("Unable to fetch the `Request.cf` object")) {
+        skipStack = true;
+        continue;
+      }
+      if (skipStack && (/^Error: getaddrinfo/.test(line) || /^\s+at /.test(line))) continue;
+      skipStack = false;
+      if (/\[wrangler:(info|error)\] [A-Z]+ \//.test(line) || /\[wrangler:error\]|✘ \[ERROR\]/.test(line)) {
+        log(`[${name}] ${line.replace(/^\[wrangler:info\] /, "")}`);
+      }
+    }
+  };
 }
 
 function banner(suite: Suite): string {
@@ -151,10 +184,10 @@ edgekv is running on loopback:
   green origin     http://127.0.0.1:${p.green}
 
 Try it:
-  curl -i http://127.0.0.1:${p.site}/
-  curl -s -H 'accept: application/json' http://127.0.0.1:${p.splitter}/api/hello
-  curl -s -H 'authorization: Bearer ${t}' http://127.0.0.1:${p.auth}/api/hello
-  curl -i http://127.0.0.1:${p.auth}/api/hello                      # 401 without a token
+  curl -i --compressed http://127.0.0.1:${p.site}/
+  curl -s --compressed http://127.0.0.1:${p.splitter}/api/hello
+  curl -s --compressed -H 'authorization: Bearer ${t}' http://127.0.0.1:${p.auth}/api/hello
+  curl -i http://127.0.0.1:${p.auth}/api/hello                       # 401 without a token
 
 Then, in another terminal:
   npx edgekv rollout set 50                 # half of new visitors go green (seen within seconds)
