@@ -10,7 +10,8 @@ export class EdgeKvError extends Error {
   readonly code: string;
   constructor(code: string, message: string, options?: { cause?: unknown }) {
     super(message, options);
-    this.name = new.target.name;
+    // Set here, not from new.target.name: bundles are minified without keep_names.
+    this.name = "EdgeKvError";
     this.code = code;
   }
 }
@@ -35,6 +36,7 @@ export type KvLimit =
  * catch (e) { if (e instanceof KvLimitError) console.log(e.limit, e.value) } // "expiration-ttl", 10
  */
 export class KvLimitError extends EdgeKvError {
+  override readonly name = "KvLimitError";
   readonly limit: KvLimit;
   /** The offending value (a key, a byte count, a number of seconds). */
   readonly value: unknown;
@@ -59,6 +61,7 @@ export interface ValidationIssue {
  * On read this is never a cast and never a crash: the caller picks the fallback.
  */
 export class KvValidationError extends EdgeKvError {
+  override readonly name = "KvValidationError";
   readonly key: string;
   readonly phase: "read" | "write";
   readonly target: "value" | "metadata";
@@ -83,6 +86,7 @@ export class KvValidationError extends EdgeKvError {
 
 /** A write kept failing with 429 (more than one write per second to one key). */
 export class KvRateLimitError extends EdgeKvError {
+  override readonly name = "KvRateLimitError";
   readonly key: string;
   readonly attempts: number;
   constructor(key: string, attempts: number, cause: unknown) {
@@ -96,6 +100,7 @@ export class KvRateLimitError extends EdgeKvError {
 
 /** KV itself failed (network, storage, binding). The original error is the `cause`. */
 export class KvUnavailableError extends EdgeKvError {
+  override readonly name = "KvUnavailableError";
   readonly operation: string;
   readonly key: string | undefined;
   constructor(operation: string, key: string | undefined, cause: unknown) {
@@ -108,6 +113,7 @@ export class KvUnavailableError extends EdgeKvError {
 
 /** The store's codec cannot do this (e.g. a bulk get of a stream store). */
 export class KvUnsupportedError extends EdgeKvError {
+  override readonly name = "KvUnsupportedError";
   constructor(message: string) {
     super("unsupported", message);
   }

@@ -42,6 +42,12 @@ export interface StoreCacheOptions<V, M> {
    * interval, not one per request. Default 1000.
    */
   errorRetryMs?: number;
+  /**
+   * Stale-while-revalidate: for this long (ms) after an entry expires, a read
+   * that passes `waitUntil` gets the expired entry at once (a cache hit) while
+   * one background read per key refreshes it through `waitUntil`. Off unless given.
+   */
+  staleWhileRevalidateMs?: number;
 }
 
 export interface RetryOptions {
@@ -65,6 +71,8 @@ export interface ReadOptions {
   cacheTtl?: number;
   /** Skip the isolate cache (still refreshes it). */
   fresh?: boolean;
+  /** Lets a read refresh an expired entry in the background (see `staleWhileRevalidateMs`), e.g. `(p) => ctx.waitUntil(p)`. */
+  waitUntil?: (promise: Promise<unknown>) => void;
 }
 
 export interface WriteOptions<M> {
@@ -136,8 +144,9 @@ export interface ReaderOptions<V, M, K extends Codec<V>["kind"]> {
 
 /**
  * The read half of `KvStore`: validated reads, the isolate cache with
- * stale-on-error, bulk get and accounting. A Worker that only reads on its hot
- * path uses this, so writes, retries and listing stay out of its bundle.
+ * stale-on-error and stale-while-revalidate, and accounting. A Worker that
+ * only reads on its hot path uses this, so writes, retries, bulk get and
+ * listing stay out of its bundle.
  *
  * @example
  * const configs = new KvReader(env.ROLLOUT_KV, { prefix: "rollout/", codec: json(Rollout),
@@ -153,6 +162,8 @@ export class KvReader<V, M = unknown, K extends Codec<V>["kind"] = Codec<V>["kin
   protected readonly _cacheOptions: StoreCacheOptions<V, M> | undefined;
   protected readonly _cache: IsolateCache<V, M> | undefined;
   protected readonly _now: () => number;
+  /** Keys with a background refresh in flight (stale-while-revalidate). */
+  protected readonly _refreshing = new Set<string>();
 
   constructor(binding: KvBinding, options: ReaderOptions<V, M, K>) {
     this.binding = binding;
@@ -202,13 +213,31 @@ export class KvReader<V, M = unknown, K extends Codec<V>["kind"] = Codec<V>["kin
     let held: CacheEntry<V, M> | undefined;
     if (cache) {
       held = cache.get(full);
-      if (held && !options.fresh && held.freshUntil > this._now()) {
-        if (held.error instanceof EdgeKvError) {
-          if (ops) ops.staleHits++;
-          return { value: held.value, metadata: held.metadata, cached: true, stale: true, error: held.error };
+      if (held && !options.fresh) {
+        const now = this._now();
+        if (held.freshUntil > now) {
+          if (held.error instanceof EdgeKvError) {
+            if (ops) ops.staleHits++;
+            return { value: held.value, metadata: held.metadata, cached: true, stale: true, error: held.error };
+          }
+          if (ops) ops.cacheHits++;
+          return { value: held.value, metadata: held.metadata, cached: true, stale: false };
         }
-        if (ops) ops.cacheHits++;
-        return { value: held.value, metadata: held.metadata, cached: true, stale: false };
+        const swr = this._cacheOptions!.staleWhileRevalidateMs;
+        const waitUntil = options.waitUntil;
+        if (waitUntil && swr && held.error === undefined && held.freshUntil + swr > now) {
+          if (!this._refreshing.has(full)) {
+            this._refreshing.add(full);
+            const again = { fresh: true, ...(options.cacheTtl === undefined ? {} : { cacheTtl: options.cacheTtl }) };
+            waitUntil(
+              this.getWithMetadata(key, again)
+                .catch(() => undefined)
+                .finally(() => this._refreshing.delete(full)),
+            );
+          }
+          if (ops) ops.cacheHits++;
+          return { value: held.value, metadata: held.metadata, cached: true, stale: false };
+        }
       }
     }
     try {
@@ -228,51 +257,6 @@ export class KvReader<V, M = unknown, K extends Codec<V>["kind"] = Codec<V>["kin
       }
       throw err;
     }
-  }
-
-  /**
-   * Reads many keys with KV's bulk get (100 keys a call, one operation each);
-   * json and text stores only. The map is keyed by the keys as given.
-   * @example const users = await store.getMany(["u1", "u2"]); // Map { "u1" => {...}, "u2" => null }
-   */
-  async getMany(
-    this: KvStore<V, M, "json" | "text">,
-    keys: readonly string[],
-    options: ReadOptions = {},
-  ): Promise<Map<string, V | null>> {
-    if (this.codec.kind !== "json" && this.codec.kind !== "text") {
-      throw new KvUnsupportedError(`getMany needs a json or text store, not ${this._codec.kind}`);
-    }
-    const cacheTtl = options.cacheTtl ?? this._cacheTtl;
-    if (options.cacheTtl !== undefined) checkCacheTtl(options.cacheTtl);
-    const out = new Map<string, V | null>();
-    const missing: string[] = [];
-    const now = this._now();
-    for (const key of keys) {
-      const full = this.keyFor(key);
-      const held = options.fresh ? undefined : this._cache?.get(full);
-      if (held && held.freshUntil > now && held.error === undefined) {
-        if (options.ops) options.ops.cacheHits++;
-        out.set(key, held.value);
-      } else if (!missing.includes(key)) missing.push(key);
-    }
-    for (let i = 0; i < missing.length; i += KV_LIMITS.bulkGetMaxKeys) {
-      const chunk = missing.slice(i, i + KV_LIMITS.bulkGetMaxKeys);
-      const fulls = chunk.map((k) => this.prefix + k);
-      const got = await this._timed(options.ops, "reads", () =>
-        this.binding.get(fulls, { type: "text", ...(cacheTtl === undefined ? {} : { cacheTtl }) }),
-      ).catch((err: unknown) => {
-        throw new KvUnavailableError("getMany", fulls[0], err);
-      });
-      for (let j = 0; j < chunk.length; j++) {
-        const full = fulls[j] as string;
-        const raw = got.get(full) ?? null;
-        const value = raw === null ? null : await this._decode(full, raw);
-        if (this._cache) this._remember(full, value, null);
-        out.set(chunk[j] as string, value);
-      }
-    }
-    return out;
   }
 
   /** Forget everything this isolate holds for the store (tests, admin endpoints). */
@@ -355,7 +339,7 @@ export class KvReader<V, M = unknown, K extends Codec<V>["kind"] = Codec<V>["kin
 
 /**
  * A typed view of one KV namespace under one key prefix: everything `KvReader`
- * does, plus validated writes with every KV limit checked before the call,
+ * does, plus bulk get, validated writes with every KV limit checked before the call,
  * 429 retries with jittered backoff, deletes and lazy listing.
  *
  * @example
@@ -376,6 +360,51 @@ export class KvStore<V, M = unknown, K extends Codec<V>["kind"] = Codec<V>["kind
     this.#retry = { ...WRITE_RETRY_DEFAULTS, ...options.retry };
     this.#sleep = options.sleep ?? defaultSleep;
     this.#random = options.random ?? Math.random;
+  }
+
+  /**
+   * Reads many keys with KV's bulk get (100 keys a call, one operation each);
+   * json and text stores only. The map is keyed by the keys as given.
+   * @example const users = await store.getMany(["u1", "u2"]); // Map { "u1" => {...}, "u2" => null }
+   */
+  async getMany(
+    this: KvStore<V, M, "json" | "text">,
+    keys: readonly string[],
+    options: ReadOptions = {},
+  ): Promise<Map<string, V | null>> {
+    if (this.codec.kind !== "json" && this.codec.kind !== "text") {
+      throw new KvUnsupportedError(`getMany needs a json or text store, not ${this._codec.kind}`);
+    }
+    const cacheTtl = options.cacheTtl ?? this._cacheTtl;
+    if (options.cacheTtl !== undefined) checkCacheTtl(options.cacheTtl);
+    const out = new Map<string, V | null>();
+    const missing: string[] = [];
+    const now = this._now();
+    for (const key of keys) {
+      const full = this.keyFor(key);
+      const held = options.fresh ? undefined : this._cache?.get(full);
+      if (held && held.freshUntil > now && held.error === undefined) {
+        if (options.ops) options.ops.cacheHits++;
+        out.set(key, held.value);
+      } else if (!missing.includes(key)) missing.push(key);
+    }
+    for (let i = 0; i < missing.length; i += KV_LIMITS.bulkGetMaxKeys) {
+      const chunk = missing.slice(i, i + KV_LIMITS.bulkGetMaxKeys);
+      const fulls = chunk.map((k) => this.prefix + k);
+      const got = await this._timed(options.ops, "reads", () =>
+        this.binding.get(fulls, { type: "text", ...(cacheTtl === undefined ? {} : { cacheTtl }) }),
+      ).catch((err: unknown) => {
+        throw new KvUnavailableError("getMany", fulls[0], err);
+      });
+      for (let j = 0; j < chunk.length; j++) {
+        const full = fulls[j] as string;
+        const raw = got.get(full) ?? null;
+        const value = raw === null ? null : await this._decode(full, raw);
+        if (this._cache) this._remember(full, value, null);
+        out.set(chunk[j] as string, value);
+      }
+    }
+    return out;
   }
 
   /**

@@ -1,7 +1,7 @@
 import { env } from "cloudflare:workers";
 import * as v from "valibot";
 import { describe, expect, it } from "vitest";
-import { KvOps, KvStore, KvUnavailableError, KvUnsupportedError, KvValidationError, json, stream, text } from "../../shared/kv/index.ts";
+import { KvOps, KvReader, KvStore, KvUnavailableError, KvUnsupportedError, KvValidationError, json, stream, text } from "../../shared/kv/index.ts";
 import { faulty } from "./faults.ts";
 
 const Config = v.object({ percent: v.pipe(v.number(), v.minValue(0), v.maxValue(100)) });
@@ -201,5 +201,74 @@ describe("isolate read-through cache", () => {
 
   it("is refused for stream stores (a stream cannot be replayed)", () => {
     expect(() => new KvStore(env.TEST_KV, { codec: stream(), cache: { ttlMs: 1, maxEntries: 1 } })).toThrow(KvUnsupportedError);
+  });
+});
+
+describe("stale-while-revalidate", () => {
+  const swrStore = (f: ReturnType<typeof faulty>, c: ReturnType<typeof clock>) =>
+    new KvReader(f.kv, {
+      prefix: fresh(),
+      codec: json(Config),
+      now: c.now,
+      cache: { ttlMs: 5_000, staleWhileRevalidateMs: 25_000, maxEntries: 4, staleOnError: true },
+    });
+
+  it("serves an expired entry at once and refreshes it once in the background through waitUntil", async () => {
+    const f = faulty(env.TEST_KV);
+    const c = clock();
+    const store = swrStore(f, c);
+    await env.TEST_KV.put(`${store.prefix}cfg`, '{"percent":10}');
+    const pending: Promise<unknown>[] = [];
+    const waitUntil = (p: Promise<unknown>) => void pending.push(p);
+    expect(await store.get("cfg", { waitUntil })).toEqual({ percent: 10 });
+    await env.TEST_KV.put(`${store.prefix}cfg`, '{"percent":20}');
+    c.advance(6_000);
+    const ops = new KvOps();
+    const r = await store.getWithMetadata("cfg", { ops, waitUntil });
+    expect(r).toMatchObject({ value: { percent: 10 }, cached: true, stale: false });
+    expect([ops.reads, ops.cacheHits]).toEqual([0, 1]);
+    // A second request while the refresh is in flight does not start another.
+    await store.get("cfg", { waitUntil });
+    expect(pending).toHaveLength(1);
+    await Promise.all(pending);
+    expect(f.calls.getWithMetadata).toBe(2);
+    expect(await store.getWithMetadata("cfg", { waitUntil })).toMatchObject({ value: { percent: 20 }, cached: true });
+    expect(f.calls.getWithMetadata).toBe(2);
+  });
+
+  it("reads first without waitUntil, or once the window has passed", async () => {
+    const f = faulty(env.TEST_KV);
+    const c = clock();
+    const store = swrStore(f, c);
+    await env.TEST_KV.put(`${store.prefix}cfg`, '{"percent":10}');
+    const pending: Promise<unknown>[] = [];
+    const waitUntil = (p: Promise<unknown>) => void pending.push(p);
+    await store.get("cfg");
+    await env.TEST_KV.put(`${store.prefix}cfg`, '{"percent":20}');
+    c.advance(6_000);
+    expect(await store.get("cfg")).toEqual({ percent: 20 });
+    await env.TEST_KV.put(`${store.prefix}cfg`, '{"percent":30}');
+    c.advance(5_000 + 25_000);
+    expect(await store.get("cfg", { waitUntil })).toEqual({ percent: 30 });
+    expect(pending).toHaveLength(0);
+    expect(f.calls.getWithMetadata).toBe(3);
+  });
+
+  it("a failed background refresh keeps the entry; a later read past the window falls back to stale-on-error", async () => {
+    const f = faulty(env.TEST_KV);
+    const c = clock();
+    const store = swrStore(f, c);
+    await env.TEST_KV.put(`${store.prefix}cfg`, '{"percent":10}');
+    const pending: Promise<unknown>[] = [];
+    const waitUntil = (p: Promise<unknown>) => void pending.push(p);
+    await store.get("cfg", { waitUntil });
+    f.breakAll();
+    c.advance(6_000);
+    expect(await store.get("cfg", { waitUntil })).toEqual({ percent: 10 });
+    await Promise.all(pending); // never rejects
+    c.advance(30_000);
+    const ops = new KvOps();
+    expect(await store.getWithMetadata("cfg", { ops, waitUntil })).toMatchObject({ value: { percent: 10 }, stale: true });
+    expect(ops.staleHits).toBe(1);
   });
 });

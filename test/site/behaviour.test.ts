@@ -226,7 +226,9 @@ describe("KV failures", () => {
   it("answer 503 with Retry-After and a short JSON body, never a 500", async () => {
     const kv = freshKv();
     await publish(kv, SAMPLE);
-    const broken: KvBinding = { ...kv, get: (() => Promise.reject(new Error("KV GET failed: 500"))) as unknown as KvBinding["get"] };
+    const down = () => Promise.reject(new Error("KV GET failed: 500"));
+    // The reader uses getWithMetadata (KvReader); break both read calls.
+    const broken: KvBinding = { ...kv, get: down as unknown as KvBinding["get"], getWithMetadata: down as unknown as KvBinding["getWithMetadata"] };
     const res = await server(broken).fetch("/");
     expect(res.status).toBe(503);
     expect(res.headers.get("Retry-After")).toBe("5");
@@ -237,7 +239,11 @@ describe("KV failures", () => {
     const kv = freshKv();
     let fail = false;
     let now = Date.now();
-    const flaky: KvBinding = { ...kv, get: ((k: string, o: never) => (fail ? Promise.reject(new Error("down")) : kv.get(k as never, o))) as KvBinding["get"] };
+    const flaky: KvBinding = {
+      ...kv,
+      get: ((k: string, o: never) => (fail ? Promise.reject(new Error("down")) : kv.get(k as never, o))) as KvBinding["get"],
+      getWithMetadata: ((k: string, o: never) => (fail ? Promise.reject(new Error("down")) : kv.getWithMetadata(k as never, o))) as KvBinding["getWithMetadata"],
+    };
     await publish(kv, { "/index.html": "x" });
     const s = server(flaky, () => now);
     await (await s.fetch("/")).text();
@@ -251,7 +257,12 @@ describe("KV failures", () => {
   it("a manifest entry whose blob is missing is a logged 503", async () => {
     const kv = freshKv();
     await publish(kv, { "/index.html": "x" });
-    const s = server({ ...kv, get: ((k: string, o: never) => (k.startsWith("site:b:") ? Promise.resolve(null) : kv.get(k as never, o))) as KvBinding["get"] });
+    const s = server({
+      ...kv,
+      get: ((k: string, o: never) => (k.startsWith("site:b:") ? Promise.resolve(null) : kv.get(k as never, o))) as KvBinding["get"],
+      getWithMetadata: ((k: string, o: never) =>
+        k.startsWith("site:b:") ? Promise.resolve({ value: null, metadata: null, cacheStatus: null }) : kv.getWithMetadata(k as never, o)) as KvBinding["getWithMetadata"],
+    });
     const res = await s.fetch("/");
     expect(res.status).toBe(503);
     expect(((await res.json()) as { error: string }).error).toBe("blob_missing");
