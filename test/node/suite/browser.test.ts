@@ -50,14 +50,15 @@ describe.skipIf(!haveChromium && !process.env.CI)("demo site in Chromium", () =>
       if (r.status() >= 400) problems.push(`HTTP ${r.status()} ${r.url()}`);
     });
     await page.goto(`${dev.url}/`, { waitUntil: "networkidle" });
-    await page.waitForFunction(() => document.querySelector("[data-version]")?.textContent !== "loading…");
+    // Page-side code as strings: it runs in the browser, not under this file's (Node) types.
+    await page.waitForFunction(`document.querySelector("[data-version]")?.textContent !== "loading…"`);
 
     expect(problems).toEqual([]);
     for (const asset of ["/", "/assets/site.ffb8591d.css", "/assets/app.73d3ca2c.js", "/assets/logo.svg"]) {
       expect(loaded).toContain(`200 ${asset}`);
     }
     // The stylesheet applied, and the script read the version header.
-    expect(await page.evaluate(() => getComputedStyle(document.body).maxWidth)).toBe("672px");
+    expect(await page.evaluate(`getComputedStyle(document.body).maxWidth`)).toBe("672px");
     expect(await page.textContent("[data-version]")).toMatch(/^\d{8}T\d{6}Z-[0-9a-f]+$/);
 
     await mkdir(SHOT_DIR, { recursive: true });
