@@ -1,5 +1,6 @@
 import { KvReader, json, type KvBinding, type KvOps } from "../../shared/kv/index.ts";
-import { CONFIG_KEY, RolloutConfigSchema, type RolloutConfig } from "./config.ts";
+import { CONFIG_KEY, type RolloutConfig } from "./config.ts";
+import { RolloutConfigShape } from "./shape.ts";
 
 /** Isolate TTL of the config when CONFIG_TTL_MS is unset. */
 export const DEFAULT_CONFIG_TTL_MS = 5_000;
@@ -56,7 +57,7 @@ export class ConfigSource {
     this.#now = options.now ?? Date.now;
     this.#log = options.log ?? ((l) => console.error(l));
     this.#store = new KvReader(binding, {
-      codec: json(RolloutConfigSchema),
+      codec: json(RolloutConfigShape),
       cacheTtl: CONFIG_CACHE_TTL_S,
       cache: { ttlMs: Math.max(1, options.ttlMs), maxEntries: 1, staleOnError: true },
       now: this.#now,

@@ -1,4 +1,3 @@
-import { IttyRouter } from "itty-router/IttyRouter";
 import { timingSafeEqualStrings } from "../../shared/crypto.ts";
 import { HttpError, toErrorResponse } from "../../shared/http/errors.ts";
 import { otherColor, type RolloutConfig } from "./config.ts";
@@ -64,12 +63,6 @@ function html(st: ReturnType<typeof statusJson>): string {
   return `<!doctype html><meta charset="utf-8"><title>edgekv rollout</title><h1>edgekv rollout</h1>${body}`;
 }
 
-const router = IttyRouter({ base: STATUS_PREFIX });
-router.get("", (_r: Request, st: ReturnType<typeof statusJson>) =>
-  new Response(html(st), { headers: { "content-type": "text/html; charset=utf-8", "cache-control": "no-store" } }),
-);
-router.get(".json", (_r: Request, st: ReturnType<typeof statusJson>) => Response.json(st, { headers: { "cache-control": "no-store" } }));
-
 /**
  * `/__edgekv/status` (HTML) and `/__edgekv/status.json`: off (404) unless
  * STATUS_SECRET is set; then `Authorization: Bearer <secret>` or `?token=`.
@@ -85,9 +78,14 @@ export async function statusResponse(request: Request, deps: Deps): Promise<Resp
       throw new HttpError(401, "unauthorized", "give the status secret as Authorization: Bearer <secret>", { "WWW-Authenticate": "Bearer" });
     }
     const { config } = await deps.source.load();
-    const res = (await router.fetch(request, statusJson(config, deps))) as Response | undefined;
-    if (!res) throw new HttpError(404, "not_found", `no such endpoint; try ${STATUS_PREFIX} or ${STATUS_PREFIX}.json`);
-    return res;
+    // Two GET endpoints (trailing slashes allowed): a router would cost more bytes than it saves.
+    const path = new URL(request.url).pathname.replace(/\/+$/, "");
+    const headers = { "cache-control": "no-store" };
+    if (request.method === "GET" && path === STATUS_PREFIX) {
+      return new Response(html(statusJson(config, deps)), { headers: { ...headers, "content-type": "text/html; charset=utf-8" } });
+    }
+    if (request.method === "GET" && path === `${STATUS_PREFIX}.json`) return Response.json(statusJson(config, deps), { headers });
+    throw new HttpError(404, "not_found", `no such endpoint; try ${STATUS_PREFIX} or ${STATUS_PREFIX}.json`);
   } catch (err) {
     return toErrorResponse(err);
   }
