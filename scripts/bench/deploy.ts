@@ -1,0 +1,117 @@
+// The deploy-tool benchmark: a generated N-file site published with the real
+// `edgekv site deploy --json` binary (first deploy, unchanged redeploy, one file
+// changed), its KV operations counted by kv-count-register.mjs, side by side
+// with `wrangler kv bulk put --local` of the same files.
+import { execFile } from "node:child_process";
+import { mkdir, mkdtemp, readFile, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { promisify } from "node:util";
+import { ROOT } from "../wrangler-dev.ts";
+import { table } from "./stats.ts";
+
+const run = promisify(execFile);
+const REGISTER = fileURLToPath(new URL("./kv-count-register.mjs", import.meta.url));
+
+export interface DeployRow {
+  files: number;
+  tool: "edgekv site deploy" | "wrangler kv bulk put";
+  step: "first deploy" | "unchanged redeploy" | "one file changed";
+  /** Wall time of the whole command, process start to exit. */
+  wallMs: number;
+  /** The tool's own figure where it reports one (edgekv's `ms`). */
+  toolMs: number | null;
+  blobsWritten: number | null;
+  kv: { reads: number; readKeys: number; writes: number; deletes: number; lists: number };
+}
+
+/** Deterministic text files of 0.5–3 KB in folders of 100 (html, css, js, txt). */
+export async function generateSite(dir: string, n: number): Promise<string[]> {
+  const exts = ["html", "css", "js", "txt"];
+  const paths: string[] = [];
+  for (let i = 0; i < n; i++) {
+    const folder = join(dir, `d${Math.floor(i / 100)}`);
+    if (i % 100 === 0) await mkdir(folder, { recursive: true });
+    const rel = `d${Math.floor(i / 100)}/f${i}.${exts[i % exts.length]}`;
+    const words = 60 + ((i * 7919) % 400);
+    await writeFile(join(dir, rel), `/* file ${i} */\n${Array.from({ length: words }, (_, w) => `w${(i * 31 + w) % 997}`).join(" ")}\n`);
+    paths.push(rel);
+  }
+  return paths;
+}
+
+async function edgekvDeploy(dir: string, persist: string, countFile: string): Promise<Omit<DeployRow, "files" | "tool" | "step">> {
+  const started = performance.now();
+  const { stdout } = await run(process.execPath, ["--import", REGISTER, join(ROOT, "cli", "bin.mjs"), "site", "deploy", dir, "--json", "--persist-to", persist], {
+    cwd: ROOT,
+    env: { ...process.env, WRANGLER_SEND_METRICS: "false", NO_COLOR: "1", EDGEKV_BENCH_KV_COUNT: countFile },
+    maxBuffer: 16 * 1024 * 1024,
+  });
+  const wallMs = performance.now() - started;
+  const out = JSON.parse(stdout) as { newBlobs: number; ms: number };
+  const kv = JSON.parse(await readFile(countFile, "utf8")) as DeployRow["kv"];
+  return { wallMs, toolMs: out.ms, blobsWritten: out.newBlobs, kv };
+}
+
+async function bulkPut(file: string, persist: string, keys: number): Promise<Omit<DeployRow, "files" | "tool" | "step">> {
+  const started = performance.now();
+  await run(
+    process.execPath,
+    [join(ROOT, "node_modules", "wrangler", "bin", "wrangler.js"), "kv", "bulk", "put", file, "--binding", "SITE_KV", "--env", "site", "--local", "--persist-to", persist],
+    { cwd: ROOT, env: { ...process.env, WRANGLER_SEND_METRICS: "false", NO_COLOR: "1", CI: "1" }, maxBuffer: 16 * 1024 * 1024 },
+  );
+  // wrangler has no diffing: every key in the file is written again.
+  return { wallMs: performance.now() - started, toolMs: null, blobsWritten: null, kv: { reads: 0, readKeys: 0, writes: keys, deletes: 0, lists: 0 } };
+}
+
+/**
+ * Runs the three steps with both tools on fresh local state under `work`.
+ * @example const rows = await deployBench(1000, tmp, console.error);
+ */
+export async function deployBench(n: number, work: string, log: (s: string) => void, quick = false): Promise<DeployRow[]> {
+  const base = await mkdtemp(join(work, `deploy-${n}-`));
+  const dir = join(base, "site");
+  const paths = await generateSite(dir, n);
+  const rows: DeployRow[] = [];
+  const steps = ["first deploy", "unchanged redeploy", "one file changed"] as const;
+  const changed = join(dir, paths[Math.floor(n / 2)]!);
+
+  const edgekvState = join(base, "edgekv-state");
+  for (const [i, step] of steps.entries()) {
+    if (step === "one file changed") await writeFile(changed, `${await readFile(changed, "utf8")}changed\n`);
+    const r = await edgekvDeploy(dir, edgekvState, join(base, `count-${i}.json`));
+    rows.push({ files: n, tool: "edgekv site deploy", step, ...r });
+    log(`  edgekv site deploy, ${n} files, ${step}: ${(r.wallMs / 1000).toFixed(1)} s, ${r.blobsWritten} blobs, ${r.kv.writes} writes`);
+  }
+  // Same files as `wrangler kv bulk put` JSON (text values), first without the change, as above.
+  await writeFile(changed, (await readFile(changed, "utf8")).replace(/changed\n$/, ""));
+  const bulkState = join(base, "bulk-state");
+  const bulkFile = join(base, "bulk.json");
+  // --quick: one bulk put only (wrangler has no diffing, so each step writes the same N keys).
+  for (const step of quick ? steps.slice(0, 1) : steps) {
+    if (step === "one file changed") await writeFile(changed, `${await readFile(changed, "utf8")}changed\n`);
+    const entries = await Promise.all(paths.map(async (p) => ({ key: `bench/${p}`, value: await readFile(join(dir, p), "utf8") })));
+    await writeFile(bulkFile, JSON.stringify(entries));
+    const r = await bulkPut(bulkFile, bulkState, n);
+    rows.push({ files: n, tool: "wrangler kv bulk put", step, ...r });
+    log(`  wrangler kv bulk put, ${n} files, ${step}: ${(r.wallMs / 1000).toFixed(1)} s`);
+  }
+  return rows;
+}
+
+/** The deploy rows as a Markdown table. */
+export function deployTable(rows: readonly DeployRow[]): string {
+  return table(
+    ["files", "tool", "step", "wall time", "blobs written", "KV writes", "KV reads (keys)", "KV lists"],
+    rows.map((r) => [
+      r.files.toLocaleString("en-US"),
+      r.tool,
+      r.step,
+      `${(r.wallMs / 1000).toFixed(2)} s${r.toolMs !== null ? ` (tool: ${(r.toolMs / 1000).toFixed(2)} s)` : ""}`,
+      r.blobsWritten ?? "—",
+      r.kv.writes,
+      r.tool === "wrangler kv bulk put" ? "0" : `${r.kv.reads} (${r.kv.readKeys})`,
+      r.kv.lists,
+    ]),
+  );
+}
