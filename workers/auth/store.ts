@@ -7,7 +7,8 @@
  * The token itself is never written anywhere.
  */
 import { array, integer, maxLength, minValue, number, object, pipe, regex, string } from "valibot";
-import { KvStore, KvValidationError, json, text, validate, type KvBinding, type KvOps, type StoreCacheOptions } from "../../shared/kv/index.ts";
+import { KvReader, KvStore, KvValidationError, json, text, validate, type KvBinding, type KvOps, type StoreCacheOptions } from "../../shared/kv/index.ts";
+import { TokenRecordShape } from "./shape.ts";
 import { generateToken, hashToken, TOKEN_ID_CHARS } from "./token.ts";
 
 export const TOKEN_KEY_PREFIX = "tok/";
@@ -88,19 +89,23 @@ export interface TokenStoreOptions {
  * const { token } = await store.issue({ user: "alice", scopes: ["GET:/api/*"] });
  */
 export class TokenStore {
+  /** The gate's hot path: validated reads (lite schema) through the isolate cache. */
+  readonly reader: KvReader<TokenRecord, unknown, "json">;
+  /** Writes, deletes and listing, validated with the valibot schema. */
   readonly records: KvStore<TokenRecord, unknown, "json">;
   readonly index: KvStore<string, unknown, "text">;
   readonly #now: () => number;
 
   constructor(kv: KvBinding, options: TokenStoreOptions = {}) {
     this.#now = options.now ?? Date.now;
-    this.records = new KvStore(kv, {
+    this.reader = new KvReader(kv, {
       prefix: TOKEN_KEY_PREFIX,
-      codec: json(TokenRecordSchema),
+      codec: json(TokenRecordShape),
       now: this.#now,
       ...(options.cache ? { cache: options.cache } : {}),
       ...(options.cacheTtl ? { cacheTtl: options.cacheTtl } : {}),
     });
+    this.records = new KvStore(kv, { prefix: TOKEN_KEY_PREFIX, codec: json(TokenRecordSchema), now: this.#now });
     this.index = new KvStore(kv, { prefix: USER_INDEX_PREFIX, codec: text(), now: this.#now });
   }
 
@@ -132,7 +137,7 @@ export class TokenStore {
    * KV failures throw `KvUnavailableError` (the gate answers 503).
    */
   async lookup(hash: string, ops?: KvOps): Promise<TokenRecord | null> {
-    return this.records.get(hash, ops ? { ops } : {});
+    return this.reader.get(hash, ops ? { ops } : {});
   }
 
   /**
@@ -142,6 +147,8 @@ export class TokenStore {
   async revokeHash(hash: string, ops?: KvOps): Promise<TokenRecord | null> {
     const record = await this.records.get(hash, { fresh: true, ...(ops ? { ops } : {}) });
     await this.records.delete(hash, ops ? { ops } : {});
+    // This isolate stops honouring it at once; others within their cache bound.
+    this.reader.clearCache();
     if (record) await this.index.delete(`${record.user}/${hash}`, ops ? { ops } : {});
     return record;
   }
@@ -159,6 +166,7 @@ export class TokenStore {
       await this.index.delete(key.name, ops ? { ops } : {});
       n++;
     }
+    if (n) this.reader.clearCache();
     return n;
   }
 
