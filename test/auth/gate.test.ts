@@ -294,7 +294,8 @@ describe("logging", () => {
     const { token, record } = await g.issue({ user: "logger" });
     await g.fetch("/a", bearer(token));
     await g.fetch("/b");
-    await g.fetch("/c", bearer(token.slice(0, -1) + "0"));
+    // Change the last (checksum) character; it must differ from the original or the token stays valid.
+    await g.fetch("/c", bearer(token.slice(0, -1) + (token.endsWith("0") ? "1" : "0")));
     expect(g.logs).toHaveLength(3);
     const lines = g.logs.map((l) => JSON.parse(l) as Record<string, unknown>);
     expect(lines[0]).toMatchObject({ decision: "allow", user: "logger", token: record.id, method: "GET", path: "/a", status: 200 });

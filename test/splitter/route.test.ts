@@ -160,7 +160,7 @@ describe("tester overrides", () => {
     const cases = [
       "green",
       `green.${exp}`,
-      `green.${exp}.${sig.slice(0, -1)}A`,
+      `green.${exp}.${sig.slice(0, -1)}${sig.endsWith("A") ? "B" : "A"}`, // last character changed
       `blue.${exp}.${sig}`,
       `green.${exp + 1}.${sig}`,
       `green.${exp}.${sig}.extra`,
