@@ -121,11 +121,12 @@ export async function startSuite(options: { persistTo?: string; env?: NodeJS.Pro
     origins.push(green);
     const token = await seed(persistTo, ports, log);
     log("starting the three Workers with wrangler dev (first start takes a few seconds)...");
-    const [site, splitter] = await Promise.all([
-      startWranglerDev({ env: "site", persistTo, port: ports.site, onOutput: requestLog("site", log) }),
-      startWranglerDev({ env: "splitter", persistTo, port: ports.splitter, onOutput: requestLog("splitter", log) }),
-    ]);
-    workers.push(site, splitter);
+    // One after the other: started together, two workerd processes can collide
+    // creating the shared local state (SQLITE_BUSY).
+    const site = await startWranglerDev({ env: "site", persistTo, port: ports.site, onOutput: requestLog("site", log) });
+    workers.push(site);
+    const splitter = await startWranglerDev({ env: "splitter", persistTo, port: ports.splitter, onOutput: requestLog("splitter", log) });
+    workers.push(splitter);
     const auth = await startWranglerDev({
       env: "auth",
       persistTo,
