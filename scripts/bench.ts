@@ -216,7 +216,7 @@ async function main(): Promise<void> {
   try {
     log(`edgekv bench${opt.quick ? " --quick" : ""}: ${opt.pairs} pairs × ${opt.seconds}s, ${opt.connections} connections; ${machine()}`);
     log("bundling the Workers (wrangler deploy --dry-run --minify) and measuring sizes...");
-    const [siteJs, splitterJs, authJs] = await Promise.all((["site", "splitter", "auth"] as const).map((e) => bundleWorker(e, true)));
+    const [siteJs, splitterJs, authJs] = (await Promise.all((["site", "splitter", "auth"] as const).map((e) => bundleWorker(e, true)))) as [string, string, string];
     const sizes = await bundleSizes();
 
     log("seeding with the edgekv CLI: site, rollout, tokens...");

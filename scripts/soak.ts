@@ -1,0 +1,392 @@
+// `npm run soak [-- --quick] [--seconds 60] [--connections 64]`: the `npm start`
+// topology (site Worker; auth gate -> splitter -> blue/green origins), seeded
+// with the edgekv CLI, under bounded load with a realistic mix, while faults are
+// injected: KV failing for a window, an origin down, an origin slow past the
+// timeout, an invalid rollout config written to KV, a site deploy and rollout
+// changes under load, a token revoked mid-run. Exits non-zero on any
+// unexplained error or wrong decision. See docs/benchmarks.md.
+import { execFile } from "node:child_process";
+import { createHash } from "node:crypto";
+import { cp, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { parseArgs, promisify } from "node:util";
+import { pathToFileURL } from "node:url";
+import { main as edgekv } from "../cli/main.ts";
+import { rssBytes } from "./bench/runtime.ts";
+import { table } from "./bench/stats.ts";
+import { classify, colourFlips, originViolations, siteViolations, type FaultName, type FaultWindow, type Kind, type Observation } from "./soak/classify.ts";
+import { startSoakOrigin, startSoakWorkers } from "./soak/topology.ts";
+import { ROOT } from "./wrangler-dev.ts";
+
+const run = promisify(execFile);
+const VALID_USER = "soak";
+const REVOKED_USER = "soak-revoked";
+/** The gate's ALLOW_CACHE_SECONDS (wrangler.toml) plus slack: the local revocation bound. */
+const REVOCATION_BOUND_MS = 10_000 + 2_000;
+const ORIGIN_TIMEOUT_MS = 2_000;
+const SLOW_ORIGIN_MS = 3_000;
+const REQUEST_TIMEOUT_MS = 15_000;
+const MAX_REQUESTS = 2_000_000;
+
+interface Options {
+  seconds: number;
+  connections: number;
+  quick: boolean;
+}
+
+function options(argv: string[]): Options {
+  const { values } = parseArgs({
+    args: argv,
+    options: { quick: { type: "boolean" }, seconds: { type: "string" }, connections: { type: "string" }, help: { type: "boolean", short: "h" } },
+  });
+  if (values.help) {
+    console.log("Usage: npm run soak -- [--quick] [--seconds 60] [--connections 64]\n  --quick  20 s (faults compressed into it)");
+    process.exit(0);
+  }
+  const n = (raw: string | undefined, d: number, name: string, max: number) => {
+    if (raw === undefined) return d;
+    const v = Number(raw);
+    if (!Number.isFinite(v) || v <= 0 || v > max) throw new Error(`--${name} must be a number in (0, ${max}], got "${raw}"`);
+    return v;
+  };
+  const quick = values.quick === true;
+  return { quick, seconds: n(values.seconds, quick ? 20 : 60, "seconds", 3600), connections: Math.round(n(values.connections, 64, "connections", 1024)) };
+}
+
+/** edgekv in-process (setup only: it would share the event loop with the load). */
+async function cliInProcess(args: string[], persist: string, now?: () => number): Promise<string> {
+  let out = "";
+  let err = "";
+  const code = await edgekv([...args, "--persist-to", persist], { stdout: (s) => (out += `${s}\n`), stderr: (s) => (err += `${s}\n`), isTTY: false, cwd: ROOT, ...(now ? { now } : {}) });
+  if (code !== 0) throw new Error(`edgekv ${args.join(" ")}: ${err.trim()}`);
+  return out;
+}
+
+/** The real `edgekv` binary in a child process (during the run). */
+async function cliProcess(args: string[], persist: string): Promise<string> {
+  const { stdout } = await run(process.execPath, [join(ROOT, "cli", "bin.mjs"), ...args, "--persist-to", persist], {
+    cwd: ROOT,
+    env: { ...process.env, WRANGLER_SEND_METRICS: "false", NO_COLOR: "1" },
+    maxBuffer: 8 * 1024 * 1024,
+  });
+  return stdout;
+}
+
+const sha256 = (b: ArrayBuffer) => createHash("sha256").update(new Uint8Array(b)).digest("hex");
+const pick = <T>(xs: readonly T[]): T => xs[Math.floor(Math.random() * xs.length)]!;
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const isFingerprinted = (path: string) => /\.\w*\d\w*\.[a-z0-9]+$/i.test(path) && /\.[A-Za-z0-9_]{8,}\.[a-z0-9]+$/.test(path);
+
+async function main(): Promise<number> {
+  process.env.WRANGLER_SEND_METRICS ??= "false";
+  const opt = options(process.argv.slice(2));
+  const t0 = Date.now();
+  const log = (s: string) => process.stderr.write(`[${((Date.now() - t0) / 1000).toFixed(1).padStart(5)}s] ${s}\n`);
+  const work = await mkdtemp(join(tmpdir(), "edgekv-soak-"));
+  const persist = join(work, "state");
+  const cleanups: (() => Promise<void>)[] = [];
+  try {
+    // ---- setup: origins, seed (as `npm start` seeds), Workers
+    const blue = await startSoakOrigin("blue");
+    const green = await startSoakOrigin("green");
+    cleanups.push(() => blue.close(), () => green.close());
+    const siteDir = join(work, "site");
+    await cp(join(ROOT, "demo", "site"), siteDir, { recursive: true });
+    log("seeding with the edgekv CLI: demo/site, rollout blue/green, tokens...");
+    await cliInProcess(["site", "deploy", siteDir, "--json"], persist);
+    await cliInProcess(
+      ["rollout", "init", "--blue", blue.url, "--green", green.url, "--live", "blue", "--percent", "20", "--timeout", String(ORIGIN_TIMEOUT_MS)],
+      persist,
+    );
+    const issue = async (user: string, ttl: number, now?: () => number) =>
+      (JSON.parse(await cliInProcess(["token", "issue", "--user", user, "--ttl", String(ttl), "--json"], persist, now)) as { token: string }).token;
+    const valid = await issue(VALID_USER, 86_400);
+    const revokedLater = await issue(REVOKED_USER, 86_400);
+    const unknown = await issue("soak-gone", 86_400);
+    await cliInProcess(["token", "revoke", unknown], persist);
+    // Issued "two hours ago" for one hour (the CLI's injectable clock): KV still holds it, the gate's clock refuses it.
+    const expired = await issue("soak-expired", 3600, () => Date.now() - 2 * 3600_000);
+    const goodConfig = await cliInProcess(["kv", "get", "rollout/config", "--env", "splitter"], persist);
+
+    const workerLogs: string[] = [];
+    log("starting the Workers in workerd (Miniflare), KV bindings behind a fault switch...");
+    const workers = await startSoakWorkers(persist, (w, line) => {
+      if (workerLogs.length < 5000) workerLogs.push(`${w}: ${line}`);
+    });
+    cleanups.unshift(() => workers.stop());
+    const pids = { site: workers.site.pid, splitter: workers.splitter.pid, auth: workers.auth.pid };
+    for (const w of [workers.site, workers.splitter, workers.auth]) await (await fetch(`${w.url}/`)).arrayBuffer();
+    const memBefore: Record<string, number> = {};
+    for (const [name, pid] of Object.entries(pids)) memBefore[name] = pid ? await rssBytes(pid) : Number.NaN;
+
+    // ---- load
+    const observations: Observation[] = [];
+    const flips: { user: string; version: string; color: string; reason: string }[] = [];
+    const siteSeen: { version: string; path: string; etag: string; bodySha?: string }[] = [];
+    const mixedPages: string[] = [];
+    const versionsBefore = new Set<string>();
+    const etagByPath = new Map<string, string>();
+    const users = Array.from({ length: 300 }, (_, i) => `soakuser${String(i).padStart(4, "0")}x`);
+    let requests = 0;
+    let id = 0;
+    const runStart = Date.now();
+    const deadline = runStart + opt.seconds * 1000;
+    // The load stops at the deadline, or later once every fault has run (and the
+    // revocation bound has passed), never later than the hard cap.
+    const hardCap = deadline + opt.seconds * 1000 + 60_000;
+    let minEnd = deadline;
+    let chaosDone = false;
+    const keepGoing = () => {
+      const now = Date.now();
+      return now < hardCap && requests < MAX_REQUESTS && (now < deadline || !chaosDone || now < minEnd);
+    };
+
+    const send = async (kind: Kind, url: string, init: RequestInit & { headers?: Record<string, string> } = {}) => {
+      const start = Date.now();
+      requests += 1;
+      const headers = { ...(init.headers ?? {}), "x-soak-kind": kind, "x-soak-id": String(++id) };
+      try {
+        const res = await fetch(url, { ...init, headers, signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) });
+        const body = await res.arrayBuffer();
+        const obs: Observation = { kind, start, end: Date.now(), status: res.status };
+        if (res.status >= 400 && (res.headers.get("content-type") ?? "").includes("json")) {
+          try {
+            const code = (JSON.parse(new TextDecoder().decode(body)) as { error?: unknown }).error;
+            if (typeof code === "string") obs.errorCode = code;
+          } catch {
+            /* not JSON after all */
+          }
+        }
+        observations.push(obs);
+        return { res, body };
+      } catch (err) {
+        observations.push({ kind, start, end: Date.now(), status: 0, errorCode: err instanceof Error ? err.name : "error" });
+        return null;
+      }
+    };
+
+    const sitePage = async () => {
+      const path = pick(["/", "/about/"]);
+      const r = Math.random();
+      const headers: Record<string, string> = {};
+      const etag = etagByPath.get(path);
+      if (r < 0.25 && etag) headers["if-none-match"] = etag;
+      else if (r < 0.4) headers.range = "bytes=0-99";
+      const got = await send("site", `${workers.site.url}${path}`, { headers });
+      if (!got || got.res.status !== 200) return;
+      const version = got.res.headers.get("x-edgekv-site-version") ?? "?";
+      const tag = got.res.headers.get("etag") ?? "";
+      etagByPath.set(path, tag);
+      siteSeen.push({ version, path, etag: tag, bodySha: sha256(got.body) });
+      // The page's assets, as a browser would fetch them right after.
+      const html = new TextDecoder().decode(got.body);
+      const assets = [...new Set([...html.matchAll(/(?:href|src)="(\/assets\/[^"]+)"/g)].map((m) => m[1]!))];
+      for (const asset of assets) {
+        const a = await send("site-asset", `${workers.site.url}${asset}`);
+        if (!a || a.res.status !== 200) continue;
+        const aVersion = a.res.headers.get("x-edgekv-site-version") ?? "?";
+        const aTag = a.res.headers.get("etag") ?? "";
+        siteSeen.push({ version: aVersion, path: asset, etag: aTag, bodySha: sha256(a.body) });
+        if (aVersion !== version && !isFingerprinted(asset)) {
+          const pageVersionTag = siteSeen.find((s) => s.version === version && s.path === asset)?.etag;
+          if (pageVersionTag !== undefined && pageVersionTag !== aTag) mixedPages.push(`${path} (version ${version}) got ${asset} from version ${aVersion}`);
+        }
+      }
+    };
+
+    const splitterHit = async () => {
+      const user = pick(users);
+      const got = await send("splitter", `${workers.splitter.url}/api/hello`, { headers: { cookie: `edgekv_id=${user}`, accept: "application/json" } });
+      if (!got || got.res.status !== 200) return;
+      const h = got.res.headers;
+      flips.push({ user, version: h.get("x-edgekv-config-version") ?? "none", color: h.get("x-edgekv-color") ?? "?", reason: h.get("x-edgekv-reason") ?? "?" });
+    };
+
+    const gateHit = async () => {
+      const r = Math.random();
+      const badIp = `203.0.113.${1 + Math.floor(Math.random() * 200)}`;
+      const [kind, token, ip]: [Kind, string | null, string] =
+        r < 0.55 ? ["gate-valid", valid, "198.51.100.10"]
+        : r < 0.65 ? ["gate-malformed", `ekv_${"z".repeat(30)}`, badIp]
+        : r < 0.75 ? ["gate-unknown", unknown, badIp]
+        : r < 0.85 ? ["gate-expired", expired, badIp]
+        : r < 0.95 ? ["gate-revoked", revokedLater, "198.51.100.20"]
+        : ["gate-none", null, badIp];
+      const headers: Record<string, string> = { "cf-connecting-ip": ip, accept: "application/json" };
+      if (token) headers.authorization = `Bearer ${token}`;
+      await send(kind, `${workers.auth.url}/api/hello`, { headers });
+    };
+
+    const loop = async () => {
+      while (keepGoing()) {
+        const r = Math.random();
+        if (r < 0.4) await sitePage();
+        else if (r < 0.7) await splitterHit();
+        else await gateHit();
+      }
+    };
+
+    // ---- faults, at fractions of the run
+    const faults: FaultWindow[] = [];
+    const at = (f: number) => runStart + f * opt.seconds * 1000;
+    const until = async (t: number) => {
+      const wait = t - Date.now();
+      if (wait > 0) await sleep(wait);
+    };
+    let revokedAt: number | undefined;
+    const window = async (name: FaultName, from: number, to: number, on: () => Promise<void>, off: () => Promise<void>) => {
+      await until(at(from));
+      const start = Date.now();
+      log(`fault on: ${name}`);
+      await on();
+      await until(at(to));
+      await off();
+      faults.push({ name, start, end: Date.now() });
+      log(`fault off: ${name}`);
+    };
+    const event = async (name: FaultName, f: number, act: () => Promise<void>) => {
+      await until(at(f));
+      const start = Date.now();
+      log(`event: ${name}`);
+      await act();
+      faults.push({ name, start, end: Date.now() });
+      log(`event done: ${name} (${Date.now() - start} ms)`);
+    };
+    // Each fault runs on its own schedule (CLI calls take seconds; one late fault must not delay the others).
+    const chaos = Promise.all([
+      event("token-revoke", 0.04, async () => {
+        await cliProcess(["token", "revoke", revokedLater], persist);
+        revokedAt = Date.now();
+        // Keep loading until the revocation bound has passed, so it is checked.
+        minEnd = Math.max(minEnd, revokedAt + REVOCATION_BOUND_MS + 3_000);
+      }),
+      window("kv-down", 0.08, 0.18, () => workers.setKvFailing(true), () => workers.setKvFailing(false)),
+      event("rollout-change", 0.2, async () => void (await cliProcess(["rollout", "set", "40"], persist))),
+      window("origin-down", 0.3, 0.4, () => blue.down(), () => blue.up()),
+      window(
+        "origin-slow",
+        0.45,
+        0.55,
+        async () => void (green.delayMs = SLOW_ORIGIN_MS),
+        async () => void (green.delayMs = 0),
+      ),
+      window(
+        "bad-config",
+        0.55,
+        0.7,
+        async () => void (await cliProcess(["kv", "put", "rollout/config", '{"version":999,"live":"purple","percent":150}', "--env", "splitter"], persist)),
+        async () => void (await cliProcess(["kv", "put", "rollout/config", goodConfig.trim(), "--env", "splitter"], persist)),
+      ),
+      event("rollout-change", 0.74, async () => void (await cliProcess(["rollout", "set", "70"], persist))),
+      event("site-deploy", 0.78, async () => {
+        for (const s of siteSeen) versionsBefore.add(s.version);
+        // A new version: changed page text and a re-fingerprinted stylesheet.
+        const css = await readFile(join(siteDir, "assets", "site.ffb8591d.css"), "utf8");
+        await rm(join(siteDir, "assets", "site.ffb8591d.css"));
+        await writeFile(join(siteDir, "assets", "site.50ak0002.css"), `${css}\n/* soak */\n`);
+        for (const page of ["index.html", join("about", "index.html")]) {
+          const p = join(siteDir, page);
+          await writeFile(p, (await readFile(p, "utf8")).replaceAll("site.ffb8591d.css", "site.50ak0002.css").replace("</body>", "<!-- soak deploy --></body>"));
+        }
+        await cliProcess(["site", "deploy", siteDir, "--json"], persist);
+      }),
+    ]).then(() => {
+      // A tail after the last fault, so recovery is observed too (and the new site
+      // version: the site's isolate holds the pointer up to 5 s under traffic).
+      minEnd = Math.max(minEnd, Date.now() + 7_000);
+      chaosDone = true;
+    });
+
+    log(`load: ${opt.seconds} s, ${opt.connections} connections (site pages + assets, splitter users, gate tokens)`);
+    await Promise.all([...Array.from({ length: opt.connections }, loop), chaos]);
+    const elapsed = (Date.now() - runStart) / 1000;
+    await sleep(200);
+    const memAfter: Record<string, number> = {};
+    for (const [name, pid] of Object.entries(pids)) memAfter[name] = pid ? await rssBytes(pid) : Number.NaN;
+
+    // ---- verdicts
+    const classified = observations.map((o) => ({
+      o,
+      v: classify(o, faults, { graceMs: 2_000 + ORIGIN_TIMEOUT_MS, revocationBoundMs: REVOCATION_BOUND_MS, ...(revokedAt !== undefined ? { revokedAt } : {}) }),
+    }));
+    const unexplained = new Map<string, number>();
+    const wrong = new Map<string, number>();
+    const explained = new Map<string, number>();
+    const bump = (m: Map<string, number>, k: string) => m.set(k, (m.get(k) ?? 0) + 1);
+    for (const { v } of classified) {
+      if (v.class === "unexplained") bump(unexplained, v.why);
+      else if (v.class === "wrong") bump(wrong, v.why);
+      else if (v.class === "explained") bump(explained, v.by);
+    }
+    const originHits = [...blue.hits, ...green.hits];
+    for (const w of originViolations(originHits, VALID_USER)) bump(wrong, w);
+    for (const w of colourFlips(flips)) bump(wrong, `colour flip without a config change: ${w}`);
+    for (const w of siteViolations(siteSeen)) bump(wrong, `site: ${w}`);
+    for (const w of mixedPages) bump(wrong, `page mixing two site versions: ${w}`);
+
+    const kinds = [...new Set(observations.map((o) => o.kind))].sort();
+    const statuses = [...new Set(observations.map((o) => o.status))].sort((a, b) => a - b);
+    const byKind = table(
+      ["kind", ...statuses.map((s) => (s === 0 ? "no response" : String(s))), "total"],
+      kinds.map((k) => {
+        const mine = observations.filter((o) => o.kind === k);
+        return [k, ...statuses.map((s) => mine.filter((o) => o.status === s).length || ""), mine.length];
+      }),
+    );
+    const mib = (n: number) => (Number.isFinite(n) ? `${(n / 2 ** 20).toFixed(1)} MiB` : "n/a");
+    const versions = new Set(siteSeen.map((s) => s.version));
+    const deployed = faults.find((f) => f.name === "site-deploy");
+    const newVersionSeen = deployed ? siteSeen.some((s) => !versionsBefore.has(s.version)) : false;
+    const report = [
+      `## edgekv soak, ${new Date(runStart).toISOString()}`,
+      "",
+      `${observations.length} requests in ${elapsed.toFixed(1)} s (${(observations.length / elapsed).toFixed(0)}/s), ${opt.connections} connections. ` +
+        `Origins reached ${originHits.length} times. Site versions served: ${versions.size}${deployed ? (newVersionSeen ? " (the one deployed under load included)" : " (the version deployed under load was NOT seen)") : ""}. Splitter answers checked for stickiness: ${flips.length}.`,
+      "",
+      "### Responses by kind and status",
+      "",
+      byKind,
+      "",
+      "### Faults injected",
+      "",
+      table(
+        ["fault", "from (s)", "to (s)", "responses it explains"],
+        faults.map((f) => [f.name, ((f.start - runStart) / 1000).toFixed(1), ((f.end - runStart) / 1000).toFixed(1), explained.get(f.name) ?? 0]),
+      ),
+      "",
+      "### Unexplained errors",
+      "",
+      unexplained.size ? table(["what", "count"], [...unexplained].map(([k, n]) => [k, n])) : "none",
+      "",
+      "### Wrong decisions",
+      "",
+      wrong.size ? table(["what", "count"], [...wrong].slice(0, 50).map(([k, n]) => [k, n])) : "none",
+      "",
+      "### workerd memory (RSS)",
+      "",
+      table(["Worker", "before", "after"], Object.keys(pids).map((k) => [k, mib(memBefore[k]!), mib(memAfter[k]!)])),
+    ].join("\n");
+    console.log(report);
+    const failed = unexplained.size > 0 || wrong.size > 0;
+    if (failed && workerLogs.length) {
+      log("last Worker log lines:");
+      for (const line of workerLogs.filter((l) => /error|exception/i.test(l)).slice(-15)) log(`  ${line.slice(0, 300)}`);
+    }
+    log(failed ? "FAILED: unexplained errors or wrong decisions (see above)" : "passed: every error explained by an injected fault, no wrong decision");
+    return failed ? 1 : 0;
+  } finally {
+    for (const c of cleanups) await c().catch(() => undefined);
+    await rm(work, { recursive: true, force: true });
+  }
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  main().then(
+    (code) => process.exit(code),
+    (err: unknown) => {
+      console.error(`soak: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+      process.exit(2);
+    },
+  );
+}

@@ -1,0 +1,115 @@
+// The pure parts of `npm run bench`: ratio statistics, Server-Timing accounting,
+// target verdicts, the Markdown table and the SVG chart. The load itself is not
+// run here (benchmarks are not tests).
+import { describe, expect, it } from "vitest";
+import fc from "fast-check";
+import { KvOps } from "../../../shared/kv/ops.ts";
+import { casesTable, kvPerRequest, quantile, ratioChart, ratioSpread, spread, targetVerdict, type CaseResult } from "../../../scripts/bench/stats.ts";
+
+describe("ratio statistics", () => {
+  it("quantile interpolates between closest ranks", () => {
+    expect(quantile([4, 1, 3, 2], 0.5)).toBe(2.5);
+    expect(quantile([10], 0.99)).toBe(10);
+    expect(quantile([1, 2, 3, 4, 5], 0)).toBe(1);
+    expect(quantile([1, 2, 3, 4, 5], 1)).toBe(5);
+    expect(Number.isNaN(quantile([], 0.5))).toBe(true);
+  });
+
+  it("spreads the A/B ratios of alternating pairs as min / median / max", () => {
+    const s = ratioSpread([
+      { a: 90, b: 100 },
+      { a: 80, b: 100 },
+      { a: 120, b: 100 },
+    ]);
+    expect(s.min).toBeCloseTo(0.8);
+    expect(s.median).toBeCloseTo(0.9);
+    expect(s.max).toBeCloseTo(1.2);
+  });
+
+  it("skips pairs whose baseline is 0 or not finite instead of reporting Infinity", () => {
+    const s = ratioSpread([
+      { a: 5, b: 0 },
+      { a: 2, b: 4 },
+      { a: Number.NaN, b: 3 },
+    ]);
+    expect(s).toEqual({ min: 0.5, median: 0.5, max: 0.5 });
+    expect(Number.isNaN(ratioSpread([{ a: 1, b: 0 }]).median)).toBe(true);
+  });
+
+  it("min <= median <= max for any finite sample", () => {
+    fc.assert(
+      fc.property(fc.array(fc.double({ min: -1e6, max: 1e6, noNaN: true }), { minLength: 1, maxLength: 50 }), (xs) => {
+        const s = spread(xs);
+        return s.min <= s.median && s.median <= s.max;
+      }),
+    );
+  });
+});
+
+describe("KV operations per request from Server-Timing", () => {
+  it("averages what KvOps.toServerTiming wrote, next to other Server-Timing entries", () => {
+    const a = new KvOps();
+    a.reads = 1;
+    a.cacheHits = 3;
+    const b = new KvOps();
+    b.cacheHits = 4;
+    const headers = [`origin;dur=3, ${a.toServerTiming()}`, b.toServerTiming(), null, "cdn;dur=1"];
+    const kv = kvPerRequest(headers);
+    expect(kv.samples).toBe(4);
+    expect(kv.missing).toBe(2);
+    expect(kv.reads).toBe(0.5);
+    expect(kv.hits).toBe(3.5);
+    expect(kv.maxReads).toBe(1);
+    expect(kv.writes).toBe(0);
+  });
+});
+
+const row = (over: Partial<CaseResult> = {}): CaseResult => ({
+  id: "site-html",
+  worker: "site",
+  label: "site 200 <small> & HTML",
+  baseline: "hello-world",
+  status: 200,
+  rps: { min: 0.7, median: 0.85, max: 0.9 },
+  p50: { min: 1, median: 1.1, max: 1.2 },
+  p99: { min: 1, median: 1.3, max: 2 },
+  cpu: { min: 1.5, median: 2, max: 3.2 },
+  abs: { rpsA: 850, rpsB: 1000, p50A: 2, p50B: 1.8, p99A: 9, p99B: 7, cpuA: 600, cpuB: 300 },
+  kv: { samples: 10, missing: 0, reads: 1, writes: 0, deletes: 0, lists: 0, hits: 4, stale: 0, maxReads: 1 },
+  target: { rpsMin: 0.8, readsMax: 1 },
+  pairs: 5,
+  ...over,
+});
+
+describe("targets, table and chart", () => {
+  it("a target is met on the median ratio and the mean reads", () => {
+    expect(targetVerdict({ rpsMin: 0.8, readsMax: 1 }, { min: 0.7, median: 0.85, max: 0.9 }, 1)).toBe("met");
+    expect(targetVerdict({ rpsMin: 0.9 }, { min: 0.7, median: 0.85, max: 0.9 }, 0)).toBe("missed (rps 0.85x)");
+    expect(targetVerdict({ readsMax: 0 }, { min: 1, median: 1, max: 1 }, 0.02)).toBe("missed (reads 0.02)");
+    expect(targetVerdict({}, { min: 1, median: 1, max: 1 }, 3)).toBe("—");
+  });
+
+  it("the Markdown table has one row per case with ratios, absolutes and the verdict", () => {
+    const md = casesTable([row(), row({ id: "site-304", label: "site 304", status: 304, target: { rpsMin: 0.9, readsMax: 0 } })]);
+    const lines = md.split("\n");
+    expect(lines).toHaveLength(4);
+    expect(lines[2]).toContain("0.85 (0.70–0.90)");
+    expect(lines[2]).toContain("850 / 1000");
+    expect(lines[2]).toMatch(/\| met \|$/);
+    expect(lines[3]).toContain("missed (rps 0.85x, reads 1.00)");
+  });
+
+  it("the SVG chart is well-formed, escapes labels, and draws a bar and a whisker per figure", () => {
+    const svg = ratioChart([row(), row({ id: "gate", label: "gate", cpu: { min: Number.NaN, median: Number.NaN, max: Number.NaN } })], "bench <test>");
+    expect(svg.startsWith("<svg")).toBe(true);
+    expect(svg.trim().endsWith("</svg>")).toBe(true);
+    expect(svg).toContain("bench &#60;test&#62;");
+    expect(svg).toContain("site 200 &#60;small&#62; &#38; HTML vs hello-world");
+    expect(svg).not.toContain("NaN");
+    // row 1: rps + cpu bars; row 2: rps only (no CPU figure)
+    expect(svg.match(/opacity="0.85"/g)).toHaveLength(3);
+    // bars are proportional: 0.85 and 2 on a 0..3.5 scale of 420 px
+    expect(svg).toContain('width="102.0"');
+    expect(svg).toContain('width="240.0"');
+  });
+});
