@@ -18,11 +18,13 @@ export {
 } from "./errors.ts";
 export { arr, bool, fail, int, Issue, lit, num, obj, opt, pick, rec, refine, standard, str, tup, type Lite, type Opt } from "./lite.ts";
 export { KV_LIMITS, WRITE_RETRY_DEFAULTS } from "./limits.ts";
+export { listPages } from "./list.ts";
 export { KvOps, parseKvServerTiming } from "./ops.ts";
 export { toIssues, validate, type Infer, type Schema } from "./schema.ts";
 export {
   KvReader,
   KvStore,
+  KvWriter,
   checkCacheTtl,
   checkExpiration,
   checkExpirationTtl,

@@ -1,4 +1,4 @@
-import type { KvBinding, KvListKey, KvPutOptions, KvValueWithMetadata } from "./binding.ts";
+import type { KvBinding, KvPutOptions, KvValueWithMetadata } from "./binding.ts";
 import { IsolateCache, type CacheEntry } from "./cache.ts";
 import type { Codec } from "./codec.ts";
 import {
@@ -10,6 +10,7 @@ import {
   KvValidationError,
 } from "./errors.ts";
 import { KV_LIMITS, WRITE_RETRY_DEFAULTS } from "./limits.ts";
+import { listPages as listPagesOf } from "./list.ts";
 import type { KvOps } from "./ops.ts";
 import { validate, type Schema } from "./schema.ts";
 
@@ -338,19 +339,17 @@ export class KvReader<V, M = unknown, K extends Codec<V>["kind"] = Codec<V>["kin
 }
 
 /**
- * A typed view of one KV namespace under one key prefix: everything `KvReader`
- * does, plus bulk get, validated writes with every KV limit checked before the call,
- * 429 retries with jittered backoff, deletes and lazy listing.
+ * The write half on top of `KvReader`: validated puts with every KV limit
+ * checked before the call, 429 retries with jittered backoff, and deletes.
+ * A Worker that writes but never lists or bulk-reads uses this, so listing and
+ * bulk get stay out of its bundle; `KvStore` adds them.
  *
  * @example
- * import * as v from "valibot";
- * const Rollout = v.object({ percent: v.number() });
- * const store = new KvStore(env.ROLLOUT_KV, { prefix: "rollout:", codec: json(Rollout),
- *   cache: { ttlMs: 5_000, maxEntries: 10, staleOnError: true } });
- * await store.put("current", { percent: 10 });
- * const cfg = await store.get("current"); // { percent: 10 } | null, typed and validated
+ * const tokens = new KvWriter(env.TOKENS_KV, { prefix: "tok/", codec: json(TokenRecordShape) });
+ * await tokens.put(hash, record, { expirationTtl: 3600 });
+ * await tokens.delete(hash);
  */
-export class KvStore<V, M = unknown, K extends Codec<V>["kind"] = Codec<V>["kind"]> extends KvReader<V, M, K> {
+export class KvWriter<V, M = unknown, K extends Codec<V>["kind"] = Codec<V>["kind"]> extends KvReader<V, M, K> {
   readonly #retry: RetryOptions;
   readonly #sleep: (ms: number) => Promise<void>;
   readonly #random: () => number;
@@ -362,6 +361,128 @@ export class KvStore<V, M = unknown, K extends Codec<V>["kind"] = Codec<V>["kind
     this.#random = options.random ?? Math.random;
   }
 
+  /**
+   * Validates and writes a value. Limits are checked first; 429s are retried with
+   * jittered backoff, then raise `KvRateLimitError`.
+   * @example await store.put("current", cfg, { expirationTtl: 3600, metadata: { by: "cli" } });
+   */
+  async put(key: string, value: V, options: WriteOptions<M> = {}): Promise<void> {
+    const full = this.keyFor(key);
+    const putOptions: KvPutOptions = {};
+    if (options.expirationTtl !== undefined) {
+      checkExpirationTtl(options.expirationTtl);
+      putOptions.expirationTtl = options.expirationTtl;
+    }
+    if (options.expiration !== undefined) {
+      checkExpiration(options.expiration, this._now());
+      putOptions.expiration = options.expiration;
+    }
+    if (options.metadata !== undefined) {
+      const metadata = await this._decodeMetadata(full, options.metadata, "write");
+      checkMetadataSize(metadata);
+      putOptions.metadata = metadata;
+    }
+    const encoded = await this.#encode(full, value, options.size);
+    await this.#write(full, encoded, putOptions, options.ops);
+    if (this._cache) {
+      // Keep what we wrote, so this isolate reads its own write at once.
+      const stored = this.codec.kind === "json" || this.codec.kind === "text" ? value : null;
+      this._remember(full, stored, (putOptions.metadata as M | undefined) ?? null);
+    }
+  }
+
+  /**
+   * Deletes a key (and forgets it in the isolate cache).
+   * @example await store.delete("old-version");
+   */
+  async delete(key: string, options: { ops?: KvOps } = {}): Promise<void> {
+    const full = this.keyFor(key);
+    this._cache?.delete(full);
+    await this._timed(options.ops, "deletes", () => this.binding.delete(full)).catch((err: unknown) => {
+      throw new KvUnavailableError("delete", full, err);
+    });
+  }
+
+  // ---------------------------------------------------------------- internals
+
+  async #encode(
+    key: string,
+    value: V,
+    declaredSize: number | undefined,
+  ): Promise<string | ArrayBuffer | ArrayBufferView | LimitedStream> {
+    const max = KV_LIMITS.valueMaxBytes;
+    const codec = this._codec;
+    switch (codec.kind) {
+      case "json":
+      case "text": {
+        const checked = codec.schema ? await validate(codec.schema, value, { key, phase: "write", target: "value" }) : value;
+        let s: string | undefined;
+        if (codec.kind === "json") {
+          s = JSON.stringify(checked);
+          if (s === undefined) {
+            throw new KvValidationError(key, "write", "value", [{ message: "value is not JSON-serializable", path: "" }]);
+          }
+        } else {
+          if (typeof checked !== "string") {
+            throw new KvValidationError(key, "write", "value", [{ message: "text store values must be strings", path: "" }]);
+          }
+          s = checked;
+        }
+        const size = sizeForLimit(s, max);
+        if (size > max) throw new KvLimitError("value-bytes", size, `value is ${size} bytes, more than ${max}`, max);
+        return s;
+      }
+      case "bytes": {
+        const b = value as Uint8Array;
+        if (b.byteLength > max) throw new KvLimitError("value-bytes", b.byteLength, `value is ${b.byteLength} bytes, more than ${max}`, max);
+        return b;
+      }
+      case "stream": {
+        if (declaredSize !== undefined && declaredSize > max) {
+          throw new KvLimitError("value-bytes", declaredSize, `value is ${declaredSize} bytes, more than ${max}`, max);
+        }
+        return new LimitedStream(value as ReadableStream<Uint8Array>, max);
+      }
+    }
+  }
+
+  async #write(
+    full: string,
+    value: string | ArrayBuffer | ArrayBufferView | LimitedStream,
+    options: KvPutOptions,
+    ops: KvOps | undefined,
+  ): Promise<void> {
+    // A stream can be consumed once, so it gets one attempt.
+    const attempts = value instanceof LimitedStream ? 1 : Math.max(1, this.#retry.attempts);
+    const body = value instanceof LimitedStream ? value.readable : value;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await this._timed(ops, "writes", () => this.binding.put(full, body, options));
+        return;
+      } catch (err) {
+        if (value instanceof LimitedStream && value.overflow) throw value.overflow;
+        if (!isRateLimited(err)) throw new KvUnavailableError("put", full, err);
+        if (attempt >= attempts) throw new KvRateLimitError(full, attempt, err);
+        const cap = Math.min(this.#retry.maxDelayMs, this.#retry.baseDelayMs * 2 ** (attempt - 1));
+        await this.#sleep(Math.round(cap / 2 + (this.#random() * cap) / 2));
+      }
+    }
+  }
+}
+
+/**
+ * A typed view of one KV namespace under one key prefix: everything `KvWriter`
+ * (and so `KvReader`) does, plus bulk get and lazy listing.
+ *
+ * @example
+ * import * as v from "valibot";
+ * const Rollout = v.object({ percent: v.number() });
+ * const store = new KvStore(env.ROLLOUT_KV, { prefix: "rollout:", codec: json(Rollout),
+ *   cache: { ttlMs: 5_000, maxEntries: 10, staleOnError: true } });
+ * await store.put("current", { percent: 10 });
+ * const cfg = await store.get("current"); // { percent: 10 } | null, typed and validated
+ */
+export class KvStore<V, M = unknown, K extends Codec<V>["kind"] = Codec<V>["kind"]> extends KvWriter<V, M, K> {
   /**
    * Reads many keys with KV's bulk get (100 keys a call, one operation each);
    * json and text stores only. The map is keyed by the keys as given.
@@ -408,71 +529,12 @@ export class KvStore<V, M = unknown, K extends Codec<V>["kind"] = Codec<V>["kind
   }
 
   /**
-   * Validates and writes a value. Limits are checked first; 429s are retried with
-   * jittered backoff, then raise `KvRateLimitError`.
-   * @example await store.put("current", cfg, { expirationTtl: 3600, metadata: { by: "cli" } });
-   */
-  async put(key: string, value: V, options: WriteOptions<M> = {}): Promise<void> {
-    const full = this.keyFor(key);
-    const putOptions: KvPutOptions = {};
-    if (options.expirationTtl !== undefined) {
-      checkExpirationTtl(options.expirationTtl);
-      putOptions.expirationTtl = options.expirationTtl;
-    }
-    if (options.expiration !== undefined) {
-      checkExpiration(options.expiration, this._now());
-      putOptions.expiration = options.expiration;
-    }
-    if (options.metadata !== undefined) {
-      const metadata = await this._decodeMetadata(full, options.metadata, "write");
-      checkMetadataSize(metadata);
-      putOptions.metadata = metadata;
-    }
-    const encoded = await this.#encode(full, value, options.size);
-    await this.#write(full, encoded, putOptions, options.ops);
-    if (this._cache) {
-      // Keep what we wrote, so this isolate reads its own write at once.
-      const stored = this.codec.kind === "json" || this.codec.kind === "text" ? value : null;
-      this._remember(full, stored, (putOptions.metadata as M | undefined) ?? null);
-    }
-  }
-
-  /**
-   * Deletes a key (and forgets it in the isolate cache).
-   * @example await store.delete("old-version");
-   */
-  async delete(key: string, options: { ops?: KvOps } = {}): Promise<void> {
-    const full = this.keyFor(key);
-    this._cache?.delete(full);
-    await this._timed(options.ops, "deletes", () => this.binding.delete(full)).catch((err: unknown) => {
-      throw new KvUnavailableError("delete", full, err);
-    });
-  }
-
-  /**
    * Lazily walks the keys under the store's prefix, one KV list call per page.
    * Loops on `list_complete`, not on emptiness: a page can be empty and still not the last.
    * @example for await (const page of store.listPages({ prefix: "v1/" })) console.log(page.keys.length);
    */
-  async *listPages(options: ListOptions = {}): AsyncGenerator<ListPage<M>, void, undefined> {
-    const limit = options.limit ?? KV_LIMITS.listMaxLimit;
-    if (!Number.isInteger(limit) || limit < 1 || limit > KV_LIMITS.listMaxLimit) {
-      throw new KvLimitError("list-limit", limit, `list limit must be an integer 1..${KV_LIMITS.listMaxLimit}`, KV_LIMITS.listMaxLimit);
-    }
-    const prefix = this.prefix + (options.prefix ?? "");
-    let cursor = options.cursor ?? null;
-    for (;;) {
-      const page = await this._timed(options.ops, "lists", () =>
-        this.binding.list({ prefix, limit, ...(cursor ? { cursor } : {}) }),
-      ).catch((err: unknown) => {
-        throw new KvUnavailableError("list", prefix, err);
-      });
-      const keys: ListedKey<M>[] = [];
-      for (const k of page.keys) keys.push(await this.#listed(k));
-      cursor = page.list_complete ? null : page.cursor;
-      yield { keys, cursor };
-      if (page.list_complete) return;
-    }
+  listPages(options: ListOptions = {}): AsyncGenerator<ListPage<M>, void, undefined> {
+    return listPagesOf<V, M, K>(this, options);
   }
 
   /**
@@ -481,80 +543,6 @@ export class KvStore<V, M = unknown, K extends Codec<V>["kind"] = Codec<V>["kind
    */
   async *keys(options: Omit<ListOptions, "cursor"> = {}): AsyncGenerator<ListedKey<M>, void, undefined> {
     for await (const page of this.listPages(options)) yield* page.keys;
-  }
-
-  // ---------------------------------------------------------------- internals
-
-  async #encode(
-    key: string,
-    value: V,
-    declaredSize: number | undefined,
-  ): Promise<string | ArrayBuffer | ArrayBufferView | LimitedStream> {
-    const max = KV_LIMITS.valueMaxBytes;
-    const codec = this._codec;
-    switch (codec.kind) {
-      case "json":
-      case "text": {
-        const checked = codec.schema ? await validate(codec.schema, value, { key, phase: "write", target: "value" }) : value;
-        let s: string | undefined;
-        if (codec.kind === "json") {
-          s = JSON.stringify(checked);
-          if (s === undefined) {
-            throw new KvValidationError(key, "write", "value", [{ message: "value is not JSON-serializable", path: "" }]);
-          }
-        } else {
-          if (typeof checked !== "string") {
-            throw new KvValidationError(key, "write", "value", [{ message: "text store values must be strings", path: "" }]);
-          }
-          s = checked;
-        }
-        const size = sizeForLimit(s, max);
-        if (size > max) throw new KvLimitError("value-bytes", size, `value is ${size} bytes, more than ${max}`, max);
-        return s;
-      }
-      case "bytes": {
-        const b = value as Uint8Array;
-        if (b.byteLength > max) throw new KvLimitError("value-bytes", b.byteLength, `value is ${b.byteLength} bytes, more than ${max}`, max);
-        return b;
-      }
-      case "stream": {
-        if (declaredSize !== undefined && declaredSize > max) {
-          throw new KvLimitError("value-bytes", declaredSize, `value is ${declaredSize} bytes, more than ${max}`, max);
-        }
-        return new LimitedStream(value as ReadableStream<Uint8Array>, max);
-      }
-    }
-  }
-
-  async #listed(k: KvListKey): Promise<ListedKey<M>> {
-    return {
-      name: k.name.slice(this.prefix.length),
-      expiration: k.expiration,
-      metadata: await this._decodeMetadata(k.name, k.metadata, "read"),
-    };
-  }
-
-  async #write(
-    full: string,
-    value: string | ArrayBuffer | ArrayBufferView | LimitedStream,
-    options: KvPutOptions,
-    ops: KvOps | undefined,
-  ): Promise<void> {
-    // A stream can be consumed once, so it gets one attempt.
-    const attempts = value instanceof LimitedStream ? 1 : Math.max(1, this.#retry.attempts);
-    const body = value instanceof LimitedStream ? value.readable : value;
-    for (let attempt = 1; ; attempt++) {
-      try {
-        await this._timed(ops, "writes", () => this.binding.put(full, body, options));
-        return;
-      } catch (err) {
-        if (value instanceof LimitedStream && value.overflow) throw value.overflow;
-        if (!isRateLimited(err)) throw new KvUnavailableError("put", full, err);
-        if (attempt >= attempts) throw new KvRateLimitError(full, attempt, err);
-        const cap = Math.min(this.#retry.maxDelayMs, this.#retry.baseDelayMs * 2 ** (attempt - 1));
-        await this.#sleep(Math.round(cap / 2 + (this.#random() * cap) / 2));
-      }
-    }
   }
 }
 

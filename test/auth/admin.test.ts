@@ -1,4 +1,7 @@
+import { env } from "cloudflare:workers";
+import { safeParse } from "valibot";
 import { describe, expect, it } from "vitest";
+import { TokenRecordSchema } from "../../workers/auth/store.ts";
 import { bearer, makeGate, uniqueUser } from "./helpers.ts";
 
 const SECRET = "admin-secret-for-tests";
@@ -72,4 +75,44 @@ describe("admin API (/__edgekv/tokens)", () => {
     expect((await g.fetch("/__edgekv/tokens/not-a-hash", { method: "DELETE", headers: admin() })).status).toBe(400);
     expect((await g.fetch("/__edgekv/nothing", { headers: admin() })).status).toBe(404);
   });
+
+  it("routes exactly as before: trailing slashes, other methods and paths are 404", async () => {
+    const g = makeGate({ ADMIN_SECRET: SECRET });
+    const user = uniqueUser("rt");
+    const post = await g.fetch("/__edgekv/tokens/", { method: "POST", headers: admin(), body: JSON.stringify({ user }) });
+    expect(post.status).toBe(201);
+    const { hash, token } = (await post.json()) as { hash: string; token: string };
+    for (const [method, path] of [
+      ["GET", "/__edgekv/tokens"],
+      ["PUT", "/__edgekv/tokens"],
+      ["POST", `/__edgekv/tokens/${hash}`],
+      ["POST", `/__edgekv/tokens/users/${user}`],
+      ["DELETE", "/__edgekv/tokens"],
+      ["DELETE", `/__edgekv/tokens/${hash}/extra`],
+      ["DELETE", "/__edgekv/other"],
+    ] as const) {
+      const res = await g.fetch(path, { method, headers: admin() });
+      expect(res.status, `${method} ${path}`).toBe(404);
+      expect(((await res.json()) as { error: string }).error).toBe("not_found");
+    }
+    expect((await g.fetch("/__edgekv/tokens/users", { method: "DELETE", headers: admin() })).status).toBe(400);
+    expect((await g.fetch("/x", bearer(token))).status).toBe(200);
+    const del = await g.fetch(`/__edgekv/tokens/users/${user}/`, { method: "DELETE", headers: admin() });
+    expect(await del.json()).toEqual({ revoked: 1 });
+    expect((await g.fetch("/x", bearer(token))).status).toBe(401);
+  });
+
+  it("writes records the CLI's valibot schema accepts, and refuses what it refuses", async () => {
+    const g = makeGate({ ADMIN_SECRET: SECRET });
+    const user = uniqueUser("v");
+    const res = await g.fetch("/__edgekv/tokens", { method: "POST", headers: admin(), body: JSON.stringify({ user, scopes: ["GET:/a/*", "*:/b"], label: "l" }) });
+    const { hash } = (await res.json()) as { hash: string };
+    const stored = await env.TOKENS_KV.get(`tok/${hash}`, "json");
+    expect(safeParse(TokenRecordSchema, stored).success).toBe(true);
+    for (const body of [{ user, label: "x".repeat(101) }, { user, scopes: Array.from({ length: 33 }, () => "GET:/x") }, { user, label: 1 }]) {
+      const r = await g.fetch("/__edgekv/tokens", { method: "POST", headers: admin(), body: JSON.stringify(body) });
+      expect(r.status, JSON.stringify(body).slice(0, 60)).toBe(400);
+    }
+  });
 });
+

@@ -6,7 +6,7 @@
 import { hmacSha256 } from "../../shared/crypto.ts";
 import { cookieValues } from "./credential.ts";
 import type { GateConfig } from "./config.ts";
-import type { TokenRecord } from "./store.ts";
+import type { TokenRecord } from "./tokens.ts";
 
 export const IDENTITY_PREFIX = "x-edgekv-";
 export const H_USER = "x-edgekv-user";

@@ -13,14 +13,14 @@ import { extractCredential } from "./credential.ts";
 import { buildOriginRequest, identityOf } from "./forward.ts";
 import type { FailureLimiter } from "./rate.ts";
 import { scopeAllows } from "./scope.ts";
-import { TokenStore } from "./store.ts";
+import { Tokens } from "./tokens.ts";
 import { hashToken, isWellFormedToken } from "./token.ts";
 
 export const ADMIN_PREFIX = "/__edgekv/";
 
 export interface GateDeps {
   config: GateConfig;
-  tokens: TokenStore;
+  tokens: Tokens;
   /** Sends the forwarded request to the origin (ORIGIN binding or fetch). */
   origin: (request: Request) => Promise<Response>;
   limiter: FailureLimiter | undefined;
@@ -47,8 +47,8 @@ export interface Decision {
  * token's expiry), a shorter one for unknown hashes, bounded, no stale-on-error.
  * @example const tokens = gateTokenStore(env.TOKENS_KV, config, Date.now);
  */
-export function gateTokenStore(kv: KvBinding, config: GateConfig, now: () => number): TokenStore {
-  return new TokenStore(kv, {
+export function gateTokenStore(kv: KvBinding, config: GateConfig, now: () => number): Tokens {
+  return new Tokens(kv, {
     now,
     cacheTtl: KV_CACHE_TTL_SECONDS,
     cache: {
