@@ -84,6 +84,14 @@ export function refine<T>(base: Lite<T>, ok: (v: T) => boolean, message: string)
   };
 }
 
+/**
+ * A string matching `pattern`, of at most `max` characters (valibot's
+ * `pipe(string(), maxLength(max), regex(pattern, message))`).
+ * @example const user = match(/^[a-z]{1,8}$/, "user must be 1..8 of a-z")
+ */
+export const match = (pattern: RegExp, message = `must match ${pattern}`, max = Infinity): Lite<string> =>
+  refine(str, (s) => s.length <= max && pattern.test(s), message);
+
 /** An integer in [min, max]. */
 export const int = (min = -Infinity, max = Infinity): Lite<number> =>
   refine(num, (n) => Number.isInteger(n) && n >= min && n <= max, `expected an integer in ${min}..${max}`);

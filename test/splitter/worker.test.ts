@@ -320,6 +320,24 @@ describe("status endpoint", () => {
     expect(page).toContain("<svg");
     expect(page).toContain("20%</b> to green");
     expect(page).toContain("2026-11-20T11:00:00Z: 80%");
+    // The split bar (blue live, 20% green = 80 px of 400) and the schedule step line with a "now" marker.
+    expect(page).toContain('<rect width="400" height="24" fill="blue"/><rect width="80" height="24" fill="green"/>');
+    expect(page).toMatch(/<path d="M0 134H0V124H\d+V114H\d+V54H400" fill="none" stroke="green"/);
+    expect(page).toMatch(/<path d="M\d+ 34V134" stroke="#999"\/>/);
+  });
+
+  it("answers 404 for other methods and paths under the prefix, without reading KV", async () => {
+    await write(cfg({ version: 3, percent: 10 }));
+    const t = setup({ STATUS_SECRET: "right" });
+    for (const [method, path] of [["POST", "/__edgekv/status"], ["GET", "/__edgekv/statusx"], ["GET", "/__edgekv/status.html"]] as const) {
+      const res = await t.get(path, { method, headers: { authorization: "Bearer right" } });
+      expect(res.status, `${method} ${path}`).toBe(404);
+    }
+    expect(t.reads()).toBe(0);
+    const page = await (await t.get("/__edgekv/status/", { headers: { authorization: "Bearer right" } })).text();
+    expect(page).toContain("10%</b> to green");
+    expect(page).not.toContain("<path");
+    expect(page.match(/<svg/g)).toHaveLength(1);
   });
 });
 

@@ -5,11 +5,9 @@
  * the same messages where that schema has its own. test/auth/shape.test.ts
  * proves they agree with fast-check.
  */
-import { arr, int, obj, refine, standard, str } from "../../shared/kv/lite.ts";
+import { arr, int, match, obj, refine, standard } from "../../shared/kv/lite.ts";
 import type { Schema } from "../../shared/kv/schema.ts";
 import type { TokenRecord } from "./tokens.ts";
-
-const re = (pattern: RegExp, message: string, max = Infinity) => refine(str, (s) => s.length <= max && pattern.test(s), message);
 
 /** User ids go into KV keys and headers: no "/", no spaces, no control characters. */
 export const USER_PATTERN = /^[A-Za-z0-9._@+:=-]{1,128}$/;
@@ -25,11 +23,11 @@ export const MAX_LABEL_LENGTH = 100;
 
 export const TokenRecordShape: Schema<TokenRecord> = standard(
   obj({
-    id: re(/^[0-9a-f]{12}$/, "bad id"),
-    user: re(USER_PATTERN, USER_MESSAGE),
-    scopes: refine(arr(re(SCOPE_PATTERN, SCOPE_MESSAGE, MAX_SCOPE_LENGTH)), (a) => a.length <= MAX_SCOPES, `at most ${MAX_SCOPES} scopes`),
+    id: match(/^[0-9a-f]{12}$/),
+    user: match(USER_PATTERN, USER_MESSAGE),
+    scopes: refine(arr(match(SCOPE_PATTERN, SCOPE_MESSAGE, MAX_SCOPE_LENGTH)), (a) => a.length <= MAX_SCOPES, `at most ${MAX_SCOPES} scopes`),
     issuedAt: int(0),
     expiresAt: int(0),
-    label: re(LABEL_PATTERN, LABEL_MESSAGE, MAX_LABEL_LENGTH),
+    label: match(LABEL_PATTERN, LABEL_MESSAGE, MAX_LABEL_LENGTH),
   }),
 );

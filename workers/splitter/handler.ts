@@ -53,7 +53,7 @@ function finish(attempt: Attempt, headers: Record<string, string>, setCookie: st
  */
 export async function handle(request: Request, deps: Deps): Promise<Response> {
   const url = new URL(request.url);
-  if (url.pathname.startsWith(STATUS_PREFIX)) return statusResponse(request, deps);
+  if (url.pathname.startsWith(STATUS_PREFIX)) return statusResponse(request, url, deps);
   const ops = new KvOps();
   const { config } = await deps.source.load(ops);
   const now = deps.now();

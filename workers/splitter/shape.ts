@@ -5,7 +5,7 @@
  * The CLI validates every write with the valibot schema;
  * test/splitter/shape.test.ts proves the two agree with fast-check.
  */
-import { arr, bool, int, num, obj, opt, pick, refine, standard, str, type Lite } from "../../shared/kv/lite.ts";
+import { arr, bool, int, match, num, obj, opt, pick, refine, standard, str, type Lite } from "../../shared/kv/lite.ts";
 import type { Schema } from "../../shared/kv/schema.ts";
 import { MAX_GLOB_LENGTH } from "../../shared/http/glob.ts";
 import {
@@ -26,7 +26,6 @@ import {
 } from "./config.ts";
 
 const text = (max: number, min = 0) => refine(str, (s) => s.length >= min && s.length <= max, `must be ${min}..${max} characters`);
-const match = (re: RegExp) => refine(str, (s) => re.test(s), `must match ${re}`);
 const some = <T>(item: Lite<T>) => refine(arr(item), (a) => a.length > 0, "must not be empty");
 const color = pick(COLORS);
 const percent = refine(num, isPercent, "must be 0..100 with at most two decimals");

@@ -36,56 +36,58 @@ export function statusJson(config: RolloutConfig | null, deps: Deps) {
 }
 
 const esc = (s: unknown) => String(s).replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
-const FILL = { blue: "#2563eb", green: "#16a34a" };
 
-/** The split as a bar, and the schedule as a step line with a "now" marker. */
+/**
+ * The split as a bar and, when there is a schedule, the schedule as a step
+ * line with a "now" marker, in one inline SVG. The colours are named
+ * "blue" and "green", which are also SVG colour names.
+ */
 function html(st: ReturnType<typeof statusJson>): string {
   const c = st.config;
-  let body = `<p>No valid config. Last error: ${esc(st.lastError?.message ?? "none")}</p>`;
+  let body = "<p>No valid config.</p>";
   if (c && st.percentNow !== null) {
-    const w = st.percentNow * 4;
+    const p = st.percentNow;
     const other = otherColor(c.live);
-    body = `<p>v${c.version}: live <b>${c.live}</b> (${esc(c.origins[c.live])}), <b>${st.percentNow}%</b> to ${other} (${esc(c.origins[other])})</p>
-<svg width="400" height="24" role="img" aria-label="${100 - st.percentNow}% ${c.live}, ${st.percentNow}% ${other}"><rect width="400" height="24" fill="${FILL[c.live]}"/><rect width="${w}" height="24" fill="${FILL[other]}"/></svg>`;
     const steps = c.schedule ?? [];
+    body = `<p>v${c.version}: live <b>${c.live}</b> (${esc(c.origins[c.live])}), <b>${p}%</b> to ${other} (${esc(c.origins[other])})</p>
+<svg width="400" height="${steps.length ? 134 : 24}" role="img" aria-label="${100 - p}% ${c.live}, ${p}% ${other}"><rect width="400" height="24" fill="${c.live}"/><rect width="${p * 4}" height="24" fill="${other}"/>`;
     if (steps.length) {
+      // Time runs left to right over the schedule (+10%), the percentage bottom (0) to top (100), below the bar.
       const t0 = Date.parse(steps[0]!.at);
       const span = Math.max(1, Date.parse(steps[steps.length - 1]!.at) - t0) * 1.1;
       const x = (t: number) => Math.round(Math.min(1, Math.max(0, (t - t0) / span)) * 400);
-      let y = 100 - c.percent;
-      let d = `M0 ${y}`;
-      for (const s of steps) d += ` H${x(Date.parse(s.at))} V${(y = 100 - s.percent)}`;
-      body += `<h2>Schedule</h2><svg width="400" height="100" role="img" aria-label="schedule"><path d="${d} H400" fill="none" stroke="${FILL[other]}" stroke-width="2"/><line x1="${x(Date.parse(st.now))}" x2="${x(Date.parse(st.now))}" y1="0" y2="100" stroke="#999"/></svg>
-<ol>${steps.map((s) => `<li>${esc(s.at)}: ${s.percent}%</li>`).join("")}</ol>`;
-    }
+      let d = `M0 ${134 - c.percent}`;
+      for (const s of steps) d += `H${x(Date.parse(s.at))}V${134 - s.percent}`;
+      const now = x(Date.parse(st.now));
+      body += `<path d="${d}H400" fill="none" stroke="${other}" stroke-width="2"/><path d="M${now} 34V134" stroke="#999"/></svg>
+<h2>Schedule</h2><ol>${steps.map((s) => `<li>${esc(s.at)}: ${s.percent}%</li>`).join("")}</ol>`;
+    } else body += "</svg>";
   }
-  if (st.lastError) body += `<p>Last config error (${esc(st.lastError.at)}): ${esc(st.lastError.message)}</p>`;
+  if (st.lastError) body += `<p>Last config error (${st.lastError.at}): ${esc(st.lastError.message)}</p>`;
   return `<!doctype html><meta charset="utf-8"><title>edgekv rollout</title><h1>edgekv rollout</h1>${body}`;
 }
 
 /**
  * `/__edgekv/status` (HTML) and `/__edgekv/status.json`: off (404) unless
  * STATUS_SECRET is set; then `Authorization: Bearer <secret>` or `?token=`.
- * @example await statusResponse(new Request("https://x/__edgekv/status.json", { headers: { authorization: "Bearer s" } }), deps)
+ * @example await statusResponse(request, new URL(request.url), deps)
  */
-export async function statusResponse(request: Request, deps: Deps): Promise<Response> {
+export async function statusResponse(request: Request, url: URL, deps: Deps): Promise<Response> {
   try {
     const secret = deps.env.STATUS_SECRET;
-    if (!secret) throw new HttpError(404, "not_found", "the status endpoint is off (set STATUS_SECRET to enable it)");
+    if (!secret) throw new HttpError(404, "not_found", "status endpoint off (no STATUS_SECRET)");
     const auth = request.headers.get("authorization");
-    const given = auth?.startsWith("Bearer ") ? auth.slice(7) : (new URL(request.url).searchParams.get("token") ?? "");
+    const given = auth?.startsWith("Bearer ") ? auth.slice(7) : (url.searchParams.get("token") ?? "");
     if (!(await timingSafeEqualStrings(given, secret))) {
-      throw new HttpError(401, "unauthorized", "give the status secret as Authorization: Bearer <secret>", { "WWW-Authenticate": "Bearer" });
+      throw new HttpError(401, "unauthorized", "Authorization: Bearer <STATUS_SECRET> required", { "WWW-Authenticate": "Bearer" });
     }
-    const { config } = await deps.source.load();
     // Two GET endpoints (trailing slashes allowed): a router would cost more bytes than it saves.
-    const path = new URL(request.url).pathname.replace(/\/+$/, "");
+    const path = url.pathname.replace(/\/+$/, "");
+    const json = path === `${STATUS_PREFIX}.json`;
+    if (request.method !== "GET" || (!json && path !== STATUS_PREFIX)) throw new HttpError(404, "not_found", `try ${STATUS_PREFIX}(.json)`);
+    const st = statusJson((await deps.source.load()).config, deps);
     const headers = { "cache-control": "no-store" };
-    if (request.method === "GET" && path === STATUS_PREFIX) {
-      return new Response(html(statusJson(config, deps)), { headers: { ...headers, "content-type": "text/html; charset=utf-8" } });
-    }
-    if (request.method === "GET" && path === `${STATUS_PREFIX}.json`) return Response.json(statusJson(config, deps), { headers });
-    throw new HttpError(404, "not_found", `no such endpoint; try ${STATUS_PREFIX} or ${STATUS_PREFIX}.json`);
+    return json ? Response.json(st, { headers }) : new Response(html(st), { headers: { ...headers, "content-type": "text/html; charset=utf-8" } });
   } catch (err) {
     return toErrorResponse(err);
   }
