@@ -20,6 +20,8 @@ export default {
       reader = new SiteReader(env.SITE_KV);
       readerKv = env.SITE_KV;
     }
-    return handleSite(request, { reader, waitUntil: (p) => ctx.waitUntil(p) });
+    // The Cache API has no effect on workers.dev: skip its cost there.
+    const cache = new URL(request.url).hostname.endsWith(".workers.dev") ? undefined : caches.default;
+    return handleSite(request, { reader, waitUntil: (p) => ctx.waitUntil(p), cache });
   },
 } satisfies ExportedHandler<Env>;

@@ -23,17 +23,31 @@ export const SECURITY_HEADERS: Record<string, string> = {
 };
 /** Canonical-URL redirects are temporary, as Workers Static Assets does. */
 export const CANONICAL_REDIRECT_STATUS = 307;
+/**
+ * Largest body kept in the Cache API. Filling the cache tees the stream, and a
+ * tee buffers whatever the slower side has not read yet.
+ */
+export const EDGE_CACHE_MAX_BYTES = 1024 * 1024;
 
 export interface SiteDeps {
   reader: SiteReader;
   waitUntil?: (p: Promise<unknown>) => void;
+  /**
+   * The colo cache (`caches.default`), where it has an effect (a custom domain or
+   * route; not workers.dev). Bodies are cached by content hash, so every version
+   * and path sharing a file shares one entry, and a hit costs no KV read.
+   */
+  cache?: Cache;
 }
+
+/** KV accounting plus what the Cache API did for this request. */
+type SiteOps = KvOps & { edgeCache?: "hit" | "miss" };
 
 interface Ctx {
   request: Request;
   url: URL;
   deps: SiteDeps;
-  ops: KvOps;
+  ops: SiteOps;
   waitUntil: (p: Promise<unknown>) => void;
   index: SiteIndex;
 }
@@ -43,7 +57,7 @@ interface Ctx {
  * @example export default { fetch: (req, env, ctx) => handleSite(req, { reader, waitUntil: (p) => ctx.waitUntil(p) }) };
  */
 export async function handleSite(request: Request, deps: SiteDeps): Promise<Response> {
-  const ops = new KvOps();
+  const ops: SiteOps = new KvOps();
   let version: string | undefined;
   let res: Response;
   try {
@@ -76,6 +90,7 @@ export async function handleSite(request: Request, deps: SiteDeps): Promise<Resp
   }
   const h = res.headers;
   h.set("Server-Timing", ops.toServerTiming());
+  if (ops.edgeCache) h.append("Server-Timing", `cache;desc="${ops.edgeCache}"`);
   if (version && !h.has("x-edgekv-site-version")) h.set("x-edgekv-site-version", version);
   return res;
 }
@@ -188,7 +203,22 @@ async function serveFile(ctx: Ctx, path: string, entry: Entry, status: 200 | 404
   }
   out.set("Content-Length", String(end - start + 1));
   if (request.method === "HEAD" || size === 0) return new Response(null, { status: code, headers: out });
-  const body = await openBody(ctx.deps.reader, { hash: entry.h, enc: enc ?? "id", size, chunk: index.chunk, start, end }, ctx.ops, ctx.waitUntil);
+  const cache = code === 206 || size > EDGE_CACHE_MAX_BYTES ? undefined : ctx.deps.cache;
+  // Keyed by content, under this site's origin (Cache API keys are per zone).
+  const key = cache && new Request(`${ctx.url.origin}/__edgekv/blob/${entry.h}/${enc ?? "id"}`);
+  const hit = key && (await cache.match(key).catch(() => undefined));
   // The stored bytes are already encoded: the runtime must not compress them again.
+  if (hit?.body) {
+    ctx.ops.edgeCache = "hit";
+    return new Response(hit.body, { status: code, headers: out, encodeBody: "manual" });
+  }
+  let body = await openBody(ctx.deps.reader, { hash: entry.h, enc: enc ?? "id", size, chunk: index.chunk, start, end }, ctx.ops, ctx.waitUntil);
+  if (key) {
+    ctx.ops.edgeCache = "miss";
+    const [client, copy] = body.tee();
+    body = client;
+    const stored = new Response(copy, { headers: { "Cache-Control": CACHE_IMMUTABLE, "Content-Length": String(size) } });
+    ctx.waitUntil(cache.put(key, stored).catch(() => undefined));
+  }
   return new Response(body, { status: code, headers: out, encodeBody: "manual" });
 }
