@@ -167,7 +167,7 @@ function esc(s: string): string {
  */
 export function ratioChart(rows: readonly CaseResult[], title: string): string {
   const rowH = 26;
-  const left = 230;
+  const left = 280;
   const plotW = 420;
   const top = 48;
   const maxX = Math.max(
@@ -176,7 +176,7 @@ export function ratioChart(rows: readonly CaseResult[], title: string): string {
   );
   const scaleMax = Math.ceil(maxX * 2) / 2;
   const x = (v: number) => left + (Math.min(v, scaleMax) / scaleMax) * plotW;
-  const height = top + rows.length * rowH + 40;
+  const height = top + rows.length * rowH + 56;
   const width = left + plotW + 30;
   const parts: string[] = [];
   parts.push(`<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="system-ui, sans-serif" font-size="12">`);
@@ -204,7 +204,8 @@ export function ratioChart(rows: readonly CaseResult[], title: string): string {
       parts.push(`<line x1="${x(s.min).toFixed(1)}" y1="${y + dy + 4}" x2="${x(s.max).toFixed(1)}" y2="${y + dy + 4}" stroke="#111" stroke-width="1"/>`);
     }
   });
-  parts.push(`<text x="10" y="${height - 8}" fill="#666">bars: median of A/B ratios over alternating pairs; whiskers: min–max. Throughput above 1.0x is better, CPU below 1.0x is better.</text>`);
+  parts.push(`<text x="10" y="${height - 22}" fill="#666">Bars: median of the A/B ratios over alternating pairs; whiskers: min–max.</text>`);
+  parts.push(`<text x="10" y="${height - 8}" fill="#666">Throughput above 1.0x is better; CPU per request below 1.0x is better.</text>`);
   parts.push("</svg>");
   return parts.join("\n");
 }
