@@ -8,21 +8,30 @@ function toBytes(data: string | Uint8Array): Uint8Array {
   return typeof data === "string" ? encoder.encode(data) : data;
 }
 
-/** Lowercase hex of bytes. */
+/**
+ * Lowercase hex of bytes.
+ * @example toHex(new Uint8Array([1, 255])) // "01ff"
+ */
 export function toHex(bytes: Uint8Array): string {
   let out = "";
   for (const b of bytes) out += b.toString(16).padStart(2, "0");
   return out;
 }
 
-/** base64url without padding. */
+/**
+ * base64url without padding.
+ * @example toBase64Url(new Uint8Array([251, 255])) // "-_8"
+ */
 export function toBase64Url(bytes: Uint8Array): string {
   let bin = "";
   for (const b of bytes) bin += String.fromCharCode(b);
   return btoa(bin).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
 }
 
-/** Decodes base64url (padding optional); null when malformed. */
+/**
+ * Decodes base64url (padding optional); null when malformed.
+ * @example fromBase64Url("-_8") // Uint8Array [251, 255]; fromBase64Url("a+b") // null
+ */
 export function fromBase64Url(s: string): Uint8Array | null {
   if (!/^[A-Za-z0-9_-]*$/.test(s)) return null;
   try {

@@ -12,6 +12,13 @@ export interface CacheEntry<V, M> {
   readonly error?: unknown;
 }
 
+/**
+ * The cache behind `KvReader`'s `cache` option; usable on its own.
+ * @example
+ * const cache = new IsolateCache<string, null>(100);
+ * cache.set("k", { value: "v", metadata: null, freshUntil: Date.now() + 5_000 });
+ * cache.get("k")?.value // "v"
+ */
 export class IsolateCache<V, M> {
   readonly #entries = new Map<string, CacheEntry<V, M>>();
   readonly maxEntries: number;

@@ -4,7 +4,10 @@
  * into HTTP responses in one place.
  */
 
-/** Base class: every error the library throws is an `EdgeKvError`. */
+/**
+ * Base class: every error the library throws is an `EdgeKvError`.
+ * @example if (err instanceof EdgeKvError) console.log(err.code) // "limit", "validation", "unavailable"...
+ */
 export class EdgeKvError extends Error {
   /** Stable machine-readable code, e.g. `"limit"`, `"validation"`. */
   readonly code: string;
@@ -59,6 +62,8 @@ export interface ValidationIssue {
 /**
  * A value or its metadata failed the store's schema (or was not valid JSON).
  * On read this is never a cast and never a crash: the caller picks the fallback.
+ * @example
+ * try { cfg = await store.get("config") } catch (e) { if (e instanceof KvValidationError) cfg = DEFAULTS }
  */
 export class KvValidationError extends EdgeKvError {
   override readonly name = "KvValidationError";
@@ -84,7 +89,10 @@ export class KvValidationError extends EdgeKvError {
   }
 }
 
-/** A write kept failing with 429 (more than one write per second to one key). */
+/**
+ * A write kept failing with 429 (more than one write per second to one key).
+ * @example catch (e) { if (e instanceof KvRateLimitError) console.log(e.key, e.attempts) }
+ */
 export class KvRateLimitError extends EdgeKvError {
   override readonly name = "KvRateLimitError";
   readonly key: string;
@@ -98,7 +106,10 @@ export class KvRateLimitError extends EdgeKvError {
   }
 }
 
-/** KV itself failed (network, storage, binding). The original error is the `cause`. */
+/**
+ * KV itself failed (network, storage, binding). The original error is the `cause`.
+ * @example catch (e) { if (e instanceof KvUnavailableError) return toErrorResponse(e) } // 503 + Retry-After
+ */
 export class KvUnavailableError extends EdgeKvError {
   override readonly name = "KvUnavailableError";
   readonly operation: string;
@@ -111,7 +122,10 @@ export class KvUnavailableError extends EdgeKvError {
   }
 }
 
-/** The store's codec cannot do this (e.g. a bulk get of a stream store). */
+/**
+ * The store's codec cannot do this (e.g. an isolate cache on a stream store).
+ * @example new KvReader(kv, { codec: stream(), cache: { ttlMs: 1, maxEntries: 1 } }) // throws KvUnsupportedError
+ */
 export class KvUnsupportedError extends EdgeKvError {
   override readonly name = "KvUnsupportedError";
   constructor(message: string) {

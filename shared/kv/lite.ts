@@ -19,7 +19,10 @@ export type Lite<T> = (value: unknown) => T;
 /** An optional field of `obj`: may be missing or undefined. */
 export type Opt<T> = Lite<T | undefined> & { readonly opt: true };
 
-/** One problem, with the path to it (a Standard Schema issue). */
+/**
+ * One problem, with the path to it (a Standard Schema issue).
+ * @example standard(obj({ a: str }))["~standard"].validate({ a: 1 }) // { issues: [Issue { message: "expected string", path: ["a"] }] }
+ */
 export class Issue {
   readonly message: string;
   readonly path: PropertyKey[] = [];
@@ -28,7 +31,10 @@ export class Issue {
   }
 }
 
-/** Throws an issue; `check` functions call it. */
+/**
+ * Throws an issue; `check` functions call it.
+ * @example const port: Lite<number> = (v) => (Number.isInteger(v) ? (v as number) : fail("expected a port"));
+ */
 export function fail(message: string): never {
   throw new Issue(message);
 }
@@ -69,6 +75,7 @@ const type =
     // valibot's number() refuses NaN only.
     typeof v === name && v === v ? (v as T) : fail(`expected ${name}`);
 
+/** Primitive checks, e.g. `obj({ name: str, weight: num, on: bool })`. */
 export const str: Lite<string> = type("string");
 export const num: Lite<number> = type("number");
 export const bool: Lite<boolean> = type("boolean");
@@ -92,7 +99,10 @@ export function refine<T>(base: Lite<T>, ok: (v: T) => boolean, message: string)
 export const match = (pattern: RegExp, message = `must match ${pattern}`, max = Infinity): Lite<string> =>
   refine(str, (s) => s.length <= max && pattern.test(s), message);
 
-/** An integer in [min, max]. */
+/**
+ * An integer in [min, max].
+ * @example obj({ percent: int(0, 100) })
+ */
 export const int = (min = -Infinity, max = Infinity): Lite<number> =>
   refine(num, (n) => Number.isInteger(n) && n >= min && n <= max, `expected an integer in ${min}..${max}`);
 
@@ -108,7 +118,10 @@ export const pick =
   (v) =>
     values.includes(v as T) ? (v as T) : fail(`expected one of ${values.join(", ")}`);
 
-/** Optional; a missing value becomes `fallback` (checked like a given one). */
+/**
+ * Optional; a missing value becomes `fallback` (checked like a given one).
+ * @example obj({ ttl: opt(num, 3600), label: opt(str) }) // { ttl: 3600 } when ttl is missing
+ */
 export function opt<T>(check: Lite<T>): Opt<T>;
 export function opt<T>(check: Lite<T>, fallback: unknown): Lite<T> & { readonly opt: true };
 export function opt<T>(check: Lite<T>, fallback?: unknown): Opt<T> {

@@ -30,7 +30,10 @@ export class KvOps {
   }
 }
 
-/** Parses what `toServerTiming` wrote (used by tests, the benchmark and the CLI). */
+/**
+ * Parses what `toServerTiming` wrote (used by tests and the benchmark).
+ * @example parseKvServerTiming(res.headers.get("Server-Timing"))?.reads // 1
+ */
 export function parseKvServerTiming(header: string | null, name = "kv"): Record<string, number> | null {
   if (!header) return null;
   for (const part of header.split(",")) {

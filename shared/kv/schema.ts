@@ -14,7 +14,10 @@ function pathOf(issue: StandardSchemaV1.Issue): string {
     .join(".");
 }
 
-/** Turns a schema's issues into plain, printable ones. */
+/**
+ * Turns a schema's issues into plain, printable ones.
+ * @example toIssues([{ message: "too big", path: [{ key: "percent" }] }]) // [{ message: "too big", path: "percent" }]
+ */
 export function toIssues(issues: ReadonlyArray<StandardSchemaV1.Issue>): ValidationIssue[] {
   return issues.map((i) => ({ message: i.message, path: pathOf(i) }));
 }
