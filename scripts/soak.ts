@@ -5,6 +5,7 @@
 // timeout, an invalid rollout config written to KV, a site deploy and rollout
 // changes under load, a token revoked mid-run. Exits non-zero on any
 // unexplained error or wrong decision. See docs/benchmarks.md.
+import { FINGERPRINT_RE } from "../workers/site/model.ts";
 import { execFile } from "node:child_process";
 import { createHash } from "node:crypto";
 import { cp, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
@@ -76,7 +77,8 @@ async function cliProcess(args: string[], persist: string): Promise<string> {
 const sha256 = (b: ArrayBuffer) => createHash("sha256").update(new Uint8Array(b)).digest("hex");
 const pick = <T>(xs: readonly T[]): T => xs[Math.floor(Math.random() * xs.length)]!;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-const isFingerprinted = (path: string) => /\.\w*\d\w*\.[a-z0-9]+$/i.test(path) && /\.[A-Za-z0-9_]{8,}\.[a-z0-9]+$/.test(path);
+// The site Worker's own rule for which names get `immutable`.
+const isFingerprinted = (path: string) => FINGERPRINT_RE.test(path);
 
 async function main(): Promise<number> {
   process.env.WRANGLER_SEND_METRICS ??= "false";
