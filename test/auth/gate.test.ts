@@ -28,6 +28,22 @@ describe("RFC 6750 decision table (origin receives nothing for any rejection)", 
     expect(g.received).toEqual([]);
   });
 
+  it("ALLOW_QUERY_TOKEN=true accepts ?access_token= (RFC 6750 2.3) as the one credential, and the origin never sees it", async () => {
+    const g = makeGate({ ALLOW_QUERY_TOKEN: "true" });
+    const { token } = await g.issue({ user: "query-user" });
+    const ok = await g.fetch(`/private?a=1&access_token=${token}&b=2`);
+    expect(ok.status).toBe(200);
+    expect(g.received).toHaveLength(1);
+    expect(g.received[0]!.url).toBe("http://origin.test/private?a=1&b=2");
+    expect(g.received[0]!.headers["x-edgekv-user"]).toBe("query-user");
+    expect(JSON.stringify(g.received[0])).not.toContain(token);
+    // Still one credential at most, and still checked offline first.
+    await expectRejected(await g.fetch(`/private?access_token=${token}`, { headers: { Authorization: `Bearer ${token}` } }), 400, "invalid_request");
+    await expectRejected(await g.fetch(`/private?access_token=${token}&access_token=${token}`), 400, "invalid_request");
+    await expectRejected(await g.fetch("/private?access_token=nope"), 401, "invalid_token");
+    expect(g.received).toHaveLength(1);
+  });
+
   it("malformed header, two credentials, token in query, oversize header: 400 invalid_request, no KV read", async () => {
     const { kv, calls } = countingKv();
     const g = makeGate({ AUTH_COOKIE: "ekv" }, { kv });

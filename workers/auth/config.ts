@@ -16,6 +16,8 @@ export interface AuthEnv {
   PUBLIC_PATHS?: string;
   /** Cookie that may carry the token (browser apps); unset = header only. */
   AUTH_COOKIE?: string;
+  /** "true" accepts `?access_token=` (RFC 6750 section 2.3); refused otherwise. */
+  ALLOW_QUERY_TOKEN?: string;
   /** "true" keeps Authorization on forwarded requests. */
   FORWARD_AUTHORIZATION?: string;
   /** Extra comma-separated identity header names to strip from clients (x-edgekv-* always are). */
@@ -60,6 +62,8 @@ export interface GateConfig {
   realm: string;
   publicPaths: GlobMatcher[];
   cookieName: string | undefined;
+  /** Accept `?access_token=` (RFC 6750 section 2.3); off by default. */
+  allowQueryToken: boolean;
   forwardAuthorization: boolean;
   /** Lowercase names stripped from every forwarded request besides x-edgekv-*. */
   stripHeaders: ReadonlySet<string>;
@@ -124,6 +128,7 @@ export function parseConfig(env: AuthEnv): GateConfig {
     realm,
     publicPaths,
     cookieName,
+    allowQueryToken: env.ALLOW_QUERY_TOKEN === "true",
     forwardAuthorization: env.FORWARD_AUTHORIZATION === "true",
     stripHeaders: new Set(list(env.IDENTITY_HEADERS).map((h) => h.toLowerCase())),
     cors,

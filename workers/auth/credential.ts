@@ -1,8 +1,12 @@
 /**
  * Finding the one credential of a request (RFC 6750 section 2): the
- * Authorization header, or the configured cookie. Query-string tokens are
- * refused: they end up in logs, histories and Referer headers.
+ * Authorization header, or the configured cookie. Query-string tokens
+ * (`?access_token=`, section 2.3) are refused unless ALLOW_QUERY_TOKEN is
+ * "true": they end up in logs, histories and Referer headers.
  */
+
+/** The RFC 6750 query parameter. */
+export const QUERY_TOKEN_PARAM = "access_token";
 
 /** Longest Authorization header looked at; a token is 34 characters, so anything near this is junk. */
 export const MAX_AUTHORIZATION_LENGTH = 1024;
@@ -13,7 +17,7 @@ export type Credential =
   | { kind: "none" }
   /** 400 invalid_request: two credentials, a malformed header, a token in the query. */
   | { kind: "bad"; reason: string }
-  | { kind: "token"; token: string; source: "header" | "cookie" };
+  | { kind: "token"; token: string; source: "header" | "cookie" | "query" };
 
 /** Values of cookie `name` in a Cookie header (more than one means two credentials). */
 export function cookieValues(header: string | null, name: string): string[] {
@@ -27,12 +31,14 @@ export function cookieValues(header: string | null, name: string): string[] {
 
 /**
  * The request's credential.
- * @example extractCredential(new Request("https://x/", { headers: { Authorization: "Bearer ekv_..." } }), url, undefined)
+ * @example extractCredential(new Request("https://x/", { headers: { Authorization: "Bearer ekv_..." } }), url, undefined, false)
  * // { kind: "token", token: "ekv_...", source: "header" }
  */
-export function extractCredential(request: Request, url: URL, cookieName: string | undefined): Credential {
-  if (url.searchParams.has("access_token")) return { kind: "bad", reason: "tokens in the query string are refused" };
+export function extractCredential(request: Request, url: URL, cookieName: string | undefined, allowQuery = false): Credential {
   const found: Credential[] = [];
+  const inQuery = url.searchParams.getAll(QUERY_TOKEN_PARAM);
+  if (inQuery.length && !allowQuery) return { kind: "bad", reason: "tokens in the query string are refused" };
+  for (const token of inQuery) found.push({ kind: "token", token, source: "query" });
   const auth = request.headers.get("authorization");
   if (auth !== null) {
     if (auth.length > MAX_AUTHORIZATION_LENGTH) return { kind: "bad", reason: "Authorization header too long" };

@@ -4,7 +4,7 @@
  * signed when IDENTITY_SECRET is set); the credential removed by default.
  */
 import { hmacSha256 } from "../../shared/crypto.ts";
-import { cookieValues } from "./credential.ts";
+import { QUERY_TOKEN_PARAM, cookieValues } from "./credential.ts";
 import type { GateConfig } from "./config.ts";
 import type { TokenRecord } from "./tokens.ts";
 
@@ -78,7 +78,14 @@ export async function buildOriginRequest(
       headers.set(H_SIGNATURE, await hmacSha256(config.identitySecret, signedPayload(identity, request.method, path, ts)));
     }
   }
-  const target = (config.originUrl ?? url.origin) + path + url.search;
+  // A token in the query (when accepted) is a credential like Authorization: the origin never sees it.
+  let search = url.search;
+  if (!config.forwardAuthorization && url.searchParams.has(QUERY_TOKEN_PARAM)) {
+    const params = new URLSearchParams(url.search);
+    params.delete(QUERY_TOKEN_PARAM);
+    search = params.size ? `?${params}` : "";
+  }
+  const target = (config.originUrl ?? url.origin) + path + search;
   const hasBody = request.method !== "GET" && request.method !== "HEAD";
   return new Request(target, { method: request.method, headers, body: hasBody ? request.body : null, redirect: "manual" });
 }

@@ -130,7 +130,7 @@ async function decide(request: Request, url: URL, deps: GateDeps, ops: KvOps, d:
     return toOrigin(await buildOriginRequest(request, url, path, undefined, config, deps.now()), deps);
   }
 
-  const cred = extractCredential(request, url, config.cookieName);
+  const cred = extractCredential(request, url, config.cookieName, config.allowQueryToken);
   if (cred.kind === "none") {
     d.reason = "no credential";
     throw new HttpError(401, "unauthorized", "a bearer token is required", challenge(config.realm));
