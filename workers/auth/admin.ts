@@ -7,6 +7,8 @@
  *   DELETE /__edgekv/tokens/users/:user   -> {revoked: n}
  *   DELETE /__edgekv/tokens/:hash         -> {revoked: 0 | 1}   (hash = SHA-256 hex of the token)
  */
+import type { IRequest } from "itty-router";
+import { IttyRouter } from "itty-router/IttyRouter";
 import { timingSafeEqualStrings } from "../../shared/crypto.ts";
 import { HttpError } from "../../shared/http/errors.ts";
 import type { KvOps } from "../../shared/kv/index.ts";
@@ -15,18 +17,51 @@ import type { GateDeps } from "./gate.ts";
 /** Largest JSON body accepted by POST /__edgekv/tokens. */
 export const MAX_ADMIN_BODY_BYTES = 8 * 1024;
 
-/** The three routes (trailing slashes allowed): no user/hash = the collection. */
-const ROUTE = /^\/__edgekv\/tokens(?:\/users\/([^/]+)|\/([^/]+))?\/*$/;
-
 const json = (body: unknown, status = 200) => Response.json(body, { status, headers: { "Cache-Control": "no-store" } });
 const bad = (message: string) => new HttpError(400, "invalid_input", message);
 
+type AdminArgs = [GateDeps, KvOps];
+
+async function issue(request: IRequest, deps: GateDeps, ops: KvOps): Promise<Response> {
+  const text = await request.text();
+  if (text.length > MAX_ADMIN_BODY_BYTES) throw new HttpError(413, "too_large", `body over ${MAX_ADMIN_BODY_BYTES} bytes`);
+  let body: { user?: unknown; scopes?: unknown; ttl?: unknown; label?: unknown };
+  try {
+    body = JSON.parse(text) as typeof body;
+  } catch {
+    throw bad("body must be JSON: {user, scopes?, ttl?, label?}");
+  }
+  if (typeof body !== "object" || body === null) throw bad("body must be a JSON object");
+  // Types are checked by issue(): ttl there, the rest by the record's schema.
+  const issued = await deps.tokens.issue(
+    {
+      user: body.user as string,
+      scopes: body.scopes as string[] | undefined,
+      ttlSeconds: body.ttl as number | undefined,
+      label: body.label as string | undefined,
+    },
+    ops,
+  );
+  return json({ token: issued.token, hash: issued.hash, ...issued.record }, 201);
+}
+
+async function revokeHash(request: IRequest, deps: GateDeps, ops: KvOps): Promise<Response> {
+  const hash = request.params.hash ?? "";
+  if (!/^[0-9a-f]{64}$/.test(hash)) throw bad("DELETE /__edgekv/tokens/<sha256 hex of the token>");
+  return json({ revoked: (await deps.tokens.revokeHash(hash, ops)) ? 1 : 0 });
+}
+
+// The Worker's own endpoints; itty-router matches trailing slashes too.
+const router = IttyRouter<IRequest, AdminArgs>({ base: "/__edgekv/tokens" })
+  .post("/", issue)
+  .delete("/users/:user", async (request, deps, ops) => json({ revoked: await deps.tokens.revokeUser(decodeURIComponent(request.params.user ?? ""), ops) }))
+  .delete("/:hash", revokeHash);
+
 /**
  * Answers one admin request (the path is already known to start with /__edgekv/).
- * Three routes do not earn a router's bytes: one regex dispatches them.
  * @example await handleAdmin(request, new URL(request.url), deps, new KvOps());
  */
-export async function handleAdmin(request: Request, url: URL, deps: GateDeps, ops: KvOps): Promise<Response> {
+export async function handleAdmin(request: Request, _url: URL, deps: GateDeps, ops: KvOps): Promise<Response> {
   const auth = request.headers.get("authorization") ?? "";
   const provided = auth.startsWith("Bearer ") ? auth.slice(7) : "";
   if (!(await timingSafeEqualStrings(provided, deps.config.adminSecret ?? ""))) {
@@ -34,34 +69,7 @@ export async function handleAdmin(request: Request, url: URL, deps: GateDeps, op
     if (wait > 0) throw new HttpError(429, "rate_limited", "too many failed attempts, retry later", { "Retry-After": String(wait) });
     throw new HttpError(401, "unauthorized", "admin secret required (Authorization: Bearer <ADMIN_SECRET>)");
   }
-  const m = ROUTE.exec(url.pathname);
-  const method = request.method;
-  if (m && method === "POST" && m[1] === undefined && m[2] === undefined) {
-    const text = await request.text();
-    if (text.length > MAX_ADMIN_BODY_BYTES) throw new HttpError(413, "too_large", `body over ${MAX_ADMIN_BODY_BYTES} bytes`);
-    let body: { user?: unknown; scopes?: unknown; ttl?: unknown; label?: unknown };
-    try {
-      body = JSON.parse(text) as typeof body;
-    } catch {
-      throw bad("body must be JSON: {user, scopes?, ttl?, label?}");
-    }
-    if (typeof body !== "object" || body === null) throw bad("body must be a JSON object");
-    // Types are checked by issue(): ttl there, the rest by the record's schema.
-    const issued = await deps.tokens.issue(
-      {
-        user: body.user as string,
-        scopes: body.scopes as string[] | undefined,
-        ttlSeconds: body.ttl as number | undefined,
-        label: body.label as string | undefined,
-      },
-      ops,
-    );
-    return json({ token: issued.token, hash: issued.hash, ...issued.record }, 201);
-  }
-  if (m && method === "DELETE" && m[1] !== undefined) return json({ revoked: await deps.tokens.revokeUser(decodeURIComponent(m[1]), ops) });
-  if (m && method === "DELETE" && m[2] !== undefined) {
-    if (!/^[0-9a-f]{64}$/.test(m[2])) throw bad("DELETE /__edgekv/tokens/<sha256 hex of the token>");
-    return json({ revoked: (await deps.tokens.revokeHash(m[2], ops)) ? 1 : 0 });
-  }
-  throw new HttpError(404, "not_found", "no such admin endpoint");
+  const res = (await router.fetch(request as IRequest, deps, ops)) as Response | undefined;
+  if (!res) throw new HttpError(404, "not_found", "no such admin endpoint");
+  return res;
 }

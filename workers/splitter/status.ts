@@ -1,3 +1,5 @@
+import type { IRequest } from "itty-router";
+import { IttyRouter } from "itty-router/IttyRouter";
 import { timingSafeEqualStrings } from "../../shared/crypto.ts";
 import { HttpError, toErrorResponse } from "../../shared/http/errors.ts";
 import { otherColor, type RolloutConfig } from "./config.ts";
@@ -67,6 +69,14 @@ function html(st: ReturnType<typeof statusJson>): string {
   return `<!doctype html><meta charset="utf-8"><title>edgekv rollout</title><h1>edgekv rollout</h1>${body}`;
 }
 
+const NO_STORE = { "cache-control": "no-store" };
+const current = async (deps: Deps) => statusJson((await deps.source.load()).config, deps);
+
+// The Worker's own endpoints, routed by itty-router (trailing slashes match too).
+const router = IttyRouter<IRequest, [Deps]>({ base: STATUS_PREFIX })
+  .get(".json", async (_req, deps) => Response.json(await current(deps), { headers: NO_STORE }))
+  .get("/", async (_req, deps) => new Response(html(await current(deps)), { headers: { ...NO_STORE, "content-type": "text/html; charset=utf-8" } }));
+
 /**
  * `/__edgekv/status` (HTML) and `/__edgekv/status.json`: off (404) unless
  * STATUS_SECRET is set; then `Authorization: Bearer <secret>` or `?token=`.
@@ -81,13 +91,9 @@ export async function statusResponse(request: Request, url: URL, deps: Deps): Pr
     if (!(await timingSafeEqualStrings(given, secret))) {
       throw new HttpError(401, "unauthorized", "Authorization: Bearer <STATUS_SECRET> required", { "WWW-Authenticate": "Bearer" });
     }
-    // Two GET endpoints (trailing slashes allowed): a router would cost more bytes than it saves.
-    const path = url.pathname.replace(/\/+$/, "");
-    const json = path === `${STATUS_PREFIX}.json`;
-    if (request.method !== "GET" || (!json && path !== STATUS_PREFIX)) throw new HttpError(404, "not_found", `try ${STATUS_PREFIX}(.json)`);
-    const st = statusJson((await deps.source.load()).config, deps);
-    const headers = { "cache-control": "no-store" };
-    return json ? Response.json(st, { headers }) : new Response(html(st), { headers: { ...headers, "content-type": "text/html; charset=utf-8" } });
+    const res = (await router.fetch(request as IRequest, deps)) as Response | undefined;
+    if (!res) throw new HttpError(404, "not_found", `try ${STATUS_PREFIX}(.json)`);
+    return res;
   } catch (err) {
     return toErrorResponse(err);
   }
