@@ -278,4 +278,16 @@ describe("the Worker entry point", () => {
     expect(await res.text()).toBe("entry");
     expect(res.headers.get("Server-Timing")).toMatch(/^kv;desc="reads=\d+/);
   });
+
+  it("uses the Cache API on a custom domain, and skips it on workers.dev where it has no effect", async () => {
+    await publish(env.SITE_KV as unknown as KvBinding, { "/index.html": "entry" });
+    const worker = (exports as unknown as { default: { fetch(r: Request): Promise<Response> } }).default;
+    const timing = async (url: string) => {
+      const res = await worker.fetch(new Request(url, { headers: { "Accept-Encoding": "identity" } }));
+      expect(await res.text()).toBe("entry");
+      return res.headers.get("Server-Timing") ?? "";
+    };
+    expect(await timing("https://www.example.test/")).toMatch(/cache;desc="(hit|miss)"/);
+    expect(await timing("https://edgekv-site.someone.workers.dev/")).not.toContain("cache;");
+  });
 });

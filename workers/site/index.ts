@@ -10,6 +10,8 @@ interface Env {
   SITE_KV: KVNamespace;
 }
 
+const WORKERS_DEV = /^https?:\/\/[^/]*\.workers\.dev(?::\d+)?\//;
+
 // One reader per isolate, so the pointer, indexes and shards stay cached across requests.
 let reader: SiteReader | undefined;
 let readerKv: KVNamespace | undefined;
@@ -20,8 +22,8 @@ export default {
       reader = new SiteReader(env.SITE_KV);
       readerKv = env.SITE_KV;
     }
-    // The Cache API has no effect on workers.dev: skip its cost there.
-    const cache = new URL(request.url).hostname.endsWith(".workers.dev") ? undefined : caches.default;
+    // The Cache API has no effect on workers.dev: skip its cost there (a regex, not a second URL parse).
+    const cache = WORKERS_DEV.test(request.url) ? undefined : caches.default;
     return handleSite(request, { reader, waitUntil: (p) => ctx.waitUntil(p), cache });
   },
 } satisfies ExportedHandler<Env>;
