@@ -1,29 +1,17 @@
-import { Miniflare, convertV4MiniflareOptions } from "miniflare";
-import { unstable_getMiniflareWorkerOptions } from "wrangler";
-import { join } from "node:path";
-import { ROOT } from "./cli.ts";
+import type { Miniflare } from "miniflare";
+import { startWorker } from "../../../scripts/bench/runtime.ts";
 
 /**
  * Runs a Worker script in workerd with the bindings of one wrangler
  * environment, reading the local state that `wrangler dev --persist-to` and
- * `edgekv --persist-to` write.
+ * `edgekv --persist-to` write. The same launcher the benchmark uses.
  * @example
- * const mf = await startWithEnvBindings("site", dir, READ_KEY_WORKER);
+ * const mf = await startWithEnvBindings("site", dir, readKeyWorker("SITE_KV"));
  * const res = await mf.dispatchFetch("http://x/?key=hello");
  */
 export async function startWithEnvBindings(env: "site" | "splitter" | "auth", persistTo: string, script: string): Promise<Miniflare> {
-  const { workerOptions } = unstable_getMiniflareWorkerOptions(join(ROOT, "wrangler.toml"), env);
-  const mf = new Miniflare(
-    convertV4MiniflareOptions({
-      ...withoutModuleRules(workerOptions),
-      modules: true,
-      script,
-      compatibilityDate: "2026-11-01",
-      resourcePersistencePath: join(persistTo, "v3"),
-    } as Parameters<typeof convertV4MiniflareOptions>[0]),
-  );
-  await mf.ready;
-  return mf;
+  const worker = await startWorker({ name: `read-${env}`, modules: [{ path: "reader.js", contents: script }], env, persistTo });
+  return worker.mf;
 }
 
 /** A tiny Worker that returns `env[binding].get(?key)` (404 when missing), for reading back what the CLI wrote. */
@@ -34,10 +22,4 @@ export function readKeyWorker(binding: string): string {
     if (got.value === null) return new Response("missing", { status: 404 });
     return Response.json(got);
   } }`;
-}
-
-/** Drops wrangler's module rules, which do not apply to an inline script (miniflare 5 refuses to convert them). */
-export function withoutModuleRules(options: object): object {
-  const { modulesRules: _ignored, ...rest } = options as { modulesRules?: unknown };
-  return rest;
 }
