@@ -20,6 +20,16 @@ export default defineConfig({
         test: { name, include: [`test/${name}/**/*.test.ts`] },
       })),
       {
+        // One file per attack class (docs/security.md): real HTTP to wrangler dev / Miniflare, recording origins.
+        test: {
+          name: "security",
+          include: ["test/security/**/*.test.ts"],
+          environment: "node",
+          testTimeout: 60_000,
+          hookTimeout: 120_000,
+        },
+      },
+      {
         test: {
           name: "node",
           include: ["test/node/**/*.test.ts"],
