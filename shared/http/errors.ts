@@ -24,6 +24,10 @@ export const KV_RETRY_AFTER_SECONDS = 5;
 /**
  * The one place where errors become responses: `{ error, message }` JSON, the
  * right status, never a stack trace. KV failures are 503 with `Retry-After`.
+ * The client gets a code and a generic message; what only an operator should
+ * see (origin URLs, fetch errors, KV keys and error text, stored-data
+ * validation) goes to the logs. Only a 4xx caused by the client's own input
+ * says what was wrong with that input.
  * @example
  * try { return await handle(request, deps) } catch (err) { return toErrorResponse(err) }
  */
@@ -45,17 +49,26 @@ export function toErrorResponse(err: unknown, extraHeaders: Record<string, strin
   } else if (err instanceof KvValidationError) {
     status = err.phase === "write" ? 400 : 503;
     code = err.phase === "write" ? "invalid_input" : "invalid_stored_data";
-    message = err.message;
+    // A write's issues describe the client's own input; a read's describe stored data.
+    message = err.phase === "write" ? err.issues.slice(0, 3).map((i) => (i.path ? `${i.path}: ${i.message}` : i.message)).join("; ") : "stored data is invalid, retry shortly";
     if (status === 503) headers["Retry-After"] = String(KV_RETRY_AFTER_SECONDS);
   } else if (err instanceof KvLimitError) {
     status = 400;
     code = "kv_limit";
-    message = err.message;
+    message = "the request exceeds a storage limit";
   } else if (err instanceof EdgeKvError) {
     status = 500;
     code = err.code;
-    message = err.message;
   }
-  if (status >= 500) console.error(JSON.stringify({ level: "error", code, message: err instanceof Error ? err.message : String(err) }));
+  if (status >= 500 || !(err instanceof HttpError)) logError(code, err);
   return Response.json({ error: code, message }, { status, headers });
+}
+
+/** One JSON log line with the error's message and its causes (never sent to the client). */
+function logError(code: string, err: unknown): void {
+  const causes: string[] = [];
+  for (let c: unknown = err instanceof Error ? err.cause : undefined; c !== undefined && causes.length < 4; c = c instanceof Error ? c.cause : undefined) {
+    causes.push(c instanceof Error ? `${c.name}: ${c.message}` : String(c));
+  }
+  console.error(JSON.stringify({ level: "error", code, message: err instanceof Error ? err.message : String(err), ...(causes.length ? { cause: causes } : {}) }));
 }

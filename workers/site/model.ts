@@ -9,11 +9,14 @@
  *   b:<sha256>:<enc>         Blob (enc: id, br, gz). Immutable, content-addressed.
  *   b:<sha256>:<enc>:<cs>:<i> Chunk i of a blob larger than the chunk size cs.
  */
+import type { PathPolicy } from "../../shared/http/path.ts";
 import type { Entry } from "./schema.ts";
 
 export type { Entry, HeaderRule, Pattern, Pointer, Redirect, Shard, SiteIndex } from "./schema.ts";
 
 export const SITE_PREFIX = "site:";
+/** The site's path policy (shared/http/path.ts): `;` is an ordinary file-name character here, never on an empty or dot name. */
+export const SITE_PATH_POLICY: PathPolicy = { pathParams: true };
 export const POINTER_KEY = "live";
 /** Largest blob stored in one key; bigger ones are split (KV's value limit). */
 export const DEFAULT_CHUNK_BYTES = 25 * 1024 * 1024;

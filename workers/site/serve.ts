@@ -8,7 +8,7 @@ import { normalizePath } from "../../shared/http/path.ts";
 import { KvOps } from "../../shared/kv/ops.ts";
 import { openBody } from "./body.ts";
 import { VersionNotReady, type SiteReader } from "./manifest.ts";
-import { FINGERPRINT_RE, type Entry, type SiteIndex } from "./model.ts";
+import { FINGERPRINT_RE, SITE_PATH_POLICY, type Entry, type SiteIndex } from "./model.ts";
 import { etagMatches, ifRangeAllows, parseRange, pickEncoding } from "./negotiate.ts";
 import { encodePath, findFile, resolvePath } from "./resolve.ts";
 import { applyHeaderRules, findRedirect } from "./rules.ts";
@@ -65,7 +65,7 @@ export async function handleSite(request: Request, deps: SiteDeps): Promise<Resp
       throw new HttpError(405, "method_not_allowed", "use GET or HEAD", { Allow: "GET, HEAD" });
     }
     const url = new URL(request.url);
-    const norm = normalizePath(url.pathname);
+    const norm = normalizePath(url.pathname, SITE_PATH_POLICY);
     if (!norm.ok) throw new HttpError(400, "bad_path", norm.reason);
     const waitUntil = deps.waitUntil ?? (() => undefined);
     const pointer = await deps.reader.pointer(ops, waitUntil);
@@ -103,7 +103,7 @@ async function route(ctx: Ctx, path: string, older: string[]): Promise<Response>
       return withHeaders(ctx, path, new Response(null, { status: redirect.status, headers: { Location: redirect.to } }));
     }
     // A 200 rule rewrites to another file of the site; the URL stays.
-    const target = normalizePath(new URL(redirect.to, url).pathname);
+    const target = normalizePath(new URL(redirect.to, url).pathname, SITE_PATH_POLICY);
     const file = target.ok ? await findFile(target.path, exists(ctx, index)) : undefined;
     return file ? serveFile(ctx, path, (await deps.reader.entry(index, file, ops))!, 200) : notFound(ctx, path);
   }

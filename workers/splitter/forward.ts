@@ -1,4 +1,5 @@
 import { HttpError } from "../../shared/http/errors.ts";
+import { originTarget, parseOriginBase, type OriginBase } from "../../shared/http/target.ts";
 import { otherColor, type Color, type RolloutConfig } from "./config.ts";
 
 /** Hop-by-hop headers (RFC 9110 7.6.1): they describe one connection, not the request. */
@@ -8,16 +9,34 @@ const IDEMPOTENT = new Set(["GET", "HEAD", "OPTIONS", "PUT", "DELETE"]);
 
 export type OriginFetch = (request: Request) => Promise<Response>;
 
+// Parsed once per config document (a new config brings a new `origins` object).
+const bases = new WeakMap<RolloutConfig["origins"], Record<Color, OriginBase>>();
+
+/** The configured origins of `config`, parsed. */
+export function originBases(config: RolloutConfig): Record<Color, OriginBase> {
+  let b = bases.get(config.origins);
+  if (!b) bases.set(config.origins, (b = { blue: parseOriginBase(config.origins.blue), green: parseOriginBase(config.origins.green) }));
+  return b;
+}
+
+/** Where a request goes: the incoming URL (for X-Forwarded-*) and the normalised path and query to forward. */
+export interface Target {
+  incoming: URL;
+  /** Canonical percent-encoded path plus query, e.g. "/a/b?q=1" (shared/http/path.ts `encoded` + search). */
+  pathAndQuery: string;
+}
+
 /**
- * The request to send to `origin`: same method, headers, streamed body, path
- * and query; Host from the origin; X-Forwarded-*; hop-by-hop headers dropped
- * (except a WebSocket upgrade); redirects returned, not followed.
- * @example originRequest(request, "https://green.example.com", { signal })
+ * The request to send to `base`: same method, headers, streamed body; the
+ * normalised path and the query on the configured origin (never a host the
+ * request chose); Host from the origin; X-Forwarded-*; hop-by-hop headers
+ * dropped (except a WebSocket upgrade); redirects returned, not followed.
+ * @example originRequest(request, { incoming: url, pathAndQuery: "/x" }, parseOriginBase("https://green.example.com"), { signal })
  */
-export function originRequest(request: Request, origin: string, options: { signal?: AbortSignal; cookie?: string } = {}): Request {
-  const url = new URL(request.url);
-  const base = new URL(origin);
-  const target = new URL(base.pathname.replace(/\/$/, "") + url.pathname + url.search, base);
+export function originRequest(request: Request, to: Target, base: OriginBase, options: { signal?: AbortSignal; cookie?: string } = {}): Request {
+  const q = to.pathAndQuery.indexOf("?");
+  const target = q < 0 ? originTarget(base, to.pathAndQuery, "") : originTarget(base, to.pathAndQuery.slice(0, q), to.pathAndQuery.slice(q));
+  const url = to.incoming;
   const h = new Headers(request.headers);
   const ws = h.get("upgrade")?.toLowerCase() === "websocket";
   for (const name of (h.get("connection") ?? "").split(",")) if (name.trim()) h.delete(name.trim());
@@ -51,20 +70,24 @@ export type Attempt = { ok: true; response: Response } | { ok: false; error: Htt
 
 /**
  * One call to one origin, bounded by `timeoutMs` until the response headers
- * arrive (the body then streams without a deadline). Never throws.
- * @example const a = await callOrigin(req, "green", "https://green.example.com", 10_000, fetch);
+ * arrive (the body then streams without a deadline). Never throws. The
+ * client's error names the colour only; the origin URL and the fetch error
+ * go to the logs (as the error's cause).
+ * @example const a = await callOrigin(req, to, "green", parseOriginBase("https://green.example.com"), 10_000, fetch);
  */
-export async function callOrigin(request: Request, color: string, origin: string, timeoutMs: number, fetchFn: OriginFetch, cookie?: string): Promise<Attempt> {
+export async function callOrigin(request: Request, to: Target, color: string, base: OriginBase, timeoutMs: number, fetchFn: OriginFetch, cookie?: string): Promise<Attempt> {
   const ctl = new AbortController();
   const timer = setTimeout(() => ctl.abort(), timeoutMs);
   try {
-    return { ok: true, response: await fetchFn(originRequest(request, origin, { signal: ctl.signal, ...(cookie ? { cookie } : {}) })) };
+    const forwarded = originRequest(request, to, base, { signal: ctl.signal, ...(cookie ? { cookie } : {}) });
+    return { ok: true, response: await fetchFn(forwarded) };
   } catch (err) {
+    if (err instanceof HttpError) return { ok: false, error: err };
+    const cause = new Error(`${color} origin ${base.origin}${base.prefix}: ${err instanceof Error ? err.message : String(err)}`);
     if (ctl.signal.aborted) {
-      return { ok: false, error: new HttpError(504, "origin_timeout", `the ${color} origin (${origin}) did not answer within ${timeoutMs} ms`) };
+      return { ok: false, error: new HttpError(504, "origin_timeout", `the ${color} origin did not answer in time`, {}, { cause }) };
     }
-    const why = err instanceof Error ? err.message : String(err);
-    return { ok: false, error: new HttpError(502, "origin_unreachable", `the ${color} origin (${origin}) could not be reached: ${why}`) };
+    return { ok: false, error: new HttpError(502, "origin_unreachable", `the ${color} origin could not be reached`, {}, { cause }) };
   } finally {
     clearTimeout(timer);
   }
@@ -90,11 +113,12 @@ export interface Forwarded {
  * allowed, once more to the other colour.
  * @example const f = await forward(request, cfg, "green", fetch);
  */
-export async function forward(request: Request, config: RolloutConfig, color: Color, fetchFn: OriginFetch, cookie?: string): Promise<Forwarded> {
-  const first = await callOrigin(request, color, config.origins[color], config.timeoutMs, fetchFn, cookie);
+export async function forward(request: Request, to: Target, config: RolloutConfig, color: Color, fetchFn: OriginFetch, cookie?: string): Promise<Forwarded> {
+  const bases = originBases(config);
+  const first = await callOrigin(request, to, color, bases[color], config.timeoutMs, fetchFn, cookie);
   const failed = !first.ok || first.response.status >= 500;
   if (!failed || !canFailOver(config, request)) return { attempt: first, color, failedOver: false };
   if (first.ok) await first.response.body?.cancel();
   const other = otherColor(color);
-  return { attempt: await callOrigin(request, other, config.origins[other], config.timeoutMs, fetchFn, cookie), color: other, failedOver: true };
+  return { attempt: await callOrigin(request, to, other, bases[other], config.timeoutMs, fetchFn, cookie), color: other, failedOver: true };
 }

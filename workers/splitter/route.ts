@@ -9,7 +9,7 @@ export type Reason = "bucket" | "rule" | "override" | "schedule" | "failover" | 
 
 export interface RouteInput {
   method: string;
-  /** URL pathname as received. */
+  /** The normalised, decoded path (shared/http/path.ts). */
   path: string;
   headers: Headers;
   /** `request.cf` (country, colo); absent locally. */

@@ -1,0 +1,90 @@
+/**
+ * Request headers a client may not send through the gate, because origins
+ * (or the frameworks and proxies in front of them) trust them:
+ *  - identity: our own `x-edgekv-*`, and the names other auth proxies set
+ *    (oauth2-proxy, Cloudflare Access, Kong, AWS ALB, Google IAP, Azure App
+ *    Service, Apache/nginx `Remote-User`). oauth2-proxy's CVE-2026-40575 is
+ *    this class: a client-sent copy reaching an origin that trusts it;
+ *  - method overrides (`X-HTTP-Method-Override` and kin): Express, Laravel and
+ *    Rails honour them, so a token scoped to GET would become a DELETE;
+ *  - path overrides (`X-Original-URL`, `X-Rewrite-URL`, `X-Forwarded-Uri`...):
+ *    IIS, Symfony and Laravel route by them, so the origin would act on a
+ *    path the gate never decided on;
+ *  - forwarding claims the gate sets itself (`X-Forwarded-Host`,
+ *    `X-Forwarded-Proto`, `Forwarded`), and `Proxy-Authorization`.
+ * Operators add more names with IDENTITY_HEADERS.
+ */
+
+/** Exact names (lowercase). */
+export const STRIPPED_HEADERS: ReadonlySet<string> = new Set([
+  // identity set by other proxies
+  "x-forwarded-user",
+  "x-forwarded-email",
+  "x-forwarded-preferred-username",
+  "x-forwarded-groups",
+  "x-forwarded-access-token",
+  "remote-user",
+  "remote-email",
+  "remote-groups",
+  "x-user",
+  "x-email",
+  "x-user-id",
+  "x-userid",
+  "x-username",
+  "x-auth-user",
+  "x-webauth-user",
+  "x-jwt-assertion",
+  "x-userinfo",
+  "x-credential-identifier",
+  "x-anonymous-consumer",
+  // method overrides
+  "x-http-method-override",
+  "x-http-method",
+  "x-method-override",
+  // path overrides
+  "x-original-url",
+  "x-original-uri",
+  "x-rewrite-url",
+  "x-forwarded-uri",
+  "x-forwarded-path",
+  "x-forwarded-prefix",
+  "x-envoy-original-path",
+  // set by the gate from the real request
+  "x-forwarded-host",
+  "x-forwarded-proto",
+  "x-forwarded-port",
+  "forwarded",
+  "proxy-authorization",
+]);
+
+/** Name prefixes (lowercase): every header starting with one is stripped. */
+export const STRIPPED_PREFIXES: readonly string[] = [
+  "x-edgekv-",
+  "x-auth-request-",
+  "cf-access-",
+  "x-remote-",
+  "x-amzn-oidc-",
+  "x-goog-authenticated-user-",
+  "x-goog-iap-",
+  "x-ms-client-principal",
+  "x-consumer-",
+  "x-authenticated-",
+];
+
+/** True when a client may not send header `name` (lowercase) through the gate. */
+export function isStripped(name: string, extra: ReadonlySet<string>): boolean {
+  if (STRIPPED_HEADERS.has(name) || extra.has(name)) return true;
+  for (const p of STRIPPED_PREFIXES) if (name.startsWith(p)) return true;
+  return false;
+}
+
+/**
+ * Deletes every stripped header from `headers` (in place).
+ * @example stripClientHeaders(headers, config.stripHeaders)
+ */
+export function stripClientHeaders(headers: Headers, extra: ReadonlySet<string>): void {
+  // Collect first: deleting while iterating a Headers skips entries.
+  const doomed: string[] = [];
+  for (const name of headers.keys()) if (isStripped(name, extra)) doomed.push(name);
+  for (const name of doomed) headers.delete(name);
+}
