@@ -5,8 +5,8 @@
  * anything that could mean a different path to the origin than to us, and
  * gives back the canonical percent-encoded form to forward.
  *
- * Refused (400): encoded `/` or `\`, control characters, malformed
- * percent-encoding, dot segments, segments that become a separator, a dot
+ * Refused (400): encoded `/` or `\`, control characters, malformed or
+ * double percent-encoding (`%252e`), dot segments, segments that become a separator, a dot
  * segment or a `%` under Unicode NFKC (fullwidth `．．`, `／`: some origins
  * normalise), and path parameters (`;`) unless the caller opts in. Even then,
  * a segment whose part before `;` is empty, `.` or `..` is refused, because
@@ -45,6 +45,7 @@ const CANONICAL_SEGMENT = /^[A-Za-z0-9\-._~!$&'()*+,;=:@]*$/;
 // Characters encodeURIComponent escapes that are fine as they are in a path segment.
 const PCHAR_ESCAPES = /%(2[46BC]|3[ABD]|40)/g;
 const NON_ASCII = /[^\u0000-\u007f]/;
+const DOUBLE_ENCODED = /%[0-9A-Fa-f]{2}/;
 // What an NFKC-normalising origin could turn a segment into that changes the path.
 const NFKC_DANGER = /[/\\%;]/;
 
@@ -63,6 +64,8 @@ export function encodeSegment(seg: string): string {
 function segmentProblem(seg: string, policy: PathPolicy): string | undefined {
   if (FORBIDDEN_IN_SEGMENT.test(seg)) return "encoded separator or control character in path";
   if (seg === "." || seg === "..") return "dot segment in path";
+  // `%252e` decodes to `%2e`: an origin that decodes again would see another path.
+  if (DOUBLE_ENCODED.test(seg)) return "double-encoded character in path";
   const semi = seg.indexOf(";");
   if (semi >= 0) {
     if (!policy.pathParams) return "path parameters (;) are not accepted";
