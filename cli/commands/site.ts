@@ -41,9 +41,10 @@ export const siteGroup: CommandGroup = {
         const keepPrevious = numberArg(values, "keep-previous", { min: 0, max: 20, integer: true });
         const concurrency = numberArg(values, "concurrency", { min: 1, max: 64, integer: true });
         const dryRun = flagArg(values, "dry-run");
-        const files = await walkSite(dir);
-        const redirectsText = await readConfigFile(dir, "_redirects");
-        const headersText = await readConfigFile(dir, "_headers");
+        const warn = (line: string) => ctx.err(line);
+        const files = await walkSite(dir, { warn });
+        const redirectsText = await readConfigFile(dir, "_redirects", { warn });
+        const headersText = await readConfigFile(dir, "_headers", { warn });
         const redirects = redirectsText === undefined ? [] : parseRedirects(redirectsText, `${dir}/_redirects`);
         const headers = headersText === undefined ? [] : parseHeaders(headersText, `${dir}/_headers`);
         const started = ctx.now();

@@ -1,6 +1,6 @@
 /** The Node side of `edgekv site deploy`: walking the folder and compressing with node:zlib. */
-import { readFile, readdir, stat } from "node:fs/promises";
-import { join, relative, sep } from "node:path";
+import { readFile, readdir, realpath, stat } from "node:fs/promises";
+import { isAbsolute, join, relative, sep } from "node:path";
 import { promisify } from "node:util";
 import { brotliCompress, constants, gzip } from "node:zlib";
 import { CliError } from "../errors.ts";
@@ -13,11 +13,45 @@ const gz = promisify(gzip);
 export const CONFIG_FILES = new Set(["_headers", "_redirects"]);
 
 /**
+ * Most folder entries one walk visits. In-tree directory symlinks are followed, so a
+ * folder of links to links could otherwise multiply without end.
+ */
+export const MAX_WALK_ENTRIES = 100_000;
+
+/** Where walk warnings go: the CLI passes its stderr channel (`ctx.err`). */
+export type Warn = (line: string) => void;
+const stderrWarn: Warn = (line) => process.stderr.write(`${line}\n`);
+
+/** True when `real` (a resolved path) is `rootReal` or under it. */
+function isInside(rootReal: string, real: string): boolean {
+  const rel = relative(rootReal, real);
+  return rel === "" || (rel !== ".." && !rel.startsWith(`..${sep}`) && !isAbsolute(rel));
+}
+
+/**
+ * Reads a file only if its real path is still inside the site folder: checked again at
+ * read time, so a link swapped after the walk cannot leak what it points to.
+ */
+function guardedLoad(rootReal: string, abs: string): () => Promise<Uint8Array> {
+  return async () => {
+    const real = await realpath(abs);
+    if (!isInside(rootReal, real)) throw new CliError(`${abs} points outside the site folder`);
+    return readFile(real);
+  };
+}
+
+/**
  * Every servable file under `root`, skipping dotfiles and dot-folders except `.well-known`,
  * and the `_headers`/`_redirects` files at the top.
- * @example const files = await walkSite("./public"); // [{ path: "/index.html", load }]
+ *
+ * Symlinks: one whose real path is outside the site folder (or that loops, or names neither
+ * a file nor a folder) is skipped with a warning and never read. One that stays inside is
+ * followed, served under the link's own path: a folder link is walked unless it leads back
+ * to a folder being walked (a loop).
+ * @example const files = await walkSite("./public", { warn: ctx.err }); // [{ path: "/index.html", load }]
  */
-export async function walkSite(root: string): Promise<FileSource[]> {
+export async function walkSite(root: string, options: { warn?: Warn } = {}): Promise<FileSource[]> {
+  const warn = options.warn ?? stderrWarn;
   let info;
   try {
     info = await stat(root);
@@ -25,8 +59,13 @@ export async function walkSite(root: string): Promise<FileSource[]> {
     throw new CliError(`site folder ${root} does not exist`);
   }
   if (!info.isDirectory()) throw new CliError(`${root} is not a folder`);
+  const rootReal = await realpath(root);
   const out: FileSource[] = [];
-  const walk = async (dir: string): Promise<void> => {
+  let visited = 0;
+  const sitePath = (abs: string) => `/${relative(root, abs).split(sep).join("/")}`;
+  const skip = (abs: string, why: string) => warn(`warning: skipping ${sitePath(abs)}: ${why}`);
+  // `chain`: real paths of the folders being walked, from the root down (loop detection).
+  const walk = async (dir: string, chain: readonly string[]): Promise<void> => {
     let items;
     try {
       items = await readdir(dir, { withFileTypes: true });
@@ -34,17 +73,50 @@ export async function walkSite(root: string): Promise<FileSource[]> {
       throw new CliError(`cannot read folder ${dir}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
     }
     for (const d of items) {
-      if (d.name.startsWith(".") && !(d.name === ".well-known" && d.isDirectory())) continue;
+      if (++visited > MAX_WALK_ENTRIES) throw new CliError(`the site folder has more than ${MAX_WALK_ENTRIES} entries (counting followed symlinks)`);
+      if (d.name.startsWith(".") && !(d.name === ".well-known" && (d.isDirectory() || d.isSymbolicLink()))) continue;
       const abs = join(dir, d.name);
-      if (d.isDirectory()) await walk(abs);
-      else if (d.isFile() || d.isSymbolicLink()) {
-        const path = `/${relative(root, abs).split(sep).join("/")}`;
+      let kind: "file" | "dir" | undefined = d.isDirectory() ? "dir" : d.isFile() ? "file" : undefined;
+      let real: string | undefined;
+      if (d.isSymbolicLink()) {
+        try {
+          real = await realpath(abs);
+        } catch (err) {
+          const code = (err as NodeJS.ErrnoException).code;
+          // A dangling link stays in the list so the deploy fails with "cannot read /x: ENOENT".
+          if (code === "ENOENT") {
+            out.push({ path: sitePath(abs).normalize("NFC"), load: guardedLoad(rootReal, abs) });
+            continue;
+          }
+          skip(abs, code === "ELOOP" ? "symlink loop" : `cannot resolve symlink (${code ?? String(err)})`);
+          continue;
+        }
+        if (!isInside(rootReal, real)) {
+          skip(abs, "symlink points outside the site folder");
+          continue;
+        }
+        const target = await stat(real);
+        kind = target.isDirectory() ? "dir" : target.isFile() ? "file" : undefined;
+        if (kind === undefined) {
+          skip(abs, "symlink to something that is neither a file nor a folder");
+          continue;
+        }
+        if (d.name.startsWith(".") && kind !== "dir") continue;
+      }
+      if (kind === "dir") {
+        real ??= await realpath(abs);
+        if (chain.includes(real)) {
+          skip(abs, "symlink loop");
+          continue;
+        }
+        await walk(abs, [...chain, real]);
+      } else if (kind === "file") {
         if (dir === root && CONFIG_FILES.has(d.name)) continue;
-        out.push({ path: path.normalize("NFC"), load: () => readFile(abs) });
+        out.push({ path: sitePath(abs).normalize("NFC"), load: guardedLoad(rootReal, abs) });
       }
     }
   };
-  await walk(root);
+  await walk(root, [rootReal]);
   return out.sort((a, b) => (a.path < b.path ? -1 : 1));
 }
 
@@ -57,10 +129,19 @@ export const nodeCompressor: Compressor = async (data) => {
   return { br: new Uint8Array(b), gz: new Uint8Array(g) };
 };
 
-/** Reads `_redirects`/`_headers` if present. */
-export async function readConfigFile(root: string, name: string): Promise<string | undefined> {
+/**
+ * Reads `_redirects`/`_headers` if present. One that is a symlink out of the site folder
+ * is ignored with a warning, as `walkSite` does, and never read.
+ */
+export async function readConfigFile(root: string, name: string, options: { warn?: Warn } = {}): Promise<string | undefined> {
+  const abs = join(root, name);
   try {
-    return await readFile(join(root, name), "utf8");
+    const real = await realpath(abs);
+    if (!isInside(await realpath(root), real)) {
+      (options.warn ?? stderrWarn)(`warning: ignoring /${name}: symlink points outside the site folder`);
+      return undefined;
+    }
+    return await readFile(real, "utf8");
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === "ENOENT") return undefined;
     throw new CliError(`cannot read ${join(root, name)}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);

@@ -5,13 +5,15 @@
  */
 import { normalizePath } from "../../shared/http/path.ts";
 import { CliError } from "../errors.ts";
-import { MAX_DYNAMIC_REDIRECTS, MAX_HEADER_RULES, MAX_STATIC_REDIRECTS, REDIRECT_STATUS, type HeaderRule, type Pattern, type Redirect } from "../../workers/site/model.ts";
+import { MAX_DYNAMIC_REDIRECTS, MAX_HEADER_RULES, MAX_STATIC_REDIRECTS, REDIRECT_STATUS, SITE_PATH_POLICY, type HeaderRule, type Pattern, type Redirect } from "../../workers/site/model.ts";
 
 /** Pages' line limits. */
 export const MAX_REDIRECT_LINE = 1000;
 export const MAX_HEADERS_LINE = 2000;
 
 const PLACEHOLDER = /^:([A-Za-z]\w*)$/;
+/** Base for resolving relative targets at deploy time, to see that they stay on the site. */
+const SITE_PROBE = "http://site.invalid/";
 const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 const HEADER_VALUE = /^[\t\x20-\x7e\x80-\xff]*$/;
 
@@ -27,7 +29,7 @@ function fail(file: string, line: number, message: string): never {
 export function compilePattern(raw: string): { path: string; pattern: Pattern | null } {
   if (!raw.startsWith("/")) throw new Error(`"${raw}" must be a path starting with / (host patterns are not supported)`);
   if ((raw.match(/\*/g) ?? []).length > 1) throw new Error(`"${raw}" has more than one *`);
-  const norm = normalizePath(raw);
+  const norm = normalizePath(raw, SITE_PATH_POLICY);
   if (!norm.ok) throw new Error(`"${raw}": ${norm.reason}`);
   const names: string[] = [];
   let dynamic = false;
@@ -85,10 +87,14 @@ export function parseRedirects(text: string, file = "_redirects"): Redirect[] {
       fail(file, n, (err as Error).message);
     }
     const names = compiled.pattern?.names ?? [];
+    // The scheme and host of an absolute target are fixed: the Worker never substitutes there.
+    const authorityEnd = /^https?:\/\/[^/?#\\]*/i.exec(to)?.[0].length ?? 0;
     for (const m of to.matchAll(/:([A-Za-z]\w*)/g)) {
-      if (!names.includes(m[1]!) && !/^https?:\/\/[^/]*$/.test(to.slice(0, m.index))) {
-        fail(file, n, `target uses :${m[1]} but "${from}" does not define it`);
+      const inAuthority = m.index < authorityEnd;
+      if (inAuthority && names.includes(m[1]!)) {
+        fail(file, n, `target puts :${m[1]} in its host; placeholders may only fill the path or query of a URL`);
       }
+      if (!inAuthority && !names.includes(m[1]!)) fail(file, n, `target uses :${m[1]} but "${from}" does not define it`);
     }
     let target: string;
     if (/^https?:\/\//i.test(to)) {
@@ -99,7 +105,12 @@ export function parseRedirects(text: string, file = "_redirects"): Redirect[] {
         fail(file, n, `invalid target URL "${to}"`);
       }
     } else if (to.startsWith("/")) {
-      const u = new URL(to, "http://site.invalid");
+      // Browsers drop tabs and newlines, and read `\` as `/`: `//host` and `/\host` name another site.
+      if (/^[/\\]{2}/.test(to.replace(/[\t\n\r]/g, ""))) {
+        fail(file, n, `target "${to}" is protocol-relative (another host); write https://host/... to leave the site`);
+      }
+      const u = new URL(to, SITE_PROBE);
+      if (u.origin !== new URL(SITE_PROBE).origin) fail(file, n, `target "${to}" leaves the site`);
       target = u.pathname + u.search + u.hash;
     } else fail(file, n, `target "${to}" must start with / or http(s)://`);
     if (compiled.pattern ? ++dynamics > MAX_DYNAMIC_REDIRECTS : ++statics > MAX_STATIC_REDIRECTS) {
