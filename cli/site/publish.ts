@@ -18,6 +18,7 @@ import {
   MAX_SITE_PATH_BYTES,
   POINTER_KEY,
   SHARD_TARGET_ENTRIES,
+  SITE_PATH_POLICY,
   SITE_PREFIX,
   blobKey,
   indexKey,
@@ -105,7 +106,7 @@ export type SiteStores = ReturnType<typeof siteStores>;
 export function checkSitePath(path: string): void {
   const bytes = new TextEncoder().encode(path).byteLength;
   const encoded = encodePath(path);
-  const norm = normalizePath(encoded);
+  const norm = normalizePath(encoded, SITE_PATH_POLICY);
   let reason: string | undefined;
   if (bytes > MAX_SITE_PATH_BYTES) reason = `longer than ${MAX_SITE_PATH_BYTES} bytes`;
   else if (encoded.length > MAX_PATH_BYTES) reason = `longer than ${MAX_PATH_BYTES} bytes once percent-encoded`;

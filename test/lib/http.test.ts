@@ -3,6 +3,7 @@ import { describe, expect, it } from "vitest";
 import { HttpError, KV_RETRY_AFTER_SECONDS, toErrorResponse } from "../../shared/http/errors.ts";
 import { anyGlob, compileGlob } from "../../shared/http/glob.ts";
 import { MAX_PATH_BYTES, normalizePath } from "../../shared/http/path.ts";
+import { originTarget, parseOriginBase } from "../../shared/http/target.ts";
 import { KvLimitError, KvOps, KvRateLimitError, KvUnavailableError, KvValidationError, parseKvServerTiming } from "../../shared/kv/index.ts";
 
 describe("toErrorResponse: typed errors become responses in one place", () => {
@@ -80,6 +81,93 @@ describe("normalizePath", () => {
       }),
       { numRuns: 2_000 },
     );
+  });
+});
+
+describe("path policy: what is decided is what is forwarded", () => {
+  const hostile = fc.constantFrom("..", ".", "%2e%2e", "%2E", ".%2e", "..;", "..;x", ";", ";x", "a;b", "%3B", "..%3B", "%2F", "%5C", "%252e", "%2541", "%C0%AE", "%EF%BC%8E%EF%BC%8E", "%EF%BC%8F", "%EF%BC%85", "a%20b", "%C3%A9", "~", "x:y@z", "%", "%zz", "");
+  const pathArb = fc.array(fc.oneof(hostile, fc.string({ maxLength: 4 })), { minLength: 1, maxLength: 6 }).map((p) => `/${p.join("/")}`);
+
+  it("property: `encoded` is the URL parser's fixed point and decodes to `path`; normalising it again changes nothing", () => {
+    fc.assert(
+      fc.property(pathArb, fc.boolean(), (raw, pathParams) => {
+        const pathname = new URL(raw, "http://x").pathname;
+        const r = normalizePath(pathname, { pathParams });
+        if (!r.ok) return;
+        expect(new URL(r.encoded, "http://x").pathname).toBe(r.encoded);
+        expect(r.encoded.split("/").map(decodeURIComponent).join("/")).toBe(r.path);
+        const again = normalizePath(r.encoded, { pathParams });
+        expect(again.ok && again.path).toBe(r.path);
+        expect(again.ok && again.encoded).toBe(r.encoded);
+        expect(r.encoded).not.toMatch(/\/\/|\\/);
+      }),
+      { numRuns: 3_000 },
+    );
+  });
+
+  it("property: no accepted segment is, or NFKC-normalises to, a separator, a dot segment or a second encoding", () => {
+    fc.assert(
+      fc.property(pathArb, fc.boolean(), (raw, pathParams) => {
+        const r = normalizePath(new URL(raw, "http://x").pathname, { pathParams });
+        if (!r.ok) return;
+        for (const s of r.segments) {
+          for (const v of [s, s.normalize("NFKC")]) {
+            expect(v).not.toMatch(/[/\\]|%[0-9A-Fa-f]{2}/);
+            expect([".", ".."]).not.toContain(v);
+            const beforeParams = v.split(";")[0];
+            if (v.includes(";")) expect(["", ".", ".."]).not.toContain(beforeParams);
+          }
+          if (!pathParams) expect(s).not.toContain(";");
+        }
+      }),
+      { numRuns: 3_000 },
+    );
+  });
+
+  it.each([
+    ["/public/..;/admin", true],
+    ["/public/%2e%2e;/admin", true],
+    ["/public/.;x/admin", true],
+    ["/public/;/admin", true],
+    ["/a;b", false],
+    ["/a%3Bb", false],
+  ])("%s is refused (pathParams: %s)", (path, pathParams) => {
+    expect(normalizePath(path, { pathParams }).ok).toBe(false);
+  });
+
+  it("matrix parameters pass with the opt-in, in their canonical form", () => {
+    const r = normalizePath("/shop;jsessionid=ABC/item", { pathParams: true });
+    expect(r.ok && r.encoded).toBe("/shop;jsessionid=ABC/item");
+  });
+});
+
+describe("originTarget: the configured origin, whatever the path", () => {
+  const base = parseOriginBase("https://origin.example:8443/app/");
+
+  it("keeps scheme, host, port and prefix", () => {
+    expect(base).toEqual({ origin: "https://origin.example:8443", prefix: "/app" });
+    expect(originTarget(base, "/a/b", "?q=%2F%2Fevil")).toBe("https://origin.example:8443/app/a/b?q=%2F%2Fevil");
+  });
+
+  it.each(["//evil.example/x", "/\\evil.example", "\\evil.example", "evil.example", "@evil.example", ":1/x"])("refuses a path that could change the origin: %s", (p) => {
+    const noPrefix = parseOriginBase("https://origin.example");
+    expect(() => originTarget(noPrefix, p, "")).toThrow(HttpError);
+  });
+
+  it("property: for any normalised path, the target's origin is the configured one", () => {
+    const noPrefix = parseOriginBase("http://127.0.0.1:9");
+    fc.assert(
+      fc.property(fc.string(), fc.string(), (p, q) => {
+        const r = normalizePath(new URL(`/${p}`, "http://x").pathname);
+        if (!r.ok) return;
+        expect(new URL(originTarget(noPrefix, r.encoded, q ? `?${encodeURIComponent(q)}` : "")).origin).toBe("http://127.0.0.1:9");
+      }),
+      { numRuns: 2_000 },
+    );
+  });
+
+  it("refuses credentials, queries and other schemes in the configured URL", () => {
+    for (const bad of ["ftp://x", "https://u:p@x", "https://x/?a=1", "https://x/#f", "not a url"]) expect(() => parseOriginBase(bad)).toThrow(RangeError);
   });
 });
 
