@@ -91,7 +91,7 @@ describe("path policy: what is decided is what is forwarded", () => {
   it("property: `encoded` is the URL parser's fixed point and decodes to `path`; normalising it again changes nothing", () => {
     fc.assert(
       fc.property(pathArb, fc.boolean(), (raw, pathParams) => {
-        const pathname = new URL(raw, "http://x").pathname;
+        const pathname = new URL(`http://x${raw}`).pathname;
         const r = normalizePath(pathname, { pathParams });
         if (!r.ok) return;
         expect(new URL(r.encoded, "http://x").pathname).toBe(r.encoded);
@@ -108,7 +108,7 @@ describe("path policy: what is decided is what is forwarded", () => {
   it("property: no accepted segment is, or NFKC-normalises to, a separator, a dot segment or a second encoding", () => {
     fc.assert(
       fc.property(pathArb, fc.boolean(), (raw, pathParams) => {
-        const r = normalizePath(new URL(raw, "http://x").pathname, { pathParams });
+        const r = normalizePath(new URL(`http://x${raw}`).pathname, { pathParams });
         if (!r.ok) return;
         for (const s of r.segments) {
           for (const v of [s, s.normalize("NFKC")]) {
@@ -158,7 +158,7 @@ describe("originTarget: the configured origin, whatever the path", () => {
     const noPrefix = parseOriginBase("http://127.0.0.1:9");
     fc.assert(
       fc.property(fc.string(), fc.string(), (p, q) => {
-        const r = normalizePath(new URL(`/${p}`, "http://x").pathname);
+        const r = normalizePath(new URL(`http://x/${p}`).pathname);
         if (!r.ok) return;
         expect(new URL(originTarget(noPrefix, r.encoded, q ? `?${encodeURIComponent(q)}` : "")).origin).toBe("http://127.0.0.1:9");
       }),
