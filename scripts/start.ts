@@ -7,6 +7,7 @@ import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 import { main as edgekv } from "../cli/main.ts";
+import { generatePrivateJwk } from "../workers/auth/assertion.ts";
 import { startDemoOrigin, type DemoOrigin } from "./demo-origin.ts";
 import { ROOT, portIsFree, startWranglerDev, type DevServer } from "./wrangler-dev.ts";
 
@@ -80,6 +81,24 @@ async function seed(persistTo: string, ports: Record<Part, number>, log: (s: str
   return token;
 }
 
+/** In the state folder, mode 0600: the gate's signing key as a wrangler env file (IDENTITY_PRIVATE_JWK). */
+const IDENTITY_ENV_FILE = "edgekv-auth-identity.env";
+
+/**
+ * The local gate's identity key: generated on first start, kept in the state
+ * folder, handed to wrangler as `--env-file` (never on a command line).
+ * Origins verify with the JWKS at http://127.0.0.1:<auth port>/.well-known/jwks.json.
+ */
+async function identityEnvFile(persistTo: string, log: (s: string) => void): Promise<string> {
+  const file = join(persistTo, IDENTITY_ENV_FILE);
+  if (!existsSync(file)) {
+    log("seeding: an Ed25519 identity key for the gate's assertions");
+    // dotenv syntax: single quotes keep the JSON's double quotes literal.
+    await writeFile(file, `IDENTITY_PRIVATE_JWK='${JSON.stringify(await generatePrivateJwk("EdDSA"))}'\n`, { mode: 0o600, flag: "wx" });
+  }
+  return file;
+}
+
 export interface Suite {
   ports: Record<Part, number>;
   token: string | null;
@@ -132,6 +151,7 @@ export async function startSuite(options: { persistTo?: string; env?: NodeJS.Pro
       persistTo,
       port: ports.auth,
       vars: { ORIGIN_URL: `http://127.0.0.1:${ports.splitter}` },
+      envFile: await identityEnvFile(persistTo, log),
       onOutput: requestLog("auth", log),
     });
     workers.push(auth);

@@ -3,6 +3,9 @@ import { listArg, numberArg, stringArg } from "../command.ts";
 import { CliError, UsageError } from "../errors.ts";
 import { DEFAULT_TTL_SECONDS, MAX_TTL_SECONDS, MIN_TTL_SECONDS, TokenStore, type TokenRecord } from "../../workers/auth/store.ts";
 import { hashToken, isWellFormedToken, TOKEN_ID_CHARS } from "../../workers/auth/token.ts";
+import { generatePrivateJwk, type AsymmetricAlg } from "../../workers/auth/assertion.ts";
+
+const KEYGEN_ALGS: readonly AsymmetricAlg[] = ["EdDSA", "ES256"];
 
 const iso = (ms: number) => new Date(ms).toISOString();
 
@@ -28,6 +31,27 @@ export const tokenGroup: CommandGroup = {
     "Tokens look like ekv_<24 random base62><6 base62 CRC32>. KV stores only their SHA-256;\n" +
     "the secret is printed once by `token issue` and cannot be shown again.",
   commands: [
+    {
+      name: "keygen",
+      summary: "print a new private JWK for the gate's identity assertion (IDENTITY_PRIVATE_JWK)",
+      usage: "token keygen [--alg EdDSA|ES256]",
+      details:
+        "Prints one private JWK (with its RFC 7638 thumbprint as kid) to stdout; nothing is stored.\n" +
+        "Pipe it straight into the secret, so it is never on a command line or in a file:\n" +
+        "  npx edgekv token keygen | npx wrangler secret put IDENTITY_PRIVATE_JWK --env auth\n" +
+        "The gate then publishes the public part at /.well-known/jwks.json (docs/auth.md).",
+      options: {
+        alg: { type: "string", description: "--alg ALG          EdDSA (Ed25519, default) or ES256 (P-256)" },
+      },
+      async run(ctx, { values }) {
+        const alg = stringArg(values, "alg", "EdDSA");
+        if (!(KEYGEN_ALGS as readonly string[]).includes(alg)) throw new UsageError(`--alg takes ${KEYGEN_ALGS.join(" or ")}, got "${alg}"`);
+        const jwk = await generatePrivateJwk(alg as AsymmetricAlg);
+        ctx.out(JSON.stringify(jwk));
+        if (ctx.isTTY) ctx.err("this is a private key: pipe it into `npx wrangler secret put IDENTITY_PRIVATE_JWK --env auth` instead");
+        else ctx.err(`new ${alg} key, kid ${jwk.kid}`);
+      },
+    },
     {
       name: "issue",
       summary: "create a token and print it once",

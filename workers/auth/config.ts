@@ -5,6 +5,7 @@
  */
 import { compileGlob, type GlobMatcher } from "../../shared/http/glob.ts";
 import { HttpError } from "../../shared/http/errors.ts";
+import { parseAssertionKeys, type AssertionSigner } from "./assertion.ts";
 
 export interface AuthEnv {
   TOKENS_KV: KVNamespace;
@@ -29,8 +30,14 @@ export interface AuthEnv {
   CORS_MAX_AGE?: string;
   /** Seconds an allow decision is held in the isolate (part of the revocation bound). */
   ALLOW_CACHE_SECONDS?: string;
-  /** Secret: signs the identity headers (wrangler secret put IDENTITY_SECRET). */
+  /** Secret: a private JWK or JWK Set (Ed25519 / P-256) that signs the identity assertion (edgekv token keygen). */
+  IDENTITY_PRIVATE_JWK?: string;
+  /** Secret: HS256 key of the identity assertion (>= 32 bytes), the shared-secret alternative. */
   IDENTITY_SECRET?: string;
+  /** The assertion's `iss`; default the origin of the URL the request reached the gate on. */
+  ASSERTION_ISSUER?: string;
+  /** The assertion's `aud`; default the origin of the URL forwarded to (ORIGIN_URL's, or the request's with ORIGIN). */
+  ASSERTION_AUDIENCE?: string;
   /** Secret: enables the admin API (wrangler secret put ADMIN_SECRET). */
   ADMIN_SECRET?: string;
   /** Workers Rate Limiting binding counting failed attempts per client IP. */
@@ -70,7 +77,11 @@ export interface GateConfig {
   cors: CorsPolicy | undefined;
   /** Base URL of the origin (no query); undefined when the ORIGIN service binding is used. */
   originUrl: string | undefined;
-  identitySecret: string | undefined;
+  /** Signs the identity assertion; undefined = no key set (forwarded without one, warned once). */
+  assertion: AssertionSigner | undefined;
+  /** ASSERTION_ISSUER / ASSERTION_AUDIENCE when set (else derived per request, see forward.ts). */
+  assertionIssuer: string | undefined;
+  assertionAudience: string | undefined;
   adminSecret: string | undefined;
   allowCacheMs: number;
 }
@@ -111,6 +122,16 @@ export function parseConfig(env: AuthEnv): GateConfig {
   } catch (err) {
     throw bad(`PUBLIC_PATHS: ${err instanceof Error ? err.message : String(err)}`);
   }
+  let assertion: AssertionSigner | undefined;
+  try {
+    assertion = parseAssertionKeys(env);
+  } catch (err) {
+    throw bad(err instanceof Error ? err.message : "bad identity key");
+  }
+  for (const name of ["ASSERTION_ISSUER", "ASSERTION_AUDIENCE"] as const) {
+    const v = env[name];
+    if (v && !/^[\x21-\x7e]{1,256}$/.test(v)) throw bad(`${name} must be 1..256 printable ASCII characters without spaces`);
+  }
   let cors: CorsPolicy | undefined;
   const origins = list(env.CORS_ALLOW_ORIGINS);
   if (origins.length) {
@@ -133,7 +154,9 @@ export function parseConfig(env: AuthEnv): GateConfig {
     stripHeaders: new Set(list(env.IDENTITY_HEADERS).map((h) => h.toLowerCase())),
     cors,
     originUrl,
-    identitySecret: env.IDENTITY_SECRET || undefined,
+    assertion,
+    assertionIssuer: env.ASSERTION_ISSUER || undefined,
+    assertionAudience: env.ASSERTION_AUDIENCE || undefined,
     adminSecret: env.ADMIN_SECRET || undefined,
     allowCacheMs: allowCacheSeconds * 1000,
   };

@@ -1,9 +1,10 @@
 /**
  * Building the request the origin receives: same method, streamed body, path
- * and query; no client-sent identity headers; the gate's identity added (and
- * signed when IDENTITY_SECRET is set); the credential removed by default.
+ * and query; no client-sent identity headers; the gate's identity added, with
+ * a signed JWT (assertion.ts) that is the only part origins should trust; the
+ * credential removed by default.
  */
-import { hmacSha256 } from "../../shared/crypto.ts";
+import { ASSERTION_HEADER, assertionClaims } from "./assertion.ts";
 import { QUERY_TOKEN_PARAM, cookieValues } from "./credential.ts";
 import type { GateConfig } from "./config.ts";
 import type { TokenRecord } from "./tokens.ts";
@@ -13,8 +14,6 @@ export const H_USER = "x-edgekv-user";
 export const H_SCOPES = "x-edgekv-scopes";
 export const H_EXPIRES = "x-edgekv-token-expires";
 export const H_TOKEN_ID = "x-edgekv-token-id";
-export const H_TIMESTAMP = "x-edgekv-timestamp";
-export const H_SIGNATURE = "x-edgekv-signature";
 
 export interface Identity {
   user: string;
@@ -28,16 +27,6 @@ export interface Identity {
 /** What a token's record tells the origin. */
 export function identityOf(r: TokenRecord): Identity {
   return { user: r.user, scopes: r.scopes.length ? r.scopes.join(" ") : "*", expires: Math.floor(r.expiresAt / 1000), tokenId: r.id };
-}
-
-/**
- * The exact string the gate signs; the origin rebuilds it from the headers it
- * received and its own view of method and path.
- * @example signedPayload({ user: "alice", scopes: "*", expires: 1700000000 }, "GET", "/api/x", 1699999000)
- * // "v1\nalice\n*\n1700000000\nGET\n/api/x\n1699999000"
- */
-export function signedPayload(id: Pick<Identity, "user" | "scopes" | "expires">, method: string, path: string, timestamp: number): string {
-  return ["v1", id.user, id.scopes, id.expires, method, path, timestamp].join("\n");
 }
 
 /**
@@ -68,15 +57,11 @@ export async function buildOriginRequest(
     }
   }
   if (identity) {
+    // Informational only: the JWT below is what an origin should trust.
     headers.set(H_USER, identity.user);
     headers.set(H_SCOPES, identity.scopes);
     headers.set(H_EXPIRES, String(identity.expires));
     headers.set(H_TOKEN_ID, identity.tokenId);
-    if (config.identitySecret) {
-      const ts = Math.floor(nowMs / 1000);
-      headers.set(H_TIMESTAMP, String(ts));
-      headers.set(H_SIGNATURE, await hmacSha256(config.identitySecret, signedPayload(identity, request.method, path, ts)));
-    }
   }
   // A token in the query (when accepted) is a credential like Authorization: the origin never sees it.
   let search = url.search;
@@ -86,6 +71,21 @@ export async function buildOriginRequest(
     search = params.size ? `?${params}` : "";
   }
   const target = (config.originUrl ?? url.origin) + path + search;
+  if (identity && config.assertion) {
+    // htu is the exact URL sent (ORIGIN_URL's path prefix and the query included), parsed as fetch will.
+    const htu = new URL(target);
+    const claims = assertionClaims({
+      iss: config.assertionIssuer ?? url.origin,
+      aud: config.assertionAudience ?? htu.origin,
+      user: identity.user,
+      scopes: identity.scopes,
+      tokenId: identity.tokenId,
+      method: request.method,
+      url: htu.href,
+      nowMs,
+    });
+    headers.set(ASSERTION_HEADER, await config.assertion.sign(claims));
+  }
   const hasBody = request.method !== "GET" && request.method !== "HEAD";
   return new Request(target, { method: request.method, headers, body: hasBody ? request.body : null, redirect: "manual" });
 }

@@ -9,6 +9,7 @@ import { anyGlob } from "../../shared/http/glob.ts";
 import { normalizePath } from "../../shared/http/path.ts";
 import { KvOps, type KvBinding } from "../../shared/kv/index.ts";
 import { CACHE_MAX_ENTRIES, KV_CACHE_TTL_SECONDS, NEGATIVE_CACHE_MS, type GateConfig } from "./config.ts";
+import { JWKS_PATHS, jwksResponse } from "./assertion.ts";
 import { extractCredential } from "./credential.ts";
 import { buildOriginRequest, identityOf } from "./forward.ts";
 import type { FailureLimiter } from "./rate.ts";
@@ -109,6 +110,13 @@ async function decide(request: Request, url: URL, deps: GateDeps, ops: KvOps, d:
   d.path = np.path;
   // The percent-encoded form of the same path, as the origin will get it.
   const path = `/${url.pathname.split("/").filter(Boolean).join("/")}${np.trailingSlash && np.segments.length ? "/" : ""}`;
+
+  // The assertion's public keys (assertion.ts): public, no token, answered by the gate itself.
+  if (JWKS_PATHS.includes(np.path)) {
+    d.decision = "public";
+    d.reason = "jwks";
+    return jwksResponse(request.method, config.assertion);
+  }
 
   if (np.path.startsWith(ADMIN_PREFIX)) {
     d.decision = "admin";

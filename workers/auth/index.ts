@@ -17,6 +17,12 @@ export function depsFor(env: AuthEnv): GateDeps {
   let deps = depsByEnv.get(env);
   if (!deps) {
     const config = parseConfig(env);
+    // Once per isolate: without a key, origins cannot tell the gate's requests from anyone else's.
+    if (!config.assertion) {
+      console.warn(
+        JSON.stringify({ msg: "edgekv-auth", level: "warn", warning: "no IDENTITY_PRIVATE_JWK or IDENTITY_SECRET: requests are forwarded without an identity assertion; the origin must be reachable only through the gate (service binding)" }),
+      );
+    }
     const now = () => Date.now();
     const originBinding = env.ORIGIN;
     deps = {

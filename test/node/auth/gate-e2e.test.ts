@@ -1,55 +1,51 @@
 // End to end: the real CLI writes tokens into the state `wrangler dev --env auth`
 // reads; requests go over real HTTP; the origin is a real Node server that
-// records everything it receives.
-import { createHmac, timingSafeEqual } from "node:crypto";
+// verifies EVERY request's identity assertion with `jose` against the gate's
+// JWKS (as docs/auth.md shows) and records everything it receives.
 import { mkdtemp, rm } from "node:fs/promises";
-import { createServer, type IncomingHttpHeaders, type Server } from "node:http";
 import { connect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { generatePrivateJwk } from "../../../workers/auth/assertion.ts";
 import { cli, runCli } from "../helpers/cli.ts";
 import { freePort } from "../helpers/ports.ts";
+import { ASSERTION_HEADER, identityEnvFile, startVerifyingOrigin, type Verdict, type VerifyingOrigin } from "../helpers/verifying-origin.ts";
 import { startWranglerDev, type DevServer } from "../helpers/wrangler-dev.ts";
 
-const SECRET = "e2e-identity-secret";
 const ALLOW_CACHE_SECONDS = 2;
-
-interface Seen {
-  method: string;
-  url: string;
-  headers: IncomingHttpHeaders;
-  body: string;
-}
+/** ORIGIN_URL has a path prefix: with the old HMAC headers every signature failed there. */
+const PREFIX = "/app";
 
 let dir: string;
-let origin: Server;
+let origin: VerifyingOrigin;
 let dev: DevServer;
-const seen: Seen[] = [];
+let seen: Verdict[];
 
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), "edgekv-auth-e2e-"));
-  const port = await freePort();
-  origin = createServer((req, res) => {
-    let body = "";
-    req.on("data", (d: Buffer) => (body += d.toString()));
-    req.on("end", () => {
-      seen.push({ method: req.method!, url: req.url!, headers: req.headers, body });
-      res.writeHead(200, { "content-type": "text/plain", "x-origin": "yes" }).end(`origin saw ${req.method} ${req.url}`);
-    });
+  const [originPort, gatePort] = [await freePort(), await freePort()];
+  origin = await startVerifyingOrigin({
+    name: "app",
+    issuer: `http://127.0.0.1:${gatePort}`,
+    audience: `http://127.0.0.1:${originPort}`,
+    publicPrefixes: [`${PREFIX}/health`, `${PREFIX}/public`],
+    port: originPort,
   });
-  await new Promise<void>((r) => origin.listen(port, "127.0.0.1", r));
+  seen = origin.seen;
   dev = await startWranglerDev({
     env: "auth",
     persistTo: dir,
-    vars: { ORIGIN_URL: `http://127.0.0.1:${port}`, IDENTITY_SECRET: SECRET, ALLOW_CACHE_SECONDS: String(ALLOW_CACHE_SECONDS) },
+    port: gatePort,
+    vars: { ORIGIN_URL: `${origin.url}${PREFIX}`, ALLOW_CACHE_SECONDS: String(ALLOW_CACHE_SECONDS) },
+    envFile: await identityEnvFile(dir, await generatePrivateJwk("EdDSA")),
   });
   seen.length = 0; // drop anything the readiness probe caused (it should be nothing)
 }, 120_000);
 
 afterAll(async () => {
   await dev?.stop();
-  await new Promise((r) => origin?.close(r));
+  await origin?.close();
   await rm(dir, { recursive: true, force: true });
 });
 
@@ -71,17 +67,6 @@ function raw(request: string): Promise<string> {
   });
 }
 
-/** The origin-side check, as docs/auth.md shows it. */
-function verifyIdentity(headers: IncomingHttpHeaders, method: string, path: string, secret: string, nowSec: number): boolean {
-  const h = (n: string) => String(headers[n] ?? "");
-  const ts = Number(h("x-edgekv-timestamp"));
-  if (!Number.isInteger(ts) || Math.abs(nowSec - ts) > 60) return false;
-  const payload = ["v1", h("x-edgekv-user"), h("x-edgekv-scopes"), h("x-edgekv-token-expires"), method, path, ts].join("\n");
-  const expected = createHmac("sha256", secret).update(payload).digest("base64url");
-  const got = Buffer.from(h("x-edgekv-signature"));
-  return got.length === expected.length && timingSafeEqual(got, Buffer.from(expected));
-}
-
 describe("edgekv-auth through wrangler dev, in front of a real origin", () => {
   it("rejects without a token and the origin sees nothing; /health passes", async () => {
     const res = await fetch(`${dev.url}/private`);
@@ -90,31 +75,69 @@ describe("edgekv-auth through wrangler dev, in front of a real origin", () => {
     expect(seen).toEqual([]);
     const health = await fetch(`${dev.url}/health`);
     expect(health.status).toBe(200);
-    expect(seen.map((s) => s.url)).toEqual(["/health"]);
+    expect(seen.map((s) => s.url)).toEqual([`${PREFIX}/health`]);
     seen.length = 0;
   });
 
-  it("a CLI-issued token passes; the origin sees the real user (spoofed header overwritten), a valid signature, no Authorization", async () => {
+  it("a CLI-issued token passes; the origin verifies the assertion with jose (user, scope, htm, htu with the ORIGIN_URL prefix and query); spoofed headers and a client-sent assertion are replaced", async () => {
     const token = await issue(["--user", "alice", "--scope", "POST:/api/*", "--scope", "GET:/api/*"]);
-    const res = await fetch(`${dev.url}/api/items?page=2`, {
+    const res = await fetch(`${dev.url}/api/items?page=2&q=a%20b`, {
       method: "POST",
-      headers: { Authorization: `Bearer ${token}`, "X-Edgekv-User": "root", "x-edgekv-scopes": "*", "Content-Type": "application/json" },
+      headers: {
+        Authorization: `Bearer ${token}`,
+        "X-Edgekv-User": "root",
+        "x-edgekv-scopes": "*",
+        [ASSERTION_HEADER]: "eyJhbGciOiJub25lIn0.eyJzdWIiOiJyb290In0.",
+        "Content-Type": "application/json",
+      },
       body: JSON.stringify({ name: "x".repeat(100_000) }),
     });
     expect(res.status).toBe(200);
-    expect(res.headers.get("x-origin")).toBe("yes");
+    expect(await res.json()).toEqual({ origin: "app", sub: "alice" });
     expect(seen).toHaveLength(1);
     const s = seen[0]!;
+    expect(s.ok, s.reason).toBe(true);
     expect(s.method).toBe("POST");
-    expect(s.url).toBe("/api/items?page=2");
+    expect(s.url).toBe(`${PREFIX}/api/items?page=2&q=a%20b`);
     expect(JSON.parse(s.body)).toEqual({ name: "x".repeat(100_000) });
+    expect(s.claims).toMatchObject({ sub: "alice", scope: "POST:/api/* GET:/api/*", htm: "POST", htu: `${origin.url}${PREFIX}/api/items?page=2&q=a%20b` });
+    expect(s.claims!.exp! - s.claims!.iat!).toBe(60);
     expect(s.headers["x-edgekv-user"]).toBe("alice");
     expect(s.headers["x-edgekv-scopes"]).toBe("POST:/api/* GET:/api/*");
     expect(s.headers.authorization).toBeUndefined();
-    expect(verifyIdentity(s.headers, "POST", "/api/items", SECRET, Math.floor(Date.now() / 1000))).toBe(true);
-    expect(verifyIdentity(s.headers, "GET", "/api/items", SECRET, Math.floor(Date.now() / 1000))).toBe(false);
     expect(dev.output()).not.toContain(token);
     seen.length = 0;
+  });
+
+  it("the JWKS is public at both paths and never holds the private key", async () => {
+    for (const path of ["/.well-known/jwks.json", "/__edgekv/jwks.json"]) {
+      const res = await fetch(`${dev.url}${path}`);
+      expect(res.status).toBe(200);
+      expect(res.headers.get("cache-control")).toBe("public, max-age=300");
+      const jwks = (await res.json()) as { keys: Record<string, string>[] };
+      expect(jwks.keys).toHaveLength(1);
+      expect(jwks.keys[0]).toMatchObject({ kty: "OKP", crv: "Ed25519", alg: "EdDSA", use: "sig" });
+      expect(jwks.keys[0]!.d).toBeUndefined();
+    }
+    expect(seen).toEqual([]);
+  });
+
+  it("every request the origin received through the gate verified; one sent around the gate with the gate's headers does not", async () => {
+    const token = await issue(["--user", "erin"]);
+    for (const [method, path] of [["GET", "/a"], ["DELETE", "/b/c?x=1"], ["PUT", "/d/"], ["PATCH", "/e;f"]] as const) {
+      const res = await fetch(`${dev.url}${path}`, { method, headers: { Authorization: `Bearer ${token}` }, body: method === "GET" ? null : "x" });
+      await res.arrayBuffer();
+    }
+    const through = seen.splice(0);
+    expect(through.length).toBeGreaterThanOrEqual(3);
+    for (const s of through) expect(s.ok, `${s.method} ${s.url}: ${s.reason}`).toBe(true);
+    // The attacker copies everything the origin got (identity headers, the assertion) to another path, straight at the origin.
+    const stolen = through[0]!;
+    const res = await fetch(`${origin.url}${PREFIX}/admin`, {
+      headers: { "x-edgekv-user": "erin", "x-edgekv-scopes": "*", [ASSERTION_HEADER]: String(stolen.headers[ASSERTION_HEADER]) },
+    });
+    expect(res.status).toBe(401);
+    expect(seen.splice(0).map((s) => s.reason)).toEqual(["htu mismatch"]);
   });
 
   it("every rejection class never reaches the origin", async () => {
