@@ -107,7 +107,8 @@ describe("the gate forwards only to ORIGIN_URL (with its path prefix)", () => {
   });
 
   it("absolute-form targets and foreign Host headers, public or authenticated", async () => {
-    for (const auth of [{}, { Authorization: `Bearer ${token}` }]) {
+    const auths: Record<string, string>[] = [{}, { Authorization: `Bearer ${token}` }];
+    for (const auth of auths) {
       await raw(gate.port, rawRequest(`http://${evilHost}/public/x`, auth));
       await raw(gate.port, rawRequest(`http://${evilHost}/x`, auth));
       await raw(gate.port, `GET /public/x HTTP/1.1\r\nHost: ${evilHost}\r\nConnection: close\r\n\r\n`);
