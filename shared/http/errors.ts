@@ -9,12 +9,15 @@ export class HttpError extends Error {
   readonly status: number;
   readonly code: string;
   readonly headers: Record<string, string>;
-  constructor(status: number, code: string, message: string, headers: Record<string, string> = {}, options?: { cause?: unknown }) {
+  /** Already logged where it arose (e.g. once per isolate): toErrorResponse does not log it again. */
+  readonly logged: boolean;
+  constructor(status: number, code: string, message: string, headers: Record<string, string> = {}, options?: { cause?: unknown; logged?: boolean }) {
     super(message, options);
     this.name = "HttpError";
     this.status = status;
     this.code = code;
     this.headers = headers;
+    this.logged = options?.logged ?? false;
   }
 }
 
@@ -60,7 +63,7 @@ export function toErrorResponse(err: unknown, extraHeaders: Record<string, strin
     status = 500;
     code = err.code;
   }
-  if (status >= 500 || !(err instanceof HttpError)) logError(code, err);
+  if (!(err instanceof HttpError) || (status >= 500 && !err.logged)) logError(code, err);
   return Response.json({ error: code, message }, { status, headers });
 }
 

@@ -1,9 +1,9 @@
 import { env } from "cloudflare:workers";
+import type { FailureLimiter } from "../../shared/http/limiter.ts";
 import type { KvBinding } from "../../shared/kv/index.ts";
 import { handleAdmin } from "../../workers/auth/admin.ts";
 import { parseConfig, type AuthEnv } from "../../workers/auth/config.ts";
 import { gateTokenStore, handle, type GateDeps } from "../../workers/auth/gate.ts";
-import type { FailureLimiter } from "../../workers/auth/rate.ts";
 import { TokenStore, type IssueInput } from "../../workers/auth/store.ts";
 
 /** What the origin seam recorded: the gate's own dependency, not a runtime mock. */

@@ -3,7 +3,9 @@
 import { env, exports } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { parseKvServerTiming } from "../../shared/kv/index.ts";
-import { RATE_LIMIT_PERIOD_SECONDS } from "../../workers/auth/config.ts";
+import { RATE_LIMIT_PERIOD_SECONDS, type AuthEnv } from "../../workers/auth/config.ts";
+import { handle } from "../../workers/auth/gate.ts";
+import { depsFor } from "../../workers/auth/index.ts";
 import { TokenStore } from "../../workers/auth/store.ts";
 import { generateToken } from "../../workers/auth/token.ts";
 
@@ -48,5 +50,65 @@ describe("failed attempts are rate limited per client IP (Workers Rate Limiting 
     const ip = "203.0.113.99";
     for (let i = 0; i < LIMIT + 5; i++) expect((await call("/x", { "CF-Connecting-IP": ip })).status).toBe(401);
     expect((await call("/x", { Authorization: `Bearer ${generateToken()}`, "CF-Connecting-IP": ip })).status).toBe(401);
+  });
+});
+
+describe("who a client is (shared/http/limiter.ts clientKey), through the Worker entry", () => {
+  const bad = (headers: Record<string, string> = {}) => call("/x", { Authorization: `Bearer ${generateToken()}`, ...headers });
+
+  it("all addresses of one IPv6 /64 are one client: rotating the interface id gains nothing", async () => {
+    const p = "2001:db8:77:1";
+    for (let i = 0; i < LIMIT; i++) expect((await bad({ "CF-Connecting-IP": `${p}:${i.toString(16)}::${((i * 7919) & 0xffff).toString(16)}` })).status).toBe(401);
+    expect((await bad({ "CF-Connecting-IP": `${p}:ffff:ffff:ffff:fffe` })).status).toBe(429);
+    const { token } = await new TokenStore(env.TOKENS_KV).issue({ user: "v6-locked" });
+    expect((await call("/x", { Authorization: `Bearer ${token}`, "CF-Connecting-IP": `${p}::1234` })).status).toBe(429);
+    // The neighbouring /64 is another client.
+    expect((await bad({ "CF-Connecting-IP": "2001:db8:77:2::1" })).status).toBe(401);
+  });
+
+  it("an IPv4-mapped IPv6 address is the IPv4 client", async () => {
+    const v4 = "192.0.2.200";
+    for (let i = 0; i < LIMIT; i++) expect((await bad({ "CF-Connecting-IP": i % 2 ? v4 : `::ffff:${v4}` })).status).toBe(401);
+    expect((await bad({ "CF-Connecting-IP": "::ffff:c000:2c8" })).status).toBe(429);
+  });
+
+  it("without CF-Connecting-IP, one bad token hammered is limited by its fingerprint; another client's token is not locked out", async () => {
+    const hammered = generateToken();
+    const statuses: number[] = [];
+    for (let i = 0; i < LIMIT + 2; i++) statuses.push((await call("/x", { Authorization: `Bearer ${hammered}` })).status);
+    expect(statuses.slice(0, LIMIT)).toEqual(Array(LIMIT).fill(401));
+    expect(statuses.slice(LIMIT)).toEqual([429, 429]);
+    // Today's "unknown" bucket would make these 429 too.
+    expect((await bad()).status).toBe(401);
+    const { token } = await new TokenStore(env.TOKENS_KV).issue({ user: "noip-victim" });
+    expect((await call("/x", { Authorization: `Bearer ${token}` })).status).not.toBe(429);
+  });
+});
+
+describe("the admin API through the Worker's own wiring (depsFor: real FAILED_AUTH_LIMITER, 60 s window)", () => {
+  const SECRET = "worker-admin-secret-0123456789abcdef";
+  const adminEnv = { ...env, ADMIN_SECRET: SECRET } as unknown as AuthEnv;
+  const post = (headers: Record<string, string>) =>
+    handle(new Request("https://gate.test/__edgekv/tokens", { method: "POST", headers, body: JSON.stringify({ user: "wired" }) }), depsFor(adminEnv));
+
+  it("locks out a client after 20 wrong secrets; then the right secret is 429 too (never a 201 after a 429)", async () => {
+    const ip = "203.0.113.150";
+    const seq: number[] = [];
+    for (let i = 0; i < LIMIT + 1; i++) seq.push((await post({ Authorization: `Bearer guess-${i}`, "CF-Connecting-IP": ip })).status);
+    for (let i = 0; i < 3; i++) seq.push((await post({ Authorization: `Bearer ${SECRET}`, "CF-Connecting-IP": ip })).status);
+    expect(seq.slice(0, LIMIT)).toEqual(Array(LIMIT).fill(401));
+    expect(seq.slice(LIMIT)).toEqual([429, 429, 429, 429]);
+    const res = await post({ Authorization: `Bearer ${SECRET}`, "CF-Connecting-IP": ip });
+    expect(Number(res.headers.get("Retry-After"))).toBeLessThanOrEqual(RATE_LIMIT_PERIOD_SECONDS);
+    expect((await post({ Authorization: `Bearer ${SECRET}`, "CF-Connecting-IP": "203.0.113.151" })).status).toBe(201);
+  });
+
+  it("a weak ADMIN_SECRET is a 503 weak_secret through the entry as well", async () => {
+    const res = await handle(
+      new Request("https://gate.test/__edgekv/tokens", { method: "POST", headers: { Authorization: "Bearer tooshort" }, body: "{}" }),
+      depsFor({ ...env, ADMIN_SECRET: "tooshort" } as unknown as AuthEnv),
+    );
+    expect(res.status).toBe(503);
+    expect(((await res.json()) as { error: string }).error).toBe("weak_secret");
   });
 });

@@ -1,3 +1,7 @@
-// Nothing beyond the shared typings: the splitter's secrets are passed to
-// `handle()` directly in these tests (see worker.test.ts).
-export {};
+// The splitter environment's extra bindings (wrangler.toml [env.splitter]). Its
+// secrets are passed to `handle()` directly in these tests (see worker.test.ts).
+declare namespace Cloudflare {
+  interface Env {
+    FAILED_STATUS_LIMITER: RateLimit;
+  }
+}

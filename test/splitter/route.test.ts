@@ -142,7 +142,7 @@ describe("rules: first match wins", () => {
 
 describe("tester overrides", () => {
   const names = config().overrides;
-  const SECRET = "override-secret";
+  const SECRET = "override-secret-for-route-tests-0123456789"; // >= MIN_SECRET_BYTES
   const now = T0;
   const exp = Math.floor(now / 1000) + 3600;
 
@@ -169,6 +169,14 @@ describe("tester overrides", () => {
     ];
     for (const raw of cases) expect(await readOverride(new Headers({ "x-edgekv-override": raw }), names, SECRET, now)).toBeNull();
     expect(await readOverride(new Headers({ "x-edgekv-override": v }), names, undefined, now)).toBeNull();
+  });
+
+  it("a secret shorter than MIN_SECRET_BYTES verifies nothing, even values it signed itself", async () => {
+    const weak = SECRET.slice(0, 31);
+    const v = await signOverride(weak, "green", exp);
+    expect(await readOverride(new Headers({ "x-edgekv-override": v }), names, weak, now)).toBeNull();
+    const ok = SECRET.slice(0, 32);
+    expect(await readOverride(new Headers({ "x-edgekv-override": await signOverride(ok, "green", exp) }), names, ok, now)).toBe("green");
   });
 
   it("forged values never verify (property)", async () => {

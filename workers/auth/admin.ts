@@ -1,7 +1,10 @@
 /**
  * Admin API for origin applications that issue tokens at login. Enabled only
- * when ADMIN_SECRET is set; the secret is compared in constant time, length
- * included (both sides hashed, then timingSafeEqual).
+ * when ADMIN_SECRET is set, and only when it is at least MIN_SECRET_BYTES long
+ * (a shorter one answers 503 weak_secret). Order: the failed-attempt limiter
+ * first (a locked-out client gets 429 even with the right secret), then the
+ * secret, compared in constant time, length included (both sides hashed, then
+ * timingSafeEqual). Only wrong secrets count as failures.
  *
  *   POST   /__edgekv/tokens               {user, scopes?, ttl?, label?} -> 201 {token, id, hash, ...}
  *   DELETE /__edgekv/tokens/users/:user   -> {revoked: n}
@@ -11,6 +14,8 @@ import type { IRequest } from "itty-router";
 import { IttyRouter } from "itty-router/IttyRouter";
 import { timingSafeEqualStrings } from "../../shared/crypto.ts";
 import { HttpError } from "../../shared/http/errors.ts";
+import { clientKey } from "../../shared/http/limiter.ts";
+import { bearerSecret, secretState, weakSecretError } from "../../shared/http/secrets.ts";
 import type { KvOps } from "../../shared/kv/index.ts";
 import type { GateDeps } from "./gate.ts";
 
@@ -57,16 +62,24 @@ const router = IttyRouter<IRequest, AdminArgs>({ base: "/__edgekv/tokens" })
   .delete("/users/:user", async (request, deps, ops) => json({ revoked: await deps.tokens.revokeUser(decodeURIComponent(request.params.user ?? ""), ops) }))
   .delete("/:hash", revokeHash);
 
+const rateLimited = (wait: number) => new HttpError(429, "rate_limited", "too many failed attempts, retry later", { "Retry-After": String(wait) });
+
 /**
  * Answers one admin request (the path is already known to start with /__edgekv/).
  * @example await handleAdmin(request, new URL(request.url), deps, new KvOps());
  */
 export async function handleAdmin(request: Request, _url: URL, deps: GateDeps, ops: KvOps): Promise<Response> {
-  const auth = request.headers.get("authorization") ?? "";
-  const provided = auth.startsWith("Bearer ") ? auth.slice(7) : "";
-  if (!(await timingSafeEqualStrings(provided, deps.config.adminSecret ?? ""))) {
-    const wait = (await deps.limiter?.fail(request.headers.get("cf-connecting-ip") ?? "unknown")) ?? 0;
-    if (wait > 0) throw new HttpError(429, "rate_limited", "too many failed attempts, retry later", { "Retry-After": String(wait) });
+  const state = secretState("ADMIN_SECRET", "auth", deps.config.adminSecret);
+  if (state.kind === "off") throw new HttpError(404, "not_found", "no such endpoint");
+  if (state.kind === "weak") throw weakSecretError("ADMIN_SECRET", "auth");
+  const provided = bearerSecret(request.headers);
+  const key = await clientKey(request, provided);
+  // Before the secret is looked at: the right secret from a locked-out client is still a 429.
+  const blocked = deps.limiter?.retryAfter(key) ?? 0;
+  if (blocked > 0) throw rateLimited(blocked);
+  if (!(await timingSafeEqualStrings(provided, state.secret))) {
+    const wait = (await deps.limiter?.fail(key)) ?? 0;
+    if (wait > 0) throw rateLimited(wait);
     throw new HttpError(401, "unauthorized", "admin secret required (Authorization: Bearer <ADMIN_SECRET>)");
   }
   const res = (await router.fetch(request as IRequest, deps, ops)) as Response | undefined;

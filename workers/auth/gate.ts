@@ -12,7 +12,7 @@ import { CACHE_MAX_ENTRIES, KV_CACHE_TTL_SECONDS, NEGATIVE_CACHE_MS, type GateCo
 import { JWKS_PATHS, jwksResponse } from "./assertion.ts";
 import { extractCredential } from "./credential.ts";
 import { buildOriginRequest, identityOf } from "./forward.ts";
-import type { FailureLimiter } from "./rate.ts";
+import { clientKey, type FailureLimiter } from "../../shared/http/limiter.ts";
 import { scopeAllows } from "./scope.ts";
 import { Tokens } from "./tokens.ts";
 import { hashToken, isWellFormedToken } from "./token.ts";
@@ -143,7 +143,7 @@ async function decide(request: Request, url: URL, deps: GateDeps, ops: KvOps, d:
     d.reason = "no credential";
     throw new HttpError(401, "unauthorized", "a bearer token is required", challenge(config.realm));
   }
-  const ip = request.headers.get("cf-connecting-ip") ?? "unknown";
+  const ip = await clientKey(request, cred.kind === "token" ? cred.token : undefined);
   const wait = deps.limiter?.retryAfter(ip) ?? 0;
   if (wait > 0) return rateLimited(d, config.realm, wait);
   if (cred.kind === "bad") return fail(d, deps, ip, 400, "invalid_request", cred.reason);

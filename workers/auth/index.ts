@@ -4,10 +4,10 @@
  * and hands each request to `handle` (gate.ts).
  */
 import { toErrorResponse } from "../../shared/http/errors.ts";
+import { FailureLimiter } from "../../shared/http/limiter.ts";
 import { handleAdmin } from "./admin.ts";
-import { parseConfig, type AuthEnv } from "./config.ts";
+import { parseConfig, RATE_LIMIT_PERIOD_SECONDS, type AuthEnv } from "./config.ts";
 import { gateTokenStore, handle, type GateDeps } from "./gate.ts";
-import { FailureLimiter } from "./rate.ts";
 
 // Module scope: survives across requests in one isolate, which is the point of the cache.
 const depsByEnv = new WeakMap<object, GateDeps>();
@@ -29,7 +29,7 @@ export function depsFor(env: AuthEnv): GateDeps {
       config,
       tokens: gateTokenStore(env.TOKENS_KV, config, now),
       origin: originBinding ? (r) => originBinding.fetch(r) : (r) => fetch(r),
-      limiter: env.FAILED_AUTH_LIMITER ? new FailureLimiter(env.FAILED_AUTH_LIMITER, now) : undefined,
+      limiter: env.FAILED_AUTH_LIMITER ? new FailureLimiter(env.FAILED_AUTH_LIMITER, { periodSeconds: RATE_LIMIT_PERIOD_SECONDS, now }) : undefined,
       now,
       log: (line) => console.log(line),
       admin: handleAdmin,

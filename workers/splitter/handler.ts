@@ -1,5 +1,6 @@
 import { HttpError, toErrorResponse } from "../../shared/http/errors.ts";
 import { KvOps } from "../../shared/kv/index.ts";
+import type { FailureLimiter } from "../../shared/http/limiter.ts";
 import { DEFAULT_TIMEOUT_MS, type Color } from "./config.ts";
 import { callOrigin, forward, type Attempt, type OriginFetch } from "./forward.ts";
 import { readOverride } from "./override.ts";
@@ -19,6 +20,8 @@ export interface SplitterEnv {
   OVERRIDE_SECRET?: string;
   /** Bearer secret of the status endpoint; unset means the endpoint is off. */
   STATUS_SECRET?: string;
+  /** Workers Rate Limiting binding counting failed status-secret attempts per client. */
+  FAILED_STATUS_LIMITER?: RateLimit;
 }
 
 export interface Deps {
@@ -27,6 +30,8 @@ export interface Deps {
   /** How origins are called (the global fetch in production). */
   fetch: OriginFetch;
   now: () => number;
+  /** Failed status-secret attempts (FAILED_STATUS_LIMITER); checked before the secret. */
+  limiter?: FailureLimiter;
 }
 
 /** Seconds a client should wait after a 503 for want of config. */

@@ -1,4 +1,5 @@
 import { hmacSha256, verifyHmacSha256 } from "../../shared/crypto.ts";
+import { secretState } from "../../shared/http/secrets.ts";
 import { COLORS, type Color, type RolloutConfig } from "./config.ts";
 import { readCookie } from "./sticky.ts";
 
@@ -15,7 +16,8 @@ export async function signOverride(secret: string, color: Color, exp: number): P
 
 /**
  * The colour a request forces, when its override cookie or header is signed
- * with `secret` and unexpired; null otherwise (unsigned, forged, expired, or no secret).
+ * with `secret` and unexpired; null otherwise (unsigned, forged, expired, or no
+ * secret, or one shorter than MIN_SECRET_BYTES).
  * @example await readOverride(request.headers, cfg.overrides, env.OVERRIDE_SECRET, Date.now()) // "green" | null
  */
 export async function readOverride(
@@ -24,12 +26,14 @@ export async function readOverride(
   secret: string | undefined,
   now: number,
 ): Promise<Color | null> {
-  if (!secret) return null;
+  // A short secret is as good as none: a guessable key would let anyone pick their colour.
+  const state = secretState("OVERRIDE_SECRET", "splitter", secret);
+  if (state.kind !== "ok") return null;
   const raw = headers.get(names.header) ?? readCookie(headers.get("cookie"), names.cookie);
   if (!raw || raw.length > 200) return null;
   const [color, expRaw, sig, extra] = raw.split(".");
   if (extra !== undefined || sig === undefined || !COLORS.includes(color as Color)) return null;
   const exp = Number(expRaw);
   if (!Number.isInteger(exp) || exp * 1000 <= now) return null;
-  return (await verifyHmacSha256(secret, payload(color as Color, exp), sig)) ? (color as Color) : null;
+  return (await verifyHmacSha256(state.secret, payload(color as Color, exp), sig)) ? (color as Color) : null;
 }

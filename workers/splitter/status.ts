@@ -2,12 +2,22 @@ import type { IRequest } from "itty-router";
 import { IttyRouter } from "itty-router/IttyRouter";
 import { timingSafeEqualStrings } from "../../shared/crypto.ts";
 import { HttpError, toErrorResponse } from "../../shared/http/errors.ts";
+import { clientKey } from "../../shared/http/limiter.ts";
+import { bearerSecret, secretState, weakSecretError } from "../../shared/http/secrets.ts";
 import { otherColor, type RolloutConfig } from "./config.ts";
 import type { Deps } from "./handler.ts";
 import { effectivePercent } from "./schedule.ts";
 
 /** The Worker's own endpoints live under this prefix; everything else is proxied. */
 export const STATUS_PREFIX = "/__edgekv/status";
+/** The window of the FAILED_STATUS_LIMITER binding (wrangler.toml `simple.period`), sent as Retry-After. */
+export const STATUS_RATE_LIMIT_PERIOD_SECONDS = 60;
+/**
+ * Query parameter names that look like a credential. The secret is read from
+ * `Authorization` only (URLs end up in logs, histories and Referer headers);
+ * such a parameter is refused and counted as a failed attempt, even when right.
+ */
+export const SECRET_QUERY_PARAM = /token|secret|auth|key|bearer|pass/i;
 
 /**
  * What the status endpoint reports.
@@ -31,7 +41,7 @@ export function statusJson(config: RolloutConfig | null, deps: Deps) {
     lastError: s.lastError ? { message: s.lastError.message, at: new Date(s.lastError.at).toISOString() } : null,
     loadedAt: s.loadedAt ? new Date(s.loadedAt).toISOString() : null,
     configTtlMs: s.ttlMs,
-    overridesEnabled: Boolean(deps.env.OVERRIDE_SECRET),
+    overridesEnabled: secretState("OVERRIDE_SECRET", "splitter", deps.env.OVERRIDE_SECRET).kind === "ok",
     fallbackOrigin: deps.env.FALLBACK_ORIGIN || null,
     config,
   };
@@ -77,19 +87,33 @@ const router = IttyRouter<IRequest, [Deps]>({ base: STATUS_PREFIX })
   .get(".json", async (_req, deps) => Response.json(await current(deps), { headers: NO_STORE }))
   .get("/", async (_req, deps) => new Response(html(await current(deps)), { headers: { ...NO_STORE, "content-type": "text/html; charset=utf-8" } }));
 
+const unauthorized = (message: string) => new HttpError(401, "unauthorized", message, { "WWW-Authenticate": "Bearer" });
+
 /**
  * `/__edgekv/status` (HTML) and `/__edgekv/status.json`: off (404) unless
- * STATUS_SECRET is set; then `Authorization: Bearer <secret>` or `?token=`.
+ * STATUS_SECRET is set; 503 weak_secret while it is shorter than
+ * MIN_SECRET_BYTES; then `Authorization: Bearer <secret>` only. Order: the
+ * failed-attempt limiter first (a locked-out client gets 429 even with the
+ * right secret), then the secret; only failures count.
  * @example await statusResponse(request, new URL(request.url), deps)
  */
 export async function statusResponse(request: Request, url: URL, deps: Deps): Promise<Response> {
   try {
-    const secret = deps.env.STATUS_SECRET;
-    if (!secret) throw new HttpError(404, "not_found", "status endpoint off (no STATUS_SECRET)");
-    const auth = request.headers.get("authorization");
-    const given = auth?.startsWith("Bearer ") ? auth.slice(7) : (url.searchParams.get("token") ?? "");
-    if (!(await timingSafeEqualStrings(given, secret))) {
-      throw new HttpError(401, "unauthorized", "Authorization: Bearer <STATUS_SECRET> required", { "WWW-Authenticate": "Bearer" });
+    const state = secretState("STATUS_SECRET", "splitter", deps.env.STATUS_SECRET);
+    if (state.kind === "off") throw new HttpError(404, "not_found", "status endpoint off (no STATUS_SECRET)");
+    if (state.kind === "weak") throw weakSecretError("STATUS_SECRET", "splitter");
+    const inQuery = [...url.searchParams].find(([name]) => SECRET_QUERY_PARAM.test(name));
+    const given = bearerSecret(request.headers);
+    const key = await clientKey(request, given || inQuery?.[1]);
+    const blocked = deps.limiter?.retryAfter(key) ?? 0;
+    if (blocked > 0) throw rateLimited(blocked);
+    let refusal: HttpError | undefined;
+    // Never echo the parameter: its name may be the secret itself (`?<secret>`).
+    if (inQuery) refusal = unauthorized("a secret in the URL query is refused: send Authorization: Bearer <STATUS_SECRET>, and rotate the secret if it was real");
+    else if (!(await timingSafeEqualStrings(given, state.secret))) refusal = unauthorized("Authorization: Bearer <STATUS_SECRET> required");
+    if (refusal) {
+      const wait = (await deps.limiter?.fail(key)) ?? 0;
+      throw wait > 0 ? rateLimited(wait) : refusal;
     }
     const res = (await router.fetch(request as IRequest, deps)) as Response | undefined;
     if (!res) throw new HttpError(404, "not_found", `try ${STATUS_PREFIX}(.json)`);
@@ -98,3 +122,5 @@ export async function statusResponse(request: Request, url: URL, deps: Deps): Pr
     return toErrorResponse(err);
   }
 }
+
+const rateLimited = (wait: number) => new HttpError(429, "rate_limited", "too many failed attempts, retry later", { "Retry-After": String(wait) });

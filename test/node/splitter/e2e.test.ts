@@ -30,7 +30,7 @@ beforeAll(async () => {
   deadPort = await freePort();
   await rollout("init", "--blue", blue.url, "--green", green.url, "--salt", "e2e", "--timeout", "1000");
   // CONFIG_TTL_MS=0: every request reads KV, so each CLI write is seen at once.
-  dev = await startWranglerDev({ env: "splitter", persistTo: dir, vars: { CONFIG_TTL_MS: "0", OVERRIDE_SECRET: "ov-secret", STATUS_SECRET: "st-secret" } });
+  dev = await startWranglerDev({ env: "splitter", persistTo: dir, vars: { CONFIG_TTL_MS: "0", OVERRIDE_SECRET: "ov-secret", STATUS_SECRET: "st-secret-for-the-e2e-test-32-bytes+" } });
 });
 afterAll(async () => {
   await dev?.stop();
@@ -178,7 +178,7 @@ describe("splitter end to end: wrangler dev --env splitter between two real orig
 
   it("status endpoint: JSON with the secret, 401 without", async () => {
     expect((await fetch(`${dev.url}/__edgekv/status.json`)).status).toBe(401);
-    const res = await fetch(`${dev.url}/__edgekv/status.json`, { headers: { authorization: "Bearer st-secret" } });
+    const res = await fetch(`${dev.url}/__edgekv/status.json`, { headers: { authorization: "Bearer st-secret-for-the-e2e-test-32-bytes+" } });
     expect(res.status).toBe(200);
     expect(await res.json()).toMatchObject({ ok: true, live: "blue", overridesEnabled: true });
   });
