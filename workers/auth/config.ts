@@ -6,6 +6,7 @@
 import { compileGlob, type GlobMatcher } from "../../shared/http/glob.ts";
 import { HttpError } from "../../shared/http/errors.ts";
 import { parseAssertionKeys, type AssertionSigner } from "./assertion.ts";
+import { parseOriginBase, type OriginBase } from "../../shared/http/target.ts";
 
 export interface AuthEnv {
   TOKENS_KV: KVNamespace;
@@ -19,6 +20,8 @@ export interface AuthEnv {
   AUTH_COOKIE?: string;
   /** "true" accepts `?access_token=` (RFC 6750 section 2.3); refused otherwise. */
   ALLOW_QUERY_TOKEN?: string;
+  /** "true" accepts `;` path parameters for origins that use them (never on an empty or dot segment). */
+  ALLOW_PATH_PARAMS?: string;
   /** "true" keeps Authorization on forwarded requests. */
   FORWARD_AUTHORIZATION?: string;
   /** Extra comma-separated identity header names to strip from clients (x-edgekv-* always are). */
@@ -77,6 +80,10 @@ export interface GateConfig {
   cors: CorsPolicy | undefined;
   /** Base URL of the origin (no query); undefined when the ORIGIN service binding is used. */
   originUrl: string | undefined;
+  /** The same, parsed: every forwarded request goes to exactly this origin (shared/http/target.ts). */
+  originBase: OriginBase | undefined;
+  /** Accept `;` path parameters (ALLOW_PATH_PARAMS); refused by default. */
+  allowPathParams: boolean;
   /** Signs the identity assertion; undefined = no key set (forwarded without one, warned once). */
   assertion: AssertionSigner | undefined;
   /** ASSERTION_ISSUER / ASSERTION_AUDIENCE when set (else derived per request, see forward.ts). */
@@ -97,15 +104,15 @@ export function parseConfig(env: AuthEnv): GateConfig {
   const realm = env.REALM ?? DEFAULT_REALM;
   if (!/^[\x20\x21\x23-\x5b\x5d-\x7e]{1,64}$/.test(realm)) throw bad("REALM must be 1..64 printable ASCII characters without quotes or backslashes");
   let originUrl: string | undefined;
+  let originBase: OriginBase | undefined;
   if (!env.ORIGIN) {
-    let u: URL;
+    if (!env.ORIGIN_URL) throw bad("set ORIGIN_URL (http(s)://host[:port][/prefix]) or bind a service named ORIGIN");
     try {
-      u = new URL(env.ORIGIN_URL ?? "");
+      originBase = parseOriginBase(env.ORIGIN_URL);
     } catch {
-      throw bad("set ORIGIN_URL (http(s)://host[:port][/prefix]) or bind a service named ORIGIN");
+      throw bad("ORIGIN_URL must be http(s)://host[:port][/prefix], without credentials, query or fragment");
     }
-    if (!/^https?:$/.test(u.protocol) || u.search || u.hash) throw bad("ORIGIN_URL must be http(s) without query or fragment");
-    originUrl = u.origin + u.pathname.replace(/\/+$/, "");
+    originUrl = originBase.origin + originBase.prefix;
   }
   const cookieName = env.AUTH_COOKIE || undefined;
   if (cookieName !== undefined && !/^[!#$%&'*+\-.^_`|~0-9A-Za-z]{1,64}$/.test(cookieName)) throw bad("AUTH_COOKIE must be a cookie name token");
@@ -154,6 +161,8 @@ export function parseConfig(env: AuthEnv): GateConfig {
     stripHeaders: new Set(list(env.IDENTITY_HEADERS).map((h) => h.toLowerCase())),
     cors,
     originUrl,
+    originBase,
+    allowPathParams: env.ALLOW_PATH_PARAMS === "true",
     assertion,
     assertionIssuer: env.ASSERTION_ISSUER || undefined,
     assertionAudience: env.ASSERTION_AUDIENCE || undefined,

@@ -5,7 +5,9 @@
  * credential removed by default.
  */
 import { ASSERTION_HEADER, assertionClaims } from "./assertion.ts";
+import { originTarget } from "../../shared/http/target.ts";
 import { QUERY_TOKEN_PARAM, cookieValues } from "./credential.ts";
+import { stripClientHeaders } from "./strip.ts";
 import type { GateConfig } from "./config.ts";
 import type { TokenRecord } from "./tokens.ts";
 
@@ -43,10 +45,11 @@ export async function buildOriginRequest(
   nowMs: number,
 ): Promise<Request> {
   const headers = new Headers(request.headers);
-  for (const name of [...headers.keys()]) {
-    if (name.startsWith(IDENTITY_PREFIX) || config.stripHeaders.has(name)) headers.delete(name);
-  }
+  // Identity, method-override and path-override headers a client may not send (strip.ts).
+  stripClientHeaders(headers, config.stripHeaders);
   headers.delete("host");
+  headers.set("x-forwarded-host", url.host);
+  headers.set("x-forwarded-proto", url.protocol.slice(0, -1));
   if (!config.forwardAuthorization) {
     headers.delete("authorization");
     const cookie = headers.get("cookie");
@@ -70,7 +73,8 @@ export async function buildOriginRequest(
     params.delete(QUERY_TOKEN_PARAM);
     search = params.size ? `?${params}` : "";
   }
-  const target = (config.originUrl ?? url.origin) + path + search;
+  // The configured origin plus the decided path: nothing in the request picks the host (shared/http/target.ts).
+  const target = originTarget(config.originBase ?? { origin: url.origin, prefix: "" }, path, search);
   if (identity && config.assertion) {
     // htu is the exact URL sent (ORIGIN_URL's path prefix and the query included), parsed as fetch will.
     const htu = new URL(target);

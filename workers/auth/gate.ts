@@ -14,10 +14,15 @@ import { extractCredential } from "./credential.ts";
 import { buildOriginRequest, identityOf } from "./forward.ts";
 import { clientKey, type FailureLimiter } from "../../shared/http/limiter.ts";
 import { scopeAllows } from "./scope.ts";
+import { boundSocket, MAX_SOCKET_SECONDS } from "./socket.ts";
 import { Tokens } from "./tokens.ts";
 import { hashToken, isWellFormedToken } from "./token.ts";
 
 export const ADMIN_PREFIX = "/__edgekv/";
+/** The query parameter Rails, Laravel and Express method-override read as the method. */
+export const METHOD_PARAM = "_method";
+// A cheap test before parsing the query: the name, or any percent-encoding that could spell it.
+const METHOD_PARAM_RE = /method|%/i;
 
 export interface GateDeps {
   config: GateConfig;
@@ -105,11 +110,11 @@ export async function handle(request: Request, deps: GateDeps): Promise<Response
 
 async function decide(request: Request, url: URL, deps: GateDeps, ops: KvOps, d: Decision): Promise<Response> {
   const { config } = deps;
-  const np = normalizePath(url.pathname);
+  // One path policy (shared/http/path.ts): decide on the normalised path, forward exactly its encoded form.
+  const np = normalizePath(url.pathname, { pathParams: config.allowPathParams });
   if (!np.ok) throw new HttpError(np.status, "invalid_request", np.reason, challenge(config.realm));
   d.path = np.path;
-  // The percent-encoded form of the same path, as the origin will get it.
-  const path = `/${url.pathname.split("/").filter(Boolean).join("/")}${np.trailingSlash && np.segments.length ? "/" : ""}`;
+  const path = np.encoded;
 
   // The assertion's public keys (assertion.ts): public, no token, answered by the gate itself.
   if (JWKS_PATHS.includes(np.path)) {
@@ -157,14 +162,56 @@ async function decide(request: Request, url: URL, deps: GateDeps, ops: KvOps, d:
   d.user = record.user;
   // KV deletes expired keys "at the earliest"; the value's deadline is what counts.
   if (record.expiresAt <= deps.now()) return fail(d, deps, ip, 401, "invalid_token", "expired token");
-  if (!scopeAllows(record.scopes, method, np.path)) {
-    const needed = `${method}:${path}`;
+  // A cookie alone must not let another site make the browser write (CSRF).
+  if (cred.source === "cookie" && method !== "GET" && method !== "HEAD" && !sameSiteRequest(request, url, config)) {
+    d.reason = "cross-site request with a cookie credential";
+    throw new HttpError(403, "cross_site_request", "cross-site requests authenticated by cookie are refused", challenge(config.realm));
+  }
+  const refused = firstUnscopedMethod(record.scopes, method, np.path, url);
+  if (refused !== undefined) {
+    const needed = `${refused}:${path}`;
     d.reason = "insufficient scope";
     throw new HttpError(403, "insufficient_scope", `this token lacks scope ${needed}`, challenge(config.realm, "insufficient_scope", "token lacks the scope", needed));
   }
   d.decision = "allow";
   d.reason = "valid token";
-  return toOrigin(await buildOriginRequest(request, url, path, identityOf(record), config, deps.now()), deps);
+  const res = await toOrigin(await buildOriginRequest(request, url, path, identityOf(record), config, deps.now()), deps);
+  // An open WebSocket would outlive the token: close it at expiry, or after MAX_SOCKET_SECONDS (socket.ts).
+  const now = deps.now();
+  return res.status === 101 ? boundSocket(res, Math.min(record.expiresAt, now + MAX_SOCKET_SECONDS * 1000), now) : res;
+}
+
+/**
+ * The first method this request could act as that the scopes do not allow,
+ * or undefined. Besides its own method, a POST carrying `?_method=X` acts as X
+ * in Rails, Laravel and Express method-override, so X must be in scope too.
+ * (Override headers never reach the origin: strip.ts.)
+ */
+function firstUnscopedMethod(scopes: readonly string[], method: string, path: string, url: URL): string | undefined {
+  if (!scopeAllows(scopes, method, path)) return method;
+  if (!METHOD_PARAM_RE.test(url.search)) return undefined;
+  for (const v of url.searchParams.getAll(METHOD_PARAM)) {
+    const m = v.trim().toUpperCase();
+    if (!scopeAllows(scopes, m, path)) return m.replace(/[^A-Z]/g, "") || "?";
+  }
+  return undefined;
+}
+
+/**
+ * True when a browser says the request comes from this site: `Origin` is the
+ * gate's own origin or an allowed CORS origin, or `Sec-Fetch-Site` is
+ * same-origin/same-site. A request with neither header is refused (fail closed).
+ */
+export function sameSiteRequest(request: Request, url: URL, config: GateConfig): boolean {
+  const origin = request.headers.get("origin");
+  if (origin !== null && origin !== "null") {
+    if (origin === url.origin) return true;
+    const cors = config.cors;
+    if (cors && cors.origins !== "*" && cors.origins.has(origin)) return true;
+    return false;
+  }
+  const site = request.headers.get("sec-fetch-site");
+  return site === "same-origin" || site === "same-site";
 }
 
 async function fail(d: Decision, deps: GateDeps, ip: string, status: 400 | 401, error: string, reason: string): Promise<Response> {

@@ -2,7 +2,9 @@ import { HttpError, toErrorResponse } from "../../shared/http/errors.ts";
 import { KvOps } from "../../shared/kv/index.ts";
 import type { FailureLimiter } from "../../shared/http/limiter.ts";
 import { DEFAULT_TIMEOUT_MS, type Color } from "./config.ts";
-import { callOrigin, forward, type Attempt, type OriginFetch } from "./forward.ts";
+import { normalizePath, type PathPolicy } from "../../shared/http/path.ts";
+import { parseOriginBase } from "../../shared/http/target.ts";
+import { callOrigin, forward, type Attempt, type OriginFetch, type Target } from "./forward.ts";
 import { readOverride } from "./override.ts";
 import { decide, type Reason } from "./route.ts";
 import type { ConfigSource } from "./source.ts";
@@ -34,6 +36,12 @@ export interface Deps {
   limiter?: FailureLimiter;
 }
 
+/**
+ * The splitter makes no access decision, and Java apps put `;jsessionid=` in
+ * paths: path parameters pass, but never on an empty or dot segment.
+ */
+export const PATH_POLICY: PathPolicy = { pathParams: true };
+
 /** Seconds a client should wait after a 503 for want of config. */
 const RETRY_AFTER_S = "5";
 
@@ -58,7 +66,11 @@ function finish(attempt: Attempt, headers: Record<string, string>, setCookie: st
  */
 export async function handle(request: Request, deps: Deps): Promise<Response> {
   const url = new URL(request.url);
-  if (url.pathname.startsWith(STATUS_PREFIX)) return statusResponse(request, url, deps);
+  // One path policy (shared/http/path.ts): route on the normalised path and forward exactly it.
+  const np = normalizePath(url.pathname, PATH_POLICY);
+  if (!np.ok) return toErrorResponse(new HttpError(np.status, "invalid_path", np.reason));
+  if (np.path.startsWith(STATUS_PREFIX)) return statusResponse(request, url, deps);
+  const to: Target = { incoming: url, pathAndQuery: np.encoded + url.search };
   const ops = new KvOps();
   const { config } = await deps.source.load(ops);
   const now = deps.now();
@@ -70,12 +82,16 @@ export async function handle(request: Request, deps: Deps): Promise<Response> {
     const headers = { "x-edgekv-color": "none", "x-edgekv-bucket": "-", "x-edgekv-config-version": "none", "x-edgekv-reason": "fallback" };
     const fallback = deps.env.FALLBACK_ORIGIN;
     if (fallback) {
-      const attempt = await callOrigin(request, "fallback", fallback, DEFAULT_TIMEOUT_MS, deps.fetch);
+      let attempt: Attempt;
+      try {
+        attempt = await callOrigin(request, to, "fallback", parseOriginBase(fallback), DEFAULT_TIMEOUT_MS, deps.fetch);
+      } catch (err) {
+        attempt = { ok: false, error: new HttpError(500, "misconfigured", "the splitter is misconfigured", {}, { cause: err }) };
+      }
       return finish(attempt, headers, undefined, timing());
     }
-    const err = new HttpError(503, "no_rollout_config", `no valid rollout config in ROLLOUT_KV and no FALLBACK_ORIGIN set: ${why}`, {
-      "Retry-After": RETRY_AFTER_S,
-    });
+    // The reason (KV error text) goes to the logs, not to the client.
+    const err = new HttpError(503, "no_rollout_config", "no rollout config is available, retry shortly", { "Retry-After": RETRY_AFTER_S }, { cause: new Error(`no valid rollout config in ROLLOUT_KV and no FALLBACK_ORIGIN set: ${why}`) });
     return finish({ ok: false, error: err }, headers, undefined, timing());
   }
 
@@ -83,7 +99,7 @@ export async function handle(request: Request, deps: Deps): Promise<Response> {
   const override = await readOverride(request.headers, config.overrides, deps.env.OVERRIDE_SECRET, now);
   const d = decide(config, {
     method: request.method,
-    path: url.pathname,
+    path: np.path,
     headers: request.headers,
     cf: request.cf as { country?: unknown; colo?: unknown } | undefined,
     id: sticky.id,
@@ -92,7 +108,7 @@ export async function handle(request: Request, deps: Deps): Promise<Response> {
   });
   // The origin sees the minted id on the very first request, as on the next ones.
   const cookie = sticky.minted ? `${config.sticky.cookie}=${sticky.id}` : undefined;
-  const f = await forward(request, config, d.color, deps.fetch, cookie);
+  const f = await forward(request, to, config, d.color, deps.fetch, cookie);
   const reason: Reason = f.failedOver ? "failover" : d.reason;
   const color: Color = f.color;
   return finish(
