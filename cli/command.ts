@@ -1,5 +1,6 @@
 import type { KvBinding } from "../shared/kv/index.ts";
 import { UsageError } from "./errors.ts";
+import type { StdinSource } from "./secret-input.ts";
 import type { KvTarget, WorkerEnv } from "./targets.ts";
 
 /** One flag of a command, as `node:util` parseArgs takes it, plus help text. */
@@ -34,6 +35,10 @@ export interface Context {
   withKv<T>(env: WorkerEnv, fn: (kv: KvBinding, where: string) => Promise<T>): Promise<T>;
   /** Epoch ms; injectable for tests. */
   now(): number;
+  /** Environment variables (process.env unless injected): where secrets such as OVERRIDE_SECRET come from. */
+  readonly env: Readonly<Record<string, string | undefined>>;
+  /** Standard input, for secrets that must not be on the command line (cli/secret-input.ts). */
+  readonly stdin: StdinSource;
 }
 
 export interface Command {

@@ -9,6 +9,7 @@ import { siteGroup } from "./commands/site.ts";
 import { tokenGroup } from "./commands/token.ts";
 import { CliError, UsageError } from "./errors.ts";
 import { openKv, type WorkerEnv } from "./targets.ts";
+import { argHoldsToken, processStdin, TOKEN_ON_ARGV_MESSAGE, type StdinSource } from "./secret-input.ts";
 
 export const GROUPS: CommandGroup[] = [siteGroup, rolloutGroup, tokenGroup, kvGroup];
 
@@ -22,6 +23,12 @@ const GLOBAL_OPTIONS: Record<string, OptionSpec> = {
   yes: { type: "boolean", short: "y", description: "--yes, -y          do not ask for confirmation" },
   help: { type: "boolean", short: "h", description: "--help, -h         show help" },
 };
+
+/** What an option name looks like (edgekv's longest is 16 characters; a strong secret is >= 32). */
+const OPTION_NAME = /^--?[A-Za-z][A-Za-z0-9-]{0,23}$/;
+
+/** An unknown command, quoted when it looks like a (mistyped) command, else withheld: it may be a pasted secret. */
+const shown = (words: string) => (/^[a-z][a-z -]{0,23}$/.test(words) ? `"${words}"` : "(not shown)");
 
 /** Finds wrangler.toml from the working directory upwards. */
 function findConfig(start: string): string {
@@ -92,6 +99,8 @@ export interface MainIo {
   now?: () => number;
   cwd?: string;
   env?: Record<string, string | undefined>;
+  /** Standard input (default: the process's), read only by commands that take a piped secret. */
+  stdin?: StdinSource;
 }
 
 /**
@@ -104,6 +113,8 @@ export async function main(argv: string[], io: MainIo = {}): Promise<number> {
   const env = io.env ?? process.env;
   let verbose = argv.includes("--verbose");
   try {
+    // First: a token on argv is already exposed (ps, history); refuse it before any message could repeat it.
+    if (argv.some(argHoldsToken)) throw new UsageError(TOKEN_ON_ARGV_MESSAGE);
     const [groupName, maybeCommand] = argv;
     if (groupName === undefined || groupName === "--help" || groupName === "-h" || groupName === "help") {
       stdout(rootHelp());
@@ -114,14 +125,21 @@ export async function main(argv: string[], io: MainIo = {}): Promise<number> {
       return 0;
     }
     const group = GROUPS.find((g) => g.name === groupName);
-    if (!group) throw new UsageError(`unknown command "${groupName}"; run \`edgekv --help\``);
+    if (!group) throw new UsageError(`unknown command ${shown(groupName)}; run \`edgekv --help\``);
     const cmd = group.commands.find((c) => c.name === maybeCommand);
     if (!cmd) {
       if (maybeCommand === undefined || maybeCommand === "--help" || maybeCommand === "-h") {
         stdout(groupHelp(group));
         return maybeCommand === undefined ? 2 : 0;
       }
-      throw new UsageError(`unknown command "${group.name} ${maybeCommand}"; run \`edgekv ${group.name} --help\``);
+      throw new UsageError(`unknown command ${shown(`${group.name} ${maybeCommand}`)}; run \`edgekv ${group.name} --help\``);
+    }
+    // parseArgs quotes an unknown option whole; one that is no option name may be a pasted secret.
+    const end = argv.indexOf("--");
+    for (const arg of argv.slice(2, end < 0 ? undefined : end)) {
+      if (arg.startsWith("-") && arg !== "-" && !OPTION_NAME.test(arg.split("=")[0]!)) {
+        throw new UsageError("an argument starting with - is not an option name (not shown, in case it is a secret)");
+      }
     }
     let parsed;
     try {
@@ -169,6 +187,8 @@ export async function main(argv: string[], io: MainIo = {}): Promise<number> {
         }
       },
       now: io.now ?? Date.now,
+      env,
+      stdin: io.stdin ?? processStdin(),
     };
     await cmd.run(ctx, { positionals: parsed.positionals, values });
     return 0;

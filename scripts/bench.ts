@@ -229,7 +229,7 @@ async function main(): Promise<void> {
     await cli(["rollout", "init", "--blue", `${origin.url}/blue`, "--green", `${origin.url}/green`, "--live", "blue", "--percent", "50"], persist);
     const token = (JSON.parse(await cli(["token", "issue", "--user", "bench", "--ttl", "86400", "--json"], persist)) as { token: string }).token;
     const revoked = (JSON.parse(await cli(["token", "issue", "--user", "gone", "--ttl", "86400", "--json"], persist)) as { token: string }).token;
-    await cli(["token", "revoke", revoked], persist);
+    await cli(["token", "revoke", "--user", "gone"], persist); // its only token (never a token on argv)
 
     log("starting workerd instances (Miniflare): site, splitter, auth, hello-world, bare proxy...");
     const site = await startWorker({ name: "site", env: "site", modules: [{ path: "index.js", contents: siteJs }], persistTo: persist });

@@ -106,7 +106,7 @@ async function main(): Promise<number> {
     const valid = await issue(VALID_USER, 86_400);
     const revokedLater = await issue(REVOKED_USER, 86_400);
     const unknown = await issue("soak-gone", 86_400);
-    await cliInProcess(["token", "revoke", unknown], persist);
+    await cliInProcess(["token", "revoke", "--user", "soak-gone"], persist); // its only token (never a token on argv)
     // Issued "two hours ago" for one hour (the CLI's injectable clock): KV still holds it, the gate's clock refuses it.
     const expired = await issue("soak-expired", 3600, () => Date.now() - 2 * 3600_000);
     const goodConfig = await cliInProcess(["kv", "get", "rollout/config", "--env", "splitter"], persist);
@@ -258,7 +258,7 @@ async function main(): Promise<number> {
     // Each fault runs on its own schedule (CLI calls take seconds; one late fault must not delay the others).
     const chaos = Promise.all([
       event("token-revoke", 0.04, async () => {
-        await cliProcess(["token", "revoke", revokedLater], persist);
+        await cliProcess(["token", "revoke", "--user", REVOKED_USER], persist); // its only token, revokedLater
         revokedAt = Date.now();
         // Keep loading until the revocation bound has passed, so it is checked.
         minEnd = Math.max(minEnd, revokedAt + REVOCATION_BOUND_MS + 3_000);

@@ -4,10 +4,11 @@
 // and leaves later changes alone. Ctrl-C stops everything it started.
 import { existsSync } from "node:fs";
 import { mkdir, readFile, writeFile } from "node:fs/promises";
-import { join, resolve } from "node:path";
+import { isAbsolute, join, relative, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 import { main as edgekv } from "../cli/main.ts";
 import { generatePrivateJwk } from "../workers/auth/assertion.ts";
+import { hashToken } from "../workers/auth/token.ts";
 import { startDemoOrigin, type DemoOrigin } from "./demo-origin.ts";
 import { ROOT, portIsFree, startWranglerDev, type DevServer } from "./wrangler-dev.ts";
 
@@ -23,6 +24,8 @@ type Part = keyof typeof PORTS;
 
 const DEMO_USER = "demo";
 const DEMO_TOKEN_TTL_SECONDS = 7 * 24 * 3600;
+/** In the state folder, mode 0600: the banner reads the token from it instead of printing it. */
+const DEMO_TOKEN_FILE = "edgekv-demo-token";
 
 class StartError extends Error {}
 
@@ -72,7 +75,7 @@ async function seed(persistTo: string, ports: Record<Part, number>, log: (s: str
       persistTo,
     );
   }
-  const tokenFile = join(persistTo, "edgekv-demo-token");
+  const tokenFile = join(persistTo, DEMO_TOKEN_FILE);
   if (existsSync(tokenFile)) return (await readFile(tokenFile, "utf8")).trim() || null;
   log("seeding: a demo token for user \"demo\"");
   const issued = await run(["token", "issue", "--user", DEMO_USER, "--name", "npm start demo", "--ttl", String(DEMO_TOKEN_TTL_SECONDS), "--json"], persistTo);
@@ -192,9 +195,27 @@ function requestLog(name: string, log: (s: string) => void): (chunk: string) => 
   };
 }
 
-function banner(suite: Suite): string {
+/** A path as the user would type it: relative to the working directory when under it, quoted if the shell needs it. */
+function shellPath(path: string): string {
+  const rel = relative(process.cwd(), path);
+  const shown = rel && !rel.startsWith("..") && !isAbsolute(rel) ? rel : path;
+  return /^[\w./-]+$/.test(shown) ? shown : `'${shown.replaceAll("'", "'\\''")}'`;
+}
+
+/**
+ * What to try. The demo token is read from its file into a variable and revoked
+ * by id, so no command printed here puts it in shell history or on edgekv's argv.
+ */
+export async function banner(suite: Pick<Suite, "ports" | "token" | "persistTo">): Promise<string> {
   const p = suite.ports;
-  const t = suite.token ?? "<run: npx edgekv token issue --user demo>";
+  const tokenFile = shellPath(join(suite.persistTo, DEMO_TOKEN_FILE));
+  const tokenLine = suite.token
+    ? `TOKEN=$(cat ${tokenFile})                 # the demo token (user "${DEMO_USER}"), kept out of shell history`
+    : `TOKEN=$(npx edgekv token issue --user ${DEMO_USER})   # no demo token was seeded: issue one`;
+  // The id the CLI shows and takes (workers/auth/token.ts); without a seeded token, the user's tokens.
+  const revoke = suite.token
+    ? `npx edgekv token revoke --id ${(await hashToken(suite.token)).id}   # the demo token stops working on :${p.auth} (or: --stdin < ${tokenFile})`
+    : `npx edgekv token revoke --user ${DEMO_USER}      # the token stops working on :${p.auth}`;
   return `
 edgekv is running on loopback:
 
@@ -207,13 +228,14 @@ edgekv is running on loopback:
 Try it:
   curl -i --compressed http://127.0.0.1:${p.site}/
   curl -s --compressed http://127.0.0.1:${p.splitter}/api/hello
-  curl -s --compressed -H 'authorization: Bearer ${t}' http://127.0.0.1:${p.auth}/api/hello
+  ${tokenLine}
+  curl -s --compressed -H "authorization: Bearer $TOKEN" http://127.0.0.1:${p.auth}/api/hello
   curl -i http://127.0.0.1:${p.auth}/api/hello                       # 401 without a token
 
 Then, in another terminal:
   npx edgekv rollout set 50                 # half of new visitors go green (seen within seconds)
   npx edgekv site deploy demo/site          # publish a change to the site
-  npx edgekv token revoke ${t}   # the token stops working on :${p.auth}
+  ${revoke}
 
 Press Ctrl-C to stop everything.`;
 }
@@ -234,7 +256,7 @@ if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) 
   try {
     suite = await startSuite();
     if (stopping) await suite.stop();
-    else console.log(banner(suite));
+    else console.log(await banner(suite));
   } catch (err) {
     console.error(`edgekv start: ${err instanceof Error ? err.message : String(err)}`);
     await suite?.stop();

@@ -1,6 +1,8 @@
 import { readFile } from "node:fs/promises";
 import { flagArg, numberArg, stringArg, type ArgValues, type CommandGroup, type Context } from "../command.ts";
 import { CliError, UsageError } from "../errors.ts";
+import { readStdinSecret } from "../secret-input.ts";
+import { generateHint, MIN_SECRET_BYTES } from "../../shared/http/secrets.ts";
 import { configDiff } from "../rollout/diff.ts";
 import { parseSteps, parseWhen } from "../rollout/schedule.ts";
 import { RolloutStore, type Current } from "../rollout/store.ts";
@@ -59,6 +61,25 @@ async function commit(ctx: Context, store: RolloutStore, base: Current, next: ob
   ctx.emit({ changed: true, version: done.config.version, changes: done.changes, config: done.config, where }, () =>
     [`wrote version ${done.config.version} (${action}) to ROLLOUT_KV, ${where}`, ...done.changes.map((l) => `  ${l}`)].join("\n"),
   );
+}
+
+/**
+ * OVERRIDE_SECRET from stdin (asked for, or piped with the variable unset) or the environment.
+ * A short one is refused: the splitter ignores overrides signed with it (shared/http/secrets.ts).
+ */
+async function overrideSecret(ctx: Context, fromStdin: boolean): Promise<string> {
+  const fromEnv = ctx.env.OVERRIDE_SECRET;
+  let secret: string;
+  if (fromStdin || (!fromEnv && !ctx.stdin.isTTY)) {
+    secret = await readStdinSecret(ctx.stdin, "OVERRIDE_SECRET", "edgekv rollout override green --secret-stdin < override-secret.txt");
+  } else if (fromEnv) secret = fromEnv;
+  else throw new UsageError("set OVERRIDE_SECRET in the environment or pipe it in with --secret-stdin");
+  if (new TextEncoder().encode(secret).length < MIN_SECRET_BYTES) {
+    throw new CliError(
+      `OVERRIDE_SECRET is shorter than ${MIN_SECRET_BYTES} bytes, so the splitter ignores overrides signed with it; generate one with: ${generateHint("OVERRIDE_SECRET", "splitter")}`,
+    );
+  }
+  return secret;
 }
 
 function stickyArg(values: ArgValues): object | undefined {
@@ -252,19 +273,34 @@ export const rolloutGroup: CommandGroup = {
     {
       name: "override",
       summary: "print a signed tester override (cookie edgekv_override or header x-edgekv-override)",
-      usage: "rollout override COLOR [--secret S] [--ttl 1d]",
-      details: "The secret is the Worker's OVERRIDE_SECRET (--secret or the OVERRIDE_SECRET environment variable).",
+      usage: "rollout override COLOR [--secret-stdin] [--ttl 1d]",
+      details:
+        "Signs with the Worker's OVERRIDE_SECRET, taken from the OVERRIDE_SECRET environment variable\n" +
+        "or from stdin (--secret-stdin, or a pipe when the variable is unset; trailing newline ignored,\n" +
+        "as `wrangler secret put` does). Never on the command line: `ps` and shell history keep argv.\n" +
+        "  edgekv rollout override green --secret-stdin < override-secret.txt\n" +
+        "Prints the signed value (safe to share with testers until it expires), never the secret.",
       options: {
-        secret: { type: "string", description: "--secret S         OVERRIDE_SECRET (default: $OVERRIDE_SECRET)" },
+        "secret-stdin": { type: "boolean", description: "--secret-stdin     read OVERRIDE_SECRET from stdin (default: $OVERRIDE_SECRET)" },
+        // Declared only to refuse it with a reason; parseArgs would just call it unknown.
+        secret: { type: "string", description: "--secret S         refused: argv is visible in ps and shell history" },
         ttl: { type: "string", description: "--ttl DURATION     validity, e.g. 2h or 1d (default 1d)" },
       },
       positionals: { min: 1, max: 1 },
       async run(ctx, { positionals, values }) {
-        const color = colorArg(positionals[0], "COLOR")!;
-        const secret = stringArg(values, "secret") ?? process.env.OVERRIDE_SECRET;
-        if (!secret) throw new UsageError("give --secret or set OVERRIDE_SECRET");
-        const now = ctx.now();
-        const exp = Math.floor(parseWhen(`+${stringArg(values, "ttl", "1d")}`, now) / 1000);
+        if (values.secret !== undefined) {
+          throw new UsageError(
+            "--secret is refused: ps and shell history keep the command line. Set OVERRIDE_SECRET in the environment or pipe it in with --secret-stdin",
+          );
+        }
+        // Not colorArg: a secret typed in COLOR's place must not be echoed back.
+        const color = positionals[0] as Color;
+        if (!COLORS.includes(color)) throw new UsageError("COLOR must be blue or green");
+        const ttl = stringArg(values, "ttl", "1d");
+        // Checked here so a mistyped value (a secret in the wrong place?) is not echoed back.
+        if (!/^(\d+[smhd])+$/.test(ttl)) throw new UsageError("--ttl takes a duration such as 2h, 1d or 1h30m");
+        const exp = Math.floor(parseWhen(`+${ttl}`, ctx.now()) / 1000);
+        const secret = await overrideSecret(ctx, flagArg(values, "secret-stdin"));
         const value = await signOverride(secret, color, exp);
         const expires = new Date(exp * 1000).toISOString();
         ctx.emit({ color, value, expires, header: "x-edgekv-override", cookie: "edgekv_override" }, () =>

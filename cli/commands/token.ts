@@ -1,6 +1,7 @@
 import type { ArgValues, CommandGroup } from "../command.ts";
-import { listArg, numberArg, stringArg } from "../command.ts";
+import { flagArg, listArg, numberArg, stringArg } from "../command.ts";
 import { CliError, UsageError } from "../errors.ts";
+import { readStdinSecret, TOKEN_ON_ARGV_MESSAGE } from "../secret-input.ts";
 import { DEFAULT_TTL_SECONDS, MAX_TTL_SECONDS, MIN_TTL_SECONDS, TokenStore, type TokenRecord } from "../../workers/auth/store.ts";
 import { hashToken, isWellFormedToken, TOKEN_ID_CHARS } from "../../workers/auth/token.ts";
 import { generatePrivateJwk, type AsymmetricAlg } from "../../workers/auth/assertion.ts";
@@ -13,6 +14,8 @@ const iso = (ms: number) => new Date(ms).toISOString();
 function publicView(r: TokenRecord) {
   return { id: r.id, user: r.user, label: r.label, scopes: r.scopes, issuedAt: iso(r.issuedAt), expiresAt: iso(r.expiresAt) };
 }
+
+const ONE_OF = "give exactly one of --id ID, --user ID or --stdin (the token piped in)";
 
 function userArg(values: ArgValues, required: boolean): string | undefined {
   const user = stringArg(values, "user");
@@ -107,24 +110,36 @@ export const tokenGroup: CommandGroup = {
     },
     {
       name: "revoke",
-      summary: "revoke one token, every token of a user, or a token by id",
-      usage: "token revoke (TOKEN | --user ID | --id ID)",
-      details: "Takes effect at the gate within the revocation bound (see docs/auth.md).",
+      summary: "revoke a token by id, every token of a user, or the token piped to stdin",
+      usage: "token revoke (--id ID | --user ID | --stdin)",
+      details:
+        "The token itself is never an argument: `ps` and shell history would keep it. Pipe it in:\n" +
+        "  edgekv token revoke --stdin < token.txt       (or: printf '%s' \"$TOKEN\" | edgekv token revoke --stdin)\n" +
+        "With none of --id, --user or --stdin, a piped stdin (not a terminal) is read the same way.\n" +
+        "Takes effect at the gate within the revocation bound (see docs/auth.md).",
       options: {
+        id: { type: "string", description: `--id ID            the token's id (${TOKEN_ID_CHARS} hex), shown by \`token list\` and \`token issue\`` },
         user: { type: "string", description: "--user ID          revoke all of this user's tokens" },
-        id: { type: "string", description: `--id ID            revoke the token whose id (${TOKEN_ID_CHARS} hex) is shown by \`token list\`` },
+        stdin: { type: "boolean", description: "--stdin            read the token from stdin (trailing newline ignored)" },
       },
-      positionals: { min: 0, max: 1 },
+      // Counted here, not by the parser, so a token given as an argument gets the message that says why.
+      positionals: { min: 0, max: Infinity },
       async run(ctx, { positionals, values }) {
-        const token = positionals[0];
+        // Whatever it is (a token with a typo, a stray word), it is never repeated back.
+        if (positionals.length > 0) throw new UsageError(TOKEN_ON_ARGV_MESSAGE);
         const user = userArg(values, false);
         const id = stringArg(values, "id");
-        if ([token, user, id].filter((x) => x !== undefined).length !== 1) throw new UsageError("give exactly one of TOKEN, --user ID or --id ID");
-        if (token !== undefined && !isWellFormedToken(token)) {
-          throw new UsageError("not an edgekv token (wrong prefix, length or checksum)");
-        }
+        const fromStdin = flagArg(values, "stdin");
+        const chosen = [user, id, fromStdin || undefined].filter((x) => x !== undefined).length;
+        if (chosen > 1 || (chosen === 0 && ctx.stdin.isTTY)) throw new UsageError(ONE_OF);
         if (id !== undefined && !new RegExp(`^[0-9a-f]{${TOKEN_ID_CHARS}}$`).test(id)) {
-          throw new UsageError(`--id takes the ${TOKEN_ID_CHARS} hex characters shown by \`token list\`, got "${id}"`);
+          throw new UsageError(`--id takes the ${TOKEN_ID_CHARS} hex characters shown by \`token list\``);
+        }
+        let token: string | undefined;
+        // --stdin, or (like `wrangler secret put`) a pipe when nothing else was asked for.
+        if (fromStdin || chosen === 0) {
+          token = (await readStdinSecret(ctx.stdin, "token", "edgekv token revoke --stdin < token.txt")).trim();
+          if (!isWellFormedToken(token)) throw new UsageError("stdin does not hold an edgekv token (wrong prefix, length or checksum)");
         }
         await ctx.withKv("auth", async (kv) => {
           const store = new TokenStore(kv, { now: ctx.now });

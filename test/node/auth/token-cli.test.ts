@@ -71,37 +71,64 @@ describe("edgekv token (CLI against local TOKENS_KV)", () => {
     expect(all.stdout).toContain("alice");
   });
 
-  it("revoke TOKEN, --id and --user delete records and index entries", async () => {
+  it("revoke --stdin (binary and in-process), --id and --user delete records and index entries", async () => {
     const t1 = (await cli(["token", "issue", "--user", "dave", ...p()])).stdout.trim();
     const t2 = (await cli(["token", "issue", "--user", "dave", ...p()])).stdout.trim();
     const t3 = (await cli(["token", "issue", "--user", "dave", ...p()])).stdout.trim();
-    const r1 = await cli(["token", "revoke", t1, ...p()]);
-    expect(r1.code).toBe(0);
-    expect(r1.stdout).toContain("revoked");
-    expect((await cli(["token", "revoke", t1, ...p()])).code).toBe(1);
-    const id2 = createHash("sha256").update(t2).digest("hex").slice(0, 12);
-    expect((await cli(["token", "revoke", "--id", id2, ...p()])).code).toBe(0);
+    const t4 = (await cli(["token", "issue", "--user", "dave", ...p()])).stdout.trim();
+    const idOf = (t: string) => createHash("sha256").update(t).digest("hex").slice(0, 12);
+    // The real binary, the token piped in with echo's newline.
+    const r1 = await runCli(["token", "revoke", "--stdin", ...p()], { input: `${t1}\n` });
+    expect(r1.code, r1.stderr).toBe(0);
+    expect(r1.stdout).toBe(`revoked ${idOf(t1)} of dave\n`);
+    expect(r1.stdout + r1.stderr).not.toContain(t1);
+    expect((await cli(["token", "revoke", "--stdin", ...p()], { input: t1 })).code).toBe(1);
+    // A pipe with no selector is read too (as `wrangler secret put` reads it).
+    const r4 = await runCli(["token", "revoke", ...p()], { input: `  ${t4}\r\n` });
+    expect(r4.code, r4.stderr).toBe(0);
+    expect((await cli(["token", "revoke", "--id", idOf(t2), ...p()])).code).toBe(0);
     const left = JSON.parse((await cli(["token", "list", "--user", "dave", "--json", ...p()])).stdout) as { id: string }[];
-    expect(left.map((x) => x.id)).toEqual([createHash("sha256").update(t3).digest("hex").slice(0, 12)]);
+    expect(left.map((x) => x.id)).toEqual([idOf(t3)]);
     await cli(["token", "issue", "--user", "dave", ...p()]);
     const all = await cli(["token", "revoke", "--user", "dave", "--json", ...p()]);
     expect(JSON.parse(all.stdout)).toEqual({ user: "dave", revoked: 2 });
     expect((await rawKeys()).filter((k) => k.name.includes("dave"))).toEqual([]);
   });
 
+  it("a token as an argument is refused (exit 2, one line naming the safe forms), never echoed, and stays live", async () => {
+    const token = (await cli(["token", "issue", "--user", "erin", ...p()])).stdout.trim();
+    const r = await runCli(["token", "revoke", token, ...p()]);
+    expect(r.code).toBe(2);
+    const [first, ...rest] = r.stderr.trimEnd().split("\n");
+    expect(first).toMatch(/^edgekv: a token on the command line is kept by ps and shell history.*--stdin.*--id ID.*--user ID/);
+    expect(rest).toEqual(["run with --help for usage"]);
+    expect(r.stdout).toBe("");
+    expect(r.stderr).not.toContain(token);
+    const live = JSON.parse((await cli(["token", "list", "--user", "erin", "--json", ...p()])).stdout) as unknown[];
+    expect(live).toHaveLength(1);
+  });
+
   it("bad input is a one-line error with a non-zero exit, and writes nothing", async () => {
     const before = (await rawKeys()).length;
-    const cases: [string[], number, string][] = [
+    const terminal = { isTTY: true, read: () => Promise.reject(new Error("a terminal must not be read")) };
+    const cases: [string[], number, string, Parameters<typeof cli>[1]?][] = [
       [["token", "issue"], 2, "--user is required"],
       [["token", "issue", "--user", "a/b"], 1, "user must be"],
       [["token", "issue", "--user", "x", "--scope", "GET /api"], 1, "a scope is METHOD:/glob"],
       [["token", "issue", "--user", "x", "--ttl", "30"], 2, "--ttl must be at least 60"],
-      [["token", "revoke", "ekv_notatoken", ...[]], 2, "not an edgekv token"],
-      [["token", "revoke"], 2, "exactly one of"],
+      [["token", "revoke", "ekv_notatoken"], 2, "a token on the command line"],
+      [["token", "revoke", "-"], 2, "a token on the command line"],
+      [["token", "revoke"], 2, "exactly one of --id ID, --user ID or --stdin", { stdin: terminal }],
+      [["token", "revoke", "--stdin"], 2, "stdin is a terminal", { stdin: terminal }],
+      [["token", "revoke"], 2, "no token on stdin", { input: "" }],
+      [["token", "revoke", "--stdin"], 2, "no token on stdin", { input: "\n \n" }],
+      [["token", "revoke", "--stdin"], 2, "stdin does not hold an edgekv token", { input: "ekv_notatoken\n" }],
+      [["token", "revoke", "--stdin"], 1, "more than 8192 bytes", { input: "x".repeat(9000) }],
+      [["token", "revoke", "--stdin", "--user", "x"], 2, "exactly one of"],
       [["token", "revoke", "--id", "xyz"], 2, "--id takes"],
     ];
-    for (const [args, code, message] of cases) {
-      const r = await cli([...args, ...p()]);
+    for (const [args, code, message, options] of cases) {
+      const r = await cli([...args, ...p()], options);
       expect(r.code, args.join(" ")).toBe(code);
       expect(r.stderr).toContain(message);
     }

@@ -1,6 +1,7 @@
 import { spawn } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { main } from "../../../cli/main.ts";
+import { textStdin, type StdinSource } from "../../../cli/secret-input.ts";
 
 export const ROOT = fileURLToPath(new URL("../../../", import.meta.url));
 export const BIN = fileURLToPath(new URL("../../../cli/bin.mjs", import.meta.url));
@@ -34,9 +35,13 @@ export function runCli(args: string[], options: { cwd?: string; env?: Record<str
 
 /**
  * Runs the CLI in-process (faster; same code path as the binary after argv parsing).
+ * stdin is an empty pipe unless `input` (a pipe holding it) or `stdin` is given; `env` is added to process.env.
  * @example const r = await cli(["rollout", "status", "--json", "--persist-to", dir]);
  */
-export async function cli(args: string[], options: { now?: () => number; cwd?: string } = {}): Promise<CliResult> {
+export async function cli(
+  args: string[],
+  options: { now?: () => number; cwd?: string; input?: string; stdin?: StdinSource; env?: Record<string, string | undefined> } = {},
+): Promise<CliResult> {
   let stdout = "";
   let stderr = "";
   const code = await main(args, {
@@ -44,6 +49,8 @@ export async function cli(args: string[], options: { now?: () => number; cwd?: s
     stderr: (s) => (stderr += `${s}\n`),
     isTTY: false,
     cwd: options.cwd ?? ROOT,
+    stdin: options.stdin ?? textStdin(options.input ?? ""),
+    env: { ...process.env, ...options.env },
     ...(options.now ? { now: options.now } : {}),
   });
   return { code, stdout, stderr };

@@ -138,13 +138,63 @@ describe("edgekv rollout: a 10 -> 20 -> 80 -> 100 rollout and rollbacks", () => 
     expect((await status()).config.version).toBe(9);
   });
 
-  it("override prints a value the Worker accepts", async () => {
-    const r = await cli(["rollout", "override", "green", "--secret", "k3y", "--ttl", "2h", "--json"], { now: () => Date.now() });
-    expect(r.code).toBe(0);
+  it("override takes OVERRIDE_SECRET from the environment (real binary) and prints a value the Worker accepts", async () => {
+    const secret = "k3y-from-the-environment-32-bytes-or-more";
+    const r = await runCli(["rollout", "override", "green", "--ttl", "2h", "--json"], { env: { OVERRIDE_SECRET: secret } });
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout + r.stderr).not.toContain(secret);
     const { value } = JSON.parse(r.stdout) as { value: string };
     const names = { cookie: "edgekv_override", header: "x-edgekv-override" };
-    expect(await readOverride(new Headers({ "x-edgekv-override": value }), names, "k3y", Date.now())).toBe("green");
+    expect(await readOverride(new Headers({ "x-edgekv-override": value }), names, secret, Date.now())).toBe("green");
     expect(await readOverride(new Headers({ "x-edgekv-override": value }), names, "other", Date.now())).toBeNull();
+  });
+
+  it("override reads the secret from stdin (--secret-stdin, or a pipe with the variable unset), trailing newline dropped", async () => {
+    const secret = "k3y from stdin, 32 bytes or more (spaces kept)";
+    const names = { cookie: "edgekv_override", header: "x-edgekv-override" };
+    const accepts = async (out: string) =>
+      readOverride(new Headers({ "x-edgekv-override": out.split("\n")[0]! }), names, secret, Date.now());
+    // --secret-stdin wins over the environment.
+    const flagged = await runCli(["rollout", "override", "blue", "--secret-stdin"], { input: `${secret}\n`, env: { OVERRIDE_SECRET: "not this one" } });
+    expect(flagged.code, flagged.stderr).toBe(0);
+    expect(await accepts(flagged.stdout)).toBe("blue");
+    const piped = await runCli(["rollout", "override", "green"], { input: `${secret}\r\n`, env: { OVERRIDE_SECRET: "" } });
+    expect(piped.code, piped.stderr).toBe(0);
+    expect(await accepts(piped.stdout)).toBe("green");
+    for (const r of [flagged, piped]) expect(r.stdout + r.stderr).not.toContain(secret);
+  });
+
+  it("override refuses --secret on the command line (exit 2, says why), and never echoes a secret", async () => {
+    for (const args of [["--secret", "s3cret-on-argv"], ["--secret=s3cret-on-argv"]]) {
+      const r = await runCli(["rollout", "override", "green", ...args], { env: { OVERRIDE_SECRET: "fine" } });
+      expect(r.code, args.join(" ")).toBe(2);
+      expect(r.stderr).toContain("--secret is refused: ps and shell history keep the command line");
+      expect(r.stderr).toContain("OVERRIDE_SECRET");
+      expect(r.stdout).toBe("");
+      expect(r.stderr).not.toContain("s3cret-on-argv");
+    }
+    // A secret typed where COLOR goes is not repeated back either.
+    const swapped = await runCli(["rollout", "override", "s3cret-on-argv"], { env: { OVERRIDE_SECRET: "fine" } });
+    expect(swapped.code).toBe(2);
+    expect(swapped.stderr).toContain("COLOR must be blue or green");
+    expect(swapped.stderr).not.toContain("s3cret-on-argv");
+    // A secret the splitter would ignore (shorter than MIN_SECRET_BYTES) signs nothing, and is not echoed.
+    const weak = await runCli(["rollout", "override", "green"], { env: { OVERRIDE_SECRET: "short-s3cret" } });
+    expect(weak.code).toBe(1);
+    expect(weak.stderr).toContain("OVERRIDE_SECRET is shorter than 32 bytes");
+    expect(weak.stderr).toContain("openssl rand -base64 32");
+    expect(weak.stdout).toBe("");
+    expect(weak.stderr).not.toContain("short-s3cret");
+    // Neither variable nor pipe: a usage error naming both.
+    const none = await cli(["rollout", "override", "green"], { env: { OVERRIDE_SECRET: undefined }, input: "" });
+    expect(none.code).toBe(2);
+    expect(none.stderr).toContain("no OVERRIDE_SECRET on stdin");
+    const tty = { isTTY: true, read: () => Promise.reject(new Error("a terminal must not be read")) };
+    const onTerminal = await cli(["rollout", "override", "green"], { env: { OVERRIDE_SECRET: undefined }, stdin: tty });
+    expect(onTerminal.code).toBe(2);
+    expect(onTerminal.stderr).toContain("set OVERRIDE_SECRET in the environment or pipe it in with --secret-stdin");
+    const flagOnTerminal = await cli(["rollout", "override", "green", "--secret-stdin"], { stdin: tty });
+    expect(flagOnTerminal.stderr).toContain("stdin is a terminal");
   });
 
   it("works through the real binary too", async () => {

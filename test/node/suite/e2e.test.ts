@@ -124,7 +124,7 @@ describe("npm start topology", () => {
   });
 
   it("a token revoked with the CLI while it runs stops working on the gate", async () => {
-    const revoke = await cli(["token", "revoke", suite.token!, "--persist-to", dir]);
+    const revoke = await cli(["token", "revoke", "--stdin", "--persist-to", dir], { input: `${suite.token!}\n` });
     expect(revoke.code).toBe(0);
     await within(REVOKE_BOUND_MS, async () => {
       const res = await fetch(`http://127.0.0.1:${suite.ports.auth}/api/hello`, { headers: { authorization: `Bearer ${suite.token}` } });

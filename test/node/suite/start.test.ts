@@ -2,14 +2,19 @@
 // and a port already in use gives a clear message instead of a stack trace.
 import { spawn, type ChildProcess } from "node:child_process";
 import { createServer, type Server } from "node:net";
-import { mkdtemp, rm } from "node:fs/promises";
+import { createHash } from "node:crypto";
+import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { ROOT } from "../helpers/cli.ts";
+import { banner } from "../../../scripts/start.ts";
+import { generateToken } from "../../../workers/auth/token.ts";
+import { ROOT, runCli } from "../helpers/cli.ts";
 import { freePort, portIsFree } from "../helpers/ports.ts";
 
 const dirs: string[] = [];
+/** ALLOW_CACHE_SECONDS (10 s in wrangler.toml) plus slack for a busy machine. */
+const REVOKE_BOUND_MS = 15_000;
 afterAll(async () => {
   await Promise.all(dirs.map((d) => rm(d, { recursive: true, force: true })));
 });
@@ -56,13 +61,28 @@ describe("npm start", () => {
     try {
       await until(() => run.output().includes("Press Ctrl-C") || run.child.exitCode !== null, 150_000);
       expect(run.output()).toContain("Press Ctrl-C to stop everything.");
-      expect(run.output()).toMatch(/Bearer ekv_\w+/);
+      // The demo token is never printed: read from its file into $TOKEN, revoked by its id.
+      const state = env.EDGEKV_PERSIST_TO!;
+      const token = (await readFile(join(state, "edgekv-demo-token"), "utf8")).trim();
+      expect(run.output()).not.toContain(token);
+      expect(run.output()).toContain(`TOKEN=$(cat ${join(state, "edgekv-demo-token")})`);
+      expect(run.output()).toContain('-H "authorization: Bearer $TOKEN"');
+      const revokeLine = /npx edgekv (token revoke --id [0-9a-f]{12})\b/.exec(run.output());
+      expect(revokeLine?.[1]).toBe(`token revoke --id ${createHash("sha256").update(token).digest("hex").slice(0, 12)}`);
       for (const port of ports) {
         const res = await fetch(`http://127.0.0.1:${port}/`);
         expect(res.status).toBeLessThan(500);
       }
       // The request log shows up, prefixed with the Worker's name.
       await until(() => /\[site\] GET \/ 200/.test(run.output()), 5_000);
+      // The printed revoke command, run as printed (state folder from the environment, as npm start's), works.
+      const gate = async () => (await fetch(`http://127.0.0.1:${env.EDGEKV_AUTH_PORT}/api/hello`, { headers: { authorization: `Bearer ${token}` } })).status;
+      expect(await gate()).toBe(200);
+      const revoked = await runCli(revokeLine![1]!.split(" "), { env: { EDGEKV_PERSIST_TO: state } });
+      expect(revoked.code, revoked.stderr).toBe(0);
+      let status = 200;
+      for (const end = Date.now() + REVOKE_BOUND_MS; status !== 401 && Date.now() < end; await new Promise((r) => setTimeout(r, 250))) status = await gate();
+      expect(status).toBe(401);
     } finally {
       run.child.kill("SIGINT");
     }
@@ -70,6 +90,25 @@ describe("npm start", () => {
     for (const port of ports) expect(await portIsFree(port)).toBe(true);
     expect(run.output()).not.toContain("stopped unexpectedly");
   }, 200_000);
+
+  it("the printed examples keep the demo token off the command line: $TOKEN from its file, revoke by --id or stdin", async () => {
+    const token = generateToken();
+    const ports = { site: 1, splitter: 2, auth: 3, blue: 4, green: 5 };
+    const text = await banner({ ports, token, persistTo: join(process.cwd(), ".wrangler", "state") });
+    expect(text).not.toContain(token);
+    expect(text).toContain("TOKEN=$(cat .wrangler/state/edgekv-demo-token)");
+    expect(text).toContain('curl -s --compressed -H "authorization: Bearer $TOKEN" http://127.0.0.1:3/api/hello');
+    // The id as the CLI computes and shows it (workers/auth/token.ts hashToken).
+    expect(text).toContain(`npx edgekv token revoke --id ${createHash("sha256").update(token).digest("hex").slice(0, 12)}`);
+    expect(text).toContain("--stdin < .wrangler/state/edgekv-demo-token");
+    // A state folder outside the working directory is shown absolute, quoted when the shell needs it.
+    const odd = await banner({ ports, token, persistTo: "/tmp/it's here" });
+    expect(odd).toContain(`TOKEN=$(cat '/tmp/it'\\''s here/edgekv-demo-token')`);
+    // No seeded token: nothing to read, revoke by user.
+    const none = await banner({ ports, token: null, persistTo: "/tmp/x" });
+    expect(none).toContain("npx edgekv token revoke --user demo");
+    expect(none).not.toMatch(/ekv_/);
+  });
 
   it("a port already in use gives a clear message and exit 1, and starts nothing", async () => {
     const env = await portsEnv();
