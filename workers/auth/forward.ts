@@ -91,5 +91,8 @@ export async function buildOriginRequest(
     headers.set(ASSERTION_HEADER, await config.assertion.sign(claims));
   }
   const hasBody = request.method !== "GET" && request.method !== "HEAD";
-  return new Request(target, { method: request.method, headers, body: hasBody ? request.body : null, redirect: "manual" });
+  // An authenticated answer is one user's: Cloudflare's cache keys subrequests by URL alone, so
+  // never let it store or serve one (another user with the same path in scope would get it).
+  const cache = identity ? { cache: "no-store" as const } : {};
+  return new Request(target, { method: request.method, headers, body: hasBody ? request.body : null, redirect: "manual", ...cache });
 }
