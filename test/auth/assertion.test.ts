@@ -1,5 +1,6 @@
 // The identity assertion's signer and JWKS, in workerd: every signature is
 // checked with Web Crypto's own verify against the key the JWKS publishes.
+import { MIN_SECRET_BYTES } from "../../shared/http/secrets.ts";
 import { env } from "cloudflare:workers";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { fromBase64Url, toBase64Url } from "../../shared/crypto.ts";
@@ -7,7 +8,6 @@ import { HttpError } from "../../shared/http/errors.ts";
 import {
   ASSERTION_HEADER,
   ASSERTION_TTL_SECONDS,
-  MIN_HS256_SECRET_BYTES,
   generatePrivateJwk,
   jwkThumbprint,
   parseAssertionKeys,
@@ -133,7 +133,7 @@ describe("asymmetric signer (EdDSA, ES256)", () => {
 
 describe("HS256 (IDENTITY_SECRET)", () => {
   it("round trip with Web Crypto HMAC verify; no kid; no JWKS", async () => {
-    const secret = "x".repeat(MIN_HS256_SECRET_BYTES);
+    const secret = "x".repeat(MIN_SECRET_BYTES);
     const signer = parseAssertionKeys({ IDENTITY_SECRET: secret })!;
     expect(signer.alg).toBe("HS256");
     expect(await signer.jwks()).toBeNull();
@@ -166,7 +166,7 @@ describe("bad key material is a 500 misconfigured, never an unsigned request", (
     const good = await generatePrivateJwk("EdDSA");
     const es = await generatePrivateJwk("ES256");
     const cases: [string, Partial<AuthEnv>][] = [
-      ["short HS256 secret", { IDENTITY_SECRET: "x".repeat(MIN_HS256_SECRET_BYTES - 1) }],
+      ["short HS256 secret", { IDENTITY_SECRET: "x".repeat(MIN_SECRET_BYTES - 1) }],
       ["both secrets", { IDENTITY_SECRET: "x".repeat(40), IDENTITY_PRIVATE_JWK: JSON.stringify(good) }],
       ["not JSON", { IDENTITY_PRIVATE_JWK: `{"d":"${good.d}",` }],
       ["a JSON string", { IDENTITY_PRIVATE_JWK: JSON.stringify("key") }],
@@ -250,7 +250,7 @@ describe("through the gate", () => {
 
   it("ASSERTION_ISSUER and ASSERTION_AUDIENCE, when set, are the iss and aud", async () => {
     const g = makeGate({
-      IDENTITY_SECRET: "s".repeat(MIN_HS256_SECRET_BYTES),
+      IDENTITY_SECRET: "s".repeat(MIN_SECRET_BYTES),
       ASSERTION_ISSUER: "https://auth.example.com",
       ASSERTION_AUDIENCE: "urn:edgekv:app",
     });
@@ -280,7 +280,7 @@ describe("through the gate", () => {
     }
     expect((await g.fetch("/.well-known/jwks.json", { method: "HEAD" })).status).toBe(200);
     expect((await g.fetch("/.well-known/jwks.json", { method: "POST", body: "x" })).status).toBe(405);
-    for (const vars of [{ IDENTITY_SECRET: "s".repeat(MIN_HS256_SECRET_BYTES) }, {}]) {
+    for (const vars of [{ IDENTITY_SECRET: "s".repeat(MIN_SECRET_BYTES) }, {}]) {
       const other = makeGate(vars);
       expect((await other.fetch("/.well-known/jwks.json")).status).toBe(404);
       expect((await other.fetch("/__edgekv/jwks.json")).status).toBe(404);

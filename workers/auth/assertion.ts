@@ -5,6 +5,7 @@
  * against the public keys the gate serves as a JWKS (EdDSA / ES256), or with
  * the shared secret (HS256). Plain Web Crypto: no JWT library in the Worker.
  */
+import { MIN_SECRET_BYTES } from "../../shared/http/secrets.ts";
 import { fromBase64Url, toBase64Url } from "../../shared/crypto.ts";
 import { HttpError } from "../../shared/http/errors.ts";
 
@@ -16,8 +17,6 @@ export const ASSERTION_TTL_SECONDS = 60;
 export const JWKS_PATHS: readonly string[] = ["/__edgekv/jwks.json", "/.well-known/jwks.json"];
 /** Cache lifetime of the JWKS response: a rotation is seen by origins within this. */
 export const JWKS_CACHE_SECONDS = 300;
-/** HS256 keys shorter than this are refused (RFC 7518 section 3.2: key >= hash size). */
-export const MIN_HS256_SECRET_BYTES = 32;
 /** Keys in IDENTITY_PRIVATE_JWK: the signing key, the previous one, room for one more. */
 export const MAX_IDENTITY_KEYS = 4;
 const MAX_KID_CHARS = 128;
@@ -133,8 +132,8 @@ export function parseAssertionKeys(env: { IDENTITY_PRIVATE_JWK?: string; IDENTIT
   const secret = env.IDENTITY_SECRET;
   if (jwkText && secret) throw new RangeError("set IDENTITY_PRIVATE_JWK or IDENTITY_SECRET, not both");
   if (secret) {
-    if (encoder.encode(secret).length < MIN_HS256_SECRET_BYTES) {
-      throw new RangeError(`IDENTITY_SECRET must be at least ${MIN_HS256_SECRET_BYTES} bytes (e.g. openssl rand -base64 32)`);
+    if (encoder.encode(secret).length < MIN_SECRET_BYTES) {
+      throw new RangeError(`IDENTITY_SECRET must be at least ${MIN_SECRET_BYTES} bytes (e.g. openssl rand -base64 32)`);
     }
     return new AssertionSigner({ alg: "HS256", secret });
   }
