@@ -21,7 +21,7 @@ const SPOOFED = [
   "X-Edgekv-User", "X-EDGEKV-SCOPES", "x-edgekv-token-id", "x-edgekv-jwt-assertion", "X-Amzn-Oidc-Identity", "X-Goog-Authenticated-User-Email",
   "X-Ms-Client-Principal-Name", "X-Consumer-Username", "X-Authenticated-Userid", "X-Webauth-User", "X-Custom-Identity",
   "X-Original-URL", "X-Rewrite-URL", "X-Forwarded-Uri", "X-Original-URI", "Forwarded", "X-Forwarded-Host", "Proxy-Authorization",
-  "X-HTTP-Method-Override",
+  "X-HTTP-Method-Override", "X-Forwarded-For", "X-Real-IP", "True-Client-IP", "X-Client-IP", "Client-IP", "X-Cluster-Client-IP",
 ];
 
 beforeAll(async () => {

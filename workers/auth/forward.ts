@@ -50,6 +50,9 @@ export async function buildOriginRequest(
   headers.delete("host");
   headers.set("x-forwarded-host", url.host);
   headers.set("x-forwarded-proto", url.protocol.slice(0, -1));
+  // The client's address as Cloudflare saw it, never a chain the client wrote.
+  const ip = request.headers.get("cf-connecting-ip");
+  if (ip) headers.set("x-forwarded-for", ip);
   if (!config.forwardAuthorization) {
     headers.delete("authorization");
     const cookie = headers.get("cookie");

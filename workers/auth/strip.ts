@@ -11,7 +11,9 @@
  *    IIS, Symfony and Laravel route by them, so the origin would act on a
  *    path the gate never decided on;
  *  - forwarding claims the gate sets itself (`X-Forwarded-Host`,
- *    `X-Forwarded-Proto`, `Forwarded`), and `Proxy-Authorization`.
+ *    `X-Forwarded-Proto`, `X-Forwarded-For`, `Forwarded`), other client-address
+ *    headers (`X-Real-IP`, `True-Client-IP`...; origins allowlist by them), and
+ *    `Proxy-Authorization`.
  * Operators add more names with IDENTITY_HEADERS.
  */
 
@@ -49,6 +51,14 @@ export const STRIPPED_HEADERS: ReadonlySet<string> = new Set([
   "x-forwarded-path",
   "x-forwarded-prefix",
   "x-envoy-original-path",
+  // client addresses: origins allowlist or log by them; the gate sets X-Forwarded-For itself
+  "x-real-ip",
+  "true-client-ip",
+  "x-client-ip",
+  "client-ip",
+  "x-cluster-client-ip",
+  "x-originating-ip",
+  "x-forwarded-for",
   // set by the gate from the real request
   "x-forwarded-host",
   "x-forwarded-proto",
