@@ -158,7 +158,7 @@ export function parseConfig(env: AuthEnv): GateConfig {
     cookieName,
     allowQueryToken: env.ALLOW_QUERY_TOKEN === "true",
     forwardAuthorization: env.FORWARD_AUTHORIZATION === "true",
-    stripHeaders: new Set(list(env.IDENTITY_HEADERS).map((h) => h.toLowerCase())),
+    stripHeaders: new Set(list(env.IDENTITY_HEADERS).map((h) => h.toLowerCase().replace(/_/g, "-"))),
     cors,
     originUrl,
     originBase,

@@ -81,10 +81,15 @@ export const STRIPPED_PREFIXES: readonly string[] = [
   "x-authenticated-",
 ];
 
-/** True when a client may not send header `name` (lowercase) through the gate. */
+/**
+ * True when a client may not send header `name` (lowercase) through the gate.
+ * `_` counts as `-`: CGI, PHP and many WSGI servers read `X_Forwarded_User`
+ * as `HTTP_X_FORWARDED_USER`, the same variable as `X-Forwarded-User`.
+ */
 export function isStripped(name: string, extra: ReadonlySet<string>): boolean {
-  if (STRIPPED_HEADERS.has(name) || extra.has(name)) return true;
-  for (const p of STRIPPED_PREFIXES) if (name.startsWith(p)) return true;
+  const n = name.includes("_") ? name.replace(/_/g, "-") : name;
+  if (STRIPPED_HEADERS.has(n) || extra.has(n) || extra.has(name)) return true;
+  for (const p of STRIPPED_PREFIXES) if (n.startsWith(p)) return true;
   return false;
 }
 
