@@ -73,7 +73,7 @@ const type =
   <T>(name: string): Lite<T> =>
   (v) =>
     // valibot's number() refuses NaN only.
-    typeof v === name && v === v ? (v as T) : fail(`expected ${name}`);
+    typeof v === name && !Number.isNaN(v) ? (v as T) : fail(`expected ${name}`);
 
 /** Primitive checks, e.g. `obj({ name: str, weight: num, on: bool })`. */
 export const str: Lite<string> = type("string");

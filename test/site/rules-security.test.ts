@@ -131,7 +131,7 @@ describe("_redirects refused at deploy time", () => {
 describe("_headers placeholders are percent-encoded (property-based)", () => {
   const SAFE = "[A-Za-z0-9\\-._~/%]*";
   const templates = ["</assets/:splat>; rel=preload", "</a/:splat>; rel=preload; as=script, </b.css>; rel=preload", "tag-:splat"];
-  const escape = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+  const escapeRe = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
 
   it("a value is the template with each placeholder replaced by unreserved characters, / and %XX", () => {
     fc.assert(
@@ -140,7 +140,7 @@ describe("_headers placeholders are percent-encoded (property-based)", () => {
         const headers = new Headers();
         applyHeaderRules(rules, `/x/${splat}`, headers);
         const value = headers.get("Link")!;
-        const shape = new RegExp(`^${escape(template).replace(/:splat/g, `(${SAFE})`)}$`);
+        const shape = new RegExp(`^${escapeRe(template).replace(/:splat/g, `(${SAFE})`)}$`);
         const m = shape.exec(value);
         expect(m, value).not.toBeNull();
         expect(value.split(",")).toHaveLength(template.split(",").length);

@@ -10,7 +10,6 @@
  *   b:<sha256>:<enc>:<cs>:<i> Chunk i of a blob larger than the chunk size cs.
  */
 import type { PathPolicy } from "../../shared/http/path.ts";
-import type { Entry } from "./schema.ts";
 
 export type { Entry, HeaderRule, Pattern, Pointer, Redirect, Shard, SiteIndex } from "./schema.ts";
 

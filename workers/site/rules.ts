@@ -14,7 +14,7 @@ export function matchPattern(p: Pattern, path: string): Record<string, string> |
   const m = re.exec(path);
   if (!m) return null;
   const out: Record<string, string> = {};
-  p.names.forEach((n, i) => (out[n] = m[i + 1] ?? ""));
+  for (let i = 0; i < p.names.length; i++) out[p.names[i]!] = m[i + 1] ?? "";
   return out;
 }
 
