@@ -147,14 +147,8 @@ export function versionId(now: number, hash: string): string {
   return `${t}-${hash.slice(0, 8)}`;
 }
 
-/**
- * Publishes a site version and makes it live (one pointer write, last).
- * @example const r = await publishSite(env.SITE_KV, { files, now: Date.now }); // r.version
- */
-export async function publishSite(kv: KvBinding, options: PublishOptions): Promise<PublishResult> {
-  const { files, now } = options;
-  const chunk = options.chunk ?? DEFAULT_CHUNK_BYTES;
-  const stores = siteStores(kv, now);
+/** Refuses a file list the Worker could not serve as given. */
+function checkFiles(files: readonly FileSource[], spa: string | undefined): void {
   const seen = new Set<string>();
   for (const f of files) {
     checkSitePath(f.path);
@@ -162,41 +156,64 @@ export async function publishSite(kv: KvBinding, options: PublishOptions): Promi
     seen.add(f.path);
   }
   if (files.length === 0) throw new CliError("the site has no files");
-  if (options.spa !== undefined && !seen.has(options.spa)) throw new CliError(`--spa ${options.spa}: no such file in the site`);
+  if (spa !== undefined && !seen.has(spa)) throw new CliError(`--spa ${spa}: no such file in the site`);
+}
 
-  const markers = await listBlobMarkers(stores);
-  const pointer = await stores.pointer.get(POINTER_KEY);
-  const uploads = new Map<string, Promise<BlobMeta["z"]>>();
-  let newBlobs = 0;
-  let uploadedBytes = 0;
-  let totalBytes = 0;
-  let done = 0;
+/** Uploads each new blob once (content-addressed), counting what it wrote. */
+class BlobUploader {
+  newBlobs = 0;
+  uploadedBytes = 0;
+  readonly #uploads = new Map<string, Promise<BlobMeta["z"]>>();
+  readonly stores: SiteStores;
+  readonly options: PublishOptions;
+  readonly chunk: number;
+  constructor(stores: SiteStores, options: PublishOptions, chunk: number) {
+    this.stores = stores;
+    this.options = options;
+    this.chunk = chunk;
+  }
 
-  const putParts = async (hash: string, enc: Encoding | "id", data: Uint8Array, meta?: BlobMeta) => {
-    const parts = partsOf(data.byteLength, chunk);
-    // Part 0 of identity is the marker: written after every other part.
-    for (let i = parts - 1; i >= 0; i--) {
-      const body = data.subarray(i * chunk, (i + 1) * chunk);
-      await stores.blob.put(blobKey(hash, enc, parts, i, chunk), body, i === 0 && meta ? { metadata: meta } : {});
-      uploadedBytes += body.byteLength;
-    }
-  };
-  const upload = async (hash: string, data: Uint8Array, compressible: boolean): Promise<BlobMeta["z"]> => {
+  /** The blob's compressed sizes, uploading it first unless `known` (already in KV) or already under way. */
+  ensure(hash: string, data: Uint8Array, compressible: boolean, known: BlobMeta | undefined): Promise<BlobMeta["z"]> {
+    if (known) return Promise.resolve(known.z);
+    let pending = this.#uploads.get(hash);
+    if (!pending) this.#uploads.set(hash, (pending = this.#upload(hash, data, compressible)));
+    return pending;
+  }
+
+  async #upload(hash: string, data: Uint8Array, compressible: boolean): Promise<BlobMeta["z"]> {
+    const { options } = this;
     const variants = compressible && options.compress ? await options.compress(data) : {};
     const z: NonNullable<BlobMeta["z"]> = {};
     for (const enc of ["br", "gz"] as const) {
       const v = variants[enc];
       if (v && v.byteLength < data.byteLength) {
         z[enc] = v.byteLength;
-        if (!options.dryRun) await putParts(hash, enc, v);
+        if (!options.dryRun) await this.#putParts(hash, enc, v);
       }
     }
     const zz = Object.keys(z).length ? z : undefined;
-    if (!options.dryRun) await putParts(hash, "id", data, { t: now(), ...(zz ? { z: zz } : {}) });
-    newBlobs++;
+    if (!options.dryRun) await this.#putParts(hash, "id", data, { t: options.now(), ...(zz ? { z: zz } : {}) });
+    this.newBlobs++;
     return zz;
-  };
+  }
 
+  async #putParts(hash: string, enc: Encoding | "id", data: Uint8Array, meta?: BlobMeta): Promise<void> {
+    const parts = partsOf(data.byteLength, this.chunk);
+    // Part 0 of identity is the marker: written after every other part.
+    for (let i = parts - 1; i >= 0; i--) {
+      const body = data.subarray(i * this.chunk, (i + 1) * this.chunk);
+      await this.stores.blob.put(blobKey(hash, enc, parts, i, this.chunk), body, i === 0 && meta ? { metadata: meta } : {});
+      this.uploadedBytes += body.byteLength;
+    }
+  }
+}
+
+/** Reads, hashes and (when new) uploads every file; the manifest entries, sorted by path, and their total size. */
+async function storeFiles(options: PublishOptions, uploader: BlobUploader, markers: Map<string, BlobMeta>): Promise<{ entries: (readonly [string, Entry])[]; totalBytes: number }> {
+  const { files } = options;
+  let totalBytes = 0;
+  let done = 0;
   const entries = await mapLimit(files, options.concurrency ?? DEFAULT_CONCURRENCY, async (f) => {
     let data: Uint8Array;
     try {
@@ -206,23 +223,20 @@ export async function publishSite(kv: KvBinding, options: PublishOptions): Promi
     }
     const hash = await sha256Hex(data);
     const { type, compressible } = contentTypeOf(f.path);
-    let z: BlobMeta["z"];
-    const known = markers.get(markerKey(hash, data.byteLength, chunk));
-    if (known) z = known.z;
-    else {
-      let pending = uploads.get(hash);
-      if (!pending) uploads.set(hash, (pending = upload(hash, data, compressible)));
-      z = await pending;
-    }
+    const z = await uploader.ensure(hash, data, compressible, markers.get(markerKey(hash, data.byteLength, uploader.chunk)));
     totalBytes += data.byteLength;
     options.onProgress?.(++done, files.length);
     const name = f.path.slice(f.path.lastIndexOf("/") + 1);
     const entry: Entry = { h: hash, s: data.byteLength, t: type, ...(z ? { z } : {}), ...(FINGERPRINT_RE.test(name) ? { i: 1 as const } : {}) };
     return [f.path, entry] as const;
   });
-
   entries.sort((a, b) => (a[0] < b[0] ? -1 : 1));
-  const config = {
+  return { entries, totalBytes };
+}
+
+/** The version's settings and rules, as the index stores them. */
+function siteConfig(options: PublishOptions, entries: readonly (readonly [string, Entry])[]) {
+  return {
     slash: options.slash ?? "auto",
     ...(options.spa !== undefined ? { spa: options.spa } : {}),
     notFound: entries
@@ -233,8 +247,30 @@ export async function publishSite(kv: KvBinding, options: PublishOptions): Promi
     redirects: options.redirects ?? [],
     headers: options.headers ?? [],
   };
+}
+
+/**
+ * Publishes a site version and makes it live (one pointer write, last).
+ * @example const r = await publishSite(env.SITE_KV, { files, now: Date.now }); // r.version
+ */
+export async function publishSite(kv: KvBinding, options: PublishOptions): Promise<PublishResult> {
+  const { now } = options;
+  checkFiles(options.files, options.spa);
+  const stores = siteStores(kv, now);
+  const uploader = new BlobUploader(stores, options, options.chunk ?? DEFAULT_CHUNK_BYTES);
+  const markers = await listBlobMarkers(stores);
+  const pointer = await stores.pointer.get(POINTER_KEY);
+  const { entries, totalBytes } = await storeFiles(options, uploader, markers);
+  const config = siteConfig(options, entries);
   const hash = await sha256Hex(JSON.stringify({ entries, config }));
-  const base = { files: entries.length, newBlobs, uploadedBytes, totalBytes, dryRun: options.dryRun === true, previous: pointer?.live ?? null };
+  const base = {
+    files: entries.length,
+    newBlobs: uploader.newBlobs,
+    uploadedBytes: uploader.uploadedBytes,
+    totalBytes,
+    dryRun: options.dryRun === true,
+    previous: pointer?.live ?? null,
+  };
 
   // An identical site already live: nothing to write at all.
   if (pointer) {
@@ -244,11 +280,12 @@ export async function publishSite(kv: KvBinding, options: PublishOptions): Promi
   const id = versionId(now(), hash);
   if (options.dryRun) return { ...base, version: id, unchanged: false };
 
+  // Shards, then the index, then the pointer: a reader never sees a version before all of it is stored.
   const shards = Math.max(1, Math.ceil(entries.length / SHARD_TARGET_ENTRIES));
   const shardValues: Shard[] = Array.from({ length: shards }, () => ({}));
   for (const [p, e] of entries) shardValues[shardOf(p, shards)]![p] = e;
   await mapLimit(shardValues, options.concurrency ?? DEFAULT_CONCURRENCY, (s, n) => stores.shard.put(shardKey(id, n), s));
-  const index: SiteIndex = { v: 1, id, at: now(), hash, files: entries.length, bytes: totalBytes, shards, chunk, ...config };
+  const index: SiteIndex = { v: 1, id, at: now(), hash, files: entries.length, bytes: totalBytes, shards, chunk: uploader.chunk, ...config };
   const meta: VersionMeta = { at: index.at, files: index.files, bytes: index.bytes };
   await stores.index.put(indexKey(id), index, { metadata: meta });
   await writePointer(stores, id, pointer, options.keepPrevious ?? DEFAULT_SKEW_VERSIONS, now);
