@@ -103,6 +103,103 @@ export interface MainIo {
   stdin?: StdinSource;
 }
 
+type Found = { exit: number } | { group: CommandGroup; cmd: Command };
+
+/** The command `argv` names, or the exit code after printing help or the version. */
+function findCommand(argv: string[], stdout: (s: string) => void): Found {
+  const [groupName, maybeCommand] = argv;
+  if (groupName === undefined || groupName === "--help" || groupName === "-h" || groupName === "help") {
+    stdout(rootHelp());
+    return { exit: groupName === undefined ? 2 : 0 };
+  }
+  if (groupName === "--version" || groupName === "-v") {
+    stdout(version());
+    return { exit: 0 };
+  }
+  const group = GROUPS.find((g) => g.name === groupName);
+  if (!group) throw new UsageError(`unknown command ${shown(groupName)}; run \`edgekv --help\``);
+  const cmd = group.commands.find((c) => c.name === maybeCommand);
+  if (cmd) return { group, cmd };
+  if (maybeCommand === undefined || maybeCommand === "--help" || maybeCommand === "-h") {
+    stdout(groupHelp(group));
+    return { exit: maybeCommand === undefined ? 2 : 0 };
+  }
+  throw new UsageError(`unknown command ${shown(`${group.name} ${maybeCommand}`)}; run \`edgekv ${group.name} --help\``);
+}
+
+/** The command's options and positionals, checked; usage errors never quote what might be a secret. */
+function parseCommandArgs(argv: string[], cmd: Command): { values: ArgValues; positionals: string[] } {
+  // parseArgs quotes an unknown option whole; one that is no option name may be a pasted secret.
+  const end = argv.indexOf("--");
+  for (const arg of argv.slice(2, end < 0 ? undefined : end)) {
+    if (arg.startsWith("-") && arg !== "-" && !OPTION_NAME.test(arg.split("=")[0]!)) {
+      throw new UsageError("an argument starting with - is not an option name (not shown, in case it is a secret)");
+    }
+  }
+  let parsed;
+  try {
+    parsed = parseArgs({ args: argv.slice(2), options: { ...GLOBAL_OPTIONS, ...cmd.options }, allowPositionals: true, strict: true });
+  } catch (err) {
+    throw new UsageError(err instanceof Error ? err.message.split("\n")[0]!.replace(/\. To specify.*$/, "") : String(err));
+  }
+  const values = parsed.values as ArgValues;
+  if (values.help === true) return { values, positionals: parsed.positionals };
+  if (values.local === true && values.remote === true) throw new UsageError("--local and --remote exclude each other");
+  const bounds = cmd.positionals ?? { min: 0, max: 0 };
+  if (parsed.positionals.length < bounds.min || parsed.positionals.length > bounds.max) throw new UsageError(`usage: edgekv ${cmd.usage}`);
+  return { values, positionals: parsed.positionals };
+}
+
+/** What a command runs with: global options, output, KV access, clock, environment and stdin. */
+function buildContext(values: ArgValues, io: MainIo, env: Record<string, string | undefined>, stdout: (s: string) => void, stderr: (s: string) => void): Context {
+  const persistTo = (values["persist-to"] as string | undefined) ?? env.EDGEKV_PERSIST_TO;
+  const configPath = resolve(io.cwd ?? process.cwd(), (values.config as string | undefined) ?? findConfig(io.cwd ?? process.cwd()));
+  const global: GlobalOptions = {
+    json: values.json === true,
+    verbose: values.verbose === true,
+    yes: values.yes === true,
+    target: { remote: values.remote === true, persistTo, configPath },
+  };
+  return {
+    global,
+    isTTY: io.isTTY ?? Boolean(process.stderr.isTTY),
+    out: stdout,
+    err: stderr,
+    emit: (result, human) => stdout(global.json ? JSON.stringify(result, null, 2) : human()),
+    withKv: async (workerEnv: WorkerEnv, fn) => {
+      if (!global.target.remote && !existsSync(configPath)) throw new CliError(`no wrangler.toml at ${configPath} (use --config FILE)`);
+      const handle = await openKv(workerEnv, global.target);
+      try {
+        return await fn(handle.kv, handle.where);
+      } finally {
+        await handle.dispose();
+      }
+    },
+    now: io.now ?? Date.now,
+    env,
+    stdin: io.stdin ?? processStdin(),
+  };
+}
+
+/** One line on stderr for any error, the stack only with --verbose; returns the exit code. */
+function reportError(err: unknown, stderr: (s: string) => void, verbose: boolean): number {
+  if (err instanceof CliError) {
+    stderr(`edgekv: ${err.message}`);
+    if (err instanceof UsageError && !err.message.startsWith("usage:")) stderr("run with --help for usage");
+    if (verbose && err.stack) stderr(err.stack);
+    return err.exitCode;
+  }
+  if (err instanceof EdgeKvError) {
+    stderr(`edgekv: ${err.message}`);
+    if (verbose && err.stack) stderr(err.stack);
+    return 1;
+  }
+  const message = err instanceof Error ? err.message : String(err);
+  stderr(`edgekv: unexpected error: ${message}${verbose ? "" : " (run with --verbose for details)"}`);
+  if (verbose && err instanceof Error && err.stack) stderr(err.stack);
+  return 1;
+}
+
 /**
  * Runs the CLI with `argv` (without `node` and the script) and returns the exit code.
  * @example process.exitCode = await main(["rollout", "status", "--json"]);
@@ -115,98 +212,17 @@ export async function main(argv: string[], io: MainIo = {}): Promise<number> {
   try {
     // First: a token on argv is already exposed (ps, history); refuse it before any message could repeat it.
     if (argv.some(argHoldsToken)) throw new UsageError(TOKEN_ON_ARGV_MESSAGE);
-    const [groupName, maybeCommand] = argv;
-    if (groupName === undefined || groupName === "--help" || groupName === "-h" || groupName === "help") {
-      stdout(rootHelp());
-      return groupName === undefined ? 2 : 0;
-    }
-    if (groupName === "--version" || groupName === "-v") {
-      stdout(version());
-      return 0;
-    }
-    const group = GROUPS.find((g) => g.name === groupName);
-    if (!group) throw new UsageError(`unknown command ${shown(groupName)}; run \`edgekv --help\``);
-    const cmd = group.commands.find((c) => c.name === maybeCommand);
-    if (!cmd) {
-      if (maybeCommand === undefined || maybeCommand === "--help" || maybeCommand === "-h") {
-        stdout(groupHelp(group));
-        return maybeCommand === undefined ? 2 : 0;
-      }
-      throw new UsageError(`unknown command ${shown(`${group.name} ${maybeCommand}`)}; run \`edgekv ${group.name} --help\``);
-    }
-    // parseArgs quotes an unknown option whole; one that is no option name may be a pasted secret.
-    const end = argv.indexOf("--");
-    for (const arg of argv.slice(2, end < 0 ? undefined : end)) {
-      if (arg.startsWith("-") && arg !== "-" && !OPTION_NAME.test(arg.split("=")[0]!)) {
-        throw new UsageError("an argument starting with - is not an option name (not shown, in case it is a secret)");
-      }
-    }
-    let parsed;
-    try {
-      parsed = parseArgs({
-        args: argv.slice(2),
-        options: { ...GLOBAL_OPTIONS, ...cmd.options },
-        allowPositionals: true,
-        strict: true,
-      });
-    } catch (err) {
-      throw new UsageError(err instanceof Error ? err.message.split("\n")[0]!.replace(/\. To specify.*$/, "") : String(err));
-    }
-    const values = parsed.values as ArgValues;
+    const found = findCommand(argv, stdout);
+    if ("exit" in found) return found.exit;
+    const { values, positionals } = parseCommandArgs(argv, found.cmd);
     if (values.help === true) {
-      stdout(commandHelp(group, cmd));
+      stdout(commandHelp(found.group, found.cmd));
       return 0;
     }
     verbose = values.verbose === true;
-    if (values.local === true && values.remote === true) throw new UsageError("--local and --remote exclude each other");
-    const bounds = cmd.positionals ?? { min: 0, max: 0 };
-    if (parsed.positionals.length < bounds.min || parsed.positionals.length > bounds.max) {
-      throw new UsageError(`usage: edgekv ${cmd.usage}`);
-    }
-    const persistTo = (values["persist-to"] as string | undefined) ?? env.EDGEKV_PERSIST_TO;
-    const configPath = resolve(io.cwd ?? process.cwd(), (values.config as string | undefined) ?? findConfig(io.cwd ?? process.cwd()));
-    const global: GlobalOptions = {
-      json: values.json === true,
-      verbose,
-      yes: values.yes === true,
-      target: { remote: values.remote === true, persistTo, configPath },
-    };
-    const ctx: Context = {
-      global,
-      isTTY: io.isTTY ?? Boolean(process.stderr.isTTY),
-      out: stdout,
-      err: stderr,
-      emit: (result, human) => stdout(global.json ? JSON.stringify(result, null, 2) : human()),
-      withKv: async (workerEnv: WorkerEnv, fn) => {
-        if (!global.target.remote && !existsSync(configPath)) throw new CliError(`no wrangler.toml at ${configPath} (use --config FILE)`);
-        const handle = await openKv(workerEnv, global.target);
-        try {
-          return await fn(handle.kv, handle.where);
-        } finally {
-          await handle.dispose();
-        }
-      },
-      now: io.now ?? Date.now,
-      env,
-      stdin: io.stdin ?? processStdin(),
-    };
-    await cmd.run(ctx, { positionals: parsed.positionals, values });
+    await found.cmd.run(buildContext(values, io, env, stdout, stderr), { positionals, values });
     return 0;
   } catch (err) {
-    if (err instanceof CliError) {
-      stderr(`edgekv: ${err.message}`);
-      if (err instanceof UsageError && !err.message.startsWith("usage:")) stderr("run with --help for usage");
-      if (verbose && err.stack) stderr(err.stack);
-      return err.exitCode;
-    }
-    if (err instanceof EdgeKvError) {
-      stderr(`edgekv: ${err.message}`);
-      if (verbose && err.stack) stderr(err.stack);
-      return 1;
-    }
-    const message = err instanceof Error ? err.message : String(err);
-    stderr(`edgekv: unexpected error: ${message}${verbose ? "" : " (run with --verbose for details)"}`);
-    if (verbose && err instanceof Error && err.stack) stderr(err.stack);
-    return 1;
+    return reportError(err, stderr, verbose);
   }
 }
