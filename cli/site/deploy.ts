@@ -1,4 +1,5 @@
 /** The Node side of `edgekv site deploy`: walking the folder and compressing with node:zlib. */
+import type { Dirent } from "node:fs";
 import { readFile, readdir, realpath, stat } from "node:fs/promises";
 import { isAbsolute, join, relative, sep } from "node:path";
 import { promisify } from "node:util";
@@ -64,60 +65,61 @@ export async function walkSite(root: string, options: { warn?: Warn } = {}): Pro
   let visited = 0;
   const sitePath = (abs: string) => `/${relative(root, abs).split(sep).join("/")}`;
   const skip = (abs: string, why: string) => warn(`warning: skipping ${sitePath(abs)}: ${why}`);
+  const add = (abs: string) => out.push({ path: sitePath(abs).normalize("NFC"), load: guardedLoad(rootReal, abs) });
   // `chain`: real paths of the folders being walked, from the root down (loop detection).
   const walk = async (dir: string, chain: readonly string[]): Promise<void> => {
-    let items;
-    try {
-      items = await readdir(dir, { withFileTypes: true });
-    } catch (err) {
-      throw new CliError(`cannot read folder ${dir}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
-    }
-    for (const d of items) {
+    for (const d of await listFolder(dir)) {
       if (++visited > MAX_WALK_ENTRIES) throw new CliError(`the site folder has more than ${MAX_WALK_ENTRIES} entries (counting followed symlinks)`);
       if (d.name.startsWith(".") && !(d.name === ".well-known" && (d.isDirectory() || d.isSymbolicLink()))) continue;
       const abs = join(dir, d.name);
-      let kind: "file" | "dir" | undefined = d.isDirectory() ? "dir" : d.isFile() ? "file" : undefined;
-      let real: string | undefined;
-      if (d.isSymbolicLink()) {
-        try {
-          real = await realpath(abs);
-        } catch (err) {
-          const code = (err as NodeJS.ErrnoException).code;
-          // A dangling link stays in the list so the deploy fails with "cannot read /x: ENOENT".
-          if (code === "ENOENT") {
-            out.push({ path: sitePath(abs).normalize("NFC"), load: guardedLoad(rootReal, abs) });
-            continue;
-          }
-          skip(abs, code === "ELOOP" ? "symlink loop" : `cannot resolve symlink (${code ?? String(err)})`);
-          continue;
-        }
-        if (!isInside(rootReal, real)) {
-          skip(abs, "symlink points outside the site folder");
-          continue;
-        }
-        const target = await stat(real);
-        kind = target.isDirectory() ? "dir" : target.isFile() ? "file" : undefined;
-        if (kind === undefined) {
-          skip(abs, "symlink to something that is neither a file nor a folder");
-          continue;
-        }
-        if (d.name.startsWith(".") && kind !== "dir") continue;
-      }
-      if (kind === "dir") {
-        real ??= await realpath(abs);
-        if (chain.includes(real)) {
-          skip(abs, "symlink loop");
-          continue;
-        }
-        await walk(abs, [...chain, real]);
-      } else if (kind === "file") {
-        if (dir === root && CONFIG_FILES.has(d.name)) continue;
-        out.push({ path: sitePath(abs).normalize("NFC"), load: guardedLoad(rootReal, abs) });
-      }
+      const e = await classify(d, abs, rootReal, (why) => skip(abs, why));
+      if (e.kind === "dangling") add(abs); // fails the deploy with "cannot read /x: ENOENT"
+      else if (e.kind === "dir") {
+        const real = e.real ?? (await realpath(abs));
+        if (chain.includes(real)) skip(abs, "symlink loop");
+        else await walk(abs, [...chain, real]);
+      } else if (e.kind === "file" && !(dir === root && CONFIG_FILES.has(d.name))) add(abs);
     }
   };
   await walk(root, [rootReal]);
   return out.sort((a, b) => (a.path < b.path ? -1 : 1));
+}
+
+async function listFolder(dir: string): Promise<Dirent[]> {
+  try {
+    return await readdir(dir, { withFileTypes: true });
+  } catch (err) {
+    throw new CliError(`cannot read folder ${dir}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
+  }
+}
+
+type Classified = { kind: "file" | "dir"; real?: string } | { kind: "dangling" } | { kind: "skip" };
+
+/** What a folder entry is, following a symlink only when it stays inside the site folder. */
+async function classify(d: Dirent, abs: string, rootReal: string, skip: (why: string) => void): Promise<Classified> {
+  if (!d.isSymbolicLink()) return d.isDirectory() ? { kind: "dir" } : d.isFile() ? { kind: "file" } : { kind: "skip" };
+  let real: string;
+  try {
+    real = await realpath(abs);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    // A dangling link stays in the list so the deploy fails with "cannot read /x: ENOENT".
+    if (code === "ENOENT") return { kind: "dangling" };
+    skip(code === "ELOOP" ? "symlink loop" : `cannot resolve symlink (${code ?? String(err)})`);
+    return { kind: "skip" };
+  }
+  if (!isInside(rootReal, real)) {
+    skip("symlink points outside the site folder");
+    return { kind: "skip" };
+  }
+  const target = await stat(real);
+  if (target.isDirectory()) return { kind: "dir", real };
+  if (!target.isFile()) {
+    skip("symlink to something that is neither a file nor a folder");
+    return { kind: "skip" };
+  }
+  // A dot-named link to a file is skipped quietly, as a dotfile is.
+  return d.name.startsWith(".") ? { kind: "skip" } : { kind: "file", real };
 }
 
 /** Brotli (quality 11) and gzip (level 9): the deploy pays once, every visitor saves. */
