@@ -10,12 +10,12 @@ import { normalizePath } from "../../shared/http/path.ts";
 import { KvOps, type KvBinding } from "../../shared/kv/index.ts";
 import { CACHE_MAX_ENTRIES, KV_CACHE_TTL_SECONDS, NEGATIVE_CACHE_MS, type GateConfig } from "./config.ts";
 import { JWKS_PATHS, jwksResponse } from "./assertion.ts";
-import { extractCredential } from "./credential.ts";
+import { extractCredential, type Credential } from "./credential.ts";
 import { buildOriginRequest, identityOf } from "./forward.ts";
 import { clientKey, type FailureLimiter } from "../../shared/http/limiter.ts";
 import { scopeAllows } from "./scope.ts";
 import { boundSocket, MAX_SOCKET_SECONDS } from "./socket.ts";
-import { Tokens } from "./tokens.ts";
+import { Tokens, type TokenRecord } from "./tokens.ts";
 import { hashToken, isWellFormedToken } from "./token.ts";
 
 export const ADMIN_PREFIX = "/__edgekv/";
@@ -143,6 +143,24 @@ async function decide(request: Request, url: URL, deps: GateDeps, ops: KvOps, d:
     return toOrigin(await buildOriginRequest(request, url, path, undefined, config, deps.now()), deps);
   }
 
+  const { record, source } = await authenticate(request, url, deps, ops, d);
+  authorize(request, url, config, d, record, source, np.path, path);
+  d.decision = "allow";
+  d.reason = "valid token";
+  const res = await toOrigin(await buildOriginRequest(request, url, path, identityOf(record), config, deps.now()), deps);
+  // An open WebSocket would outlive the token: close it at expiry, or after MAX_SOCKET_SECONDS (socket.ts).
+  const now = deps.now();
+  return res.status === 101 ? boundSocket(res, Math.min(record.expiresAt, now + MAX_SOCKET_SECONDS * 1000), now) : res;
+}
+
+type TokenSource = Extract<Credential, { kind: "token" }>["source"];
+
+/**
+ * The request's valid, unexpired token record, or a thrown 400/401/429. The
+ * limiter is asked before anything else; a malformed token never costs a KV read.
+ */
+async function authenticate(request: Request, url: URL, deps: GateDeps, ops: KvOps, d: Decision): Promise<{ record: TokenRecord; source: TokenSource }> {
+  const { config } = deps;
   const cred = extractCredential(request, url, config.cookieName, config.allowQueryToken);
   if (cred.kind === "none") {
     d.reason = "no credential";
@@ -150,7 +168,7 @@ async function decide(request: Request, url: URL, deps: GateDeps, ops: KvOps, d:
   }
   const ip = await clientKey(request, cred.kind === "token" ? cred.token : undefined);
   const wait = deps.limiter?.retryAfter(ip) ?? 0;
-  if (wait > 0) return rateLimited(d, config.realm, wait);
+  if (wait > 0) rateLimited(d, config.realm, wait);
   if (cred.kind === "bad") return fail(d, deps, ip, 400, "invalid_request", cred.reason);
   // Offline: a token with a bad shape or checksum never costs a KV read.
   if (!isWellFormedToken(cred.token)) return fail(d, deps, ip, 401, "invalid_token", "malformed token");
@@ -162,23 +180,23 @@ async function decide(request: Request, url: URL, deps: GateDeps, ops: KvOps, d:
   d.user = record.user;
   // KV deletes expired keys "at the earliest"; the value's deadline is what counts.
   if (record.expiresAt <= deps.now()) return fail(d, deps, ip, 401, "invalid_token", "expired token");
+  return { record, source: cred.source };
+}
+
+/** Throws a 403 unless this token may make this request: a same-site write for a cookie, every method in scope. */
+function authorize(request: Request, url: URL, config: GateConfig, d: Decision, record: TokenRecord, source: TokenSource, decided: string, encoded: string): void {
+  const method = request.method;
   // A cookie alone must not let another site make the browser write (CSRF).
-  if (cred.source === "cookie" && method !== "GET" && method !== "HEAD" && !sameSiteRequest(request, url, config)) {
+  if (source === "cookie" && method !== "GET" && method !== "HEAD" && !sameSiteRequest(request, url, config)) {
     d.reason = "cross-site request with a cookie credential";
     throw new HttpError(403, "cross_site_request", "cross-site requests authenticated by cookie are refused", challenge(config.realm));
   }
-  const refused = firstUnscopedMethod(record.scopes, method, np.path, url);
+  const refused = firstUnscopedMethod(record.scopes, method, decided, url);
   if (refused !== undefined) {
-    const needed = `${refused}:${path}`;
+    const needed = `${refused}:${encoded}`;
     d.reason = "insufficient scope";
     throw new HttpError(403, "insufficient_scope", `this token lacks scope ${needed}`, challenge(config.realm, "insufficient_scope", "token lacks the scope", needed));
   }
-  d.decision = "allow";
-  d.reason = "valid token";
-  const res = await toOrigin(await buildOriginRequest(request, url, path, identityOf(record), config, deps.now()), deps);
-  // An open WebSocket would outlive the token: close it at expiry, or after MAX_SOCKET_SECONDS (socket.ts).
-  const now = deps.now();
-  return res.status === 101 ? boundSocket(res, Math.min(record.expiresAt, now + MAX_SOCKET_SECONDS * 1000), now) : res;
 }
 
 /**
@@ -214,7 +232,7 @@ export function sameSiteRequest(request: Request, url: URL, config: GateConfig):
   return site === "same-origin" || site === "same-site";
 }
 
-async function fail(d: Decision, deps: GateDeps, ip: string, status: 400 | 401, error: string, reason: string): Promise<Response> {
+async function fail(d: Decision, deps: GateDeps, ip: string, status: 400 | 401, error: string, reason: string): Promise<never> {
   d.reason = reason;
   const wait = (await deps.limiter?.fail(ip)) ?? 0;
   if (wait > 0) return rateLimited(d, deps.config.realm, wait);
