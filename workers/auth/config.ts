@@ -103,32 +103,54 @@ const bad = (message: string) => new HttpError(500, "misconfigured", message);
 export function parseConfig(env: AuthEnv): GateConfig {
   const realm = env.REALM ?? DEFAULT_REALM;
   if (!/^[\x20\x21\x23-\x5b\x5d-\x7e]{1,64}$/.test(realm)) throw bad("REALM must be 1..64 printable ASCII characters without quotes or backslashes");
-  let originUrl: string | undefined;
-  let originBase: OriginBase | undefined;
-  if (!env.ORIGIN) {
-    if (!env.ORIGIN_URL) throw bad("set ORIGIN_URL (http(s)://host[:port][/prefix]) or bind a service named ORIGIN");
-    try {
-      originBase = parseOriginBase(env.ORIGIN_URL);
-    } catch {
-      throw bad("ORIGIN_URL must be http(s)://host[:port][/prefix], without credentials, query or fragment");
-    }
-    originUrl = originBase.origin + originBase.prefix;
-  }
+  const originBase = parseOrigin(env);
   const cookieName = env.AUTH_COOKIE || undefined;
   if (cookieName !== undefined && !/^[!#$%&'*+\-.^_`|~0-9A-Za-z]{1,64}$/.test(cookieName)) throw bad("AUTH_COOKIE must be a cookie name token");
   const allowCacheSeconds = Number(env.ALLOW_CACHE_SECONDS ?? DEFAULT_ALLOW_CACHE_SECONDS);
   if (!Number.isFinite(allowCacheSeconds) || allowCacheSeconds < 0 || allowCacheSeconds > MAX_ALLOW_CACHE_SECONDS) {
     throw bad(`ALLOW_CACHE_SECONDS must be 0..${MAX_ALLOW_CACHE_SECONDS}`);
   }
-  let publicPaths: GlobMatcher[];
+  return {
+    realm,
+    publicPaths: parsePublicPaths(env.PUBLIC_PATHS),
+    cookieName,
+    allowQueryToken: env.ALLOW_QUERY_TOKEN === "true",
+    forwardAuthorization: env.FORWARD_AUTHORIZATION === "true",
+    stripHeaders: new Set(list(env.IDENTITY_HEADERS).map((h) => h.toLowerCase().replace(/_/g, "-"))),
+    cors: parseCors(env, cookieName),
+    originUrl: originBase && originBase.origin + originBase.prefix,
+    originBase,
+    allowPathParams: env.ALLOW_PATH_PARAMS === "true",
+    ...parseAssertion(env),
+    adminSecret: env.ADMIN_SECRET || undefined,
+    allowCacheMs: allowCacheSeconds * 1000,
+  };
+}
+
+/** ORIGIN_URL, parsed; undefined when the ORIGIN service binding is used. */
+function parseOrigin(env: AuthEnv): OriginBase | undefined {
+  if (env.ORIGIN) return undefined;
+  if (!env.ORIGIN_URL) throw bad("set ORIGIN_URL (http(s)://host[:port][/prefix]) or bind a service named ORIGIN");
   try {
-    publicPaths = list(env.PUBLIC_PATHS).map((g) => {
+    return parseOriginBase(env.ORIGIN_URL);
+  } catch {
+    throw bad("ORIGIN_URL must be http(s)://host[:port][/prefix], without credentials, query or fragment");
+  }
+}
+
+function parsePublicPaths(raw: string | undefined): GlobMatcher[] {
+  try {
+    return list(raw).map((g) => {
       if (!g.startsWith("/")) throw new RangeError(`"${g}" does not start with /`);
       return compileGlob(g);
     });
   } catch (err) {
     throw bad(`PUBLIC_PATHS: ${err instanceof Error ? err.message : String(err)}`);
   }
+}
+
+/** The identity assertion's signer and its iss/aud overrides. */
+function parseAssertion(env: AuthEnv): Pick<GateConfig, "assertion" | "assertionIssuer" | "assertionAudience"> {
   let assertion: AssertionSigner | undefined;
   try {
     assertion = parseAssertionKeys(env);
@@ -139,34 +161,20 @@ export function parseConfig(env: AuthEnv): GateConfig {
     const v = env[name];
     if (v && !/^[\x21-\x7e]{1,256}$/.test(v)) throw bad(`${name} must be 1..256 printable ASCII characters without spaces`);
   }
-  let cors: CorsPolicy | undefined;
+  return { assertion, assertionIssuer: env.ASSERTION_ISSUER || undefined, assertionAudience: env.ASSERTION_AUDIENCE || undefined };
+}
+
+/** The CORS policy, or undefined without CORS_ALLOW_ORIGINS. */
+function parseCors(env: AuthEnv, cookieName: string | undefined): CorsPolicy | undefined {
   const origins = list(env.CORS_ALLOW_ORIGINS);
-  if (origins.length) {
-    const maxAge = Number(env.CORS_MAX_AGE ?? DEFAULT_CORS_MAX_AGE);
-    if (!Number.isInteger(maxAge) || maxAge < 0 || maxAge > 86400) throw bad("CORS_MAX_AGE must be 0..86400");
-    if (origins.includes("*") && cookieName) throw bad('CORS_ALLOW_ORIGINS "*" cannot be used with AUTH_COOKIE (credentialed CORS needs explicit origins)');
-    cors = {
-      origins: origins.includes("*") ? "*" : new Set(origins),
-      methods: new Set(list(env.CORS_ALLOW_METHODS ?? DEFAULT_CORS_METHODS).map((m) => m.toUpperCase())),
-      headers: new Set(list(env.CORS_ALLOW_HEADERS ?? DEFAULT_CORS_HEADERS).map((h) => h.toLowerCase())),
-      maxAge,
-    };
-  }
+  if (!origins.length) return undefined;
+  const maxAge = Number(env.CORS_MAX_AGE ?? DEFAULT_CORS_MAX_AGE);
+  if (!Number.isInteger(maxAge) || maxAge < 0 || maxAge > 86400) throw bad("CORS_MAX_AGE must be 0..86400");
+  if (origins.includes("*") && cookieName) throw bad('CORS_ALLOW_ORIGINS "*" cannot be used with AUTH_COOKIE (credentialed CORS needs explicit origins)');
   return {
-    realm,
-    publicPaths,
-    cookieName,
-    allowQueryToken: env.ALLOW_QUERY_TOKEN === "true",
-    forwardAuthorization: env.FORWARD_AUTHORIZATION === "true",
-    stripHeaders: new Set(list(env.IDENTITY_HEADERS).map((h) => h.toLowerCase().replace(/_/g, "-"))),
-    cors,
-    originUrl,
-    originBase,
-    allowPathParams: env.ALLOW_PATH_PARAMS === "true",
-    assertion,
-    assertionIssuer: env.ASSERTION_ISSUER || undefined,
-    assertionAudience: env.ASSERTION_AUDIENCE || undefined,
-    adminSecret: env.ADMIN_SECRET || undefined,
-    allowCacheMs: allowCacheSeconds * 1000,
+    origins: origins.includes("*") ? "*" : new Set(origins),
+    methods: new Set(list(env.CORS_ALLOW_METHODS ?? DEFAULT_CORS_METHODS).map((m) => m.toUpperCase())),
+    headers: new Set(list(env.CORS_ALLOW_HEADERS ?? DEFAULT_CORS_HEADERS).map((h) => h.toLowerCase())),
+    maxAge,
   };
 }
