@@ -8,7 +8,7 @@ import { normalizePath } from "../../shared/http/path.ts";
 import { KvOps } from "../../shared/kv/ops.ts";
 import { openBody } from "./body.ts";
 import { VersionNotReady, type SiteReader } from "./manifest.ts";
-import { FINGERPRINT_RE, SITE_PATH_POLICY, type Entry, type SiteIndex } from "./model.ts";
+import { FINGERPRINT_RE, SITE_PATH_POLICY, type Encoding, type Entry, type SiteIndex } from "./model.ts";
 import { etagMatches, ifRangeAllows, parseRange, pickEncoding } from "./negotiate.ts";
 import { encodePath, findFile, resolvePath } from "./resolve.ts";
 import { applyHeaderRules, findRedirect } from "./rules.ts";
@@ -160,7 +160,7 @@ function withHeaders(ctx: Ctx, path: string, res: Response): Response {
 }
 
 async function serveFile(ctx: Ctx, path: string, entry: Entry, status: 200 | 404): Promise<Response> {
-  const { request, index } = ctx;
+  const { request } = ctx;
   const h = request.headers;
   const wantsRange = status === 200 && h.has("Range");
   const enc = wantsRange ? undefined : pickEncoding(h.get("Accept-Encoding"), entry.z);
@@ -203,22 +203,28 @@ async function serveFile(ctx: Ctx, path: string, entry: Entry, status: 200 | 404
   }
   out.set("Content-Length", String(end - start + 1));
   if (request.method === "HEAD" || size === 0) return new Response(null, { status: code, headers: out });
+  // The stored bytes are already encoded: the runtime must not compress them again.
+  return new Response(await bodyOf(ctx, entry, enc ?? "id", size, start, end, code), { status: code, headers: out, encodeBody: "manual" });
+}
+
+/**
+ * The bytes start..end of a blob: from the colo cache when it has the whole blob,
+ * else from KV (filling the cache for whole bodies up to EDGE_CACHE_MAX_BYTES).
+ */
+async function bodyOf(ctx: Ctx, entry: Entry, enc: Encoding | "id", size: number, start: number, end: number, code: number): Promise<ReadableStream> {
   const cache = code === 206 || size > EDGE_CACHE_MAX_BYTES ? undefined : ctx.deps.cache;
   // Keyed by content, under this site's origin (Cache API keys are per zone).
-  const key = cache && new Request(`${ctx.url.origin}/__edgekv/blob/${entry.h}/${enc ?? "id"}`);
+  const key = cache && new Request(`${ctx.url.origin}/__edgekv/blob/${entry.h}/${enc}`);
   const hit = key && (await cache.match(key).catch(() => undefined));
-  // The stored bytes are already encoded: the runtime must not compress them again.
   if (hit?.body) {
     ctx.ops.edgeCache = "hit";
-    return new Response(hit.body, { status: code, headers: out, encodeBody: "manual" });
+    return hit.body;
   }
-  let body = await openBody(ctx.deps.reader, { hash: entry.h, enc: enc ?? "id", size, chunk: index.chunk, start, end }, ctx.ops, ctx.waitUntil);
-  if (key) {
-    ctx.ops.edgeCache = "miss";
-    const [client, copy] = body.tee();
-    body = client;
-    const stored = new Response(copy, { headers: { "Cache-Control": CACHE_IMMUTABLE, "Content-Length": String(size) } });
-    ctx.waitUntil(cache.put(key, stored).catch(() => undefined));
-  }
-  return new Response(body, { status: code, headers: out, encodeBody: "manual" });
+  const body = await openBody(ctx.deps.reader, { hash: entry.h, enc, size, chunk: ctx.index.chunk, start, end }, ctx.ops, ctx.waitUntil);
+  if (!key) return body;
+  ctx.ops.edgeCache = "miss";
+  const [client, copy] = body.tee();
+  const stored = new Response(copy, { headers: { "Cache-Control": CACHE_IMMUTABLE, "Content-Length": String(size) } });
+  ctx.waitUntil(cache.put(key, stored).catch(() => undefined));
+  return client;
 }
