@@ -88,33 +88,41 @@ export async function startWranglerDev(options: DevOptions): Promise<DevServer> 
   child.stderr?.on("data", onData);
   const exited = new Promise<number | null>((r) => child.once("exit", (code) => r(code)));
   const url = `http://127.0.0.1:${port}`;
-  const stop = async () => {
-    if (child.exitCode !== null || child.signalCode !== null || child.pid === undefined) return;
-    const kill = (sig: NodeJS.Signals) => {
-      try {
-        process.kill(-child.pid!, sig);
-      } catch {
-        /* already gone */
-      }
-    };
-    kill("SIGTERM");
-    const timer = setTimeout(() => kill("SIGKILL"), 5_000);
-    await exited;
-    clearTimeout(timer);
+  const stop = () => stopGroup(child, exited);
+  await waitUntilAnswering(url, child, stop, () => out, options);
+  return { url, port, output: () => out, exited, stop };
+}
+
+/** Ends a detached child's whole process group: SIGTERM, then SIGKILL after 5 s. */
+async function stopGroup(child: ChildProcess, exited: Promise<number | null>): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null || child.pid === undefined) return;
+  const kill = (sig: NodeJS.Signals) => {
+    try {
+      process.kill(-child.pid!, sig);
+    } catch {
+      /* already gone */
+    }
   };
+  kill("SIGTERM");
+  const timer = setTimeout(() => kill("SIGKILL"), 5_000);
+  await exited;
+  clearTimeout(timer);
+}
+
+/** Polls until the Worker answers HTTP; throws (after stopping it) if it exits or times out. */
+async function waitUntilAnswering(url: string, child: ChildProcess, stop: () => Promise<void>, output: () => string, options: DevOptions): Promise<void> {
   const deadline = Date.now() + (options.timeoutMs ?? 90_000);
   for (;;) {
-    if (child.exitCode !== null) throw new Error(`wrangler dev --env ${options.env} exited early:\n${out}`);
+    if (child.exitCode !== null) throw new Error(`wrangler dev --env ${options.env} exited early:\n${output()}`);
     try {
       await fetch(`${url}/__edgekv/ping`, { signal: AbortSignal.timeout(2_000) });
-      break;
+      return;
     } catch {
       if (Date.now() > deadline) {
         await stop();
-        throw new Error(`wrangler dev --env ${options.env} did not answer on ${url}:\n${out}`);
+        throw new Error(`wrangler dev --env ${options.env} did not answer on ${url}:\n${output()}`);
       }
       await new Promise((r) => setTimeout(r, 200));
     }
   }
-  return { url, port, output: () => out, exited, stop };
 }
