@@ -2,7 +2,7 @@ import type { ArgValues, CommandGroup } from "../command.ts";
 import { flagArg, listArg, numberArg, stringArg } from "../command.ts";
 import { CliError, UsageError } from "../errors.ts";
 import { readStdinSecret, TOKEN_ON_ARGV_MESSAGE } from "../secret-input.ts";
-import { DEFAULT_TTL_SECONDS, MAX_TTL_SECONDS, MIN_TTL_SECONDS, TokenStore, type TokenRecord } from "../../workers/auth/store.ts";
+import { DEFAULT_TTL_SECONDS, MAX_TTL_SECONDS, MIN_TTL_SECONDS, TokenStore, type TokenRecord } from "../token/store.ts";
 import { hashToken, isWellFormedToken, TOKEN_ID_CHARS } from "../../workers/auth/token.ts";
 import { generatePrivateJwk, type AsymmetricAlg } from "../../workers/auth/assertion.ts";
 

@@ -4,7 +4,7 @@ import type { KvBinding } from "../../shared/kv/index.ts";
 import { handleAdmin } from "../../workers/auth/admin.ts";
 import { parseConfig, type AuthEnv } from "../../workers/auth/config.ts";
 import { gateTokenStore, handle, type GateDeps } from "../../workers/auth/gate.ts";
-import { TokenStore, type IssueInput } from "../../workers/auth/store.ts";
+import { TokenStore, type IssueInput } from "../../cli/token/store.ts";
 
 /** What the origin seam recorded: the gate's own dependency, not a runtime mock. */
 export interface Received {

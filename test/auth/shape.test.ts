@@ -2,7 +2,7 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { TokenRecordShape } from "../../workers/auth/shape.ts";
-import { TokenRecordSchema } from "../../workers/auth/store.ts";
+import { TokenRecordSchema } from "../../cli/token/store.ts";
 import { assertAgree, noisy, noisyRecord } from "../lib/agree.ts";
 
 const mostly = <T>(good: fc.Arbitrary<T>, bad: fc.Arbitrary<T>) => noisy(fc.oneof({ weight: 8, arbitrary: good }, { weight: 1, arbitrary: bad }), 100);

@@ -6,7 +6,7 @@ import { parseKvServerTiming } from "../../shared/kv/index.ts";
 import { RATE_LIMIT_PERIOD_SECONDS, type AuthEnv } from "../../workers/auth/config.ts";
 import { handle } from "../../workers/auth/gate.ts";
 import { depsFor } from "../../workers/auth/index.ts";
-import { TokenStore } from "../../workers/auth/store.ts";
+import { TokenStore } from "../../cli/token/store.ts";
 import { generateToken } from "../../workers/auth/token.ts";
 
 const LIMIT = 20; // wrangler.toml [[env.auth.ratelimits]] simple.limit

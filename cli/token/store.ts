@@ -7,11 +7,11 @@
  */
 import { array, integer, maxLength, minValue, number, object, pipe, regex, string } from "valibot";
 import { KvStore, text, type KvBinding } from "../../shared/kv/index.ts";
-import { LABEL_MESSAGE, LABEL_PATTERN, MAX_LABEL_LENGTH, MAX_SCOPE_LENGTH, MAX_SCOPES, SCOPE_MESSAGE, SCOPE_PATTERN, USER_MESSAGE, USER_PATTERN } from "./shape.ts";
-import { TOKEN_ID_CHARS } from "./token.ts";
-import { checkUser, TOKEN_KEY_PREFIX, Tokens, USER_INDEX_PREFIX, type TokenRecord, type TokenStoreOptions } from "./tokens.ts";
+import { LABEL_MESSAGE, LABEL_PATTERN, MAX_LABEL_LENGTH, MAX_SCOPE_LENGTH, MAX_SCOPES, SCOPE_MESSAGE, SCOPE_PATTERN, USER_MESSAGE, USER_PATTERN } from "../../workers/auth/shape.ts";
+import { TOKEN_ID_CHARS } from "../../workers/auth/token.ts";
+import { checkUser, TOKEN_KEY_PREFIX, Tokens, USER_INDEX_PREFIX, type TokenRecord, type TokenStoreOptions } from "../../workers/auth/tokens.ts";
 
-export { LABEL_PATTERN, MAX_LABEL_LENGTH, MAX_SCOPE_LENGTH, MAX_SCOPES, SCOPE_PATTERN, USER_PATTERN } from "./shape.ts";
+export { LABEL_PATTERN, MAX_LABEL_LENGTH, MAX_SCOPE_LENGTH, MAX_SCOPES, SCOPE_PATTERN, USER_PATTERN } from "../../workers/auth/shape.ts";
 export {
   DEFAULT_TTL_SECONDS,
   MAX_TTL_SECONDS,
@@ -22,7 +22,7 @@ export {
   type Issued,
   type TokenRecord,
   type TokenStoreOptions,
-} from "./tokens.ts";
+} from "../../workers/auth/tokens.ts";
 
 export const TokenRecordSchema = object({
   id: pipe(string(), regex(new RegExp(`^[0-9a-f]{${TOKEN_ID_CHARS}}$`))),
