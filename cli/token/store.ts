@@ -1,8 +1,8 @@
 /**
- * The CLI's token store: everything `Tokens` (tokens.ts) does, with writes
- * validated by the valibot schema below, plus listing. The Worker does not
- * import this file, so valibot stays out of its bundle; the lite
- * `TokenRecordShape` (shape.ts) it writes with is property-tested against
+ * The CLI's token store: everything `Tokens` (workers/auth/tokens.ts) does,
+ * with writes validated by the valibot schema below, plus listing. The Worker
+ * does not import this file, so valibot stays out of its bundle; the lite
+ * `TokenRecordShape` (workers/auth/shape.ts) it writes with is property-tested against
  * `TokenRecordSchema` (test/auth/shape.test.ts).
  */
 import { array, integer, maxLength, minValue, number, object, pipe, regex, string } from "valibot";
