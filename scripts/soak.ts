@@ -14,10 +14,11 @@ import { join } from "node:path";
 import { parseArgs, promisify } from "node:util";
 import { pathToFileURL } from "node:url";
 import { main as edgekv } from "../cli/main.ts";
-import { rssBytes } from "./bench/runtime.ts";
-import { table } from "./bench/stats.ts";
+import { rssBytes } from "../bench/lib/runtime.ts";
+import { table } from "../bench/lib/stats.ts";
 import { classify, colourFlips, originViolations, siteViolations, type FaultName, type FaultWindow, type Kind, type Observation } from "./soak/classify.ts";
-import { startSoakOrigin, startSoakWorkers } from "./soak/topology.ts";
+import { startOrigin, type Origin } from "./origin.ts";
+import { startSoakWorkers, type SoakWorkers } from "./soak/topology.ts";
 import { ROOT } from "./wrangler-dev.ts";
 
 const run = promisify(execFile);
@@ -80,300 +81,396 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 // The site Worker's own rule for which names get `immutable`.
 const isFingerprinted = (path: string) => FINGERPRINT_RE.test(path);
 
+interface Tokens {
+  valid: string;
+  revokedLater: string;
+  unknown: string;
+  expired: string;
+}
+
+/** The running topology: origins, Workers, and what setup wrote. */
+interface Topology {
+  persist: string;
+  siteDir: string;
+  blue: Origin;
+  green: Origin;
+  workers: SoakWorkers;
+  tokens: Tokens;
+  goodConfig: string;
+  workerLogs: string[];
+  pids: Record<string, number | null>;
+}
+
+/** Seeds as `npm start` does, with the CLI in-process: demo/site, rollout blue/green, tokens (one revoked, one expired). */
+async function seed(persist: string, siteDir: string, blue: Origin, green: Origin): Promise<{ tokens: Tokens; goodConfig: string }> {
+  await cp(join(ROOT, "demo", "site"), siteDir, { recursive: true });
+  await cliInProcess(["site", "deploy", siteDir, "--json"], persist);
+  await cliInProcess(
+    ["rollout", "init", "--blue", blue.url, "--green", green.url, "--live", "blue", "--percent", "20", "--timeout", String(ORIGIN_TIMEOUT_MS)],
+    persist,
+  );
+  const issue = async (user: string, ttl: number, now?: () => number) =>
+    (JSON.parse(await cliInProcess(["token", "issue", "--user", user, "--ttl", String(ttl), "--json"], persist, now)) as { token: string }).token;
+  const valid = await issue(VALID_USER, 86_400);
+  const revokedLater = await issue(REVOKED_USER, 86_400);
+  const unknown = await issue("soak-gone", 86_400);
+  await cliInProcess(["token", "revoke", "--user", "soak-gone"], persist); // its only token (never a token on argv)
+  // Issued "two hours ago" for one hour (the CLI's injectable clock): KV still holds it, the gate's clock refuses it.
+  const expired = await issue("soak-expired", 3600, () => Date.now() - 2 * 3600_000);
+  const goodConfig = await cliInProcess(["kv", "get", "rollout/config", "--env", "splitter"], persist);
+  return { tokens: { valid, revokedLater, unknown, expired }, goodConfig };
+}
+
+/** Origins, seed and Workers; each started part registers its cleanup first. */
+async function setup(work: string, log: (s: string) => void, cleanups: (() => Promise<void>)[]): Promise<Topology> {
+  const persist = join(work, "state");
+  const siteDir = join(work, "site");
+  // The demo origins' answers (their colour), recording what reaches them; switched down and slowed by the faults.
+  const blue = await startOrigin("blue", { reply: "demo", keepAliveTimeoutMs: 30_000 });
+  const green = await startOrigin("green", { reply: "demo", keepAliveTimeoutMs: 30_000 });
+  cleanups.push(() => blue.close(), () => green.close());
+  log("seeding with the edgekv CLI: demo/site, rollout blue/green, tokens...");
+  const { tokens, goodConfig } = await seed(persist, siteDir, blue, green);
+
+  const workerLogs: string[] = [];
+  log("starting the Workers in workerd (Miniflare), KV bindings behind a fault switch...");
+  const workers = await startSoakWorkers(persist, (w, line) => {
+    if (workerLogs.length < 5000) workerLogs.push(`${w}: ${line}`);
+  });
+  cleanups.unshift(() => workers.stop());
+  const pids = { site: workers.site.pid, splitter: workers.splitter.pid, auth: workers.auth.pid };
+  for (const w of [workers.site, workers.splitter, workers.auth]) await (await fetch(`${w.url}/`)).arrayBuffer();
+  return { persist, siteDir, blue, green, workers, tokens, goodConfig, workerLogs, pids };
+}
+
+async function memory(pids: Topology["pids"]): Promise<Record<string, number>> {
+  const out: Record<string, number> = {};
+  for (const [name, pid] of Object.entries(pids)) out[name] = pid ? await rssBytes(pid) : Number.NaN;
+  return out;
+}
+
+/** What the run saw, shared by the traffic, the fault schedule and the verdicts. */
+interface RunState {
+  runStart: number;
+  deadline: number;
+  /** Never later than this. */
+  hardCap: number;
+  /** Not before this (the faults push it out: the revocation bound, the recovery tail). */
+  minEnd: number;
+  chaosDone: boolean;
+  requests: number;
+  id: number;
+  observations: Observation[];
+  flips: { user: string; version: string; color: string; reason: string }[];
+  siteSeen: { version: string; path: string; etag: string; bodySha?: string }[];
+  mixedPages: string[];
+  versionsBefore: Set<string>;
+  etagByPath: Map<string, string>;
+  faults: FaultWindow[];
+  revokedAt?: number;
+}
+
+function newRunState(seconds: number): RunState {
+  const runStart = Date.now();
+  const deadline = runStart + seconds * 1000;
+  return {
+    runStart,
+    deadline,
+    // The load stops at the deadline, or later once every fault has run (and the
+    // revocation bound has passed), never later than the hard cap.
+    hardCap: deadline + seconds * 1000 + 60_000,
+    minEnd: deadline,
+    chaosDone: false,
+    requests: 0,
+    id: 0,
+    observations: [],
+    flips: [],
+    siteSeen: [],
+    mixedPages: [],
+    versionsBefore: new Set(),
+    etagByPath: new Map(),
+    faults: [],
+  };
+}
+
+function keepGoing(st: RunState): boolean {
+  const now = Date.now();
+  return now < st.hardCap && st.requests < MAX_REQUESTS && (now < st.deadline || !st.chaosDone || now < st.minEnd);
+}
+
+/** One tagged request, observed (status, error code from a JSON error body, or no response). */
+async function send(st: RunState, kind: Kind, url: string, init: RequestInit & { headers?: Record<string, string> } = {}) {
+  const start = Date.now();
+  st.requests += 1;
+  const headers = { ...(init.headers ?? {}), "x-soak-kind": kind, "x-soak-id": String(++st.id) };
+  try {
+    const res = await fetch(url, { ...init, headers, signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) });
+    const body = await res.arrayBuffer();
+    const obs: Observation = { kind, start, end: Date.now(), status: res.status };
+    if (res.status >= 400 && (res.headers.get("content-type") ?? "").includes("json")) {
+      try {
+        const code = (JSON.parse(new TextDecoder().decode(body)) as { error?: unknown }).error;
+        if (typeof code === "string") obs.errorCode = code;
+      } catch {
+        /* not JSON after all */
+      }
+    }
+    st.observations.push(obs);
+    return { res, body };
+  } catch (err) {
+    st.observations.push({ kind, start, end: Date.now(), status: 0, errorCode: err instanceof Error ? err.name : "error" });
+    return null;
+  }
+}
+
+/** A page (sometimes conditional or ranged), then its assets as a browser would fetch them right after. */
+async function sitePage(st: RunState, siteUrl: string): Promise<void> {
+  const path = pick(["/", "/about/"]);
+  const r = Math.random();
+  const headers: Record<string, string> = {};
+  const etag = st.etagByPath.get(path);
+  if (r < 0.25 && etag) headers["if-none-match"] = etag;
+  else if (r < 0.4) headers.range = "bytes=0-99";
+  const got = await send(st, "site", `${siteUrl}${path}`, { headers });
+  if (got?.res.status !== 200) return;
+  const version = got.res.headers.get("x-edgekv-site-version") ?? "?";
+  const tag = got.res.headers.get("etag") ?? "";
+  st.etagByPath.set(path, tag);
+  st.siteSeen.push({ version, path, etag: tag, bodySha: sha256(got.body) });
+  const html = new TextDecoder().decode(got.body);
+  const assets = [...new Set([...html.matchAll(/(?:href|src)="(\/assets\/[^"]+)"/g)].map((m) => m[1]!))];
+  for (const asset of assets) {
+    const a = await send(st, "site-asset", `${siteUrl}${asset}`);
+    if (a?.res.status !== 200) continue;
+    const aVersion = a.res.headers.get("x-edgekv-site-version") ?? "?";
+    const aTag = a.res.headers.get("etag") ?? "";
+    st.siteSeen.push({ version: aVersion, path: asset, etag: aTag, bodySha: sha256(a.body) });
+    if (aVersion !== version && !isFingerprinted(asset)) {
+      const pageVersionTag = st.siteSeen.find((s) => s.version === version && s.path === asset)?.etag;
+      if (pageVersionTag !== undefined && pageVersionTag !== aTag) st.mixedPages.push(`${path} (version ${version}) got ${asset} from version ${aVersion}`);
+    }
+  }
+}
+
+async function splitterHit(st: RunState, splitterUrl: string, users: readonly string[]): Promise<void> {
+  const user = pick(users);
+  const got = await send(st, "splitter", `${splitterUrl}/api/hello`, { headers: { cookie: `edgekv_id=${user}`, accept: "application/json" } });
+  if (got?.res.status !== 200) return;
+  const h = got.res.headers;
+  st.flips.push({ user, version: h.get("x-edgekv-config-version") ?? "none", color: h.get("x-edgekv-color") ?? "?", reason: h.get("x-edgekv-reason") ?? "?" });
+}
+
+async function gateHit(st: RunState, authUrl: string, t: Tokens): Promise<void> {
+  const r = Math.random();
+  const badIp = `203.0.113.${1 + Math.floor(Math.random() * 200)}`;
+  const [kind, token, ip]: [Kind, string | null, string] =
+    r < 0.55 ? ["gate-valid", t.valid, "198.51.100.10"]
+    : r < 0.65 ? ["gate-malformed", `ekv_${"z".repeat(30)}`, badIp]
+    : r < 0.75 ? ["gate-unknown", t.unknown, badIp]
+    : r < 0.85 ? ["gate-expired", t.expired, badIp]
+    : r < 0.95 ? ["gate-revoked", t.revokedLater, "198.51.100.20"]
+    : ["gate-none", null, badIp];
+  const headers: Record<string, string> = { "cf-connecting-ip": ip, accept: "application/json" };
+  if (token) headers.authorization = `Bearer ${token}`;
+  await send(st, kind, `${authUrl}/api/hello`, { headers });
+}
+
+/** One connection's worth of the realistic mix: 40% site pages, 30% splitter users, 30% gate tokens. */
+async function trafficLoop(st: RunState, topo: Topology, users: readonly string[]): Promise<void> {
+  while (keepGoing(st)) {
+    const r = Math.random();
+    if (r < 0.4) await sitePage(st, topo.workers.site.url);
+    else if (r < 0.7) await splitterHit(st, topo.workers.splitter.url, users);
+    else await gateHit(st, topo.workers.auth.url, topo.tokens);
+  }
+}
+
+/** A new site version: changed page text and a re-fingerprinted stylesheet, deployed with the real binary. */
+async function deployNewSiteVersion(siteDir: string, persist: string): Promise<void> {
+  const css = await readFile(join(siteDir, "assets", "site.ffb8591d.css"), "utf8");
+  await rm(join(siteDir, "assets", "site.ffb8591d.css"));
+  await writeFile(join(siteDir, "assets", "site.50ak0002.css"), `${css}\n/* soak */\n`);
+  for (const page of ["index.html", join("about", "index.html")]) {
+    const p = join(siteDir, page);
+    await writeFile(p, (await readFile(p, "utf8")).replaceAll("site.ffb8591d.css", "site.50ak0002.css").replace("</body>", "<!-- soak deploy --></body>"));
+  }
+  await cliProcess(["site", "deploy", siteDir, "--json"], persist);
+}
+
+/** Faults at fractions of the run: windows (on, then off) and events (one action), each recorded in `st.faults`. */
+function faultSchedule(st: RunState, seconds: number, log: (s: string) => void) {
+  const at = (f: number) => st.runStart + f * seconds * 1000;
+  const until = async (t: number) => {
+    const wait = t - Date.now();
+    if (wait > 0) await sleep(wait);
+  };
+  const window = async (name: FaultName, from: number, to: number, on: () => Promise<void>, off: () => Promise<void>) => {
+    await until(at(from));
+    const start = Date.now();
+    log(`fault on: ${name}`);
+    await on();
+    await until(at(to));
+    await off();
+    st.faults.push({ name, start, end: Date.now() });
+    log(`fault off: ${name}`);
+  };
+  const event = async (name: FaultName, f: number, act: () => Promise<void>) => {
+    await until(at(f));
+    const start = Date.now();
+    log(`event: ${name}`);
+    await act();
+    st.faults.push({ name, start, end: Date.now() });
+    log(`event done: ${name} (${Date.now() - start} ms)`);
+  };
+  return { window, event };
+}
+
+/** Every fault, each on its own schedule (CLI calls take seconds; one late fault must not delay the others). */
+async function chaos(st: RunState, topo: Topology, seconds: number, log: (s: string) => void): Promise<void> {
+  const { window, event } = faultSchedule(st, seconds, log);
+  const { persist, blue, green, workers } = topo;
+  await Promise.all([
+    event("token-revoke", 0.04, async () => {
+      await cliProcess(["token", "revoke", "--user", REVOKED_USER], persist); // its only token, revokedLater
+      st.revokedAt = Date.now();
+      // Keep loading until the revocation bound has passed, so it is checked.
+      st.minEnd = Math.max(st.minEnd, st.revokedAt + REVOCATION_BOUND_MS + 3_000);
+    }),
+    window("kv-down", 0.08, 0.18, () => workers.setKvFailing(true), () => workers.setKvFailing(false)),
+    event("rollout-change", 0.2, async () => void (await cliProcess(["rollout", "set", "40"], persist))),
+    window("origin-down", 0.3, 0.4, () => blue.down(), () => blue.up()),
+    window(
+      "origin-slow",
+      0.45,
+      0.55,
+      async () => void (green.delayMs = SLOW_ORIGIN_MS),
+      async () => void (green.delayMs = 0),
+    ),
+    window(
+      "bad-config",
+      0.55,
+      0.7,
+      async () => void (await cliProcess(["kv", "put", "rollout/config", '{"version":999,"live":"purple","percent":150}', "--env", "splitter"], persist)),
+      async () => void (await cliProcess(["kv", "put", "rollout/config", topo.goodConfig.trim(), "--env", "splitter"], persist)),
+    ),
+    event("rollout-change", 0.74, async () => void (await cliProcess(["rollout", "set", "70"], persist))),
+    event("site-deploy", 0.78, async () => {
+      for (const s of st.siteSeen) st.versionsBefore.add(s.version);
+      await deployNewSiteVersion(topo.siteDir, persist);
+    }),
+  ]);
+  // A tail after the last fault, so recovery is observed too (and the new site
+  // version: the site's isolate holds the pointer up to 5 s under traffic).
+  st.minEnd = Math.max(st.minEnd, Date.now() + 7_000);
+  st.chaosDone = true;
+}
+
+interface Verdicts {
+  unexplained: Map<string, number>;
+  wrong: Map<string, number>;
+  explained: Map<string, number>;
+  originHits: number;
+}
+
+/** Every response classified against the faults, plus the wrong decisions seen at the origins and across responses. */
+function judge(st: RunState, topo: Topology): Verdicts {
+  const options = { graceMs: 2_000 + ORIGIN_TIMEOUT_MS, revocationBoundMs: REVOCATION_BOUND_MS, ...(st.revokedAt !== undefined ? { revokedAt: st.revokedAt } : {}) };
+  const unexplained = new Map<string, number>();
+  const wrong = new Map<string, number>();
+  const explained = new Map<string, number>();
+  const bump = (m: Map<string, number>, k: string) => m.set(k, (m.get(k) ?? 0) + 1);
+  for (const o of st.observations) {
+    const v = classify(o, st.faults, options);
+    if (v.class === "unexplained") bump(unexplained, v.why);
+    else if (v.class === "wrong") bump(wrong, v.why);
+    else if (v.class === "explained") bump(explained, v.by);
+  }
+  // What reached an origin: the soak kind it was sent as, and the identity the gate added.
+  const hits = [...topo.blue.seen, ...topo.green.seen].map((r) => ({ kind: headerValue(r.headers["x-soak-kind"]), user: headerValue(r.headers["x-edgekv-user"]) }));
+  for (const w of originViolations(hits, VALID_USER)) bump(wrong, w);
+  for (const w of colourFlips(st.flips)) bump(wrong, `colour flip without a config change: ${w}`);
+  for (const w of siteViolations(st.siteSeen)) bump(wrong, `site: ${w}`);
+  for (const w of st.mixedPages) bump(wrong, `page mixing two site versions: ${w}`);
+  return { unexplained, wrong, explained, originHits: hits.length };
+}
+
+const headerValue = (v: string | string[] | undefined) => (typeof v === "string" ? v : undefined);
+
+function statusTable(observations: readonly Observation[]): string {
+  const kinds = [...new Set(observations.map((o) => o.kind))].sort();
+  const statuses = [...new Set(observations.map((o) => o.status))].sort((a, b) => a - b);
+  return table(
+    ["kind", ...statuses.map((s) => (s === 0 ? "no response" : String(s))), "total"],
+    kinds.map((k) => {
+      const mine = observations.filter((o) => o.kind === k);
+      return [k, ...statuses.map((s) => mine.filter((o) => o.status === s).length || ""), mine.length];
+    }),
+  );
+}
+
+/** The Markdown report: responses by kind and status, faults, unexplained errors, wrong decisions, memory. */
+function renderReport(st: RunState, v: Verdicts, opt: Options, elapsed: number, mem: { before: Record<string, number>; after: Record<string, number> }): string {
+  const { observations, siteSeen, faults, runStart } = st;
+  const mib = (n: number) => (Number.isFinite(n) ? `${(n / 2 ** 20).toFixed(1)} MiB` : "n/a");
+  const versions = new Set(siteSeen.map((s) => s.version));
+  const deployed = faults.find((f) => f.name === "site-deploy");
+  const newVersionSeen = deployed ? siteSeen.some((s) => !st.versionsBefore.has(s.version)) : false;
+  return [
+    `## edgekv soak, ${new Date(runStart).toISOString()}`,
+    "",
+    `${observations.length} requests in ${elapsed.toFixed(1)} s (${(observations.length / elapsed).toFixed(0)}/s), ${opt.connections} connections. ` +
+      `Origins reached ${v.originHits} times. Site versions served: ${versions.size}${deployed ? (newVersionSeen ? " (the one deployed under load included)" : " (the version deployed under load was NOT seen)") : ""}. Splitter answers checked for stickiness: ${st.flips.length}.`,
+    "",
+    "### Responses by kind and status",
+    "",
+    statusTable(observations),
+    "",
+    "### Faults injected",
+    "",
+    table(
+      ["fault", "from (s)", "to (s)", "responses it explains"],
+      faults.map((f) => [f.name, ((f.start - runStart) / 1000).toFixed(1), ((f.end - runStart) / 1000).toFixed(1), v.explained.get(f.name) ?? 0]),
+    ),
+    "",
+    "### Unexplained errors",
+    "",
+    v.unexplained.size ? table(["what", "count"], [...v.unexplained].map(([k, n]) => [k, n])) : "none",
+    "",
+    "### Wrong decisions",
+    "",
+    v.wrong.size ? table(["what", "count"], [...v.wrong].slice(0, 50).map(([k, n]) => [k, n])) : "none",
+    "",
+    "### workerd memory (RSS)",
+    "",
+    table(["Worker", "before", "after"], Object.keys(mem.before).map((k) => [k, mib(mem.before[k]!), mib(mem.after[k]!)])),
+  ].join("\n");
+}
+
 async function main(): Promise<number> {
   process.env.WRANGLER_SEND_METRICS ??= "false";
   const opt = options(process.argv.slice(2));
   const t0 = Date.now();
   const log = (s: string) => process.stderr.write(`[${((Date.now() - t0) / 1000).toFixed(1).padStart(5)}s] ${s}\n`);
   const work = await mkdtemp(join(tmpdir(), "edgekv-soak-"));
-  const persist = join(work, "state");
   const cleanups: (() => Promise<void>)[] = [];
   try {
-    // ---- setup: origins, seed (as `npm start` seeds), Workers
-    const blue = await startSoakOrigin("blue");
-    const green = await startSoakOrigin("green");
-    cleanups.push(() => blue.close(), () => green.close());
-    const siteDir = join(work, "site");
-    await cp(join(ROOT, "demo", "site"), siteDir, { recursive: true });
-    log("seeding with the edgekv CLI: demo/site, rollout blue/green, tokens...");
-    await cliInProcess(["site", "deploy", siteDir, "--json"], persist);
-    await cliInProcess(
-      ["rollout", "init", "--blue", blue.url, "--green", green.url, "--live", "blue", "--percent", "20", "--timeout", String(ORIGIN_TIMEOUT_MS)],
-      persist,
-    );
-    const issue = async (user: string, ttl: number, now?: () => number) =>
-      (JSON.parse(await cliInProcess(["token", "issue", "--user", user, "--ttl", String(ttl), "--json"], persist, now)) as { token: string }).token;
-    const valid = await issue(VALID_USER, 86_400);
-    const revokedLater = await issue(REVOKED_USER, 86_400);
-    const unknown = await issue("soak-gone", 86_400);
-    await cliInProcess(["token", "revoke", "--user", "soak-gone"], persist); // its only token (never a token on argv)
-    // Issued "two hours ago" for one hour (the CLI's injectable clock): KV still holds it, the gate's clock refuses it.
-    const expired = await issue("soak-expired", 3600, () => Date.now() - 2 * 3600_000);
-    const goodConfig = await cliInProcess(["kv", "get", "rollout/config", "--env", "splitter"], persist);
+    const topo = await setup(work, log, cleanups);
+    const before = await memory(topo.pids);
 
-    const workerLogs: string[] = [];
-    log("starting the Workers in workerd (Miniflare), KV bindings behind a fault switch...");
-    const workers = await startSoakWorkers(persist, (w, line) => {
-      if (workerLogs.length < 5000) workerLogs.push(`${w}: ${line}`);
-    });
-    cleanups.unshift(() => workers.stop());
-    const pids = { site: workers.site.pid, splitter: workers.splitter.pid, auth: workers.auth.pid };
-    for (const w of [workers.site, workers.splitter, workers.auth]) await (await fetch(`${w.url}/`)).arrayBuffer();
-    const memBefore: Record<string, number> = {};
-    for (const [name, pid] of Object.entries(pids)) memBefore[name] = pid ? await rssBytes(pid) : Number.NaN;
-
-    // ---- load
-    const observations: Observation[] = [];
-    const flips: { user: string; version: string; color: string; reason: string }[] = [];
-    const siteSeen: { version: string; path: string; etag: string; bodySha?: string }[] = [];
-    const mixedPages: string[] = [];
-    const versionsBefore = new Set<string>();
-    const etagByPath = new Map<string, string>();
     const users = Array.from({ length: 300 }, (_, i) => `soakuser${String(i).padStart(4, "0")}x`);
-    let requests = 0;
-    let id = 0;
-    const runStart = Date.now();
-    const deadline = runStart + opt.seconds * 1000;
-    // The load stops at the deadline, or later once every fault has run (and the
-    // revocation bound has passed), never later than the hard cap.
-    const hardCap = deadline + opt.seconds * 1000 + 60_000;
-    let minEnd = deadline;
-    let chaosDone = false;
-    const keepGoing = () => {
-      const now = Date.now();
-      return now < hardCap && requests < MAX_REQUESTS && (now < deadline || !chaosDone || now < minEnd);
-    };
-
-    const send = async (kind: Kind, url: string, init: RequestInit & { headers?: Record<string, string> } = {}) => {
-      const start = Date.now();
-      requests += 1;
-      const headers = { ...(init.headers ?? {}), "x-soak-kind": kind, "x-soak-id": String(++id) };
-      try {
-        const res = await fetch(url, { ...init, headers, signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) });
-        const body = await res.arrayBuffer();
-        const obs: Observation = { kind, start, end: Date.now(), status: res.status };
-        if (res.status >= 400 && (res.headers.get("content-type") ?? "").includes("json")) {
-          try {
-            const code = (JSON.parse(new TextDecoder().decode(body)) as { error?: unknown }).error;
-            if (typeof code === "string") obs.errorCode = code;
-          } catch {
-            /* not JSON after all */
-          }
-        }
-        observations.push(obs);
-        return { res, body };
-      } catch (err) {
-        observations.push({ kind, start, end: Date.now(), status: 0, errorCode: err instanceof Error ? err.name : "error" });
-        return null;
-      }
-    };
-
-    const sitePage = async () => {
-      const path = pick(["/", "/about/"]);
-      const r = Math.random();
-      const headers: Record<string, string> = {};
-      const etag = etagByPath.get(path);
-      if (r < 0.25 && etag) headers["if-none-match"] = etag;
-      else if (r < 0.4) headers.range = "bytes=0-99";
-      const got = await send("site", `${workers.site.url}${path}`, { headers });
-      if (!got || got.res.status !== 200) return;
-      const version = got.res.headers.get("x-edgekv-site-version") ?? "?";
-      const tag = got.res.headers.get("etag") ?? "";
-      etagByPath.set(path, tag);
-      siteSeen.push({ version, path, etag: tag, bodySha: sha256(got.body) });
-      // The page's assets, as a browser would fetch them right after.
-      const html = new TextDecoder().decode(got.body);
-      const assets = [...new Set([...html.matchAll(/(?:href|src)="(\/assets\/[^"]+)"/g)].map((m) => m[1]!))];
-      for (const asset of assets) {
-        const a = await send("site-asset", `${workers.site.url}${asset}`);
-        if (!a || a.res.status !== 200) continue;
-        const aVersion = a.res.headers.get("x-edgekv-site-version") ?? "?";
-        const aTag = a.res.headers.get("etag") ?? "";
-        siteSeen.push({ version: aVersion, path: asset, etag: aTag, bodySha: sha256(a.body) });
-        if (aVersion !== version && !isFingerprinted(asset)) {
-          const pageVersionTag = siteSeen.find((s) => s.version === version && s.path === asset)?.etag;
-          if (pageVersionTag !== undefined && pageVersionTag !== aTag) mixedPages.push(`${path} (version ${version}) got ${asset} from version ${aVersion}`);
-        }
-      }
-    };
-
-    const splitterHit = async () => {
-      const user = pick(users);
-      const got = await send("splitter", `${workers.splitter.url}/api/hello`, { headers: { cookie: `edgekv_id=${user}`, accept: "application/json" } });
-      if (!got || got.res.status !== 200) return;
-      const h = got.res.headers;
-      flips.push({ user, version: h.get("x-edgekv-config-version") ?? "none", color: h.get("x-edgekv-color") ?? "?", reason: h.get("x-edgekv-reason") ?? "?" });
-    };
-
-    const gateHit = async () => {
-      const r = Math.random();
-      const badIp = `203.0.113.${1 + Math.floor(Math.random() * 200)}`;
-      const [kind, token, ip]: [Kind, string | null, string] =
-        r < 0.55 ? ["gate-valid", valid, "198.51.100.10"]
-        : r < 0.65 ? ["gate-malformed", `ekv_${"z".repeat(30)}`, badIp]
-        : r < 0.75 ? ["gate-unknown", unknown, badIp]
-        : r < 0.85 ? ["gate-expired", expired, badIp]
-        : r < 0.95 ? ["gate-revoked", revokedLater, "198.51.100.20"]
-        : ["gate-none", null, badIp];
-      const headers: Record<string, string> = { "cf-connecting-ip": ip, accept: "application/json" };
-      if (token) headers.authorization = `Bearer ${token}`;
-      await send(kind, `${workers.auth.url}/api/hello`, { headers });
-    };
-
-    const loop = async () => {
-      while (keepGoing()) {
-        const r = Math.random();
-        if (r < 0.4) await sitePage();
-        else if (r < 0.7) await splitterHit();
-        else await gateHit();
-      }
-    };
-
-    // ---- faults, at fractions of the run
-    const faults: FaultWindow[] = [];
-    const at = (f: number) => runStart + f * opt.seconds * 1000;
-    const until = async (t: number) => {
-      const wait = t - Date.now();
-      if (wait > 0) await sleep(wait);
-    };
-    let revokedAt: number | undefined;
-    const window = async (name: FaultName, from: number, to: number, on: () => Promise<void>, off: () => Promise<void>) => {
-      await until(at(from));
-      const start = Date.now();
-      log(`fault on: ${name}`);
-      await on();
-      await until(at(to));
-      await off();
-      faults.push({ name, start, end: Date.now() });
-      log(`fault off: ${name}`);
-    };
-    const event = async (name: FaultName, f: number, act: () => Promise<void>) => {
-      await until(at(f));
-      const start = Date.now();
-      log(`event: ${name}`);
-      await act();
-      faults.push({ name, start, end: Date.now() });
-      log(`event done: ${name} (${Date.now() - start} ms)`);
-    };
-    // Each fault runs on its own schedule (CLI calls take seconds; one late fault must not delay the others).
-    const chaos = Promise.all([
-      event("token-revoke", 0.04, async () => {
-        await cliProcess(["token", "revoke", "--user", REVOKED_USER], persist); // its only token, revokedLater
-        revokedAt = Date.now();
-        // Keep loading until the revocation bound has passed, so it is checked.
-        minEnd = Math.max(minEnd, revokedAt + REVOCATION_BOUND_MS + 3_000);
-      }),
-      window("kv-down", 0.08, 0.18, () => workers.setKvFailing(true), () => workers.setKvFailing(false)),
-      event("rollout-change", 0.2, async () => void (await cliProcess(["rollout", "set", "40"], persist))),
-      window("origin-down", 0.3, 0.4, () => blue.down(), () => blue.up()),
-      window(
-        "origin-slow",
-        0.45,
-        0.55,
-        async () => void (green.delayMs = SLOW_ORIGIN_MS),
-        async () => void (green.delayMs = 0),
-      ),
-      window(
-        "bad-config",
-        0.55,
-        0.7,
-        async () => void (await cliProcess(["kv", "put", "rollout/config", '{"version":999,"live":"purple","percent":150}', "--env", "splitter"], persist)),
-        async () => void (await cliProcess(["kv", "put", "rollout/config", goodConfig.trim(), "--env", "splitter"], persist)),
-      ),
-      event("rollout-change", 0.74, async () => void (await cliProcess(["rollout", "set", "70"], persist))),
-      event("site-deploy", 0.78, async () => {
-        for (const s of siteSeen) versionsBefore.add(s.version);
-        // A new version: changed page text and a re-fingerprinted stylesheet.
-        const css = await readFile(join(siteDir, "assets", "site.ffb8591d.css"), "utf8");
-        await rm(join(siteDir, "assets", "site.ffb8591d.css"));
-        await writeFile(join(siteDir, "assets", "site.50ak0002.css"), `${css}\n/* soak */\n`);
-        for (const page of ["index.html", join("about", "index.html")]) {
-          const p = join(siteDir, page);
-          await writeFile(p, (await readFile(p, "utf8")).replaceAll("site.ffb8591d.css", "site.50ak0002.css").replace("</body>", "<!-- soak deploy --></body>"));
-        }
-        await cliProcess(["site", "deploy", siteDir, "--json"], persist);
-      }),
-    ]).then(() => {
-      // A tail after the last fault, so recovery is observed too (and the new site
-      // version: the site's isolate holds the pointer up to 5 s under traffic).
-      minEnd = Math.max(minEnd, Date.now() + 7_000);
-      chaosDone = true;
-    });
-
+    const st = newRunState(opt.seconds);
     log(`load: ${opt.seconds} s, ${opt.connections} connections (site pages + assets, splitter users, gate tokens)`);
-    await Promise.all([...Array.from({ length: opt.connections }, loop), chaos]);
-    const elapsed = (Date.now() - runStart) / 1000;
+    await Promise.all([...Array.from({ length: opt.connections }, () => trafficLoop(st, topo, users)), chaos(st, topo, opt.seconds, log)]);
+    const elapsed = (Date.now() - st.runStart) / 1000;
     await sleep(200);
-    const memAfter: Record<string, number> = {};
-    for (const [name, pid] of Object.entries(pids)) memAfter[name] = pid ? await rssBytes(pid) : Number.NaN;
+    const after = await memory(topo.pids);
 
-    // ---- verdicts
-    const classified = observations.map((o) => ({
-      o,
-      v: classify(o, faults, { graceMs: 2_000 + ORIGIN_TIMEOUT_MS, revocationBoundMs: REVOCATION_BOUND_MS, ...(revokedAt !== undefined ? { revokedAt } : {}) }),
-    }));
-    const unexplained = new Map<string, number>();
-    const wrong = new Map<string, number>();
-    const explained = new Map<string, number>();
-    const bump = (m: Map<string, number>, k: string) => m.set(k, (m.get(k) ?? 0) + 1);
-    for (const { v } of classified) {
-      if (v.class === "unexplained") bump(unexplained, v.why);
-      else if (v.class === "wrong") bump(wrong, v.why);
-      else if (v.class === "explained") bump(explained, v.by);
-    }
-    const originHits = [...blue.hits, ...green.hits];
-    for (const w of originViolations(originHits, VALID_USER)) bump(wrong, w);
-    for (const w of colourFlips(flips)) bump(wrong, `colour flip without a config change: ${w}`);
-    for (const w of siteViolations(siteSeen)) bump(wrong, `site: ${w}`);
-    for (const w of mixedPages) bump(wrong, `page mixing two site versions: ${w}`);
-
-    const kinds = [...new Set(observations.map((o) => o.kind))].sort();
-    const statuses = [...new Set(observations.map((o) => o.status))].sort((a, b) => a - b);
-    const byKind = table(
-      ["kind", ...statuses.map((s) => (s === 0 ? "no response" : String(s))), "total"],
-      kinds.map((k) => {
-        const mine = observations.filter((o) => o.kind === k);
-        return [k, ...statuses.map((s) => mine.filter((o) => o.status === s).length || ""), mine.length];
-      }),
-    );
-    const mib = (n: number) => (Number.isFinite(n) ? `${(n / 2 ** 20).toFixed(1)} MiB` : "n/a");
-    const versions = new Set(siteSeen.map((s) => s.version));
-    const deployed = faults.find((f) => f.name === "site-deploy");
-    const newVersionSeen = deployed ? siteSeen.some((s) => !versionsBefore.has(s.version)) : false;
-    const report = [
-      `## edgekv soak, ${new Date(runStart).toISOString()}`,
-      "",
-      `${observations.length} requests in ${elapsed.toFixed(1)} s (${(observations.length / elapsed).toFixed(0)}/s), ${opt.connections} connections. ` +
-        `Origins reached ${originHits.length} times. Site versions served: ${versions.size}${deployed ? (newVersionSeen ? " (the one deployed under load included)" : " (the version deployed under load was NOT seen)") : ""}. Splitter answers checked for stickiness: ${flips.length}.`,
-      "",
-      "### Responses by kind and status",
-      "",
-      byKind,
-      "",
-      "### Faults injected",
-      "",
-      table(
-        ["fault", "from (s)", "to (s)", "responses it explains"],
-        faults.map((f) => [f.name, ((f.start - runStart) / 1000).toFixed(1), ((f.end - runStart) / 1000).toFixed(1), explained.get(f.name) ?? 0]),
-      ),
-      "",
-      "### Unexplained errors",
-      "",
-      unexplained.size ? table(["what", "count"], [...unexplained].map(([k, n]) => [k, n])) : "none",
-      "",
-      "### Wrong decisions",
-      "",
-      wrong.size ? table(["what", "count"], [...wrong].slice(0, 50).map(([k, n]) => [k, n])) : "none",
-      "",
-      "### workerd memory (RSS)",
-      "",
-      table(["Worker", "before", "after"], Object.keys(pids).map((k) => [k, mib(memBefore[k]!), mib(memAfter[k]!)])),
-    ].join("\n");
-    console.log(report);
-    const failed = unexplained.size > 0 || wrong.size > 0;
-    if (failed && workerLogs.length) {
+    const verdicts = judge(st, topo);
+    console.log(renderReport(st, verdicts, opt, elapsed, { before, after }));
+    const failed = verdicts.unexplained.size > 0 || verdicts.wrong.size > 0;
+    if (failed && topo.workerLogs.length) {
       log("last Worker log lines:");
-      for (const line of workerLogs.filter((l) => /error|exception/i.test(l)).slice(-15)) log(`  ${line.slice(0, 300)}`);
+      for (const line of topo.workerLogs.filter((l) => /error|exception/i.test(l)).slice(-15)) log(`  ${line.slice(0, 300)}`);
     }
     log(failed ? "FAILED: unexplained errors or wrong decisions (see above)" : "passed: every error explained by an injected fault, no wrong decision");
     return failed ? 1 : 0;

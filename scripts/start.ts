@@ -9,7 +9,7 @@ import { pathToFileURL } from "node:url";
 import { main as edgekv } from "../cli/main.ts";
 import { generatePrivateJwk } from "../workers/auth/assertion.ts";
 import { hashToken } from "../workers/auth/token.ts";
-import { startDemoOrigin, type DemoOrigin } from "./demo-origin.ts";
+import { startDemoOrigin, type DemoOrigin } from "./origin.ts";
 import { ROOT, portIsFree, startWranglerDev, type DevServer } from "./wrangler-dev.ts";
 
 /** Default ports; each can be changed with its environment variable. */

@@ -7,7 +7,7 @@ import { connect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { cli } from "../node/helpers/cli.ts";
-import { startOrigin, type Origin } from "../node/helpers/origins.ts";
+import { startOrigin, type Origin } from "../../scripts/origin.ts";
 import { startWranglerDev, type DevServer } from "../node/helpers/wrangler-dev.ts";
 
 export { startOrigin, type Origin };

@@ -21,7 +21,7 @@ import fc from "fast-check";
 import { Miniflare, convertV4MiniflareOptions } from "miniflare";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { unstable_getMiniflareWorkerOptions } from "wrangler";
-import { bundleWorker } from "../../scripts/bench/runtime.ts";
+import { bundleWorker } from "../../bench/lib/runtime.ts";
 import { ROOT } from "../../scripts/wrangler-dev.ts";
 import type { DevServer } from "../node/helpers/wrangler-dev.ts";
 import { issueToken, raw, rawRequest, startGate, startOrigin, stateDir, type Origin } from "./env.ts";

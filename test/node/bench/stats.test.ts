@@ -4,7 +4,7 @@
 import { describe, expect, it } from "vitest";
 import fc from "fast-check";
 import { KvOps } from "../../../shared/kv/ops.ts";
-import { casesTable, kvPerRequest, quantile, ratioChart, ratioSpread, spread, targetVerdict, type CaseResult } from "../../../scripts/bench/stats.ts";
+import { casesTable, kvPerRequest, quantile, ratioChart, ratioSpread, spread, targetVerdict, type CaseResult } from "../../../bench/lib/stats.ts";
 
 describe("ratio statistics", () => {
   it("quantile interpolates between closest ranks", () => {

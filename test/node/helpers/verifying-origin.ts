@@ -1,11 +1,12 @@
 // An origin that trusts nothing but the gate's identity assertion: it checks
 // EVERY request with `jose` against the gate's JWKS (or the HS256 secret), as
-// docs/auth.md tells operators to, and records what it decided.
+// docs/auth.md tells operators to, and records what it decided. A thin layer
+// over the shared origin (scripts/origin.ts) with its own reply.
 import { writeFile } from "node:fs/promises";
-import { createServer, type IncomingMessage, type Server } from "node:http";
-import type { Socket } from "node:net";
+import type { IncomingMessage } from "node:http";
 import { join } from "node:path";
 import { createRemoteJWKSet, jwtVerify, type JWTPayload } from "jose";
+import { startOrigin } from "../../../scripts/origin.ts";
 
 export const ASSERTION_HEADER = "x-edgekv-jwt-assertion";
 
@@ -52,7 +53,6 @@ export interface VerifyingOrigin {
  */
 export async function startVerifyingOrigin(options: VerifyOptions): Promise<VerifyingOrigin> {
   const seen: Verdict[] = [];
-  const sockets = new Set<Socket>();
   const key = options.secret
     ? new TextEncoder().encode(options.secret)
     : createRemoteJWKSet(new URL("/.well-known/jwks.json", options.issuer));
@@ -83,42 +83,31 @@ export async function startVerifyingOrigin(options: VerifyOptions): Promise<Veri
     }
   }
 
-  const server: Server = createServer((req, res) => {
-    let body = "";
-    req.on("data", (d: Buffer) => (body += d.toString()));
-    req.on("end", () => {
-      void (async () => {
-        const path = new URL(req.url!, "http://x").pathname;
-        const isPublic = (options.publicPrefixes ?? []).some((p) => path === p || path.startsWith(p.endsWith("/") ? p : `${p}/`));
-        const v = isPublic && req.headers[ASSERTION_HEADER] === undefined ? { ok: true, reason: "public" } : await verify(req);
-        const sub = v.ok && v.claims ? String(v.claims.sub) : undefined;
-        seen.push({ method: req.method!, url: req.url!, headers: req.headers, sub, ok: v.ok, reason: v.reason, claims: v.claims, body });
-        if (!v.ok) {
-          res.writeHead(401, { "content-type": "application/json", "x-origin": options.name }).end(JSON.stringify({ error: v.reason }));
-          return;
-        }
-        res.writeHead(200, { "content-type": "application/json", "x-origin": options.name }).end(JSON.stringify({ origin: options.name, sub: sub ?? null }));
-      })();
-    });
+  // The shared origin reads the body; this layer only decides and records.
+  const origin = await startOrigin(options.name, {
+    reply: async (req, raw, res) => {
+      const body = raw.toString();
+      const path = new URL(req.url!, "http://x").pathname;
+      const isPublic = (options.publicPrefixes ?? []).some((p) => path === p || path.startsWith(p.endsWith("/") ? p : `${p}/`));
+      const v = isPublic && req.headers[ASSERTION_HEADER] === undefined ? { ok: true, reason: "public" } : await verify(req);
+      const sub = v.ok && v.claims ? String(v.claims.sub) : undefined;
+      seen.push({ method: req.method!, url: req.url!, headers: req.headers, sub, ok: v.ok, reason: v.reason, claims: v.claims, body });
+      if (!v.ok) {
+        res.writeHead(401, { "content-type": "application/json", "x-origin": options.name }).end(JSON.stringify({ error: v.reason }));
+        return;
+      }
+      res.writeHead(200, { "content-type": "application/json", "x-origin": options.name }).end(JSON.stringify({ origin: options.name, sub: sub ?? null }));
+    },
+    record: false,
+    ...(options.port !== undefined ? { port: options.port } : {}),
   });
-  server.on("connection", (s) => {
-    sockets.add(s);
-    s.on("close", () => sockets.delete(s));
-  });
-  await new Promise<void>((r) => server.listen(options.port ?? 0, "127.0.0.1", r));
-  const addr = server.address();
-  const port = typeof addr === "object" && addr ? addr.port : 0;
   return {
     name: options.name,
-    url: `http://127.0.0.1:${port}`,
+    url: origin.url,
     seen,
     accepted: () => seen.filter((s) => s.ok),
     rejected: () => seen.filter((s) => !s.ok),
-    close: () =>
-      new Promise<void>((r) => {
-        for (const s of sockets) s.destroy();
-        server.close(() => r());
-      }),
+    close: () => origin.close(),
   };
 }
 

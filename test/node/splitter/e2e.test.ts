@@ -7,7 +7,7 @@ import { bucketOf } from "../../../workers/splitter/bucket.ts";
 import { cli } from "../helpers/cli.ts";
 import { freePort } from "../helpers/ports.ts";
 import { startWranglerDev, type DevServer } from "../helpers/wrangler-dev.ts";
-import { startOrigin, type Origin } from "../helpers/origins.ts";
+import { startOrigin, type Origin } from "../../../scripts/origin.ts";
 
 let dir: string;
 let dev: DevServer;

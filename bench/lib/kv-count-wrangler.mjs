@@ -18,9 +18,18 @@ function counting(kv) {
   return {
     get: read("get"),
     getWithMetadata: read("getWithMetadata"),
-    put: (key, value, options) => ((counts.writes += 1), kv.put(key, value, options)),
-    delete: (key) => ((counts.deletes += 1), kv.delete(key)),
-    list: (options) => ((counts.lists += 1), kv.list(options)),
+    put: (key, value, options) => {
+      counts.writes += 1;
+      return kv.put(key, value, options);
+    },
+    delete: (key) => {
+      counts.deletes += 1;
+      return kv.delete(key);
+    },
+    list: (options) => {
+      counts.lists += 1;
+      return kv.list(options);
+    },
   };
 }
 

@@ -7,7 +7,7 @@ import { mkdir, mkdtemp, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
-import { ROOT } from "../wrangler-dev.ts";
+import { ROOT } from "../../scripts/wrangler-dev.ts";
 import { table } from "./stats.ts";
 
 const run = promisify(execFile);

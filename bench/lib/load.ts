@@ -1,7 +1,5 @@
-// The load generator (autocannon's programmatic API) and the origin server the
-// proxies forward to (a separate Node process, so it does not share the load
-// generator's event loop).
-import { spawn, type ChildProcess } from "node:child_process";
+// The load generator (autocannon's programmatic API). The origin the proxies
+// forward to is scripts/origin.ts in its own process (startOriginProcess).
 import { createRequire } from "node:module";
 import { quantile } from "./stats.ts";
 
@@ -101,51 +99,6 @@ export function load(req: LoadRequest, seconds: number, connections: number): Pr
     inst.on("response", (_client, status, _bytes, ms) => {
       latencies.push(ms);
       statuses[status] = (statuses[status] ?? 0) + 1;
-    });
-  });
-}
-
-export interface OriginProcess {
-  url: string;
-  pid: number;
-  stop(): Promise<void>;
-}
-
-const ORIGIN_SCRIPT = `
-const http = require("node:http");
-const server = http.createServer((req, res) => {
-  req.resume();
-  req.on("end", () => {
-    const body = JSON.stringify({ ok: true, path: req.url, user: req.headers["x-edgekv-user"] || null });
-    res.writeHead(200, { "content-type": "application/json", "content-length": Buffer.byteLength(body) });
-    res.end(body);
-  });
-});
-server.keepAliveTimeout = 60000;
-server.listen(0, "127.0.0.1", () => process.stdout.write(String(server.address().port) + "\\n"));
-process.on("SIGTERM", () => process.exit(0));
-`;
-
-/**
- * A minimal JSON origin in its own Node process on a free loopback port.
- * @example const o = await startOriginProcess(); ...; await o.stop();
- */
-export function startOriginProcess(): Promise<OriginProcess> {
-  const child: ChildProcess = spawn(process.execPath, ["-e", ORIGIN_SCRIPT], { stdio: ["ignore", "pipe", "inherit"] });
-  return new Promise((resolve, reject) => {
-    child.once("error", reject);
-    child.stdout?.once("data", (d: Buffer) => {
-      const port = Number(d.toString().trim());
-      resolve({
-        url: `http://127.0.0.1:${port}`,
-        pid: child.pid!,
-        stop: () =>
-          new Promise<void>((r) => {
-            if (child.exitCode !== null) return r();
-            child.once("exit", () => r());
-            child.kill("SIGTERM");
-          }),
-      });
     });
   });
 }

@@ -1,0 +1,387 @@
+// `npm run bench [-- --quick]`: what the edgekv Workers add to a request, measured
+// in workerd (Miniflare) over loopback against baseline Workers in the same run,
+// plus the cost of `edgekv site deploy` next to `wrangler kv bulk put`.
+// Results: a Markdown table on stdout, JSON + Markdown + SVG in bench/results/.
+// See docs/benchmarks.md.
+import { randomBytes } from "node:crypto";
+import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
+import { cpus, hostname, release, tmpdir, totalmem } from "node:os";
+import { join } from "node:path";
+import { parseArgs } from "node:util";
+import { pathToFileURL } from "node:url";
+import { main as edgekv } from "../cli/main.ts";
+import { deployBench, deployTable, type DeployRow } from "./lib/deploy.ts";
+import { startOriginProcess } from "../scripts/origin.ts";
+import { load, type LoadRequest } from "./lib/load.ts";
+import { bundleWorker, cpuMs, startWorker, type RunningWorker } from "./lib/runtime.ts";
+import { casesTable, kvPerRequest, ratioChart, ratioSpread, spread, table, type CaseResult, type Target } from "./lib/stats.ts";
+import { ROOT } from "../scripts/wrangler-dev.ts";
+
+const HELLO_WORLD = `// Baseline for the site: a hello-world Worker answering the asked status and byte count from memory.
+const body = new Uint8Array(2 * 1024 * 1024).fill(97);
+export default {
+  fetch(request) {
+    const u = new URL(request.url);
+    const status = Number(u.searchParams.get("s") ?? 200);
+    const n = Number(u.searchParams.get("n") ?? 12);
+    if (status === 304 || request.method === "HEAD") return new Response(null, { status, headers: { "content-length": String(n) } });
+    return new Response(body.subarray(0, n), { status, headers: { "content-type": "text/html" } });
+  },
+};`;
+
+const BARE_PROXY = `// Baseline for the splitter and the gate: a bare pass-through proxy to the same origin.
+export default {
+  fetch(request, env) {
+    const u = new URL(request.url);
+    return fetch(env.ORIGIN + u.pathname + u.search, request);
+  },
+};`;
+
+interface Side {
+  worker: RunningWorker;
+  req: Omit<LoadRequest, "url"> & { path: string };
+}
+
+interface Case {
+  id: string;
+  worker: CaseResult["worker"];
+  label: string;
+  baseline: string;
+  expect: number;
+  a: Side;
+  b: Side;
+  target: Target;
+}
+
+interface Options {
+  quick: boolean;
+  pairs: number;
+  seconds: number;
+  connections: number;
+  deploySizes: number[];
+  only: string | undefined;
+  kvSamples: number;
+}
+
+function options(argv: string[]): Options {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      quick: { type: "boolean" },
+      pairs: { type: "string" },
+      seconds: { type: "string" },
+      connections: { type: "string" },
+      deploy: { type: "string" },
+      only: { type: "string" },
+      help: { type: "boolean", short: "h" },
+    },
+  });
+  if (values.help) {
+    console.log(`Usage: npm run bench -- [--quick] [--pairs N] [--seconds S] [--connections C] [--deploy 1000,10000|none] [--only PREFIX]
+  --quick         5 short pairs per case and the 1,000-file deploy only (under 2 minutes)
+  --pairs N       A/B pairs per case (default 7, quick 5; at least 5 for a published figure)
+  --seconds S     length of each run (default 3, quick 0.3)
+  --connections C concurrent connections (default 16)
+  --deploy LIST   site sizes for the deploy benchmark (default 1000,10000; quick 1000; none to skip)
+  --only PREFIX   run only the cases whose id starts with PREFIX (e.g. site, gate)`);
+    process.exit(0);
+  }
+  const quick = values.quick === true;
+  const num = (raw: string | undefined, dflt: number, name: string) => {
+    if (raw === undefined) return dflt;
+    const n = Number(raw);
+    if (!Number.isFinite(n) || n <= 0) throw new Error(`--${name} must be a positive number, got "${raw}"`);
+    return n;
+  };
+  const deployRaw = values.deploy ?? (quick ? "1000" : "1000,10000");
+  return {
+    quick,
+    pairs: Math.round(num(values.pairs, quick ? 5 : 7, "pairs")),
+    seconds: num(values.seconds, quick ? 0.3 : 3, "seconds"),
+    connections: Math.round(num(values.connections, 16, "connections")),
+    deploySizes: deployRaw === "none" ? [] : deployRaw.split(",").map((s) => Math.round(num(s, 0, "deploy"))),
+    only: values.only,
+    kvSamples: quick ? 20 : 100,
+  };
+}
+
+/** Runs an edgekv command in-process against `persistTo`; returns stdout, throws on failure. */
+async function cli(args: string[], persistTo: string): Promise<string> {
+  let out = "";
+  let err = "";
+  const code = await edgekv([...args, "--persist-to", persistTo], { stdout: (s) => (out += `${s}\n`), stderr: (s) => (err += `${s}\n`), isTTY: false, cwd: ROOT });
+  if (code !== 0) throw new Error(`edgekv ${args.join(" ")} failed (${code}): ${err.trim()}`);
+  return out;
+}
+
+/** A small HTML page (about 6 KB, compressible, so a br variant is stored) and a 1 MiB incompressible asset. */
+async function writeBenchSite(dir: string): Promise<void> {
+  const rows = Array.from({ length: 60 }, (_, i) => `<li><a href="/docs/${i}">Section ${i}</a>: what edgekv does at the edge, part ${i}.</li>`).join("\n");
+  await writeFile(join(dir, "index.html"), `<!doctype html><html><head><meta charset="utf-8"><title>edgekv bench</title></head><body><h1>edgekv</h1><ul>\n${rows}\n</ul></body></html>\n`);
+  await writeFile(join(dir, "big.bin"), randomBytes(1024 * 1024));
+}
+
+async function expectStatus(side: Side, expected: number, id: string): Promise<Response> {
+  const res = await fetch(side.worker.url + side.req.path, { method: side.req.method ?? "GET", headers: side.req.headers ?? {} });
+  await res.arrayBuffer();
+  if (res.status !== expected) throw new Error(`${id}: ${side.worker.name} ${side.req.path} answered ${res.status}, expected ${expected}`);
+  return res;
+}
+
+async function measureRun(side: Side, seconds: number, connections: number) {
+  const pid = side.worker.pid;
+  const before = pid ? await cpuMs(pid) : Number.NaN;
+  const r = await load({ url: side.worker.url + side.req.path, ...(side.req.method ? { method: side.req.method } : {}), ...(side.req.headers ? { headers: side.req.headers } : {}) }, seconds, connections);
+  const after = pid ? await cpuMs(pid) : Number.NaN;
+  return { ...r, cpuUsPerReq: r.requests > 0 ? ((after - before) * 1000) / r.requests : Number.NaN };
+}
+
+async function runCase(c: Case, opt: Options, log: (s: string) => void): Promise<CaseResult & { runs: unknown[] }> {
+  await expectStatus(c.a, c.expect, c.id);
+  // warm both sides (JIT, isolate caches), discarded
+  await measureRun(c.a, Math.min(0.5, opt.seconds), opt.connections);
+  await measureRun(c.b, Math.min(0.5, opt.seconds), opt.connections);
+  const runs: { pair: number; a: Awaited<ReturnType<typeof measureRun>>; b: Awaited<ReturnType<typeof measureRun>> }[] = [];
+  for (let i = 0; i < opt.pairs; i++) {
+    const a = await measureRun(c.a, opt.seconds, opt.connections);
+    const b = await measureRun(c.b, opt.seconds, opt.connections);
+    const bad = Object.keys(a.statuses).filter((s) => Number(s) !== c.expect);
+    if (bad.length) throw new Error(`${c.id}: unexpected statuses under load: ${JSON.stringify(a.statuses)}`);
+    runs.push({ pair: i + 1, a, b });
+  }
+  // Steady-state KV operations per request, from Server-Timing, after the load.
+  const headers: (string | null)[] = [];
+  for (let i = 0; i < opt.kvSamples; i++) {
+    const res = await fetch(c.a.worker.url + c.a.req.path, { method: c.a.req.method ?? "GET", headers: c.a.req.headers ?? {} });
+    await res.arrayBuffer();
+    headers.push(res.headers.get("server-timing"));
+  }
+  const med = (xs: number[]) => spread(xs).median;
+  const result = {
+    id: c.id,
+    worker: c.worker,
+    label: c.label,
+    baseline: c.baseline,
+    status: c.expect,
+    rps: ratioSpread(runs.map((r) => ({ a: r.a.rps, b: r.b.rps }))),
+    p50: ratioSpread(runs.map((r) => ({ a: r.a.p50, b: r.b.p50 }))),
+    p99: ratioSpread(runs.map((r) => ({ a: r.a.p99, b: r.b.p99 }))),
+    cpu: ratioSpread(runs.map((r) => ({ a: r.a.cpuUsPerReq, b: r.b.cpuUsPerReq }))),
+    abs: {
+      rpsA: med(runs.map((r) => r.a.rps)),
+      rpsB: med(runs.map((r) => r.b.rps)),
+      p50A: med(runs.map((r) => r.a.p50)),
+      p50B: med(runs.map((r) => r.b.p50)),
+      p99A: med(runs.map((r) => r.a.p99)),
+      p99B: med(runs.map((r) => r.b.p99)),
+      cpuA: med(runs.map((r) => r.a.cpuUsPerReq)),
+      cpuB: med(runs.map((r) => r.b.cpuUsPerReq)),
+    },
+    kv: kvPerRequest(headers),
+    target: c.target,
+    pairs: runs.length,
+    runs,
+  };
+  log(
+    `  ${c.id.padEnd(16)} rps ${result.abs.rpsA.toFixed(0)} vs ${result.abs.rpsB.toFixed(0)} (x${result.rps.median.toFixed(2)}), ` +
+      `cpu ${result.abs.cpuA.toFixed(0)} vs ${result.abs.cpuB.toFixed(0)} µs/req, kv reads/req ${result.kv.reads.toFixed(2)}`,
+  );
+  return result;
+}
+
+interface BundleSize {
+  env: string;
+  bytes: number;
+  gzipBytes: number;
+  budgetKiB: number;
+}
+
+async function bundleSizes(): Promise<BundleSize[]> {
+  const mod = (await import(pathToFileURL(join(ROOT, "scripts", "dry-run.mjs")).href)) as { measure: (env: string) => BundleSize };
+  return (["site", "splitter", "auth"] as const).map((env) => mod.measure(env));
+}
+
+function machine(): string {
+  const c = cpus();
+  return `${c.length} × ${c[0]?.model.trim() ?? "cpu"}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Linux ${release()}, Node ${process.versions.node}`;
+}
+
+interface BenchWorkers {
+  site: RunningWorker;
+  splitter: RunningWorker;
+  auth: RunningWorker;
+  hello: RunningWorker;
+  proxy: RunningWorker;
+}
+
+interface Tokens {
+  token: string;
+  revoked: string;
+}
+
+/** The bench site, the rollout (blue/green both on the origin) and two tokens, one of them revoked, written with the CLI. */
+async function seed(work: string, persist: string, originUrl: string): Promise<Tokens> {
+  const siteDir = join(work, "site");
+  await mkdir(siteDir);
+  await writeBenchSite(siteDir);
+  await cli(["site", "deploy", siteDir, "--json"], persist);
+  await cli(["rollout", "init", "--blue", `${originUrl}/blue`, "--green", `${originUrl}/green`, "--live", "blue", "--percent", "50"], persist);
+  const issue = async (user: string) => (JSON.parse(await cli(["token", "issue", "--user", user, "--ttl", "86400", "--json"], persist)) as { token: string }).token;
+  const token = await issue("bench");
+  const revoked = await issue("gone");
+  await cli(["token", "revoke", "--user", "gone"], persist); // its only token (never a token on argv)
+  return { token, revoked };
+}
+
+/** The three Workers from their minified bundles, and the two baselines, each in its own workerd. */
+async function startBenchWorkers(persist: string, originUrl: string, stops: (() => Promise<void>)[], log: (s: string) => void): Promise<BenchWorkers> {
+  const [siteJs, splitterJs, authJs] = (await Promise.all((["site", "splitter", "auth"] as const).map((e) => bundleWorker(e, true)))) as [string, string, string];
+  const site = await startWorker({ name: "site", env: "site", modules: [{ path: "index.js", contents: siteJs }], persistTo: persist });
+  const splitter = await startWorker({ name: "splitter", env: "splitter", modules: [{ path: "index.js", contents: splitterJs }], persistTo: persist });
+  const auth = await startWorker({
+    name: "auth",
+    env: "auth",
+    modules: [{ path: "index.js", contents: authJs }],
+    persistTo: persist,
+    vars: { ORIGIN_URL: `${originUrl}/blue` },
+    // One client IP sends every request here: with the limiter, the malformed-token
+    // case would measure the 429 path after 20 failures. See docs/benchmarks.md.
+    drop: ["FAILED_AUTH_LIMITER"],
+  });
+  const hello = await startWorker({ name: "hello-world", modules: [{ path: "hello.js", contents: HELLO_WORLD }] });
+  const proxy = await startWorker({ name: "bare-proxy", modules: [{ path: "proxy.js", contents: BARE_PROXY }], vars: { ORIGIN: `${originUrl}/blue` } });
+  for (const w of [site, splitter, auth, hello, proxy]) {
+    stops.push(() => w.stop());
+    if (w.pid === null) log(`  warning: could not identify the workerd process of ${w.name}; its CPU figures are n/a`);
+  }
+  return { site, splitter, auth, hello, proxy };
+}
+
+/** Every A/B case: each edgekv request kind next to a baseline answering the same status and bytes. */
+async function buildCases(w: BenchWorkers, { token, revoked }: Tokens, only: string | undefined): Promise<Case[]> {
+  const { site, splitter, auth } = w;
+  const index = await fetch(`${site.url}/`);
+  const html = await index.arrayBuffer();
+  const etag = index.headers.get("etag") ?? "";
+  const br = await fetch(`${site.url}/`, { headers: { "accept-encoding": "br" } });
+  const brBytes = (await br.arrayBuffer()).byteLength;
+  if (br.headers.get("content-encoding") !== "br") throw new Error("site: no br variant for index.html");
+  const h = (path: string, extra: Omit<Side["req"], "path"> = {}): Side => ({ worker: w.hello, req: { path, ...extra } });
+  const p = (path: string, extra: Omit<Side["req"], "path"> = {}): Side => ({ worker: w.proxy, req: { path, ...extra } });
+  const gateHeaders = (t: string) => ({ authorization: `Bearer ${t}` });
+  const malformed = `ekv_${"x".repeat(30)}`;
+  const cases: Case[] = [
+    { id: "site-html", worker: "site", label: "site 200 small HTML", baseline: "hello-world", expect: 200, a: { worker: site, req: { path: "/" } }, b: h(`/?n=${html.byteLength}`), target: { rpsMin: 0.8, readsMax: 1 } },
+    { id: "site-1mib", worker: "site", label: "site 200 1 MiB asset", baseline: "hello-world", expect: 200, a: { worker: site, req: { path: "/big.bin" } }, b: h(`/?n=${1024 * 1024}`), target: { rpsMin: 0.8, readsMax: 1 } },
+    { id: "site-304", worker: "site", label: "site 304", baseline: "hello-world", expect: 304, a: { worker: site, req: { path: "/", headers: { "if-none-match": etag } } }, b: h("/?s=304"), target: { rpsMin: 0.9, readsMax: 0 } },
+    { id: "site-head", worker: "site", label: "site HEAD", baseline: "hello-world", expect: 200, a: { worker: site, req: { path: "/", method: "HEAD" } }, b: h(`/?n=${html.byteLength}`, { method: "HEAD" }), target: { rpsMin: 0.9, readsMax: 0 } },
+    { id: "site-range", worker: "site", label: "site Range 4 KiB", baseline: "hello-world", expect: 206, a: { worker: site, req: { path: "/big.bin", headers: { range: "bytes=4096-8191" } } }, b: h("/?n=4096"), target: { readsMax: 1 } },
+    { id: "site-br", worker: "site", label: "site 200 br", baseline: "hello-world", expect: 200, a: { worker: site, req: { path: "/", headers: { "accept-encoding": "br" } } }, b: h(`/?n=${brBytes}`), target: { rpsMin: 0.8, readsMax: 1 } },
+    { id: "splitter-sticky", worker: "splitter", label: "splitter, sticky cookie", baseline: "bare proxy", expect: 200, a: { worker: splitter, req: { path: "/api/x", headers: { cookie: "edgekv_id=benchuser0123456789" } } }, b: p("/api/x"), target: { rpsMin: 0.9, readsMax: 0 } },
+    { id: "splitter-new", worker: "splitter", label: "splitter, new visitor", baseline: "bare proxy", expect: 200, a: { worker: splitter, req: { path: "/api/x" } }, b: p("/api/x"), target: { rpsMin: 0.9, readsMax: 0 } },
+    { id: "gate-valid", worker: "auth", label: "gate, valid token", baseline: "bare proxy", expect: 200, a: { worker: auth, req: { path: "/api/x", headers: gateHeaders(token) } }, b: p("/api/x", { headers: gateHeaders(token) }), target: { rpsMin: 0.9, readsMax: 0 } },
+    { id: "gate-malformed", worker: "auth", label: "gate, malformed token", baseline: "bare proxy", expect: 401, a: { worker: auth, req: { path: "/api/x", headers: gateHeaders(malformed) } }, b: p("/api/x", { headers: gateHeaders(malformed) }), target: { rpsMin: 0.9, readsMax: 0 } },
+    { id: "gate-unknown", worker: "auth", label: "gate, unknown token", baseline: "bare proxy", expect: 401, a: { worker: auth, req: { path: "/api/x", headers: gateHeaders(revoked) } }, b: p("/api/x", { headers: gateHeaders(revoked) }), target: { rpsMin: 0.9 } },
+  ];
+  return cases.filter((c) => !only || c.id.startsWith(only));
+}
+
+function sizeTable(sizes: readonly BundleSize[]): string {
+  return table(
+    ["Worker", "minified", "gzip", "target (gzip)", "verdict"],
+    sizes.map((s) => [s.env, `${(s.bytes / 1024).toFixed(2)} KiB`, `${(s.gzipBytes / 1024).toFixed(2)} KiB`, `≤ ${s.budgetKiB} KiB`, s.gzipBytes <= s.budgetKiB * 1024 ? "met" : "missed"]),
+  );
+}
+
+interface Outcome {
+  when: string;
+  results: (CaseResult & { runs: unknown[] })[];
+  sizes: BundleSize[];
+  deploys: DeployRow[];
+  tookSeconds: number;
+}
+
+/** The run as Markdown: the cases, the bundle sizes, the deploy tool, and how to reproduce it. */
+function renderMarkdown(opt: Options, o: Outcome): string {
+  return [
+    `## edgekv bench${opt.quick ? " (--quick)" : ""}, ${o.when}`,
+    "",
+    `Machine: ${machine()}. Workers in workerd via Miniflare ${"(one workerd per Worker)"}, loopback, autocannon, ${opt.connections} connections, ${opt.pairs} alternating A/B pairs of ${opt.seconds} s per case. Ratios are A / baseline: median (min–max) over the pairs. CPU is the workerd process's user+system time per request (/proc). Targets from issue 7 are reported, not asserted.`,
+    "",
+    casesTable(o.results),
+    "",
+    "### Bundle size (`wrangler deploy --dry-run --minify`, gzip -9)",
+    "",
+    sizeTable(o.sizes),
+    ...(o.deploys.length
+      ? ["", "### Deploy tool (`edgekv site deploy` vs `wrangler kv bulk put --local`)", "", deployTable(o.deploys), "", "Target: unchanged redeploy of 1,000 files under 3 s with 0 blob writes."]
+      : []),
+    "",
+    `Reproduce: \`npm run bench${opt.quick ? " -- --quick" : ""}\` (took ${o.tookSeconds} s).`,
+  ].join("\n");
+}
+
+/** bench/results/: latest.{md,svg,json} and a timestamped JSON of every pair. */
+async function writeResults(opt: Options, o: Outcome, md: string, log: (s: string) => void): Promise<void> {
+  const outDir = join(ROOT, "bench", "results");
+  await mkdir(outDir, { recursive: true });
+  const stamp = o.when.replace(/[:.]/g, "-");
+  const json = { when: o.when, quick: opt.quick, machine: machine(), host: hostname(), options: opt, cases: o.results, sizes: o.sizes, deploys: o.deploys };
+  const svg = ratioChart(o.results, `edgekv vs baseline Workers, ${o.when.slice(0, 10)}${opt.quick ? " (quick)" : ""}`);
+  await writeFile(join(outDir, `bench-${stamp}.json`), `${JSON.stringify(json, null, 2)}\n`);
+  await writeFile(join(outDir, "latest.json"), `${JSON.stringify(json, null, 2)}\n`);
+  await writeFile(join(outDir, "latest.md"), `${md}\n\n![ratios](latest.svg)\n`);
+  await writeFile(join(outDir, "latest.svg"), `${svg}\n`);
+  log(`wrote bench/results/latest.{md,svg,json} and bench-${stamp}.json`);
+}
+
+async function main(): Promise<void> {
+  process.env.WRANGLER_SEND_METRICS ??= "false";
+  const opt = options(process.argv.slice(2));
+  const started = Date.now();
+  const log = (s: string) => process.stderr.write(`[${((Date.now() - started) / 1000).toFixed(0).padStart(3)}s] ${s}\n`);
+  const work = await mkdtemp(join(tmpdir(), "edgekv-bench-"));
+  const persist = join(work, "state");
+  const stops: (() => Promise<void>)[] = [];
+  try {
+    log(`edgekv bench${opt.quick ? " --quick" : ""}: ${opt.pairs} pairs × ${opt.seconds}s, ${opt.connections} connections; ${machine()}`);
+    log("measuring bundle sizes (wrangler deploy --dry-run --minify)...");
+    const sizes = await bundleSizes();
+
+    log("seeding with the edgekv CLI: site, rollout, tokens...");
+    // In its own process, so it does not share the load generator's event loop.
+    const origin = await startOriginProcess("bench", { reply: "brief", record: false, keepAliveTimeoutMs: 60_000 });
+    stops.push(() => origin.stop());
+    const tokens = await seed(work, persist, origin.url);
+
+    log("bundling and starting workerd instances (Miniflare): site, splitter, auth, hello-world, bare proxy...");
+    const workers = await startBenchWorkers(persist, origin.url, stops, log);
+    const cases = await buildCases(workers, tokens, opt.only);
+
+    log(`running ${cases.length} cases, A B A B ...`);
+    const results: Outcome["results"] = [];
+    for (const c of cases) results.push(await runCase(c, opt, log));
+    for (const stop of stops.splice(0).reverse()) await stop();
+
+    const deploys: DeployRow[] = [];
+    for (const n of opt.deploySizes) {
+      log(`deploy benchmark: ${n} files...`);
+      deploys.push(...(await deployBench(n, work, log, opt.quick)));
+    }
+
+    const outcome: Outcome = { when: new Date().toISOString(), results, sizes, deploys, tookSeconds: Math.round((Date.now() - started) / 1000) };
+    const md = renderMarkdown(opt, outcome);
+    console.log(md);
+    await writeResults(opt, outcome, md, log);
+  } finally {
+    for (const stop of stops.reverse()) await stop().catch(() => undefined);
+    await rm(work, { recursive: true, force: true });
+  }
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  main().catch((err: unknown) => {
+    console.error(`bench: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+    process.exit(1);
+  });
+}
