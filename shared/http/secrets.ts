@@ -48,12 +48,3 @@ export function weakSecretError(name: string, wranglerEnv: string): HttpError {
   // secretState logged it once per isolate; not once more per request.
   return new HttpError(503, "weak_secret", weakMessage(name, wranglerEnv), {}, { logged: true });
 }
-
-/**
- * The secret of `Authorization: Bearer <secret>`, or "" (scheme case-insensitive, RFC 7235).
- * @example bearerSecret(request.headers) // "s3cret..."
- */
-export function bearerSecret(headers: Headers): string {
-  const auth = headers.get("authorization") ?? "";
-  return /^bearer /i.test(auth) ? auth.slice(7) : "";
-}

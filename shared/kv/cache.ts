@@ -3,13 +3,20 @@
  * used evicted first. Expired entries are kept (until evicted) so a store can
  * serve them when KV fails: that is stale-on-error.
  */
+import type { EdgeKvError } from "./errors.ts";
+
 export interface CacheEntry<V, M> {
   readonly value: V | null;
   readonly metadata: M | null;
   /** Epoch ms after which the entry is stale. */
   readonly freshUntil: number;
   /** Set when the entry is a stale value re-armed after a failed read: the failure it stands in for. */
-  readonly error?: unknown;
+  readonly error?: EdgeKvError;
+  /**
+   * True when the read failed with nothing held: no value stands in, the read
+   * throws `error` again until `freshUntil` (negative error caching).
+   */
+  readonly empty?: boolean;
 }
 
 /**

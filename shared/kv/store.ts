@@ -16,7 +16,7 @@ import { validate, type Schema } from "./schema.ts";
 
 const encoder = new TextEncoder();
 
-/** Default `errorRetryMs`: how long a stale value stands in after a failed read before KV is tried again. */
+/** Default `errorRetryMs`: how long a failed read stands (a stale value, or the error) before KV is tried again. */
 export const DEFAULT_ERROR_RETRY_MS = 1_000;
 
 /**
@@ -35,14 +35,24 @@ export interface StoreCacheOptions<V, M> {
   negativeTtlMs?: number;
   /** Bound on entries; least recently used go first. */
   maxEntries: number;
-  /** When KV fails (or returns a value that fails validation) and an expired entry is held, serve it and report it stale. */
+  /**
+   * When KV fails (or returns a value that fails validation) and an expired entry is held, serve it and report it stale.
+   * With nothing held, the read throws, and throws the same error again without a KV read for `errorRetryMs`.
+   */
   staleOnError?: boolean;
   /**
-   * After a failed read served stale, how long (ms) the stale entry is served
-   * before KV is tried again, so a broken KV or a bad value costs one read per
-   * interval, not one per request. Default 1000.
+   * After a failed read, how long (ms) the stale entry is served (or, with
+   * nothing held, the error thrown again) before KV is tried again, so a
+   * broken KV or a bad value costs one read per interval, not one per request.
+   * Only with `staleOnError`. Default 1000.
    */
   errorRetryMs?: number;
+  /**
+   * With `staleOnError`: a key read as missing while a value is held counts as
+   * a failed read (an `EdgeKvError` with code "missing"), so the last value is
+   * kept. For a document that must always exist, where a deletion is a mistake.
+   */
+  keepOnMissing?: boolean;
   /**
    * Stale-while-revalidate: for this long (ms) after an entry expires, a read
    * that passes `waitUntil` gets the expired entry at once (a cache hit) while
@@ -216,28 +226,24 @@ export class KvReader<V, M = unknown, K extends Codec<V>["kind"] = Codec<V>["kin
       held = cache.get(full);
       if (held && !options.fresh) {
         const now = this._now();
-        if (held.freshUntil > now) {
-          if (held.error instanceof EdgeKvError) {
-            if (ops) ops.staleHits++;
-            return { value: held.value, metadata: held.metadata, cached: true, stale: true, error: held.error };
-          }
-          if (ops) ops.cacheHits++;
-          return { value: held.value, metadata: held.metadata, cached: true, stale: false };
-        }
+        const error = held.error;
+        const fresh = held.freshUntil > now;
         const swr = this._cacheOptions!.staleWhileRevalidateMs;
         const waitUntil = options.waitUntil;
-        if (waitUntil && swr && held.error === undefined && held.freshUntil + swr > now) {
-          if (!this._refreshing.has(full)) {
+        // Fresh, or expired but within the stale-while-revalidate window of a good entry: answered from the isolate.
+        if (fresh || (waitUntil && swr && !error && held.freshUntil + swr > now)) {
+          // A failed read stands for errorRetryMs: the value held (stale), or with none, the error again.
+          if (held.empty) throw error;
+          if (!fresh && !this._refreshing.has(full)) {
             this._refreshing.add(full);
-            const again = { fresh: true, ...(options.cacheTtl === undefined ? {} : { cacheTtl: options.cacheTtl }) };
-            waitUntil(
-              this.getWithMetadata(key, again)
+            waitUntil!(
+              this.getWithMetadata(key, { fresh: true, cacheTtl: options.cacheTtl })
                 .catch(() => undefined)
                 .finally(() => this._refreshing.delete(full)),
             );
           }
-          if (ops) ops.cacheHits++;
-          return { value: held.value, metadata: held.metadata, cached: true, stale: false };
+          if (ops) ops[error ? "staleHits" : "cacheHits"]++;
+          return { value: held.value, metadata: held.metadata, cached: true, stale: !!error, error };
         }
       }
     }
@@ -247,14 +253,19 @@ export class KvReader<V, M = unknown, K extends Codec<V>["kind"] = Codec<V>["kin
       });
       const value = raw.value === null ? null : await this._decode(full, raw.value);
       const metadata = await this._decodeMetadata(full, raw.metadata, "read");
+      if (value === null && held?.value != null && this._cacheOptions!.keepOnMissing) throw new EdgeKvError("missing", `${full} is missing`);
       if (cache) this._remember(full, value, metadata);
       return { value, metadata, cached: false, stale: false };
     } catch (err) {
-      if (held && cache && this._cacheOptions?.staleOnError && err instanceof EdgeKvError) {
-        if (ops) ops.staleHits++;
-        const retryMs = this._cacheOptions.errorRetryMs ?? DEFAULT_ERROR_RETRY_MS;
-        cache.set(full, { value: held.value, metadata: held.metadata, freshUntil: this._now() + retryMs, error: err });
-        return { value: held.value, metadata: held.metadata, cached: true, stale: true, error: err };
+      const opts = this._cacheOptions;
+      if (opts?.staleOnError && err instanceof EdgeKvError) {
+        // Nothing to serve (`empty`): the error itself is remembered, so a broken KV is not read once per request.
+        const empty = !held || held.empty;
+        cache!.set(full, { value: null, metadata: null, ...held, freshUntil: this._now() + (opts.errorRetryMs ?? DEFAULT_ERROR_RETRY_MS), error: err, empty });
+        if (!empty) {
+          if (ops) ops.staleHits++;
+          return { value: held!.value, metadata: held!.metadata, cached: true, stale: true, error: err };
+        }
       }
       throw err;
     }

@@ -1,7 +1,7 @@
 import { env } from "cloudflare:workers";
 import * as v from "valibot";
 import { describe, expect, it } from "vitest";
-import { KvOps, KvReader, KvStore, KvUnavailableError, KvUnsupportedError, KvValidationError, json, stream, text } from "../../shared/kv/index.ts";
+import { EdgeKvError, KvOps, KvReader, KvStore, KvUnavailableError, KvUnsupportedError, KvValidationError, json, stream, text } from "../../shared/kv/index.ts";
 import { faulty } from "./faults.ts";
 
 const Config = v.object({ percent: v.pipe(v.number(), v.minValue(0), v.maxValue(100)) });
@@ -132,6 +132,106 @@ describe("isolate read-through cache", () => {
     f.breakAll();
     const store = new KvStore(f.kv, { codec: text(), cache: { ttlMs: 1_000, maxEntries: 10, staleOnError: true } });
     await expect(store.get("k")).rejects.toBeInstanceOf(KvUnavailableError);
+  });
+
+  it("with nothing held, a failed read is remembered for errorRetryMs: the same typed error, no KV read per request", async () => {
+    const f = faulty(env.TEST_KV);
+    const c = clock();
+    const store = new KvStore(f.kv, { prefix: fresh(), codec: json(Config), now: c.now, cache: { ttlMs: 1_000, maxEntries: 10, staleOnError: true, errorRetryMs: 500 } });
+    await env.TEST_KV.put(`${store.prefix}cfg`, '{"percent":30}');
+    f.breakAll();
+    const first = await store.get("cfg").catch((err: unknown) => err);
+    expect(first).toBeInstanceOf(KvUnavailableError);
+    for (let i = 0; i < 5; i++) {
+      c.advance(99);
+      await expect(store.getWithMetadata("cfg")).rejects.toBe(first);
+    }
+    expect(f.calls.getWithMetadata).toBe(1);
+    c.advance(6); // past errorRetryMs: KV again, still down, a new error and a new interval
+    const second = await store.get("cfg").catch((err: unknown) => err);
+    expect(second).toBeInstanceOf(KvUnavailableError);
+    expect(second).not.toBe(first);
+    expect(f.calls.getWithMetadata).toBe(2);
+    f.heal();
+    await expect(store.get("cfg")).rejects.toBe(second);
+    c.advance(501);
+    expect(await store.getWithMetadata("cfg")).toMatchObject({ value: { percent: 30 }, stale: false, cached: false });
+    expect(f.calls.getWithMetadata).toBe(3);
+  });
+
+  it("with nothing held, a stored value that fails validation is remembered too, and `fresh` reads KV anyway", async () => {
+    const f = faulty(env.TEST_KV);
+    const c = clock();
+    const store = new KvStore(f.kv, { prefix: fresh(), codec: json(Config), now: c.now, cache: { ttlMs: 1_000, maxEntries: 10, staleOnError: true } });
+    await env.TEST_KV.put(`${store.prefix}cfg`, '{"percent":150}');
+    await expect(store.get("cfg")).rejects.toBeInstanceOf(KvValidationError);
+    await expect(store.get("cfg")).rejects.toBeInstanceOf(KvValidationError);
+    expect(f.calls.getWithMetadata).toBe(1);
+    await env.TEST_KV.put(`${store.prefix}cfg`, '{"percent":15}');
+    expect(await store.get("cfg", { fresh: true })).toEqual({ percent: 15 });
+    expect(f.calls.getWithMetadata).toBe(2);
+  });
+
+  it("without staleOnError, a failure with nothing held is not remembered: every read goes to KV", async () => {
+    const f = faulty(env.TEST_KV);
+    const store = new KvStore(f.kv, { prefix: fresh(), codec: text(), cache: { ttlMs: 1_000, maxEntries: 10 } });
+    f.breakAll();
+    await expect(store.get("k")).rejects.toBeInstanceOf(KvUnavailableError);
+    await expect(store.get("k")).rejects.toBeInstanceOf(KvUnavailableError);
+    expect(f.calls.getWithMetadata).toBe(2);
+  });
+
+  it("keepOnMissing: a key deleted under a held value keeps the last good one, one KV read per errorRetryMs", async () => {
+    const f = faulty(env.TEST_KV);
+    const c = clock();
+    const store = new KvStore(f.kv, {
+      prefix: fresh(),
+      codec: json(Config),
+      now: c.now,
+      cache: { ttlMs: 1_000, maxEntries: 10, staleOnError: true, errorRetryMs: 500, keepOnMissing: true },
+    });
+    await env.TEST_KV.put(`${store.prefix}cfg`, '{"percent":30}');
+    await store.get("cfg");
+    await env.TEST_KV.delete(`${store.prefix}cfg`);
+    c.advance(1_001);
+    const ops = new KvOps();
+    const got = await store.getWithMetadata("cfg", { ops });
+    expect(got).toMatchObject({ value: { percent: 30 }, cached: true, stale: true });
+    expect(got.error).toBeInstanceOf(EdgeKvError);
+    expect(got.error?.code).toBe("missing");
+    expect(got.error?.message).toContain(`${store.prefix}cfg`);
+    expect(ops.staleHits).toBe(1);
+    for (let i = 0; i < 3; i++) expect(await store.getWithMetadata("cfg")).toMatchObject({ value: { percent: 30 }, stale: true, error: got.error });
+    expect(f.calls.getWithMetadata).toBe(2);
+    c.advance(501);
+    expect((await store.getWithMetadata("cfg")).error).not.toBe(got.error); // KV read again, still missing
+    expect(f.calls.getWithMetadata).toBe(3);
+    await env.TEST_KV.put(`${store.prefix}cfg`, '{"percent":35}');
+    c.advance(501);
+    expect(await store.getWithMetadata("cfg")).toMatchObject({ value: { percent: 35 }, stale: false, cached: false });
+  });
+
+  it("keepOnMissing: with nothing held (or a missing key held), missing is missing", async () => {
+    const c = clock();
+    const store = new KvStore(env.TEST_KV, {
+      prefix: fresh(),
+      codec: json(Config),
+      now: c.now,
+      cache: { ttlMs: 1_000, maxEntries: 10, staleOnError: true, keepOnMissing: true },
+    });
+    expect(await store.getWithMetadata("cfg")).toMatchObject({ value: null, stale: false, cached: false });
+    c.advance(1_001);
+    expect(await store.getWithMetadata("cfg")).toMatchObject({ value: null, stale: false, cached: false });
+  });
+
+  it("without keepOnMissing, a deleted key reads as missing once the entry expires", async () => {
+    const c = clock();
+    const store = new KvStore(env.TEST_KV, { prefix: fresh(), codec: json(Config), now: c.now, cache: { ttlMs: 1_000, maxEntries: 10, staleOnError: true } });
+    await env.TEST_KV.put(`${store.prefix}cfg`, '{"percent":30}');
+    await store.get("cfg");
+    await env.TEST_KV.delete(`${store.prefix}cfg`);
+    c.advance(1_001);
+    expect(await store.getWithMetadata("cfg")).toMatchObject({ value: null, stale: false });
   });
 
   it("caches missing keys for negativeTtlMs", async () => {

@@ -3,8 +3,9 @@
 // test/auth/worker.test.ts and test/splitter/worker.test.ts (the lib project binds none).
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
+import { bearerSecret } from "../../shared/http/bearer.ts";
 import { BAD_IP_KEY, MAX_IP_HEADER_LENGTH, NO_IP_PREFIX, clientKey, ipKey } from "../../shared/http/limiter.ts";
-import { MIN_SECRET_BYTES, bearerSecret, generateHint, secretState, weakSecretError } from "../../shared/http/secrets.ts";
+import { MIN_SECRET_BYTES, generateHint, secretState, weakSecretError } from "../../shared/http/secrets.ts";
 
 const hextet = fc.integer({ min: 0, max: 0xffff });
 const hextets = (n: number) => fc.array(hextet, { minLength: n, maxLength: n });

@@ -230,6 +230,20 @@ describe("bad config, missing config, KV failure: last good config, never a 500"
     expect(res.headers.get("x-edgekv-reason")).toBe("fallback");
   });
 
+  it("KV down before any config was read: one KV read per TTL, not per request", async () => {
+    const t = setup();
+    t.breakKv(true);
+    for (let i = 0; i < 5; i++) expect((await t.get("/")).status).toBe(503);
+    expect(t.reads()).toBe(1);
+    expect(t.logs).toHaveLength(1);
+    clock += TTL + 1;
+    await write(cfg({ percent: 100 }));
+    t.breakKv(false);
+    expect((await t.get("/")).headers.get("x-edgekv-color")).toBe("green");
+    expect(t.reads()).toBe(2);
+    expect(t.source.failing).toBe(false);
+  });
+
   it("KV down before any config was read: 503, not 500", async () => {
     const t = setup();
     t.breakKv(true);

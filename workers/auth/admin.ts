@@ -13,9 +13,10 @@
 import type { IRequest } from "itty-router";
 import { IttyRouter } from "itty-router/IttyRouter";
 import { timingSafeEqualStrings } from "../../shared/crypto.ts";
+import { bearerSecret } from "../../shared/http/bearer.ts";
 import { HttpError } from "../../shared/http/errors.ts";
 import { clientKey } from "../../shared/http/limiter.ts";
-import { bearerSecret, secretState, weakSecretError } from "../../shared/http/secrets.ts";
+import { secretState, weakSecretError } from "../../shared/http/secrets.ts";
 import type { KvOps } from "../../shared/kv/index.ts";
 import type { GateDeps } from "./gate.ts";
 

@@ -5,8 +5,9 @@
  * credential removed by default.
  */
 import { ASSERTION_HEADER, assertionClaims } from "./assertion.ts";
+import { withoutCookie } from "../../shared/http/cookies.ts";
 import { originTarget } from "../../shared/http/target.ts";
-import { QUERY_TOKEN_PARAM, cookieValues } from "./credential.ts";
+import { QUERY_TOKEN_PARAM } from "./credential.ts";
 import { stripClientHeaders } from "./strip.ts";
 import type { GateConfig } from "./config.ts";
 import type { TokenRecord } from "./tokens.ts";
@@ -56,10 +57,11 @@ export async function buildOriginRequest(
   if (!config.forwardAuthorization) {
     headers.delete("authorization");
     const cookie = headers.get("cookie");
-    if (config.cookieName && cookie !== null && cookieValues(cookie, config.cookieName).length) {
-      const kept = cookie.split(";").filter((p) => p.slice(0, p.indexOf("=")).trim() !== config.cookieName);
-      if (kept.length) headers.set("cookie", kept.join(";").trim());
-      else headers.delete("cookie");
+    if (config.cookieName && cookie !== null) {
+      // Exactly the pairs the gate read as credentials (shared/http/cookies.ts).
+      const kept = withoutCookie(cookie, config.cookieName);
+      if (kept === null) headers.delete("cookie");
+      else if (kept !== cookie) headers.set("cookie", kept);
     }
   }
   if (identity) {

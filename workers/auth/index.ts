@@ -4,40 +4,36 @@
  * and hands each request to `handle` (gate.ts).
  */
 import { toErrorResponse } from "../../shared/http/errors.ts";
+import { perIsolate } from "../../shared/http/isolate.ts";
 import { FailureLimiter } from "../../shared/http/limiter.ts";
 import { handleAdmin } from "./admin.ts";
 import { parseConfig, RATE_LIMIT_PERIOD_SECONDS, type AuthEnv } from "./config.ts";
 import { gateTokenStore, handle, type GateDeps } from "./gate.ts";
 
-// Module scope: survives across requests in one isolate, which is the point of the cache.
-const depsByEnv = new WeakMap<object, GateDeps>();
-
-/** The isolate's dependencies for `env` (created on first use). */
-export function depsFor(env: AuthEnv): GateDeps {
-  let deps = depsByEnv.get(env);
-  if (!deps) {
-    const config = parseConfig(env);
-    // Once per isolate: without a key, origins cannot tell the gate's requests from anyone else's.
-    if (!config.assertion) {
-      console.warn(
-        JSON.stringify({ msg: "edgekv-auth", level: "warn", warning: "no IDENTITY_PRIVATE_JWK or IDENTITY_SECRET: requests are forwarded without an identity assertion; the origin must be reachable only through the gate (service binding)" }),
-      );
-    }
-    const now = () => Date.now();
-    const originBinding = env.ORIGIN;
-    deps = {
-      config,
-      tokens: gateTokenStore(env.TOKENS_KV, config, now),
-      origin: originBinding ? (r) => originBinding.fetch(r) : (r) => fetch(r),
-      limiter: env.FAILED_AUTH_LIMITER ? new FailureLimiter(env.FAILED_AUTH_LIMITER, { periodSeconds: RATE_LIMIT_PERIOD_SECONDS, now }) : undefined,
-      now,
-      log: (line) => console.log(line),
-      admin: handleAdmin,
-    };
-    depsByEnv.set(env, deps);
+/**
+ * The isolate's dependencies for `env`, built on first use (shared/http/isolate.ts), so the
+ * token cache and the limiter's lockouts survive across requests. Throws on a bad config.
+ */
+export const depsFor = perIsolate((env: AuthEnv): GateDeps => {
+  const config = parseConfig(env);
+  // Once per isolate: without a key, origins cannot tell the gate's requests from anyone else's.
+  if (!config.assertion) {
+    console.warn(
+      JSON.stringify({ msg: "edgekv-auth", level: "warn", warning: "no IDENTITY_PRIVATE_JWK or IDENTITY_SECRET: requests are forwarded without an identity assertion; the origin must be reachable only through the gate (service binding)" }),
+    );
   }
-  return deps;
-}
+  const now = () => Date.now();
+  const originBinding = env.ORIGIN;
+  return {
+    config,
+    tokens: gateTokenStore(env.TOKENS_KV, config, now),
+    origin: originBinding ? (r) => originBinding.fetch(r) : (r) => fetch(r),
+    limiter: env.FAILED_AUTH_LIMITER ? new FailureLimiter(env.FAILED_AUTH_LIMITER, { periodSeconds: RATE_LIMIT_PERIOD_SECONDS, now }) : undefined,
+    now,
+    log: (line) => console.log(line),
+    admin: handleAdmin,
+  };
+});
 
 export default {
   async fetch(request, env): Promise<Response> {

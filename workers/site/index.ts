@@ -3,6 +3,7 @@
  * are KV writes (`edgekv site deploy|rollback`), never a Worker redeploy.
  * See docs/site.md.
  */
+import { perIsolate } from "../../shared/http/isolate.ts";
 import { SiteReader } from "./manifest.ts";
 import { handleSite } from "./serve.ts";
 
@@ -12,16 +13,12 @@ interface Env {
 
 const WORKERS_DEV = /^https?:\/\/[^/]*\.workers\.dev(?::\d+)?\//;
 
-// One reader per isolate, so the pointer, indexes and shards stay cached across requests.
-let reader: SiteReader | undefined;
-let readerKv: KVNamespace | undefined;
+// One reader per isolate (shared/http/isolate.ts), so the pointer, indexes and shards stay cached across requests.
+const readerFor = perIsolate((env: Env) => new SiteReader(env.SITE_KV));
 
 export default {
   fetch(request, env, ctx): Promise<Response> {
-    if (!reader || readerKv !== env.SITE_KV) {
-      reader = new SiteReader(env.SITE_KV);
-      readerKv = env.SITE_KV;
-    }
+    const reader = readerFor(env);
     // The Cache API has no effect on workers.dev: skip its cost there (a regex, not a second URL parse).
     const cache = WORKERS_DEV.test(request.url) ? undefined : caches.default;
     return handleSite(request, { reader, waitUntil: (p) => ctx.waitUntil(p), cache });

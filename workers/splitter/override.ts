@@ -1,7 +1,7 @@
 import { hmacSha256, verifyHmacSha256 } from "../../shared/crypto.ts";
+import { cookieValue } from "../../shared/http/cookies.ts";
 import { secretState } from "../../shared/http/secrets.ts";
 import { COLORS, type Color, type RolloutConfig } from "./config.ts";
-import { readCookie } from "./sticky.ts";
 
 /** What the signature covers, so a signature for something else never validates here. */
 const payload = (color: Color, exp: number) => `edgekv-override:${color}.${exp}`;
@@ -29,7 +29,7 @@ export async function readOverride(
   // A short secret is as good as none: a guessable key would let anyone pick their colour.
   const state = secretState("OVERRIDE_SECRET", "splitter", secret);
   if (state.kind !== "ok") return null;
-  const raw = headers.get(names.header) ?? readCookie(headers.get("cookie"), names.cookie);
+  const raw = headers.get(names.header) ?? cookieValue(headers.get("cookie"), names.cookie);
   if (!raw || raw.length > 200) return null;
   const [color, expRaw, sig, extra] = raw.split(".");
   if (extra !== undefined || sig === undefined || !COLORS.includes(color as Color)) return null;

@@ -1,7 +1,7 @@
+import { cookieValue } from "../../shared/http/cookies.ts";
 import { compileGlob, type GlobMatcher } from "../../shared/http/glob.ts";
 import { bucketOf, inCanary } from "./bucket.ts";
 import { otherColor, type Color, type RolloutConfig, type Rule } from "./config.ts";
-import { readCookie } from "./sticky.ts";
 import { effectivePercent } from "./schedule.ts";
 
 /** Why a request went where it went (the `x-edgekv-reason` header). */
@@ -49,7 +49,7 @@ export function ruleMatches(rule: Rule, input: RouteInput): boolean {
     if (v === null || (m.header.value !== undefined && v !== m.header.value)) return false;
   }
   if (m.cookie) {
-    const v = readCookie(input.headers.get("cookie"), m.cookie.name);
+    const v = cookieValue(input.headers.get("cookie"), m.cookie.name);
     if (v === null || (m.cookie.value !== undefined && v !== m.cookie.value)) return false;
   }
   if (m.country && !m.country.includes(String(input.cf?.country ?? ""))) return false;

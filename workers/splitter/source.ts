@@ -1,4 +1,4 @@
-import { KvReader, json, type KvBinding, type KvOps } from "../../shared/kv/index.ts";
+import { EdgeKvError, KvReader, json, type KvBinding, type KvOps } from "../../shared/kv/index.ts";
 import { CONFIG_KEY, type RolloutConfig } from "./config.ts";
 import { RolloutConfigShape } from "./shape.ts";
 
@@ -31,9 +31,12 @@ export function configTtlMs(raw: string | undefined): number {
 }
 
 /**
- * Where the Worker gets its config: KV through the isolate cache, keeping the
- * last good config when KV fails or holds an invalid document. Create one per
- * isolate (module scope) so steady state costs no KV read per request.
+ * Where the Worker gets its config: KV through the isolate cache. Keeping the
+ * last good config is the library's (shared/kv/store.ts): a failed read, an
+ * invalid document or a deleted key serves the config held (`staleOnError`,
+ * `keepOnMissing`), and a failure with nothing held is not read again, all for
+ * one TTL (`errorRetryMs`). This wrapper only logs and keeps what the status
+ * endpoint reports. Create one per isolate so steady state costs no KV read per request.
  * @example
  * const source = new ConfigSource(env.ROLLOUT_KV, { ttlMs: 5000 });
  * const { config, stale } = await source.load(ops);
@@ -43,9 +46,8 @@ export class ConfigSource {
   readonly #store: KvReader<RolloutConfig, unknown, "json">;
   readonly #now: () => number;
   readonly #log: (line: string) => void;
-  #good: RolloutConfig | null = null;
-  /** After a failed read, no new read before this time (one read per TTL while KV is broken). */
-  #retryAt = 0;
+  /** The failure last reported: the library hands the same one back until it retries KV. */
+  #seen: unknown;
   /** Whether the most recent read failed. */
   failing = false;
   lastError: ConfigError | null = null;
@@ -59,36 +61,44 @@ export class ConfigSource {
     this.#store = new KvReader(binding, {
       codec: json(RolloutConfigShape),
       cacheTtl: CONFIG_CACHE_TTL_S,
-      cache: { ttlMs: Math.max(1, options.ttlMs), maxEntries: 1, staleOnError: true },
+      // A missing key is cached for the TTL too (the default negativeTtlMs).
+      cache: { ttlMs: Math.max(1, options.ttlMs), maxEntries: 1, staleOnError: true, errorRetryMs: options.ttlMs, keepOnMissing: true },
       now: this.#now,
     });
   }
 
   /** The config to route by now. Never throws. */
   async load(ops?: KvOps): Promise<Loaded> {
-    const now = this.#now();
-    if (this.failing && now < this.#retryAt) return { config: this.#good, stale: this.#good !== null };
+    let config: RolloutConfig | null = null;
+    let failure: unknown;
+    // True when the library answered from the isolate: no new KV read, so no new success or failure.
+    let again: boolean;
     try {
       const r = await this.#store.getWithMetadata(CONFIG_KEY, ops ? { ops } : {});
-      if (r.stale) return this.#fail(r.error?.message ?? "KV read failed", now);
-      if (r.value === null) return this.#fail(`no rollout config at key "${CONFIG_KEY}" (run \`edgekv rollout init\`)`, now);
-      if (!r.cached) this.loadedAt = now;
-      this.#good = r.value;
-      this.failing = false;
-      return { config: r.value, stale: false };
+      config = r.value;
+      // A failed read or an invalid document (r.error) comes back as the same error until KV is read again.
+      failure = r.error ?? (config === null ? MISSING : undefined);
+      again = r.error ? r.error === this.#seen : r.cached;
     } catch (err) {
-      return this.#fail(err instanceof Error ? err.message : String(err), now);
+      failure = err;
+      again = err === this.#seen;
     }
-  }
-
-  #fail(message: string, now: number): Loaded {
-    // Log once per failure episode and per message, not once per request.
-    if (!this.failing || this.lastError?.message !== message) {
-      this.#log(JSON.stringify({ level: "error", code: "rollout_config", message, servingLastGood: this.#good !== null }));
+    if (failure === undefined) {
+      if (!again) this.loadedAt = this.#now();
+      this.failing = false;
+    } else if (!again || !this.failing) {
+      this.#seen = failure;
+      const message = failure instanceof EdgeKvError && failure.code === "missing" ? MISSING : failure instanceof Error ? failure.message : String(failure);
+      // Log once per failure episode and per message, not once per read.
+      if (!this.failing || this.lastError?.message !== message) {
+        this.#log(JSON.stringify({ level: "error", code: "rollout_config", message, servingLastGood: config !== null }));
+      }
+      this.failing = true;
+      this.lastError = { message, at: this.#now() };
     }
-    this.failing = true;
-    this.lastError = { message, at: now };
-    this.#retryAt = now + this.ttlMs;
-    return { config: this.#good, stale: this.#good !== null };
+    return { config, stale: failure !== undefined && config !== null };
   }
 }
+
+/** The message for a missing key, whether or not a config is held (`keepOnMissing`). */
+const MISSING = `no rollout config at key "${CONFIG_KEY}" (run \`edgekv rollout init\`)`;

@@ -1,9 +1,10 @@
 import type { IRequest } from "itty-router";
 import { IttyRouter } from "itty-router/IttyRouter";
 import { timingSafeEqualStrings } from "../../shared/crypto.ts";
+import { bearerSecret } from "../../shared/http/bearer.ts";
 import { HttpError, toErrorResponse } from "../../shared/http/errors.ts";
 import { clientKey } from "../../shared/http/limiter.ts";
-import { bearerSecret, secretState, weakSecretError } from "../../shared/http/secrets.ts";
+import { secretState, weakSecretError } from "../../shared/http/secrets.ts";
 import { otherColor, type RolloutConfig } from "./config.ts";
 import type { Deps } from "./handler.ts";
 import { effectivePercent } from "./schedule.ts";

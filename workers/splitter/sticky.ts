@@ -1,26 +1,12 @@
+import { toBase64Url } from "../../shared/crypto.ts";
+import { cookieValue } from "../../shared/http/cookies.ts";
 import type { RolloutConfig } from "./config.ts";
 
 /** What a minted or accepted sticky id may look like (16 random bytes as base64url, or a caller's own). */
 const ID_SHAPE = /^[A-Za-z0-9_-]{8,128}$/;
 
-/**
- * One cookie's value from a Cookie header, or null.
- * @example readCookie("a=1; edgekv_id=xyz", "edgekv_id") // "xyz"
- */
-export function readCookie(header: string | null, name: string): string | null {
-  if (!header) return null;
-  for (const part of header.split(";")) {
-    const eq = part.indexOf("=");
-    if (eq > 0 && part.slice(0, eq).trim() === name) return part.slice(eq + 1).trim();
-  }
-  return null;
-}
-
-/** A new random id: 16 bytes, base64url. */
-export function mintId(): string {
-  const b = crypto.getRandomValues(new Uint8Array(16));
-  return btoa(String.fromCharCode(...b)).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
-}
+/** A new random id: 16 bytes, base64url (22 characters). */
+export const mintId = (): string => toBase64Url(crypto.getRandomValues(new Uint8Array(16)));
 
 export interface StickyId {
   id: string;
@@ -42,7 +28,7 @@ export function stickyId(headers: Headers, sticky: RolloutConfig["sticky"]): Sti
     const ip = headers.get("cf-connecting-ip");
     if (ip) return { id: `ip:${ip}`, minted: false };
   }
-  const c = readCookie(headers.get("cookie"), sticky.cookie);
+  const c = cookieValue(headers.get("cookie"), sticky.cookie);
   if (c && ID_SHAPE.test(c)) return { id: c, minted: false };
   return { id: mintId(), minted: true };
 }
