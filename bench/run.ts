@@ -109,7 +109,12 @@ function options(argv: string[]): Options {
 async function cli(args: string[], persistTo: string): Promise<string> {
   let out = "";
   let err = "";
-  const code = await edgekv([...args, "--persist-to", persistTo], { stdout: (s) => (out += `${s}\n`), stderr: (s) => (err += `${s}\n`), isTTY: false, cwd: ROOT });
+  const code = await edgekv([...args, "--persist-to", persistTo], {
+    stdout: (s) => (out += `${s}\n`),
+    stderr: (s) => (err += `${s}\n`),
+    isTTY: false,
+    cwd: ROOT,
+  });
   if (code !== 0) throw new Error(`edgekv ${args.join(" ")} failed (${code}): ${err.trim()}`);
   return out;
 }
@@ -117,7 +122,10 @@ async function cli(args: string[], persistTo: string): Promise<string> {
 /** A small HTML page (about 6 KB, compressible, so a br variant is stored) and a 1 MiB incompressible asset. */
 async function writeBenchSite(dir: string): Promise<void> {
   const rows = Array.from({ length: 60 }, (_, i) => `<li><a href="/docs/${i}">Section ${i}</a>: what edgekv does at the edge, part ${i}.</li>`).join("\n");
-  await writeFile(join(dir, "index.html"), `<!doctype html><html><head><meta charset="utf-8"><title>edgekv bench</title></head><body><h1>edgekv</h1><ul>\n${rows}\n</ul></body></html>\n`);
+  await writeFile(
+    join(dir, "index.html"),
+    `<!doctype html><html><head><meta charset="utf-8"><title>edgekv bench</title></head><body><h1>edgekv</h1><ul>\n${rows}\n</ul></body></html>\n`,
+  );
   await writeFile(join(dir, "big.bin"), randomBytes(1024 * 1024));
 }
 
@@ -131,7 +139,15 @@ async function expectStatus(side: Side, expected: number, id: string): Promise<R
 async function measureRun(side: Side, seconds: number, connections: number) {
   const pid = side.worker.pid;
   const before = pid ? await cpuMs(pid) : Number.NaN;
-  const r = await load({ url: side.worker.url + side.req.path, ...(side.req.method ? { method: side.req.method } : {}), ...(side.req.headers ? { headers: side.req.headers } : {}) }, seconds, connections);
+  const r = await load(
+    {
+      url: side.worker.url + side.req.path,
+      ...(side.req.method ? { method: side.req.method } : {}),
+      ...(side.req.headers ? { headers: side.req.headers } : {}),
+    },
+    seconds,
+    connections,
+  );
   const after = pid ? await cpuMs(pid) : Number.NaN;
   return { ...r, cpuUsPerReq: r.requests > 0 ? ((after - before) * 1000) / r.requests : Number.NaN };
 }
@@ -226,7 +242,8 @@ async function seed(work: string, persist: string, originUrl: string): Promise<T
   await writeBenchSite(siteDir);
   await cli(["site", "deploy", siteDir, "--json"], persist);
   await cli(["rollout", "init", "--blue", `${originUrl}/blue`, "--green", `${originUrl}/green`, "--live", "blue", "--percent", "50"], persist);
-  const issue = async (user: string) => (JSON.parse(await cli(["token", "issue", "--user", user, "--ttl", "86400", "--json"], persist)) as { token: string }).token;
+  const issue = async (user: string) =>
+    (JSON.parse(await cli(["token", "issue", "--user", user, "--ttl", "86400", "--json"], persist)) as { token: string }).token;
   const token = await issue("bench");
   const revoked = await issue("gone");
   await cli(["token", "revoke", "--user", "gone"], persist); // its only token (never a token on argv)
@@ -235,7 +252,11 @@ async function seed(work: string, persist: string, originUrl: string): Promise<T
 
 /** The three Workers from their minified bundles, and the two baselines, each in its own workerd. */
 async function startBenchWorkers(persist: string, originUrl: string, stops: (() => Promise<void>)[], log: (s: string) => void): Promise<BenchWorkers> {
-  const [siteJs, splitterJs, authJs] = (await Promise.all((["site", "splitter", "auth"] as const).map((e) => bundleWorker(e, true)))) as [string, string, string];
+  const [siteJs, splitterJs, authJs] = (await Promise.all((["site", "splitter", "auth"] as const).map((e) => bundleWorker(e, true)))) as [
+    string,
+    string,
+    string,
+  ];
   const site = await startWorker({ name: "site", env: "site", modules: [{ path: "index.js", contents: siteJs }], persistTo: persist });
   const splitter = await startWorker({ name: "splitter", env: "splitter", modules: [{ path: "index.js", contents: splitterJs }], persistTo: persist });
   const auth = await startWorker({
@@ -271,17 +292,116 @@ async function buildCases(w: BenchWorkers, { token, revoked }: Tokens, only: str
   const gateHeaders = (t: string) => ({ authorization: `Bearer ${t}` });
   const malformed = `ekv_${"x".repeat(30)}`;
   const cases: Case[] = [
-    { id: "site-html", worker: "site", label: "site 200 small HTML", baseline: "hello-world", expect: 200, a: { worker: site, req: { path: "/" } }, b: h(`/?n=${html.byteLength}`), target: { rpsMin: 0.8, readsMax: 1 } },
-    { id: "site-1mib", worker: "site", label: "site 200 1 MiB asset", baseline: "hello-world", expect: 200, a: { worker: site, req: { path: "/big.bin" } }, b: h(`/?n=${1024 * 1024}`), target: { rpsMin: 0.8, readsMax: 1 } },
-    { id: "site-304", worker: "site", label: "site 304", baseline: "hello-world", expect: 304, a: { worker: site, req: { path: "/", headers: { "if-none-match": etag } } }, b: h("/?s=304"), target: { rpsMin: 0.9, readsMax: 0 } },
-    { id: "site-head", worker: "site", label: "site HEAD", baseline: "hello-world", expect: 200, a: { worker: site, req: { path: "/", method: "HEAD" } }, b: h(`/?n=${html.byteLength}`, { method: "HEAD" }), target: { rpsMin: 0.9, readsMax: 0 } },
-    { id: "site-range", worker: "site", label: "site Range 4 KiB", baseline: "hello-world", expect: 206, a: { worker: site, req: { path: "/big.bin", headers: { range: "bytes=4096-8191" } } }, b: h("/?n=4096"), target: { readsMax: 1 } },
-    { id: "site-br", worker: "site", label: "site 200 br", baseline: "hello-world", expect: 200, a: { worker: site, req: { path: "/", headers: { "accept-encoding": "br" } } }, b: h(`/?n=${brBytes}`), target: { rpsMin: 0.8, readsMax: 1 } },
-    { id: "splitter-sticky", worker: "splitter", label: "splitter, sticky cookie", baseline: "bare proxy", expect: 200, a: { worker: splitter, req: { path: "/api/x", headers: { cookie: "edgekv_id=benchuser0123456789" } } }, b: p("/api/x"), target: { rpsMin: 0.9, readsMax: 0 } },
-    { id: "splitter-new", worker: "splitter", label: "splitter, new visitor", baseline: "bare proxy", expect: 200, a: { worker: splitter, req: { path: "/api/x" } }, b: p("/api/x"), target: { rpsMin: 0.9, readsMax: 0 } },
-    { id: "gate-valid", worker: "auth", label: "gate, valid token", baseline: "bare proxy", expect: 200, a: { worker: auth, req: { path: "/api/x", headers: gateHeaders(token) } }, b: p("/api/x", { headers: gateHeaders(token) }), target: { rpsMin: 0.9, readsMax: 0 } },
-    { id: "gate-malformed", worker: "auth", label: "gate, malformed token", baseline: "bare proxy", expect: 401, a: { worker: auth, req: { path: "/api/x", headers: gateHeaders(malformed) } }, b: p("/api/x", { headers: gateHeaders(malformed) }), target: { rpsMin: 0.9, readsMax: 0 } },
-    { id: "gate-unknown", worker: "auth", label: "gate, unknown token", baseline: "bare proxy", expect: 401, a: { worker: auth, req: { path: "/api/x", headers: gateHeaders(revoked) } }, b: p("/api/x", { headers: gateHeaders(revoked) }), target: { rpsMin: 0.9 } },
+    {
+      id: "site-html",
+      worker: "site",
+      label: "site 200 small HTML",
+      baseline: "hello-world",
+      expect: 200,
+      a: { worker: site, req: { path: "/" } },
+      b: h(`/?n=${html.byteLength}`),
+      target: { rpsMin: 0.8, readsMax: 1 },
+    },
+    {
+      id: "site-1mib",
+      worker: "site",
+      label: "site 200 1 MiB asset",
+      baseline: "hello-world",
+      expect: 200,
+      a: { worker: site, req: { path: "/big.bin" } },
+      b: h(`/?n=${1024 * 1024}`),
+      target: { rpsMin: 0.8, readsMax: 1 },
+    },
+    {
+      id: "site-304",
+      worker: "site",
+      label: "site 304",
+      baseline: "hello-world",
+      expect: 304,
+      a: { worker: site, req: { path: "/", headers: { "if-none-match": etag } } },
+      b: h("/?s=304"),
+      target: { rpsMin: 0.9, readsMax: 0 },
+    },
+    {
+      id: "site-head",
+      worker: "site",
+      label: "site HEAD",
+      baseline: "hello-world",
+      expect: 200,
+      a: { worker: site, req: { path: "/", method: "HEAD" } },
+      b: h(`/?n=${html.byteLength}`, { method: "HEAD" }),
+      target: { rpsMin: 0.9, readsMax: 0 },
+    },
+    {
+      id: "site-range",
+      worker: "site",
+      label: "site Range 4 KiB",
+      baseline: "hello-world",
+      expect: 206,
+      a: { worker: site, req: { path: "/big.bin", headers: { range: "bytes=4096-8191" } } },
+      b: h("/?n=4096"),
+      target: { readsMax: 1 },
+    },
+    {
+      id: "site-br",
+      worker: "site",
+      label: "site 200 br",
+      baseline: "hello-world",
+      expect: 200,
+      a: { worker: site, req: { path: "/", headers: { "accept-encoding": "br" } } },
+      b: h(`/?n=${brBytes}`),
+      target: { rpsMin: 0.8, readsMax: 1 },
+    },
+    {
+      id: "splitter-sticky",
+      worker: "splitter",
+      label: "splitter, sticky cookie",
+      baseline: "bare proxy",
+      expect: 200,
+      a: { worker: splitter, req: { path: "/api/x", headers: { cookie: "edgekv_id=benchuser0123456789" } } },
+      b: p("/api/x"),
+      target: { rpsMin: 0.9, readsMax: 0 },
+    },
+    {
+      id: "splitter-new",
+      worker: "splitter",
+      label: "splitter, new visitor",
+      baseline: "bare proxy",
+      expect: 200,
+      a: { worker: splitter, req: { path: "/api/x" } },
+      b: p("/api/x"),
+      target: { rpsMin: 0.9, readsMax: 0 },
+    },
+    {
+      id: "gate-valid",
+      worker: "auth",
+      label: "gate, valid token",
+      baseline: "bare proxy",
+      expect: 200,
+      a: { worker: auth, req: { path: "/api/x", headers: gateHeaders(token) } },
+      b: p("/api/x", { headers: gateHeaders(token) }),
+      target: { rpsMin: 0.9, readsMax: 0 },
+    },
+    {
+      id: "gate-malformed",
+      worker: "auth",
+      label: "gate, malformed token",
+      baseline: "bare proxy",
+      expect: 401,
+      a: { worker: auth, req: { path: "/api/x", headers: gateHeaders(malformed) } },
+      b: p("/api/x", { headers: gateHeaders(malformed) }),
+      target: { rpsMin: 0.9, readsMax: 0 },
+    },
+    {
+      id: "gate-unknown",
+      worker: "auth",
+      label: "gate, unknown token",
+      baseline: "bare proxy",
+      expect: 401,
+      a: { worker: auth, req: { path: "/api/x", headers: gateHeaders(revoked) } },
+      b: p("/api/x", { headers: gateHeaders(revoked) }),
+      target: { rpsMin: 0.9 },
+    },
   ];
   return cases.filter((c) => !only || c.id.startsWith(only));
 }
@@ -289,7 +409,13 @@ async function buildCases(w: BenchWorkers, { token, revoked }: Tokens, only: str
 function sizeTable(sizes: readonly BundleSize[]): string {
   return table(
     ["Worker", "minified", "gzip", "target (gzip)", "verdict"],
-    sizes.map((s) => [s.env, `${(s.bytes / 1024).toFixed(2)} KiB`, `${(s.gzipBytes / 1024).toFixed(2)} KiB`, `≤ ${s.budgetKiB} KiB`, s.gzipBytes <= s.budgetKiB * 1024 ? "met" : "missed"]),
+    sizes.map((s) => [
+      s.env,
+      `${(s.bytes / 1024).toFixed(2)} KiB`,
+      `${(s.gzipBytes / 1024).toFixed(2)} KiB`,
+      `≤ ${s.budgetKiB} KiB`,
+      s.gzipBytes <= s.budgetKiB * 1024 ? "met" : "missed",
+    ]),
   );
 }
 
@@ -314,7 +440,14 @@ function renderMarkdown(opt: Options, o: Outcome): string {
     "",
     sizeTable(o.sizes),
     ...(o.deploys.length
-      ? ["", "### Deploy tool (`edgekv site deploy` vs `wrangler kv bulk put --local`)", "", deployTable(o.deploys), "", "Target: unchanged redeploy of 1,000 files under 3 s with 0 blob writes."]
+      ? [
+          "",
+          "### Deploy tool (`edgekv site deploy` vs `wrangler kv bulk put --local`)",
+          "",
+          deployTable(o.deploys),
+          "",
+          "Target: unchanged redeploy of 1,000 files under 3 s with 0 blob writes.",
+        ]
       : []),
     "",
     `Reproduce: \`npm run bench${opt.quick ? " -- --quick" : ""}\` (took ${o.tookSeconds} s).`,

@@ -81,11 +81,7 @@ export function listArg(values: ArgValues, name: string): string[] {
 }
 
 /** A numeric flag checked against bounds, with a message that names the flag. */
-export function numberArg(
-  values: ArgValues,
-  name: string,
-  bounds: { min?: number; max?: number; integer?: boolean } = {},
-): number | undefined {
+export function numberArg(values: ArgValues, name: string, bounds: { min?: number; max?: number; integer?: boolean } = {}): number | undefined {
   const raw = stringArg(values, name);
   if (raw === undefined) return undefined;
   const n = Number(raw);

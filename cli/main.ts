@@ -16,7 +16,10 @@ export const GROUPS: CommandGroup[] = [siteGroup, rolloutGroup, tokenGroup, kvGr
 const GLOBAL_OPTIONS: Record<string, OptionSpec> = {
   local: { type: "boolean", description: "--local            use local state, as `wrangler dev` does (default)" },
   remote: { type: "boolean", description: "--remote           use the Cloudflare account (wrangler login or CLOUDFLARE_API_TOKEN)" },
-  "persist-to": { type: "string", description: "--persist-to DIR   local state folder, as `wrangler dev --persist-to` (default .wrangler/state; env EDGEKV_PERSIST_TO)" },
+  "persist-to": {
+    type: "string",
+    description: "--persist-to DIR   local state folder, as `wrangler dev --persist-to` (default .wrangler/state; env EDGEKV_PERSIST_TO)",
+  },
   config: { type: "string", description: "--config FILE      wrangler config (default ./wrangler.toml, searched upwards)" },
   json: { type: "boolean", description: "--json             machine-readable output" },
   verbose: { type: "boolean", description: "--verbose          stack traces on errors" },
@@ -151,7 +154,13 @@ function parseCommandArgs(argv: string[], cmd: Command): { values: ArgValues; po
 }
 
 /** What a command runs with: global options, output, KV access, clock, environment and stdin. */
-function buildContext(values: ArgValues, io: MainIo, env: Record<string, string | undefined>, stdout: (s: string) => void, stderr: (s: string) => void): Context {
+function buildContext(
+  values: ArgValues,
+  io: MainIo,
+  env: Record<string, string | undefined>,
+  stdout: (s: string) => void,
+  stderr: (s: string) => void,
+): Context {
   const persistTo = (values["persist-to"] as string | undefined) ?? env.EDGEKV_PERSIST_TO;
   const configPath = resolve(io.cwd ?? process.cwd(), (values.config as string | undefined) ?? findConfig(io.cwd ?? process.cwd()));
   const global: GlobalOptions = {

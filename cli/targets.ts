@@ -96,6 +96,8 @@ export async function openKv(env: WorkerEnv, target: KvTarget): Promise<OpenKv> 
     };
   } catch (err) {
     await rm(dir, { recursive: true, force: true });
-    throw new CliError(`cannot reach KV namespace ${ns.id} remotely (run \`npx wrangler login\` or set CLOUDFLARE_API_TOKEN): ${err instanceof Error ? err.message : String(err)}`);
+    throw new CliError(
+      `cannot reach KV namespace ${ns.id} remotely (run \`npx wrangler login\` or set CLOUDFLARE_API_TOKEN): ${err instanceof Error ? err.message : String(err)}`,
+    );
   }
 }

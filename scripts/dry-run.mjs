@@ -16,11 +16,11 @@ export const BUDGETS = { site: 6, splitter: 5, auth: 5 };
 export function measure(env) {
   const out = mkdtempSync(join(tmpdir(), `edgekv-dry-${env}-`));
   try {
-    execFileSync(
-      process.execPath,
-      [join(root, "node_modules/wrangler/bin/wrangler.js"), "deploy", "--dry-run", "--env", env, "--minify", "--outdir", out],
-      { cwd: root, env: { ...process.env, WRANGLER_SEND_METRICS: "false", NO_COLOR: "1" }, stdio: ["ignore", "pipe", "pipe"] },
-    );
+    execFileSync(process.execPath, [join(root, "node_modules/wrangler/bin/wrangler.js"), "deploy", "--dry-run", "--env", env, "--minify", "--outdir", out], {
+      cwd: root,
+      env: { ...process.env, WRANGLER_SEND_METRICS: "false", NO_COLOR: "1" },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
     const file = readdirSync(out).find((f) => f.endsWith(".js"));
     const code = readFileSync(join(out, file));
     return { env, bytes: code.byteLength, gzipBytes: gzipSync(code, { level: 9 }).byteLength, budgetKiB: BUDGETS[env] };

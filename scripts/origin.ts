@@ -164,7 +164,12 @@ function handler(origin: Origin, opts: Required<Omit<OriginOptions, "port" | "ho
 export async function startOrigin(name: string, options: OriginOptions = {}): Promise<Origin> {
   const reply = options.reply ?? "echo";
   const host = options.host ?? "127.0.0.1";
-  const opts = { reply, record: options.record ?? true, specialPaths: options.specialPaths ?? reply === "echo", websocket: options.websocket ?? reply === "echo" };
+  const opts = {
+    reply,
+    record: options.record ?? true,
+    specialPaths: options.specialPaths ?? reply === "echo",
+    websocket: options.websocket ?? reply === "echo",
+  };
   let server: Server | undefined;
   const sockets = new Set<Socket>();
   const origin: Origin = {

@@ -60,7 +60,13 @@ function options(argv: string[]): Options {
 async function cliInProcess(args: string[], persist: string, now?: () => number): Promise<string> {
   let out = "";
   let err = "";
-  const code = await edgekv([...args, "--persist-to", persist], { stdout: (s) => (out += `${s}\n`), stderr: (s) => (err += `${s}\n`), isTTY: false, cwd: ROOT, ...(now ? { now } : {}) });
+  const code = await edgekv([...args, "--persist-to", persist], {
+    stdout: (s) => (out += `${s}\n`),
+    stderr: (s) => (err += `${s}\n`),
+    isTTY: false,
+    cwd: ROOT,
+    ...(now ? { now } : {}),
+  });
   if (code !== 0) throw new Error(`edgekv ${args.join(" ")}: ${err.trim()}`);
   return out;
 }
@@ -128,7 +134,10 @@ async function setup(work: string, log: (s: string) => void, cleanups: (() => Pr
   // The demo origins' answers (their colour), recording what reaches them; switched down and slowed by the faults.
   const blue = await startOrigin("blue", { reply: "demo", keepAliveTimeoutMs: 30_000 });
   const green = await startOrigin("green", { reply: "demo", keepAliveTimeoutMs: 30_000 });
-  cleanups.push(() => blue.close(), () => green.close());
+  cleanups.push(
+    () => blue.close(),
+    () => green.close(),
+  );
   log("seeding with the edgekv CLI: demo/site, rollout blue/green, tokens...");
   const { tokens, goodConfig } = await seed(persist, siteDir, blue, green);
 
@@ -264,12 +273,17 @@ async function gateHit(st: RunState, authUrl: string, t: Tokens): Promise<void> 
   const r = Math.random();
   const badIp = `203.0.113.${1 + Math.floor(Math.random() * 200)}`;
   const [kind, token, ip]: [Kind, string | null, string] =
-    r < 0.55 ? ["gate-valid", t.valid, "198.51.100.10"]
-    : r < 0.65 ? ["gate-malformed", `ekv_${"z".repeat(30)}`, badIp]
-    : r < 0.75 ? ["gate-unknown", t.unknown, badIp]
-    : r < 0.85 ? ["gate-expired", t.expired, badIp]
-    : r < 0.95 ? ["gate-revoked", t.revokedLater, "198.51.100.20"]
-    : ["gate-none", null, badIp];
+    r < 0.55
+      ? ["gate-valid", t.valid, "198.51.100.10"]
+      : r < 0.65
+        ? ["gate-malformed", `ekv_${"z".repeat(30)}`, badIp]
+        : r < 0.75
+          ? ["gate-unknown", t.unknown, badIp]
+          : r < 0.85
+            ? ["gate-expired", t.expired, badIp]
+            : r < 0.95
+              ? ["gate-revoked", t.revokedLater, "198.51.100.20"]
+              : ["gate-none", null, badIp];
   const headers: Record<string, string> = { "cf-connecting-ip": ip, accept: "application/json" };
   if (token) headers.authorization = `Bearer ${token}`;
   await send(st, kind, `${authUrl}/api/hello`, { headers });
@@ -336,9 +350,21 @@ async function chaos(st: RunState, topo: Topology, seconds: number, log: (s: str
       // Keep loading until the revocation bound has passed, so it is checked.
       st.minEnd = Math.max(st.minEnd, st.revokedAt + REVOCATION_BOUND_MS + 3_000);
     }),
-    window("kv-down", 0.08, 0.18, () => workers.setKvFailing(true), () => workers.setKvFailing(false)),
+    window(
+      "kv-down",
+      0.08,
+      0.18,
+      () => workers.setKvFailing(true),
+      () => workers.setKvFailing(false),
+    ),
     event("rollout-change", 0.2, async () => void (await cliProcess(["rollout", "set", "40"], persist))),
-    window("origin-down", 0.3, 0.4, () => blue.down(), () => blue.up()),
+    window(
+      "origin-down",
+      0.3,
+      0.4,
+      () => blue.down(),
+      () => blue.up(),
+    ),
     window(
       "origin-slow",
       0.45,
@@ -374,7 +400,11 @@ interface Verdicts {
 
 /** Every response classified against the faults, plus the wrong decisions seen at the origins and across responses. */
 function judge(st: RunState, topo: Topology): Verdicts {
-  const options = { graceMs: 2_000 + ORIGIN_TIMEOUT_MS, revocationBoundMs: REVOCATION_BOUND_MS, ...(st.revokedAt !== undefined ? { revokedAt: st.revokedAt } : {}) };
+  const options = {
+    graceMs: 2_000 + ORIGIN_TIMEOUT_MS,
+    revocationBoundMs: REVOCATION_BOUND_MS,
+    ...(st.revokedAt !== undefined ? { revokedAt: st.revokedAt } : {}),
+  };
   const unexplained = new Map<string, number>();
   const wrong = new Map<string, number>();
   const explained = new Map<string, number>();
@@ -386,7 +416,10 @@ function judge(st: RunState, topo: Topology): Verdicts {
     else if (v.class === "explained") bump(explained, v.by);
   }
   // What reached an origin: the soak kind it was sent as, and the identity the gate added.
-  const hits = [...topo.blue.seen, ...topo.green.seen].map((r) => ({ kind: headerValue(r.headers["x-soak-kind"]), user: headerValue(r.headers["x-edgekv-user"]) }));
+  const hits = [...topo.blue.seen, ...topo.green.seen].map((r) => ({
+    kind: headerValue(r.headers["x-soak-kind"]),
+    user: headerValue(r.headers["x-edgekv-user"]),
+  }));
   for (const w of originViolations(hits, VALID_USER)) bump(wrong, w);
   for (const w of colourFlips(st.flips)) bump(wrong, `colour flip without a config change: ${w}`);
   for (const w of siteViolations(st.siteSeen)) bump(wrong, `site: ${w}`);
@@ -409,7 +442,13 @@ function statusTable(observations: readonly Observation[]): string {
 }
 
 /** The Markdown report: responses by kind and status, faults, unexplained errors, wrong decisions, memory. */
-function renderReport(st: RunState, v: Verdicts, opt: Options, elapsed: number, mem: { before: Record<string, number>; after: Record<string, number> }): string {
+function renderReport(
+  st: RunState,
+  v: Verdicts,
+  opt: Options,
+  elapsed: number,
+  mem: { before: Record<string, number>; after: Record<string, number> },
+): string {
   const { observations, siteSeen, faults, runStart } = st;
   const mib = (n: number) => (Number.isFinite(n) ? `${(n / 2 ** 20).toFixed(1)} MiB` : "n/a");
   const versions = new Set(siteSeen.map((s) => s.version));
@@ -434,15 +473,28 @@ function renderReport(st: RunState, v: Verdicts, opt: Options, elapsed: number, 
     "",
     "### Unexplained errors",
     "",
-    v.unexplained.size ? table(["what", "count"], [...v.unexplained].map(([k, n]) => [k, n])) : "none",
+    v.unexplained.size
+      ? table(
+          ["what", "count"],
+          [...v.unexplained].map(([k, n]) => [k, n]),
+        )
+      : "none",
     "",
     "### Wrong decisions",
     "",
-    v.wrong.size ? table(["what", "count"], [...v.wrong].slice(0, 50).map(([k, n]) => [k, n])) : "none",
+    v.wrong.size
+      ? table(
+          ["what", "count"],
+          [...v.wrong].slice(0, 50).map(([k, n]) => [k, n]),
+        )
+      : "none",
     "",
     "### workerd memory (RSS)",
     "",
-    table(["Worker", "before", "after"], Object.keys(mem.before).map((k) => [k, mib(mem.before[k]!), mib(mem.after[k]!)])),
+    table(
+      ["Worker", "before", "after"],
+      Object.keys(mem.before).map((k) => [k, mib(mem.before[k]!), mib(mem.after[k]!)]),
+    ),
   ].join("\n");
 }
 

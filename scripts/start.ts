@@ -70,14 +70,11 @@ async function seed(persistTo: string, ports: Record<Part, number>, log: (s: str
   const rollout = await run(["rollout", "status", "--json"], persistTo, true);
   if (rollout.code !== 0) {
     log("seeding: rollout config with blue live at 0%");
-    await run(
-      ["rollout", "init", "--blue", `http://127.0.0.1:${ports.blue}`, "--green", `http://127.0.0.1:${ports.green}`, "--live", "blue"],
-      persistTo,
-    );
+    await run(["rollout", "init", "--blue", `http://127.0.0.1:${ports.blue}`, "--green", `http://127.0.0.1:${ports.green}`, "--live", "blue"], persistTo);
   }
   const tokenFile = join(persistTo, DEMO_TOKEN_FILE);
   if (existsSync(tokenFile)) return (await readFile(tokenFile, "utf8")).trim() || null;
-  log("seeding: a demo token for user \"demo\"");
+  log('seeding: a demo token for user "demo"');
   const issued = await run(["token", "issue", "--user", DEMO_USER, "--name", "npm start demo", "--ttl", String(DEMO_TOKEN_TTL_SECONDS), "--json"], persistTo);
   const token = (JSON.parse(issued.stdout) as { token?: string }).token ?? null;
   if (token) await writeFile(tokenFile, `${token}\n`, { mode: 0o600 });
@@ -158,7 +155,11 @@ export async function startSuite(options: { persistTo?: string; env?: NodeJS.Pro
       onOutput: requestLog("auth", log),
     });
     workers.push(auth);
-    for (const [name, w] of [["site", site], ["splitter", splitter], ["auth", auth]] as const) {
+    for (const [name, w] of [
+      ["site", site],
+      ["splitter", splitter],
+      ["auth", auth],
+    ] as const) {
       void w.exited.then((code) => {
         if (!stopping) log(`the ${name} Worker stopped unexpectedly (exit ${code}):\n${w.output().slice(-2000)}`);
       });

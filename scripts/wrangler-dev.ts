@@ -63,11 +63,16 @@ export async function startWranglerDev(options: DevOptions): Promise<DevServer> 
   const args = [
     join(ROOT, "node_modules", "wrangler", "bin", "wrangler.js"),
     "dev",
-    "--env", options.env,
-    "--ip", "127.0.0.1",
-    "--port", String(port),
-    "--inspector-port", String(inspector),
-    "--persist-to", options.persistTo,
+    "--env",
+    options.env,
+    "--ip",
+    "127.0.0.1",
+    "--port",
+    String(port),
+    "--inspector-port",
+    String(inspector),
+    "--persist-to",
+    options.persistTo,
     "--show-interactive-dev-session=false",
   ];
   for (const [k, v] of Object.entries(options.vars ?? {})) args.push("--var", `${k}:${v}`);

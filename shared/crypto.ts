@@ -82,10 +82,7 @@ export async function hmacSha256(secret: string, message: string): Promise<strin
  * @example await timingSafeEqualStrings(provided, env.ADMIN_SECRET)
  */
 export async function timingSafeEqualStrings(a: string, b: string): Promise<boolean> {
-  const [ha, hb] = await Promise.all([
-    crypto.subtle.digest("SHA-256", encoder.encode(a)),
-    crypto.subtle.digest("SHA-256", encoder.encode(b)),
-  ]);
+  const [ha, hb] = await Promise.all([crypto.subtle.digest("SHA-256", encoder.encode(a)), crypto.subtle.digest("SHA-256", encoder.encode(b))]);
   const subtle = crypto.subtle as typeof crypto.subtle & { timingSafeEqual?: (x: ArrayBuffer, y: ArrayBuffer) => boolean };
   if (typeof subtle.timingSafeEqual === "function") return subtle.timingSafeEqual(ha, hb);
   const x = new Uint8Array(ha);

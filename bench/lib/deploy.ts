@@ -42,11 +42,15 @@ export async function generateSite(dir: string, n: number): Promise<string[]> {
 
 async function edgekvDeploy(dir: string, persist: string, countFile: string): Promise<Omit<DeployRow, "files" | "tool" | "step">> {
   const started = performance.now();
-  const { stdout } = await run(process.execPath, ["--import", REGISTER, join(ROOT, "cli", "bin.mjs"), "site", "deploy", dir, "--json", "--persist-to", persist], {
-    cwd: ROOT,
-    env: { ...process.env, WRANGLER_SEND_METRICS: "false", NO_COLOR: "1", EDGEKV_BENCH_KV_COUNT: countFile },
-    maxBuffer: 16 * 1024 * 1024,
-  });
+  const { stdout } = await run(
+    process.execPath,
+    ["--import", REGISTER, join(ROOT, "cli", "bin.mjs"), "site", "deploy", dir, "--json", "--persist-to", persist],
+    {
+      cwd: ROOT,
+      env: { ...process.env, WRANGLER_SEND_METRICS: "false", NO_COLOR: "1", EDGEKV_BENCH_KV_COUNT: countFile },
+      maxBuffer: 16 * 1024 * 1024,
+    },
+  );
   const wallMs = performance.now() - started;
   const out = JSON.parse(stdout) as { newBlobs: number; ms: number };
   const kv = JSON.parse(await readFile(countFile, "utf8")) as DeployRow["kv"];
@@ -57,7 +61,20 @@ async function bulkPut(file: string, persist: string, keys: number): Promise<Omi
   const started = performance.now();
   await run(
     process.execPath,
-    [join(ROOT, "node_modules", "wrangler", "bin", "wrangler.js"), "kv", "bulk", "put", file, "--binding", "SITE_KV", "--env", "site", "--local", "--persist-to", persist],
+    [
+      join(ROOT, "node_modules", "wrangler", "bin", "wrangler.js"),
+      "kv",
+      "bulk",
+      "put",
+      file,
+      "--binding",
+      "SITE_KV",
+      "--env",
+      "site",
+      "--local",
+      "--persist-to",
+      persist,
+    ],
     { cwd: ROOT, env: { ...process.env, WRANGLER_SEND_METRICS: "false", NO_COLOR: "1", CI: "1" }, maxBuffer: 16 * 1024 * 1024 },
   );
   // wrangler has no diffing: every key in the file is written again.

@@ -170,16 +170,15 @@ export function ratioChart(rows: readonly CaseResult[], title: string): string {
   const left = 280;
   const plotW = 420;
   const top = 48;
-  const maxX = Math.max(
-    1.5,
-    ...rows.flatMap((r) => [r.rps.max, r.cpu.max].filter((n) => Number.isFinite(n))),
-  );
+  const maxX = Math.max(1.5, ...rows.flatMap((r) => [r.rps.max, r.cpu.max].filter((n) => Number.isFinite(n))));
   const scaleMax = Math.ceil(maxX * 2) / 2;
   const x = (v: number) => left + (Math.min(v, scaleMax) / scaleMax) * plotW;
   const height = top + rows.length * rowH + 56;
   const width = left + plotW + 30;
   const parts: string[] = [];
-  parts.push(`<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="system-ui, sans-serif" font-size="12">`);
+  parts.push(
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="system-ui, sans-serif" font-size="12">`,
+  );
   parts.push(`<rect width="100%" height="100%" fill="#fff"/>`);
   parts.push(`<text x="10" y="20" font-size="14" font-weight="bold">${esc(title)}</text>`);
   parts.push(
@@ -188,7 +187,9 @@ export function ratioChart(rows: readonly CaseResult[], title: string): string {
   );
   for (let t = 0; t <= scaleMax + 1e-9; t += 0.5) {
     const tx = x(t);
-    parts.push(`<line x1="${tx}" y1="${top - 4}" x2="${tx}" y2="${top + rows.length * rowH}" stroke="${t === 1 ? "#111" : "#ddd"}" stroke-width="${t === 1 ? 1.5 : 1}"/>`);
+    parts.push(
+      `<line x1="${tx}" y1="${top - 4}" x2="${tx}" y2="${top + rows.length * rowH}" stroke="${t === 1 ? "#111" : "#ddd"}" stroke-width="${t === 1 ? 1.5 : 1}"/>`,
+    );
     parts.push(`<text x="${tx}" y="${top + rows.length * rowH + 16}" text-anchor="middle" fill="#444">${t.toFixed(1)}x</text>`);
   }
   rows.forEach((r, i) => {
@@ -200,7 +201,9 @@ export function ratioChart(rows: readonly CaseResult[], title: string): string {
     ];
     for (const [s, color, dy] of bars) {
       if (!Number.isFinite(s.median)) continue;
-      parts.push(`<rect x="${left}" y="${y + dy}" width="${Math.max(0, x(s.median) - left).toFixed(1)}" height="8" fill="${color}" opacity="0.85"><title>${esc(`${r.label}: median ${f2(s.median)}x (min ${f2(s.min)}, max ${f2(s.max)})`)}</title></rect>`);
+      parts.push(
+        `<rect x="${left}" y="${y + dy}" width="${Math.max(0, x(s.median) - left).toFixed(1)}" height="8" fill="${color}" opacity="0.85"><title>${esc(`${r.label}: median ${f2(s.median)}x (min ${f2(s.min)}, max ${f2(s.max)})`)}</title></rect>`,
+      );
       parts.push(`<line x1="${x(s.min).toFixed(1)}" y1="${y + dy + 4}" x2="${x(s.max).toFixed(1)}" y2="${y + dy + 4}" stroke="#111" stroke-width="1"/>`);
     }
   });

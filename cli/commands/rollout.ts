@@ -100,7 +100,8 @@ export const rolloutGroup: CommandGroup = {
     {
       name: "init",
       summary: "create the rollout config (live colour at 100% unless --percent)",
-      usage: "rollout init --blue URL --green URL [--live blue|green] [--percent P] [--sticky cookie|ip|header:NAME] [--salt S] [--failover] [--timeout MS] [--force]",
+      usage:
+        "rollout init --blue URL --green URL [--live blue|green] [--percent P] [--sticky cookie|ip|header:NAME] [--salt S] [--failover] [--timeout MS] [--force]",
       options: {
         blue: { type: "string", description: "--blue URL         blue origin (absolute http(s) URL)" },
         green: { type: "string", description: "--green URL        green origin" },
@@ -202,7 +203,8 @@ export const rolloutGroup: CommandGroup = {
       name: "schedule",
       summary: "ramp by the clock: steps PERCENT@WHEN (now, +10m, +1h30m or an ISO time)",
       usage: "rollout schedule STEP... (e.g. 10@now 20@+10m 50@+30m 100@+1h)",
-      details: "The Worker computes the percentage from the clock: no controller, no further write.\nBefore the first step the base percent applies. `set` or `rollback` clears the schedule.",
+      details:
+        "The Worker computes the percentage from the clock: no controller, no further write.\nBefore the first step the base percent applies. `set` or `rollback` clears the schedule.",
       positionals: { min: 1, max: 50 },
       async run(ctx, { positionals }) {
         const schedule = parseSteps(positionals, ctx.now());
@@ -303,8 +305,9 @@ export const rolloutGroup: CommandGroup = {
         const secret = await overrideSecret(ctx, flagArg(values, "secret-stdin"));
         const value = await signOverride(secret, color, exp);
         const expires = new Date(exp * 1000).toISOString();
-        ctx.emit({ color, value, expires, header: "x-edgekv-override", cookie: "edgekv_override" }, () =>
-          `${value}\n\ncurl -H 'x-edgekv-override: ${value}' https://your.app/\nor set cookie edgekv_override=${value} (valid until ${expires})`,
+        ctx.emit(
+          { color, value, expires, header: "x-edgekv-override", cookie: "edgekv_override" },
+          () => `${value}\n\ncurl -H 'x-edgekv-override: ${value}' https://your.app/\nor set cookie edgekv_override=${value} (valid until ${expires})`,
         );
       },
     },

@@ -133,8 +133,10 @@ export const siteGroup: CommandGroup = {
             dryRun: flagArg(values, "dry-run"),
             now: () => ctx.now(),
           });
-          ctx.emit(r, () =>
-            `${r.dryRun ? "would delete" : "deleted"} ${r.deletedVersions.length} version(s) and ${r.deletedBlobs} blob key(s); kept ${r.keptVersions.length} version(s), ${r.keptBlobs} blob key(s)`,
+          ctx.emit(
+            r,
+            () =>
+              `${r.dryRun ? "would delete" : "deleted"} ${r.deletedVersions.length} version(s) and ${r.deletedBlobs} blob key(s); kept ${r.keptVersions.length} version(s), ${r.keptBlobs} blob key(s)`,
           );
         });
       },

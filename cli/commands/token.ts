@@ -70,8 +70,7 @@ export const tokenGroup: CommandGroup = {
       },
       async run(ctx, { values }) {
         const user = userArg(values, true)!;
-        const ttlSeconds =
-          numberArg(values, "ttl", { min: MIN_TTL_SECONDS, max: MAX_TTL_SECONDS, integer: true }) ?? DEFAULT_TTL_SECONDS;
+        const ttlSeconds = numberArg(values, "ttl", { min: MIN_TTL_SECONDS, max: MAX_TTL_SECONDS, integer: true }) ?? DEFAULT_TTL_SECONDS;
         const scopes = listArg(values, "scope");
         const label = stringArg(values, "name", "");
         await ctx.withKv("auth", async (kv, where) => {
@@ -81,9 +80,7 @@ export const tokenGroup: CommandGroup = {
             return;
           }
           ctx.out(token);
-          ctx.err(
-            `issued ${record.id} for ${user} (${scopes.length ? scopes.join(" ") : "all scopes"}), expires ${iso(record.expiresAt)}, ${where}`,
-          );
+          ctx.err(`issued ${record.id} for ${user} (${scopes.length ? scopes.join(" ") : "all scopes"}), expires ${iso(record.expiresAt)}, ${where}`);
           ctx.err("store it now: the token is not shown again");
         });
       },
@@ -101,9 +98,7 @@ export const tokenGroup: CommandGroup = {
           ctx.emit(rows, () =>
             rows.length === 0
               ? "no tokens"
-              : rows
-                  .map((r) => `${r.id}  ${r.user}  ${r.expiresAt}  ${r.scopes.join(" ") || "*"}${r.label ? `  "${r.label}"` : ""}`)
-                  .join("\n"),
+              : rows.map((r) => `${r.id}  ${r.user}  ${r.expiresAt}  ${r.scopes.join(" ") || "*"}${r.label ? `  "${r.label}"` : ""}`).join("\n"),
           );
         });
       },

@@ -1,14 +1,7 @@
 import { hostname, userInfo } from "node:os";
 import { array, integer, minValue, number, pipe, strictObject, string, type InferOutput } from "valibot";
 import { KvStore, json, text, type KvBinding } from "../../shared/kv/index.ts";
-import {
-  CONFIG_KEY,
-  HISTORY_LIMIT,
-  HISTORY_PREFIX,
-  RolloutConfigSchema,
-  parseConfig,
-  type RolloutConfig,
-} from "../../workers/splitter/config.ts";
+import { CONFIG_KEY, HISTORY_LIMIT, HISTORY_PREFIX, RolloutConfigSchema, parseConfig, type RolloutConfig } from "../../workers/splitter/config.ts";
 import { CliError } from "../errors.ts";
 import { configDiff } from "./diff.ts";
 
@@ -85,7 +78,9 @@ export class RolloutStore {
     const cur = await this.current();
     if (cur.config) return cur.config;
     if (cur.raw === null) throw new CliError("no rollout config yet; run `edgekv rollout init --blue URL --green URL`");
-    throw new CliError(`the stored rollout config is invalid (${cur.issues.join("; ")}); replace it with \`edgekv rollout config put FILE\` or \`edgekv rollout rollback --to VERSION\``);
+    throw new CliError(
+      `the stored rollout config is invalid (${cur.issues.join("; ")}); replace it with \`edgekv rollout config put FILE\` or \`edgekv rollout rollback --to VERSION\``,
+    );
   }
 
   /**

@@ -73,7 +73,8 @@ export async function walkSite(root: string, options: { warn?: Warn } = {}): Pro
       if (d.name.startsWith(".") && !(d.name === ".well-known" && (d.isDirectory() || d.isSymbolicLink()))) continue;
       const abs = join(dir, d.name);
       const e = await classify(d, abs, rootReal, (why) => skip(abs, why));
-      if (e.kind === "dangling") add(abs); // fails the deploy with "cannot read /x: ENOENT"
+      if (e.kind === "dangling")
+        add(abs); // fails the deploy with "cannot read /x: ENOENT"
       else if (e.kind === "dir") {
         const real = e.real ?? (await realpath(abs));
         if (chain.includes(real)) skip(abs, "symlink loop");

@@ -143,7 +143,10 @@ export async function listBlobMarkers(stores: SiteStores): Promise<Map<string, B
 
 /** A sortable version id: UTC time plus the start of the manifest hash. */
 export function versionId(now: number, hash: string): string {
-  const t = new Date(now).toISOString().replace(/[-:]/g, "").replace(/\.\d+Z$/, "Z");
+  const t = new Date(now)
+    .toISOString()
+    .replace(/[-:]/g, "")
+    .replace(/\.\d+Z$/, "Z");
   return `${t}-${hash.slice(0, 8)}`;
 }
 
@@ -210,7 +213,11 @@ class BlobUploader {
 }
 
 /** Reads, hashes and (when new) uploads every file; the manifest entries, sorted by path, and their total size. */
-async function storeFiles(options: PublishOptions, uploader: BlobUploader, markers: Map<string, BlobMeta>): Promise<{ entries: (readonly [string, Entry])[]; totalBytes: number }> {
+async function storeFiles(
+  options: PublishOptions,
+  uploader: BlobUploader,
+  markers: Map<string, BlobMeta>,
+): Promise<{ entries: (readonly [string, Entry])[]; totalBytes: number }> {
   const { files } = options;
   let totalBytes = 0;
   let done = 0;

@@ -5,7 +5,16 @@
  */
 import { normalizePath } from "../../shared/http/path.ts";
 import { CliError } from "../errors.ts";
-import { MAX_DYNAMIC_REDIRECTS, MAX_HEADER_RULES, MAX_STATIC_REDIRECTS, REDIRECT_STATUS, SITE_PATH_POLICY, type HeaderRule, type Pattern, type Redirect } from "../../workers/site/model.ts";
+import {
+  MAX_DYNAMIC_REDIRECTS,
+  MAX_HEADER_RULES,
+  MAX_STATIC_REDIRECTS,
+  REDIRECT_STATUS,
+  SITE_PATH_POLICY,
+  type HeaderRule,
+  type Pattern,
+  type Redirect,
+} from "../../workers/site/model.ts";
 
 /** Pages' line limits. */
 export const MAX_REDIRECT_LINE = 1000;

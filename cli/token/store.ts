@@ -7,7 +7,17 @@
  */
 import { array, integer, maxLength, minValue, number, object, pipe, regex, string } from "valibot";
 import { KvStore, text, type KvBinding } from "../../shared/kv/index.ts";
-import { LABEL_MESSAGE, LABEL_PATTERN, MAX_LABEL_LENGTH, MAX_SCOPE_LENGTH, MAX_SCOPES, SCOPE_MESSAGE, SCOPE_PATTERN, USER_MESSAGE, USER_PATTERN } from "../../workers/auth/shape.ts";
+import {
+  LABEL_MESSAGE,
+  LABEL_PATTERN,
+  MAX_LABEL_LENGTH,
+  MAX_SCOPE_LENGTH,
+  MAX_SCOPES,
+  SCOPE_MESSAGE,
+  SCOPE_PATTERN,
+  USER_MESSAGE,
+  USER_PATTERN,
+} from "../../workers/auth/shape.ts";
 import { TOKEN_ID_CHARS } from "../../workers/auth/token.ts";
 import { checkUser, TOKEN_KEY_PREFIX, Tokens, USER_INDEX_PREFIX, type TokenRecord, type TokenStoreOptions } from "../../workers/auth/tokens.ts";
 

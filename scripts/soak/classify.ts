@@ -3,16 +3,7 @@
 // (covered by test/node/bench/soak.test.ts).
 
 /** What a soak request was meant to exercise. */
-export type Kind =
-  | "site"
-  | "site-asset"
-  | "splitter"
-  | "gate-valid"
-  | "gate-malformed"
-  | "gate-unknown"
-  | "gate-expired"
-  | "gate-revoked"
-  | "gate-none";
+export type Kind = "site" | "site-asset" | "splitter" | "gate-valid" | "gate-malformed" | "gate-unknown" | "gate-expired" | "gate-revoked" | "gate-none";
 
 export type FaultName = "kv-down" | "origin-down" | "origin-slow" | "bad-config" | "site-deploy" | "rollout-change" | "token-revoke";
 
@@ -117,7 +108,8 @@ export function originViolations(hits: readonly OriginHit[], validUser: string):
   for (const h of hits) {
     if (h.kind === undefined || h.kind === "splitter") continue;
     if (h.kind === "gate-valid" || h.kind === "gate-revoked") {
-      if (h.user !== validUser && !(h.kind === "gate-revoked" && h.user === "soak-revoked")) out.push(`${h.kind} request reached an origin as user ${h.user ?? "(none)"}`);
+      if (h.user !== validUser && !(h.kind === "gate-revoked" && h.user === "soak-revoked"))
+        out.push(`${h.kind} request reached an origin as user ${h.user ?? "(none)"}`);
       continue;
     }
     out.push(`${h.kind} request reached an origin`);

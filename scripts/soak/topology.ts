@@ -15,7 +15,16 @@ const CHAOS_ENTRY = fileURLToPath(new URL("./chaos/entry.ts", import.meta.url));
  * real Worker ("./worker.js") left for Miniflare to resolve to the second module.
  */
 export async function bundleChaosEntry(): Promise<string> {
-  const out = await build({ entryPoints: [CHAOS_ENTRY], bundle: true, format: "esm", platform: "neutral", target: "es2022", external: ["./worker.js"], write: false, logLevel: "silent" });
+  const out = await build({
+    entryPoints: [CHAOS_ENTRY],
+    bundle: true,
+    format: "esm",
+    platform: "neutral",
+    target: "es2022",
+    external: ["./worker.js"],
+    write: false,
+    logLevel: "silent",
+  });
   return out.outputFiles[0]!.text;
 }
 

@@ -53,7 +53,13 @@ export function toErrorResponse(err: unknown, extraHeaders: Record<string, strin
     status = err.phase === "write" ? 400 : 503;
     code = err.phase === "write" ? "invalid_input" : "invalid_stored_data";
     // A write's issues describe the client's own input; a read's describe stored data.
-    message = err.phase === "write" ? err.issues.slice(0, 3).map((i) => (i.path ? `${i.path}: ${i.message}` : i.message)).join("; ") : "stored data is invalid, retry shortly";
+    message =
+      err.phase === "write"
+        ? err.issues
+            .slice(0, 3)
+            .map((i) => (i.path ? `${i.path}: ${i.message}` : i.message))
+            .join("; ")
+        : "stored data is invalid, retry shortly";
     if (status === 503) headers["Retry-After"] = String(KV_RETRY_AFTER_SECONDS);
   } else if (err instanceof KvLimitError) {
     status = 400;
@@ -73,5 +79,7 @@ function logError(code: string, err: unknown): void {
   for (let c: unknown = err instanceof Error ? err.cause : undefined; c !== undefined && causes.length < 4; c = c instanceof Error ? c.cause : undefined) {
     causes.push(c instanceof Error ? `${c.name}: ${c.message}` : String(c));
   }
-  console.error(JSON.stringify({ level: "error", code, message: err instanceof Error ? err.message : String(err), ...(causes.length ? { cause: causes } : {}) }));
+  console.error(
+    JSON.stringify({ level: "error", code, message: err instanceof Error ? err.message : String(err), ...(causes.length ? { cause: causes } : {}) }),
+  );
 }

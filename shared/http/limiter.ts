@@ -89,7 +89,10 @@ export function ipKey(value: string): string {
   if (!h) return BAD_IP_KEY;
   // ::ffff:0:0/96 (IPv4-mapped) is the IPv4 client itself.
   if (h.slice(0, 5).every((x) => x === 0) && h[5] === 0xffff) return `ip4:${h[6]! >> 8}.${h[6]! & 0xff}.${h[7]! >> 8}.${h[7]! & 0xff}`;
-  return `ip6:${h.slice(0, 4).map((x) => x.toString(16)).join(":")}`;
+  return `ip6:${h
+    .slice(0, 4)
+    .map((x) => x.toString(16))
+    .join(":")}`;
 }
 
 /**

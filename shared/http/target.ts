@@ -48,7 +48,13 @@ export function originTarget(base: OriginBase, encodedPath: string, search: stri
     /* refused below */
   }
   if (origin !== base.origin || encodedPath[0] !== "/" || encodedPath[1] === "/" || encodedPath.includes("\\")) {
-    throw new HttpError(502, "bad_target", "the request cannot be forwarded", {}, { cause: new Error(`refused target ${target} (configured origin ${base.origin})`) });
+    throw new HttpError(
+      502,
+      "bad_target",
+      "the request cannot be forwarded",
+      {},
+      { cause: new Error(`refused target ${target} (configured origin ${base.origin})`) },
+    );
   }
   return target;
 }

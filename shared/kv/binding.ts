@@ -39,15 +39,8 @@ export interface KvBinding {
   getWithMetadata(key: string, options: KvGetOptions<"text">): Promise<KvValueWithMetadata<string>>;
   getWithMetadata(key: string, options: KvGetOptions<"arrayBuffer">): Promise<KvValueWithMetadata<ArrayBuffer>>;
   getWithMetadata(key: string, options: KvGetOptions<"stream">): Promise<KvValueWithMetadata<ReadableStream>>;
-  getWithMetadata(
-    keys: string[],
-    options: KvGetOptions<"text">,
-  ): Promise<Map<string, KvValueWithMetadata<string>>>;
-  put(
-    key: string,
-    value: string | ArrayBuffer | ArrayBufferView | ReadableStream,
-    options?: KvPutOptions,
-  ): Promise<void>;
+  getWithMetadata(keys: string[], options: KvGetOptions<"text">): Promise<Map<string, KvValueWithMetadata<string>>>;
+  put(key: string, value: string | ArrayBuffer | ArrayBufferView | ReadableStream, options?: KvPutOptions): Promise<void>;
   delete(key: string): Promise<void>;
   list(options?: { prefix?: string | null; limit?: number; cursor?: string | null }): Promise<KvListResult>;
 }

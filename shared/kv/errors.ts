@@ -71,12 +71,7 @@ export class KvValidationError extends EdgeKvError {
   readonly phase: "read" | "write";
   readonly target: "value" | "metadata";
   readonly issues: readonly ValidationIssue[];
-  constructor(
-    key: string,
-    phase: "read" | "write",
-    target: "value" | "metadata",
-    issues: readonly ValidationIssue[],
-  ) {
+  constructor(key: string, phase: "read" | "write", target: "value" | "metadata", issues: readonly ValidationIssue[]) {
     const detail = issues
       .slice(0, 3)
       .map((i) => (i.path ? `${i.path}: ${i.message}` : i.message))

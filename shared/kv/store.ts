@@ -1,14 +1,7 @@
 import type { KvBinding, KvPutOptions, KvValueWithMetadata } from "./binding.ts";
 import { IsolateCache, type CacheEntry } from "./cache.ts";
 import type { Codec } from "./codec.ts";
-import {
-  EdgeKvError,
-  KvLimitError,
-  KvRateLimitError,
-  KvUnavailableError,
-  KvUnsupportedError,
-  KvValidationError,
-} from "./errors.ts";
+import { EdgeKvError, KvLimitError, KvRateLimitError, KvUnavailableError, KvUnsupportedError, KvValidationError } from "./errors.ts";
 import { KV_LIMITS, WRITE_RETRY_DEFAULTS } from "./limits.ts";
 import { listPages as listPagesOf } from "./list.ts";
 import type { KvOps } from "./ops.ts";
@@ -303,9 +296,7 @@ export class KvReader<V, M = unknown, K extends Codec<V>["kind"] = Codec<V>["kin
         try {
           parsed = JSON.parse(raw as string);
         } catch (err) {
-          throw new KvValidationError(key, "read", "value", [
-            { message: `not valid JSON (${err instanceof Error ? err.message : String(err)})`, path: "" },
-          ]);
+          throw new KvValidationError(key, "read", "value", [{ message: `not valid JSON (${err instanceof Error ? err.message : String(err)})`, path: "" }]);
         }
         return codec.schema ? validate(codec.schema, parsed, { key, phase: "read", target: "value" }) : (parsed as V);
       }
@@ -416,11 +407,7 @@ export class KvWriter<V, M = unknown, K extends Codec<V>["kind"] = Codec<V>["kin
 
   // ---------------------------------------------------------------- internals
 
-  async #encode(
-    key: string,
-    value: V,
-    declaredSize: number | undefined,
-  ): Promise<string | ArrayBuffer | ArrayBufferView | LimitedStream> {
+  async #encode(key: string, value: V, declaredSize: number | undefined): Promise<string | ArrayBuffer | ArrayBufferView | LimitedStream> {
     const max = KV_LIMITS.valueMaxBytes;
     const codec = this._codec;
     switch (codec.kind) {
@@ -457,12 +444,7 @@ export class KvWriter<V, M = unknown, K extends Codec<V>["kind"] = Codec<V>["kin
     }
   }
 
-  async #write(
-    full: string,
-    value: string | ArrayBuffer | ArrayBufferView | LimitedStream,
-    options: KvPutOptions,
-    ops: KvOps | undefined,
-  ): Promise<void> {
+  async #write(full: string, value: string | ArrayBuffer | ArrayBufferView | LimitedStream, options: KvPutOptions, ops: KvOps | undefined): Promise<void> {
     // A stream can be consumed once, so it gets one attempt.
     const attempts = value instanceof LimitedStream ? 1 : Math.max(1, this.#retry.attempts);
     const body = value instanceof LimitedStream ? value.readable : value;
@@ -499,11 +481,7 @@ export class KvStore<V, M = unknown, K extends Codec<V>["kind"] = Codec<V>["kind
    * json and text stores only. The map is keyed by the keys as given.
    * @example const users = await store.getMany(["u1", "u2"]); // Map { "u1" => {...}, "u2" => null }
    */
-  async getMany(
-    this: KvStore<V, M, "json" | "text">,
-    keys: readonly string[],
-    options: ReadOptions = {},
-  ): Promise<Map<string, V | null>> {
+  async getMany(this: KvStore<V, M, "json" | "text">, keys: readonly string[], options: ReadOptions = {}): Promise<Map<string, V | null>> {
     if (this.codec.kind !== "json" && this.codec.kind !== "text") {
       throw new KvUnsupportedError(`getMany needs a json or text store, not ${this._codec.kind}`);
     }
@@ -610,7 +588,12 @@ export function checkMetadataSize(metadata: unknown): void {
   if (s === undefined) throw new KvLimitError("metadata-json", metadata, "metadata is not JSON-serializable");
   const bytes = encoder.encode(s).byteLength;
   if (bytes > KV_LIMITS.metadataMaxBytes) {
-    throw new KvLimitError("metadata-bytes", bytes, `metadata is ${bytes} bytes serialized, more than ${KV_LIMITS.metadataMaxBytes}`, KV_LIMITS.metadataMaxBytes);
+    throw new KvLimitError(
+      "metadata-bytes",
+      bytes,
+      `metadata is ${bytes} bytes serialized, more than ${KV_LIMITS.metadataMaxBytes}`,
+      KV_LIMITS.metadataMaxBytes,
+    );
   }
 }
 

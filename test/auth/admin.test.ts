@@ -109,11 +109,19 @@ describe("admin API (/__edgekv/tokens)", () => {
   it("writes records the CLI's valibot schema accepts, and refuses what it refuses", async () => {
     const g = makeGate({ ADMIN_SECRET: SECRET });
     const user = uniqueUser("v");
-    const res = await g.fetch("/__edgekv/tokens", { method: "POST", headers: admin(), body: JSON.stringify({ user, scopes: ["GET:/a/*", "*:/b"], label: "l" }) });
+    const res = await g.fetch("/__edgekv/tokens", {
+      method: "POST",
+      headers: admin(),
+      body: JSON.stringify({ user, scopes: ["GET:/a/*", "*:/b"], label: "l" }),
+    });
     const { hash } = (await res.json()) as { hash: string };
     const stored = await env.TOKENS_KV.get(`tok/${hash}`, "json");
     expect(safeParse(TokenRecordSchema, stored).success).toBe(true);
-    for (const body of [{ user, label: "x".repeat(101) }, { user, scopes: Array.from({ length: 33 }, () => "GET:/x") }, { user, label: 1 }]) {
+    for (const body of [
+      { user, label: "x".repeat(101) },
+      { user, scopes: Array.from({ length: 33 }, () => "GET:/x") },
+      { user, label: 1 },
+    ]) {
       const r = await g.fetch("/__edgekv/tokens", { method: "POST", headers: admin(), body: JSON.stringify(body) });
       expect(r.status, JSON.stringify(body).slice(0, 60)).toBe(400);
     }
@@ -135,8 +143,7 @@ function limitedGate(options: { throwing?: boolean } = {}) {
   const clock = { t: Date.now() };
   const limiter = new FailureLimiter(binding, { periodSeconds: RATE_LIMIT_PERIOD_SECONDS, now: () => clock.t });
   const g = makeGate({ ADMIN_SECRET: SECRET }, { limiter, start: clock.t });
-  const post = (headers: Record<string, string>) =>
-    g.fetch("/__edgekv/tokens", { method: "POST", headers, body: JSON.stringify({ user: uniqueUser("lim") }) });
+  const post = (headers: Record<string, string>) => g.fetch("/__edgekv/tokens", { method: "POST", headers, body: JSON.stringify({ user: uniqueUser("lim") }) });
   const advance = (ms: number) => {
     clock.t += ms;
     g.clock.t = clock.t;
@@ -168,7 +175,11 @@ describe("admin API: weak secrets turn nothing on", () => {
   it(`exactly ${MIN_SECRET_BYTES} bytes is enough`, async () => {
     const secret = "k".repeat(MIN_SECRET_BYTES);
     const g = makeGate({ ADMIN_SECRET: secret });
-    const res = await g.fetch("/__edgekv/tokens", { method: "POST", headers: { Authorization: `Bearer ${secret}` }, body: JSON.stringify({ user: uniqueUser("k") }) });
+    const res = await g.fetch("/__edgekv/tokens", {
+      method: "POST",
+      headers: { Authorization: `Bearer ${secret}` },
+      body: JSON.stringify({ user: uniqueUser("k") }),
+    });
     expect(res.status).toBe(201);
   });
 });
@@ -203,7 +214,8 @@ describe("admin API: the failed-attempt limiter comes before the secret (real lo
   it("all addresses of one IPv6 /64 are one client: rotating within it is locked out together, another /64 is not", async () => {
     const { post } = limitedGate();
     const p = fresh64();
-    for (let i = 0; i < LIMIT; i++) expect((await post({ Authorization: "Bearer wrong", "CF-Connecting-IP": `${p}::${(i + 1).toString(16)}` })).status).toBe(401);
+    for (let i = 0; i < LIMIT; i++)
+      expect((await post({ Authorization: "Bearer wrong", "CF-Connecting-IP": `${p}::${(i + 1).toString(16)}` })).status).toBe(401);
     expect((await post({ Authorization: "Bearer wrong", "CF-Connecting-IP": `${p}:ffff:ffff:ffff:ffff` })).status).toBe(429);
     expect((await post({ Authorization: `Bearer ${SECRET}`, "CF-Connecting-IP": `[${p}:0:0:0:abcd]` })).status).toBe(429);
     expect((await post({ Authorization: `Bearer ${SECRET}`, "CF-Connecting-IP": `${fresh64()}::1` })).status).toBe(201);

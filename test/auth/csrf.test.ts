@@ -3,7 +3,12 @@ import { describe, expect, it } from "vitest";
 import { parseConfig } from "../../workers/auth/config.ts";
 import { sameSiteRequest } from "../../workers/auth/gate.ts";
 
-const config = parseConfig({ TOKENS_KV: env.TOKENS_KV, ORIGIN_URL: "http://origin.test", AUTH_COOKIE: "edgekv_token", CORS_ALLOW_ORIGINS: "https://app.example.com" });
+const config = parseConfig({
+  TOKENS_KV: env.TOKENS_KV,
+  ORIGIN_URL: "http://origin.test",
+  AUTH_COOKIE: "edgekv_token",
+  CORS_ALLOW_ORIGINS: "https://app.example.com",
+});
 const url = new URL("https://gate.example.com/account");
 const check = (headers: Record<string, string>) => sameSiteRequest(new Request(url, { method: "POST", headers }), url, config);
 

@@ -7,7 +7,10 @@ import { assertAgree, noisy, noisyRecord } from "../lib/agree.ts";
 
 const mostly = <T>(good: fc.Arbitrary<T>, bad: fc.Arbitrary<T>) => noisy(fc.oneof({ weight: 8, arbitrary: good }, { weight: 1, arbitrary: bad }), 100);
 const hex = fc.string({ unit: fc.constantFrom(..."0123456789abcdef"), minLength: 12, maxLength: 12 });
-const scope = mostly(fc.constantFrom("GET:/api/*", "*:/admin/*", "POST:/x", `GET:/${"a".repeat(123)}`), fc.constantFrom("get:/x", "GET /x", "GET:/a,b", `GET:/${"a".repeat(124)}`, "GET:x"));
+const scope = mostly(
+  fc.constantFrom("GET:/api/*", "*:/admin/*", "POST:/x", `GET:/${"a".repeat(123)}`),
+  fc.constantFrom("get:/x", "GET /x", "GET:/a,b", `GET:/${"a".repeat(124)}`, "GET:x"),
+);
 const record = noisyRecord(
   {
     id: mostly(hex, fc.constantFrom("ABCDEF012345", "abc", "0123456789abc")),

@@ -16,6 +16,7 @@ describe("strip.ts: headers a client may not send through the gate", () => {
   it("operator-added names (IDENTITY_HEADERS) too, and nothing else", () => {
     expect(isStripped("x-tenant", new Set(["x-tenant"]))).toBe(true);
     expect(isStripped("x_tenant", new Set(["x-tenant"]))).toBe(true);
-    for (const ok of ["accept", "content-type", "cookie", "x-request-id", "user-agent", "x-forwarded-users-count"]) expect(isStripped(ok, new Set()), ok).toBe(false);
+    for (const ok of ["accept", "content-type", "cookie", "x-request-id", "user-agent", "x-forwarded-users-count"])
+      expect(isStripped(ok, new Set()), ok).toBe(false);
   });
 });

@@ -58,7 +58,8 @@ describe("who a client is (shared/http/limiter.ts clientKey), through the Worker
 
   it("all addresses of one IPv6 /64 are one client: rotating the interface id gains nothing", async () => {
     const p = "2001:db8:77:1";
-    for (let i = 0; i < LIMIT; i++) expect((await bad({ "CF-Connecting-IP": `${p}:${i.toString(16)}::${((i * 7919) & 0xffff).toString(16)}` })).status).toBe(401);
+    for (let i = 0; i < LIMIT; i++)
+      expect((await bad({ "CF-Connecting-IP": `${p}:${i.toString(16)}::${((i * 7919) & 0xffff).toString(16)}` })).status).toBe(401);
     expect((await bad({ "CF-Connecting-IP": `${p}:ffff:ffff:ffff:fffe` })).status).toBe(429);
     const { token } = await new TokenStore(env.TOKENS_KV).issue({ user: "v6-locked" });
     expect((await call("/x", { Authorization: `Bearer ${token}`, "CF-Connecting-IP": `${p}::1234` })).status).toBe(429);

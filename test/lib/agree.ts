@@ -13,11 +13,7 @@ export const noisy = <T>(arb: fc.Arbitrary<T>, clean = 12): fc.Arbitrary<unknown
   fc.oneof({ weight: clean, arbitrary: arb }, { weight: 1, arbitrary: fc.anything() });
 
 /** An object of `model`: usually complete, sometimes with keys missing, sometimes with extra keys. */
-export function noisyRecord<T extends Record<string, fc.Arbitrary<unknown>>>(
-  model: T,
-  optional: (keyof T & string)[] = [],
-  clean = 10,
-): fc.Arbitrary<unknown> {
+export function noisyRecord<T extends Record<string, fc.Arbitrary<unknown>>>(model: T, optional: (keyof T & string)[] = [], clean = 10): fc.Arbitrary<unknown> {
   const required = Object.keys(model).filter((k) => !optional.includes(k)) as (keyof T & string)[];
   const full = fc.record(model, { requiredKeys: required });
   const partial = fc.record(model, { requiredKeys: [] });

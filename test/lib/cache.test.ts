@@ -137,7 +137,12 @@ describe("isolate read-through cache", () => {
   it("with nothing held, a failed read is remembered for errorRetryMs: the same typed error, no KV read per request", async () => {
     const f = faulty(env.TEST_KV);
     const c = clock();
-    const store = new KvStore(f.kv, { prefix: fresh(), codec: json(Config), now: c.now, cache: { ttlMs: 1_000, maxEntries: 10, staleOnError: true, errorRetryMs: 500 } });
+    const store = new KvStore(f.kv, {
+      prefix: fresh(),
+      codec: json(Config),
+      now: c.now,
+      cache: { ttlMs: 1_000, maxEntries: 10, staleOnError: true, errorRetryMs: 500 },
+    });
     await env.TEST_KV.put(`${store.prefix}cfg`, '{"percent":30}');
     f.breakAll();
     const first = await store.get("cfg").catch((err: unknown) => err);
@@ -293,7 +298,10 @@ describe("isolate read-through cache", () => {
     await store.get("a");
     const ops = new KvOps();
     const got = await store.getMany(["a", "b"], { ops });
-    expect([...got]).toEqual([["a", "A"], ["b", null]]);
+    expect([...got]).toEqual([
+      ["a", "A"],
+      ["b", null],
+    ]);
     expect([ops.cacheHits, ops.reads]).toEqual([1, 1]);
     await store.getMany(["a", "b"], { ops });
     expect(ops.reads).toBe(1);

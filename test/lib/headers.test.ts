@@ -59,10 +59,13 @@ describe("bearer: one parser for tokens and secrets", () => {
     expect(bearerSecret(h(value))).toBe("");
   });
 
-  it.each(["Bearer", "Bearer ", "Bearer  abc", "Bearer a b", "Bearer abc, Bearer def", "Bearer a=b", "Bearer a!b", "bearer ="])("%j is malformed (\"\")", (value) => {
-    expect(bearerToken(h(value))).toBe("");
-    expect(bearerSecret(h(value))).toBe("");
-  });
+  it.each(["Bearer", "Bearer ", "Bearer  abc", "Bearer a b", "Bearer abc, Bearer def", "Bearer a=b", "Bearer a!b", "bearer ="])(
+    '%j is malformed ("")',
+    (value) => {
+      expect(bearerToken(h(value))).toBe("");
+      expect(bearerSecret(h(value))).toBe("");
+    },
+  );
 
   it("agrees with the gate's former parser on any header (scheme up to the first space, then one b64token)", () => {
     const former = (auth: string): string | null => {

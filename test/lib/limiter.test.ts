@@ -21,30 +21,34 @@ const textForm = (h: number[], decorate = true) =>
       zone: decorate ? fc.option(fc.constantFrom("eth0", "1", "en0.2"), { nil: undefined }) : fc.constant(undefined),
     })
     .map((o) => {
-    const parts = h.map((x) => {
-      const s = o.pad ? x.toString(16).padStart(4, "0") : x.toString(16);
-      return o.upper ? s.toUpperCase() : s;
+      const parts = h.map((x) => {
+        const s = o.pad ? x.toString(16).padStart(4, "0") : x.toString(16);
+        return o.upper ? s.toUpperCase() : s;
+      });
+      // Every run of zero hextets is a candidate for "::"; pick one (or none).
+      const runs: [number, number][] = [];
+      for (let i = 0; i < 8; i++) {
+        if (h[i] !== 0) continue;
+        let j = i;
+        while (j < 8 && h[j] === 0) j++;
+        for (let a = i; a < j; a++) for (let b = a + 1; b <= j; b++) runs.push([a, b]);
+        i = j;
+      }
+      let text = parts.join(":");
+      const pick = runs.length ? o.compress % (runs.length + 1) : 0;
+      if (pick > 0) {
+        const [a, b] = runs[pick - 1]!;
+        text = `${parts.slice(0, a).join(":")}::${parts.slice(b).join(":")}`;
+      }
+      if (o.zone && !o.bracket) text += `%${o.zone}`;
+      return o.bracket ? `[${text}]` : text;
     });
-    // Every run of zero hextets is a candidate for "::"; pick one (or none).
-    const runs: [number, number][] = [];
-    for (let i = 0; i < 8; i++) {
-      if (h[i] !== 0) continue;
-      let j = i;
-      while (j < 8 && h[j] === 0) j++;
-      for (let a = i; a < j; a++) for (let b = a + 1; b <= j; b++) runs.push([a, b]);
-      i = j;
-    }
-    let text = parts.join(":");
-    const pick = runs.length ? o.compress % (runs.length + 1) : 0;
-    if (pick > 0) {
-      const [a, b] = runs[pick - 1]!;
-      text = `${parts.slice(0, a).join(":")}::${parts.slice(b).join(":")}`;
-    }
-    if (o.zone && !o.bracket) text += `%${o.zone}`;
-    return o.bracket ? `[${text}]` : text;
-  });
 
-const key64 = (h: number[]) => `ip6:${h.slice(0, 4).map((x) => x.toString(16)).join(":")}`;
+const key64 = (h: number[]) =>
+  `ip6:${h
+    .slice(0, 4)
+    .map((x) => x.toString(16))
+    .join(":")}`;
 const isMapped = (h: number[]) => h.slice(0, 5).every((x) => x === 0) && h[5] === 0xffff;
 
 describe("ipKey: one key per IPv4 address or IPv6 /64", () => {
@@ -147,7 +151,30 @@ describe("ipKey: one key per IPv4 address or IPv6 /64", () => {
   it("junk of any kind collapses into one key, so varying it never makes a fresh bucket", () => {
     const junk = fc.oneof(
       fc.string({ maxLength: 80 }).filter((s) => /[^0-9a-fA-F:.%[\]\s]/.test(s) && !/%/.test(s)),
-      fc.constantFrom("", " ", "unknown", "localhost", "1.2.3", "1.2.3.4.5", "01.2.3.4", "256.1.1.1", "1.2.3.4:80", "[::1]:443", ":::", "1::2::3", "::g", "2001:db8:::1", "1:2:3:4:5:6:7:8:9", "%eth0", "1.2.3.4%x", "::ffff:1.2.3.256", "[::1", "::1]", "0x7f.0.0.1", "1e2.0.0.1"),
+      fc.constantFrom(
+        "",
+        " ",
+        "unknown",
+        "localhost",
+        "1.2.3",
+        "1.2.3.4.5",
+        "01.2.3.4",
+        "256.1.1.1",
+        "1.2.3.4:80",
+        "[::1]:443",
+        ":::",
+        "1::2::3",
+        "::g",
+        "2001:db8:::1",
+        "1:2:3:4:5:6:7:8:9",
+        "%eth0",
+        "1.2.3.4%x",
+        "::ffff:1.2.3.256",
+        "[::1",
+        "::1]",
+        "0x7f.0.0.1",
+        "1e2.0.0.1",
+      ),
       fc.string({ minLength: MAX_IP_HEADER_LENGTH + 1, maxLength: 200 }),
     );
     fc.assert(

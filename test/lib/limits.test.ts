@@ -35,8 +35,7 @@ describe("every documented limit is checked before KV is called", () => {
   it("value: at most 25 MiB", () => expectLimit((s) => s.put("big", "x".repeat(KV_LIMITS.valueMaxBytes + 1)), "value-bytes", KV_LIMITS.valueMaxBytes + 1));
   it("value: multi-byte text is measured in bytes", () =>
     expectLimit((s) => s.put("big", "é".repeat(KV_LIMITS.valueMaxBytes / 2 + 1)), "value-bytes", KV_LIMITS.valueMaxBytes + 2));
-  it("metadata: at most 1024 bytes serialized", () =>
-    expectLimit((s) => s.put("k", "v", { metadata: { note: "x".repeat(1020) } }), "metadata-bytes", 1031));
+  it("metadata: at most 1024 bytes serialized", () => expectLimit((s) => s.put("k", "v", { metadata: { note: "x".repeat(1020) } }), "metadata-bytes", 1031));
   it("metadata: must serialize to JSON", () => expectLimit((s) => s.put("k", "v", { metadata: { n: 1n } }), "metadata-json", { n: 1n }));
   it("expirationTtl: at least 60 s", () => expectLimit((s) => s.put("k", "v", { expirationTtl: 59 }), "expiration-ttl", 59));
   it("expirationTtl: not NaN", () => expectLimit((s) => s.put("k", "v", { expirationTtl: Number.NaN }), "expiration-ttl", Number.NaN));

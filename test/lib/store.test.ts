@@ -1,17 +1,7 @@
 import { env } from "cloudflare:workers";
 import * as v from "valibot";
 import { beforeEach, describe, expect, it } from "vitest";
-import {
-  KvOps,
-  KvStore,
-  KvUnsupportedError,
-  KvValidationError,
-  bytes,
-  json,
-  stream,
-  text,
-  type Schema,
-} from "../../shared/kv/index.ts";
+import { KvOps, KvStore, KvUnsupportedError, KvValidationError, bytes, json, stream, text, type Schema } from "../../shared/kv/index.ts";
 import { faulty, readText } from "./faults.ts";
 
 const User = v.object({ name: v.pipe(v.string(), v.minLength(1)), age: v.pipe(v.number(), v.integer(), v.minValue(0)) });
@@ -96,8 +86,7 @@ describe("validation", () => {
       "~standard": {
         version: 1,
         vendor: "handmade",
-        validate: async (value: unknown) =>
-          typeof value === "number" && value % 2 === 0 ? { value } : { issues: [{ message: "must be even" }] },
+        validate: async (value: unknown) => (typeof value === "number" && value % 2 === 0 ? { value } : { issues: [{ message: "must be even" }] }),
       },
     };
     const store = new KvStore(env.TEST_KV, { prefix: fresh(), codec: json(Even) });
@@ -107,7 +96,10 @@ describe("validation", () => {
   });
 
   it("schemas can transform: the store returns the schema's output", async () => {
-    const Dated = v.pipe(v.string(), v.transform((s) => s.toUpperCase()));
+    const Dated = v.pipe(
+      v.string(),
+      v.transform((s) => s.toUpperCase()),
+    );
     const store = new KvStore(env.TEST_KV, { prefix: fresh(), codec: text(Dated) });
     await env.TEST_KV.put(`${store.prefix}x`, "abc");
     expect(await store.get("x")).toBe("ABC");

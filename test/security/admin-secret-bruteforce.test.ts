@@ -42,7 +42,10 @@ afterAll(async () => {
 
 let client = 0;
 /** A client address no other run uses (IPv4 and IPv6 alternately). */
-const freshClient = () => (++client % 2 ? `198.18.${client >> 8}.${client & 0xff}` : `2001:db8:b${(client >> 16).toString(16)}:${(client & 0xffff).toString(16)}::${client.toString(16)}`);
+const freshClient = () =>
+  ++client % 2
+    ? `198.18.${client >> 8}.${client & 0xff}`
+    : `2001:db8:b${(client >> 16).toString(16)}:${(client & 0xffff).toString(16)}::${client.toString(16)}`;
 
 type Attempt = { right: boolean; headers: Record<string, string>; query: string };
 
@@ -79,15 +82,32 @@ const rightGuess = (secret: string): fc.Arbitrary<Attempt> =>
  */
 const sequence = (secret: string, limit: number) =>
   fc
-    .tuple(fc.array(fc.oneof({ weight: 4, arbitrary: wrongGuess(secret) }, { weight: 1, arbitrary: rightGuess(secret) }), { minLength: limit + 1, maxLength: limit + 15 }), fc.array(wrongGuess(secret), { minLength: limit + 1, maxLength: limit + 1 }))
-    .map(([mixed, wrongs]) => [...mixed, ...wrongs, { right: true, headers: { Authorization: `Bearer ${secret}` }, query: "" }, { right: true, headers: { Authorization: `Bearer ${secret}` }, query: "" }]);
+    .tuple(
+      fc.array(fc.oneof({ weight: 4, arbitrary: wrongGuess(secret) }, { weight: 1, arbitrary: rightGuess(secret) }), {
+        minLength: limit + 1,
+        maxLength: limit + 15,
+      }),
+      fc.array(wrongGuess(secret), { minLength: limit + 1, maxLength: limit + 1 }),
+    )
+    .map(([mixed, wrongs]) => [
+      ...mixed,
+      ...wrongs,
+      { right: true, headers: { Authorization: `Bearer ${secret}` }, query: "" },
+      { right: true, headers: { Authorization: `Bearer ${secret}` }, query: "" },
+    ]);
 
 /**
  * Plays `attempts` from one fresh client and checks every answer against the
  * model: failures counted, the (limit+1)th answered 429, and from then on 429
  * only, whatever is sent.
  */
-async function play(send: (a: Attempt, ip: string) => Promise<{ status: number; head: string; body: string }>, attempts: Attempt[], limit: number, success: number, secret: string) {
+async function play(
+  send: (a: Attempt, ip: string) => Promise<{ status: number; head: string; body: string }>,
+  attempts: Attempt[],
+  limit: number,
+  success: number,
+  secret: string,
+) {
   const ip = freshClient();
   let failures = 0;
   let locked = false;
@@ -115,7 +135,14 @@ async function play(send: (a: Attempt, ip: string) => Promise<{ status: number; 
 }
 
 const adminSend = (a: Attempt, ip: string) =>
-  raw(gate.port, rawRequest(`/__edgekv/tokens${a.query}`, { ...a.headers, "CF-Connecting-IP": ip, "Content-Type": "application/json", "Content-Length": "15" }, "POST").replace(/\r\n\r\n$/, '\r\n\r\n{"user":"mall"}'));
+  raw(
+    gate.port,
+    rawRequest(
+      `/__edgekv/tokens${a.query}`,
+      { ...a.headers, "CF-Connecting-IP": ip, "Content-Type": "application/json", "Content-Length": "15" },
+      "POST",
+    ).replace(/\r\n\r\n$/, '\r\n\r\n{"user":"mall"}'),
+  );
 const statusSend = (a: Attempt, ip: string) => raw(splitter.port, rawRequest(`/__edgekv/status.json${a.query}`, { ...a.headers, "CF-Connecting-IP": ip }));
 
 describe("the admin API (gate): limiter before the secret", () => {
@@ -130,10 +157,14 @@ describe("the admin API (gate): limiter before the secret", () => {
 
   it("a burst of parallel guesses cannot overshoot into a success: after it, the right secret is 429", async () => {
     const ip = freshClient();
-    const burst = await Promise.all(Array.from({ length: ADMIN_LIMIT + 10 }, (_, i) => adminSend({ right: false, headers: { Authorization: `Bearer guess-${i}` }, query: "" }, ip)));
+    const burst = await Promise.all(
+      Array.from({ length: ADMIN_LIMIT + 10 }, (_, i) => adminSend({ right: false, headers: { Authorization: `Bearer guess-${i}` }, query: "" }, ip)),
+    );
     expect(burst.every((r) => r.status === 401 || r.status === 429)).toBe(true);
     expect(burst.some((r) => r.status === 429)).toBe(true);
-    const after = await Promise.all(Array.from({ length: 5 }, () => adminSend({ right: true, headers: { Authorization: `Bearer ${ADMIN_SECRET}` }, query: "" }, ip)));
+    const after = await Promise.all(
+      Array.from({ length: 5 }, () => adminSend({ right: true, headers: { Authorization: `Bearer ${ADMIN_SECRET}` }, query: "" }, ip)),
+    );
     expect(after.map((r) => r.status)).toEqual([429, 429, 429, 429, 429]);
   });
 
@@ -153,7 +184,8 @@ describe("the status page (splitter): limiter before the secret", () => {
 
   it("the HTML page and the JSON share one lock-out; another client still gets in", async () => {
     const ip = freshClient();
-    for (let i = 0; i <= STATUS_LIMIT; i++) await raw(splitter.port, rawRequest(i % 2 ? "/__edgekv/status" : "/__edgekv/status.json", { Authorization: `Bearer no-${i}`, "CF-Connecting-IP": ip }));
+    for (let i = 0; i <= STATUS_LIMIT; i++)
+      await raw(splitter.port, rawRequest(i % 2 ? "/__edgekv/status" : "/__edgekv/status.json", { Authorization: `Bearer no-${i}`, "CF-Connecting-IP": ip }));
     for (const path of ["/__edgekv/status", "/__edgekv/status/", "/__edgekv/status.json"]) {
       expect((await raw(splitter.port, rawRequest(path, { Authorization: `Bearer ${STATUS_SECRET}`, "CF-Connecting-IP": ip }))).status, path).toBe(429);
     }

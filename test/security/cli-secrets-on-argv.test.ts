@@ -127,10 +127,7 @@ describe("edgekv tokens never travel on argv", { timeout: TEST_TIMEOUT_MS }, () 
       ["site", "versions"],
       [],
     );
-    const cases = fc.sample(
-      fc.record({ command, where, token: fc.constantFrom(live, spare), first: fc.boolean() }),
-      { numRuns: RUNS, seed: 10 },
-    );
+    const cases = fc.sample(fc.record({ command, where, token: fc.constantFrom(live, spare), first: fc.boolean() }), { numRuns: RUNS, seed: 10 });
     const runs = cases.map(({ command, where, token, first }) => {
       const carried = where(token);
       // Before or after the command's own arguments: both must be caught.
@@ -279,7 +276,10 @@ describe("OVERRIDE_SECRET never travels on argv and is never printed", { timeout
   });
 
   it("error paths (a weak secret, --verbose) name the problem, never the secret", async () => {
-    const weak = fc.sample(fc.string({ unit: fc.constantFrom(..."abcdefghijklmnopqrstuvwxyz0123456789".split("")), minLength: 12, maxLength: 31 }), { numRuns: 8, seed: 15 });
+    const weak = fc.sample(fc.string({ unit: fc.constantFrom(..."abcdefghijklmnopqrstuvwxyz0123456789".split("")), minLength: 12, maxLength: 31 }), {
+      numRuns: 8,
+      seed: 15,
+    });
     const runs = weak.flatMap((secret): { args: string[]; input?: string; env: Record<string, string>; secret: string }[] => [
       { args: ["rollout", "override", "blue", "--verbose"], env: { OVERRIDE_SECRET: secret }, secret },
       { args: ["rollout", "override", "blue", "--secret-stdin", "--json"], input: secret, env: {}, secret },

@@ -30,7 +30,11 @@ afterAll(async () => {
 
 async function send(method: string, headers: Record<string, string>): Promise<{ status: number; forwarded: boolean }> {
   const before = app.seen.length;
-  const res = await fetch(`${gate.url}/account/email`, { method, headers, ...(method === "GET" || method === "HEAD" ? {} : { body: "email=attacker@evil.example" }) });
+  const res = await fetch(`${gate.url}/account/email`, {
+    method,
+    headers,
+    ...(method === "GET" || method === "HEAD" ? {} : { body: "email=attacker@evil.example" }),
+  });
   await res.arrayBuffer();
   return { status: res.status, forwarded: app.seen.length > before };
 }
@@ -65,7 +69,12 @@ describe("a cookie alone does not let another site write", () => {
   });
 
   it("same-origin, allowed-origin and same-site writes pass", async () => {
-    const friendly: Record<string, string>[] = [{ Origin: new URL(gate.url).origin }, { Origin: ALLOWED }, { "Sec-Fetch-Site": "same-origin" }, { "Sec-Fetch-Site": "same-site" }];
+    const friendly: Record<string, string>[] = [
+      { Origin: new URL(gate.url).origin },
+      { Origin: ALLOWED },
+      { "Sec-Fetch-Site": "same-origin" },
+      { "Sec-Fetch-Site": "same-site" },
+    ];
     for (const extra of friendly) {
       const r = await send("POST", { ...cookie(), ...extra });
       expect(r.status, JSON.stringify(extra)).toBe(200);

@@ -105,7 +105,14 @@ export function originReadings(received: string): string[] {
   const plain = decode(pathOnly);
   for (const v of [plain, plain.replace(/\\/g, "/"), plain.normalize("NFKC"), decode(decode(pathOnly))]) {
     variants.add(resolveDots(v));
-    variants.add(resolveDots(v.split("/").map((s) => s.split(";")[0]).join("/")));
+    variants.add(
+      resolveDots(
+        v
+          .split("/")
+          .map((s) => s.split(";")[0])
+          .join("/"),
+      ),
+    );
   }
   return [...variants];
 }

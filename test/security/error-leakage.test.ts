@@ -38,7 +38,19 @@ afterAll(async () => {
   await state?.remove();
 });
 
-const SECRETS = (port: number) => ["127.0.0.1", String(port), "internal-prefix", "ECONNREFUSED", "refused", "rollout/config", "ROLLOUT_KV", "KV GET", "tok/", "Error:", "at "];
+const SECRETS = (port: number) => [
+  "127.0.0.1",
+  String(port),
+  "internal-prefix",
+  "ECONNREFUSED",
+  "refused",
+  "rollout/config",
+  "ROLLOUT_KV",
+  "KV GET",
+  "tok/",
+  "Error:",
+  "at ",
+];
 
 function assertGeneric(body: string, port: number, label: string): { error: string; message: string } {
   const json = JSON.parse(body) as { error: string; message: string };

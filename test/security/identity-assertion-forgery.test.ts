@@ -138,7 +138,11 @@ describe("forged assertions sent straight to a jose-verifying origin are all rej
       keyObject.export({ type: "spki", format: "pem" }),
       keyObject.export({ type: "spki", format: "der" }),
     ];
-    for (const [alg, hash] of [["HS256", "sha256"], ["HS384", "sha384"], ["HS512", "sha512"]] as const) {
+    for (const [alg, hash] of [
+      ["HS256", "sha256"],
+      ["HS384", "sha384"],
+      ["HS512", "sha512"],
+    ] as const) {
       for (const secret of secrets) {
         const input = `${b64({ alg, typ: "JWT", kid })}.${b64(claimsFor())}`;
         const jwt = `${input}.${createHmac(hash, secret).update(input).digest("base64url")}`;

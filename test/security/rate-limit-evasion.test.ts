@@ -78,17 +78,23 @@ const freshPrefix = () => [0x2001, 0xdb8, 0xe0a, ++prefixSeq];
 describe("addresses: one client is one bucket however it rotates or spells its address", () => {
   it("rotating interface ids within one /64 (any spelling) is locked out together; even a valid token then gets 429", async () => {
     await fc.assert(
-      fc.asyncProperty(fc.array(fc.tuple(fc.array(fc.integer({ min: 0, max: 0xffff }), { minLength: 4, maxLength: 4 }), fc.nat()), { minLength: LIMIT + 3, maxLength: LIMIT + 3 }), async (hosts) => {
-        const p = freshPrefix();
-        const statuses: number[] = [];
-        for (const [iid, seed] of hosts.slice(0, LIMIT + 1)) statuses.push((await attempt(spell([...p, ...iid], seed))).status);
-        expect(statuses).toEqual([...Array(LIMIT).fill(401), 429]);
-        const [iid, seed] = hosts[LIMIT + 1]!;
-        expect((await attempt(spell([...p, ...iid], seed), valid)).status).toBe(429);
-        // The neighbouring /64 is someone else.
-        const neighbour = [...p.slice(0, 3), p[3]! + 0x8000];
-        expect((await attempt(spell([...neighbour, ...hosts[LIMIT + 2]![0]], 0))).status).toBe(401);
-      }),
+      fc.asyncProperty(
+        fc.array(fc.tuple(fc.array(fc.integer({ min: 0, max: 0xffff }), { minLength: 4, maxLength: 4 }), fc.nat()), {
+          minLength: LIMIT + 3,
+          maxLength: LIMIT + 3,
+        }),
+        async (hosts) => {
+          const p = freshPrefix();
+          const statuses: number[] = [];
+          for (const [iid, seed] of hosts.slice(0, LIMIT + 1)) statuses.push((await attempt(spell([...p, ...iid], seed))).status);
+          expect(statuses).toEqual([...Array(LIMIT).fill(401), 429]);
+          const [iid, seed] = hosts[LIMIT + 1]!;
+          expect((await attempt(spell([...p, ...iid], seed), valid)).status).toBe(429);
+          // The neighbouring /64 is someone else.
+          const neighbour = [...p.slice(0, 3), p[3]! + 0x8000];
+          expect((await attempt(spell([...neighbour, ...hosts[LIMIT + 2]![0]], 0))).status).toBe(401);
+        },
+      ),
       { numRuns: 3 },
     );
   });
@@ -124,7 +130,9 @@ describe("addresses: one client is one bucket however it rotates or spells its a
     const statuses: number[] = [];
     for (let i = 0; i <= LIMIT; i++) {
       const spoof = `10.${i}.${i}.${i}`;
-      statuses.push((await attempt(ip, badToken(), { "X-Forwarded-For": spoof, "X-Real-IP": spoof, "True-Client-IP": spoof, Forwarded: `for=${spoof}` })).status);
+      statuses.push(
+        (await attempt(ip, badToken(), { "X-Forwarded-For": spoof, "X-Real-IP": spoof, "True-Client-IP": spoof, Forwarded: `for=${spoof}` })).status,
+      );
     }
     expect(statuses).toEqual([...Array(LIMIT).fill(401), 429]);
   });
@@ -132,7 +140,13 @@ describe("addresses: one client is one bucket however it rotates or spells its a
   it("the admin API shares the lock-out: a client locked out by bad tokens cannot try admin secrets either", async () => {
     const ip = "198.51.100.202";
     for (let i = 0; i <= LIMIT; i++) await attempt(ip);
-    const r = await raw(gate.port, rawRequest("/__edgekv/tokens", { Authorization: `Bearer ${ADMIN_SECRET}`, "CF-Connecting-IP": ip, "Content-Length": "15" }, "POST").replace(/\r\n\r\n$/, '\r\n\r\n{"user":"mall"}'));
+    const r = await raw(
+      gate.port,
+      rawRequest("/__edgekv/tokens", { Authorization: `Bearer ${ADMIN_SECRET}`, "CF-Connecting-IP": ip, "Content-Length": "15" }, "POST").replace(
+        /\r\n\r\n$/,
+        '\r\n\r\n{"user":"mall"}',
+      ),
+    );
     expect(r.status).toBe(429);
   });
 });

@@ -13,13 +13,9 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { cli } from "../node/helpers/cli.ts";
 import { startWranglerDev, type DevServer } from "../node/helpers/wrangler-dev.ts";
 
-const HEADERS = [
-  "/assets/*",
-  "  Link: </assets/:splat>; rel=preload",
-  "/t/:name",
-  "  X-Tag: tag-:name",
-  "  Link: </t/:name.css>; rel=preload; as=style",
-].join("\n");
+const HEADERS = ["/assets/*", "  Link: </assets/:splat>; rel=preload", "/t/:name", "  X-Tag: tag-:name", "  Link: </t/:name.css>; rel=preload; as=style"].join(
+  "\n",
+);
 /** What a substituted placeholder may consist of. */
 const SAFE = "[A-Za-z0-9\\-._~/%]*";
 const LINK_ASSETS = /^<\/assets\/([A-Za-z0-9\-._~/%]*)>; rel=preload$/;
@@ -97,9 +93,40 @@ function checkRuleHeaders(target: string, r: RawResponse): boolean {
 
 /** What an attacker puts in the path to extend a header (raw where a request line allows it, else encoded). */
 const piece = fc.constantFrom(
-  ",", "%2C", ";", "%3B", "<", "%3C", ">", "%3E", '"', "%22", "'", "%20", "%09", "%0D%0A", "%0A", "%0D", "%00",
-  "%3Chttps://evil.com%3E", "<https://evil.com>", "rel=preload", "%3Brel=prefetch", "as=script", "=", "%3D",
-  "%25", "%252C", "%E2%80%A8", "%C2%85", "%EF%BC%8C", "x", "app.js", "/", "%2F", "\\",
+  ",",
+  "%2C",
+  ";",
+  "%3B",
+  "<",
+  "%3C",
+  ">",
+  "%3E",
+  '"',
+  "%22",
+  "'",
+  "%20",
+  "%09",
+  "%0D%0A",
+  "%0A",
+  "%0D",
+  "%00",
+  "%3Chttps://evil.com%3E",
+  "<https://evil.com>",
+  "rel=preload",
+  "%3Brel=prefetch",
+  "as=script",
+  "=",
+  "%3D",
+  "%25",
+  "%252C",
+  "%E2%80%A8",
+  "%C2%85",
+  "%EF%BC%8C",
+  "x",
+  "app.js",
+  "/",
+  "%2F",
+  "\\",
 );
 const payload = fc.array(piece, { minLength: 1, maxLength: 8 }).map((p) => p.join(""));
 

@@ -79,7 +79,10 @@ afterAll(async () => {
 describe("edgekv site deploy never follows a symlink out of the site folder", () => {
   it("warns about each escaping link by name, on the CLI's stderr", () => {
     for (const path of Object.keys(ESCAPING)) {
-      const shown = path === "/_headers" ? /warning: ignoring \/_headers: symlink points outside the site folder/ : new RegExp(`warning: skipping ${path.replace(/[.*+?^${}()|[\]\\/]/g, "\\$&")}: `);
+      const shown =
+        path === "/_headers"
+          ? /warning: ignoring \/_headers: symlink points outside the site folder/
+          : new RegExp(`warning: skipping ${path.replace(/[.*+?^${}()|[\]\\/]/g, "\\$&")}: `);
       expect(deployed.stderr, path).toMatch(shown);
     }
     expect(deployed.stderr).toMatch(/skipping \/docs\/self: symlink loop/);

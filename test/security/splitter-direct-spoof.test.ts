@@ -36,7 +36,21 @@ beforeAll(async () => {
   const common = { issuer: `http://127.0.0.1:${gatePort}`, audience: `http://127.0.0.1:${splitterPort}` };
   blue = await startVerifyingOrigin({ name: "blue", port: bluePort, ...common });
   green = await startVerifyingOrigin({ name: "green", port: greenPort, ...common });
-  const init = await cli(["rollout", "init", "--blue", blue.url, "--green", green.url, "--live", "blue", "--percent", "50", "--force", "--persist-to", state.dir]);
+  const init = await cli([
+    "rollout",
+    "init",
+    "--blue",
+    blue.url,
+    "--green",
+    green.url,
+    "--live",
+    "blue",
+    "--percent",
+    "50",
+    "--force",
+    "--persist-to",
+    state.dir,
+  ]);
   if (init.code !== 0) throw new Error(`rollout init failed: ${init.stderr}`);
   token = await issueToken(state.dir, ["--user", "alice"]);
   // One after the other: two workerd creating the same local state at once can hit SQLITE_BUSY.
@@ -105,7 +119,17 @@ describe("gate -> splitter -> blue/green: the origins tell the gate's requests f
     const { privateKey } = await generateKeyPair("ES256");
     const claims = (path: string) => {
       const iat = Math.floor(Date.now() / 1000);
-      return { iss: gate.url, sub: "admin", aud: splitter.url, iat, exp: iat + 60, jti: `j${Math.random()}`, scope: "*", htm: "GET", htu: `${splitter.url}${path}` };
+      return {
+        iss: gate.url,
+        sub: "admin",
+        aud: splitter.url,
+        iat,
+        exp: iat + 60,
+        jti: `j${Math.random()}`,
+        scope: "*",
+        htm: "GET",
+        htu: `${splitter.url}${path}`,
+      };
     };
     const forge = [
       async (p: string) => `${base64url.encode(JSON.stringify({ alg: "none", typ: "JWT" }))}.${base64url.encode(JSON.stringify(claims(p)))}.`,
@@ -113,7 +137,9 @@ describe("gate -> splitter -> blue/green: the origins tell the gate's requests f
       async (p: string) => new SignJWT(claims(p)).setProtectedHeader({ alg: "HS256", typ: "JWT", kid: gateKid }).sign(new TextEncoder().encode(gateKid)),
     ];
     await sendUntilBothColours(async (i) =>
-      fetch(`${splitter.url}/api/hello?i=${i}`, { headers: { [ASSERTION_HEADER]: await forge[i % forge.length]!(`/api/hello?i=${i}`), "x-edgekv-user": "admin" } }),
+      fetch(`${splitter.url}/api/hello?i=${i}`, {
+        headers: { [ASSERTION_HEADER]: await forge[i % forge.length]!(`/api/hello?i=${i}`), "x-edgekv-user": "admin" },
+      }),
     );
     expect(all().length).toBeGreaterThan(0);
     expect(all().filter((v) => v.ok)).toEqual([]);
@@ -130,7 +156,12 @@ describe("gate -> splitter -> blue/green: the origins tell the gate's requests f
       const ids = { "x-edgekv-user": "alice", [ASSERTION_HEADER]: jwt };
       // Same colour for the replay as for the original, via the sticky cookie the origin saw.
       const cookie = String(v.headers.cookie ?? "");
-      for (const [method, path] of [["GET", "/api/admin"], ["DELETE", v.url], ["GET", `${v.url}&role=admin`], ["GET", v.url]] as const) {
+      for (const [method, path] of [
+        ["GET", "/api/admin"],
+        ["DELETE", v.url],
+        ["GET", `${v.url}&role=admin`],
+        ["GET", v.url],
+      ] as const) {
         const res = await fetch(`${splitter.url}${path}`, { method, headers: { ...ids, cookie } });
         expect(res.status, `${method} ${path}`).toBe(401);
         await res.arrayBuffer();

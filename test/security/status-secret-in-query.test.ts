@@ -39,9 +39,25 @@ const ROUTES = ["/__edgekv/status", "/__edgekv/status/", "/__edgekv/status.json"
 
 /** Names a secret is commonly passed under, in any case, some percent-encoded. */
 const secretName = fc
-  .tuple(fc.constantFrom("token", "access_token", "secret", "status_secret", "key", "apikey", "api_key", "auth", "authorization", "bearer", "password", "STATUS_SECRET"), fc.nat())
+  .tuple(
+    fc.constantFrom(
+      "token",
+      "access_token",
+      "secret",
+      "status_secret",
+      "key",
+      "apikey",
+      "api_key",
+      "auth",
+      "authorization",
+      "bearer",
+      "password",
+      "STATUS_SECRET",
+    ),
+    fc.nat(),
+  )
   .map(([name, seed]) => {
-    const cased = [...name].map((c, i) => ((seed >> i % 16) & 1 ? c.toUpperCase() : c)).join("");
+    const cased = [...name].map((c, i) => ((seed >> (i % 16)) & 1 ? c.toUpperCase() : c)).join("");
     // Sometimes percent-encode the first letter: URLSearchParams decodes names too.
     return seed % 5 === 0 ? `%${cased.charCodeAt(0).toString(16)}${cased.slice(1)}` : cased;
   });
@@ -99,10 +115,16 @@ describe("the status secret is accepted in Authorization: Bearer only", () => {
   it("each query-secret attempt counts as a failure: after the limit, even the right header is 429", async () => {
     const ip = freshIp();
     const seq: number[] = [];
-    for (let i = 0; i < LIMIT + 1; i++) seq.push((await raw(splitter.port, rawRequest(`/__edgekv/status.json?token=${SECRET}`, { "CF-Connecting-IP": ip }))).status);
+    for (let i = 0; i < LIMIT + 1; i++)
+      seq.push((await raw(splitter.port, rawRequest(`/__edgekv/status.json?token=${SECRET}`, { "CF-Connecting-IP": ip }))).status);
     expect(seq).toEqual([...Array(LIMIT).fill(401), 429]);
     const r = await raw(splitter.port, rawRequest("/__edgekv/status.json", { Authorization: `Bearer ${SECRET}`, "CF-Connecting-IP": ip }));
     expect(r.status).toBe(429);
-    expect(blue.seen.concat(green.seen).filter((s) => s.url.includes("__edgekv/status")).map((s) => s.url)).toEqual([]);
+    expect(
+      blue.seen
+        .concat(green.seen)
+        .filter((s) => s.url.includes("__edgekv/status"))
+        .map((s) => s.url),
+    ).toEqual([]);
   });
 });

@@ -72,7 +72,11 @@ describe("a weak ADMIN_SECRET turns the admin API off, with a clear error", () =
     await fc.assert(
       fc.asyncProperty(presented(WEAK_ADMIN), fc.constantFrom(...routes), fc.constantFrom("Bearer", "bearer"), async (secret, [method, path], scheme) => {
         const body = '{"user":"mallory"}';
-        const req = rawRequest(path, { Authorization: `${scheme} ${secret}`, "CF-Connecting-IP": ip(), "Content-Type": "application/json", "Content-Length": String(body.length) }, method);
+        const req = rawRequest(
+          path,
+          { Authorization: `${scheme} ${secret}`, "CF-Connecting-IP": ip(), "Content-Type": "application/json", "Content-Length": String(body.length) },
+          method,
+        );
         const r = await raw(gate.port, req.replace(/\r\n\r\n$/, `\r\n\r\n${body}`));
         expectWeak(r, "ADMIN_SECRET", "auth", WEAK_ADMIN);
         expect(r.body).not.toContain("ekv_");
@@ -83,7 +87,10 @@ describe("a weak ADMIN_SECRET turns the admin API off, with a clear error", () =
   });
 
   it("is logged once per isolate, not once per request", async () => {
-    const lines = gate.output().split("\n").filter((l) => l.includes("ADMIN_SECRET is shorter than"));
+    const lines = gate
+      .output()
+      .split("\n")
+      .filter((l) => l.includes("ADMIN_SECRET is shorter than"));
     expect(lines).toHaveLength(1);
     expect(lines[0]).not.toContain(WEAK_ADMIN);
   });
@@ -92,20 +99,29 @@ describe("a weak ADMIN_SECRET turns the admin API off, with a clear error", () =
 describe("a weak STATUS_SECRET turns the status page off, with a clear error", () => {
   it("both routes, the secret in the header or the query: 503 weak_secret, no rollout data", async () => {
     await fc.assert(
-      fc.asyncProperty(presented(WEAK_STATUS), fc.constantFrom("/__edgekv/status", "/__edgekv/status.json", "/__edgekv/status/"), fc.boolean(), async (secret, path, inQuery) => {
-        const target = inQuery ? `${path}?token=${encodeURIComponent(secret)}` : path;
-        const r = await raw(splitter.port, rawRequest(target, inQuery ? { "CF-Connecting-IP": ip() } : { Authorization: `Bearer ${secret}`, "CF-Connecting-IP": ip() }));
-        expectWeak(r, "STATUS_SECRET", "splitter", WEAK_STATUS);
-        expect(r.body).not.toContain(blue.url);
-        expect(r.body).not.toContain("percent");
-      }),
+      fc.asyncProperty(
+        presented(WEAK_STATUS),
+        fc.constantFrom("/__edgekv/status", "/__edgekv/status.json", "/__edgekv/status/"),
+        fc.boolean(),
+        async (secret, path, inQuery) => {
+          const target = inQuery ? `${path}?token=${encodeURIComponent(secret)}` : path;
+          const r = await raw(
+            splitter.port,
+            rawRequest(target, inQuery ? { "CF-Connecting-IP": ip() } : { Authorization: `Bearer ${secret}`, "CF-Connecting-IP": ip() }),
+          );
+          expectWeak(r, "STATUS_SECRET", "splitter", WEAK_STATUS);
+          expect(r.body).not.toContain(blue.url);
+          expect(r.body).not.toContain("percent");
+        },
+      ),
       { numRuns: 30 },
     );
   });
 });
 
 describe("a weak OVERRIDE_SECRET signs nothing the splitter accepts", () => {
-  const sign = (secret: string, color: string, exp: number) => `${color}.${exp}.${createHmac("sha256", secret).update(`edgekv-override:${color}.${exp}`).digest("base64url")}`;
+  const sign = (secret: string, color: string, exp: number) =>
+    `${color}.${exp}.${createHmac("sha256", secret).update(`edgekv-override:${color}.${exp}`).digest("base64url")}`;
 
   it("a correctly signed override (header or cookie) is ignored: the request goes by its bucket, green sees nothing", async () => {
     const exp = Math.floor(Date.now() / 1000) + 3600;

@@ -43,7 +43,10 @@ describe("WebSockets through the gate", () => {
   it("upgrades without a valid token, or outside the token's scope, never reach the origin", async () => {
     const before = app.seen.length;
     const upgrade = (path: string, auth: string) =>
-      raw(gate.port, `GET ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n${auth}Connection: close\r\n\r\n`);
+      raw(
+        gate.port,
+        `GET ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n${auth}Connection: close\r\n\r\n`,
+      );
     expect((await upgrade("/socket", "")).status).toBe(401);
     expect((await upgrade("/socket", "Authorization: Bearer ekv_000000000000000000000000000000\r\n")).status).toBe(401);
     expect((await upgrade("/other", `Authorization: Bearer ${token}\r\n`)).status).toBe(403);

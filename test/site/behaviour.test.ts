@@ -212,10 +212,13 @@ describe("versions, rollback, gc", () => {
     const files = [{ path: "/index.html", load: async () => enc.encode("x") }];
     await publishSite(kv, { files, now: Date.now });
     // Blobs of a deploy that has not written its manifest yet:
-    await publishSite({ ...kv, put: (k, v, o) => (k.startsWith("site:b:") ? kv.put(k, v, o) : Promise.reject(new Error("killed"))) }, {
-      files: [{ path: "/index.html", load: async () => enc.encode("pending") }],
-      now: Date.now,
-    }).catch(() => undefined);
+    await publishSite(
+      { ...kv, put: (k, v, o) => (k.startsWith("site:b:") ? kv.put(k, v, o) : Promise.reject(new Error("killed"))) },
+      {
+        files: [{ path: "/index.html", load: async () => enc.encode("pending") }],
+        now: Date.now,
+      },
+    ).catch(() => undefined);
     const stores = siteStores(kv);
     expect((await gc(stores, { now: Date.now })).deletedBlobs).toBe(0);
     expect((await gc(stores, { now: () => Date.now() + 2 * 3600_000 })).deletedBlobs).toBe(1);
@@ -242,7 +245,8 @@ describe("KV failures", () => {
     const flaky: KvBinding = {
       ...kv,
       get: ((k: string, o: never) => (fail ? Promise.reject(new Error("down")) : kv.get(k as never, o))) as KvBinding["get"],
-      getWithMetadata: ((k: string, o: never) => (fail ? Promise.reject(new Error("down")) : kv.getWithMetadata(k as never, o))) as KvBinding["getWithMetadata"],
+      getWithMetadata: ((k: string, o: never) =>
+        fail ? Promise.reject(new Error("down")) : kv.getWithMetadata(k as never, o)) as KvBinding["getWithMetadata"],
     };
     await publish(kv, { "/index.html": "x" });
     const s = server(flaky, () => now);
@@ -261,7 +265,9 @@ describe("KV failures", () => {
       ...kv,
       get: ((k: string, o: never) => (k.startsWith("site:b:") ? Promise.resolve(null) : kv.get(k as never, o))) as KvBinding["get"],
       getWithMetadata: ((k: string, o: never) =>
-        k.startsWith("site:b:") ? Promise.resolve({ value: null, metadata: null, cacheStatus: null }) : kv.getWithMetadata(k as never, o)) as KvBinding["getWithMetadata"],
+        k.startsWith("site:b:")
+          ? Promise.resolve({ value: null, metadata: null, cacheStatus: null })
+          : kv.getWithMetadata(k as never, o)) as KvBinding["getWithMetadata"],
     });
     const res = await s.fetch("/");
     expect(res.status).toBe(503);

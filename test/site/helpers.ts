@@ -44,11 +44,7 @@ export async function gunzip(data: ArrayBuffer): Promise<Uint8Array> {
 export type SiteFiles = Record<string, string | Uint8Array>;
 
 /** Publishes `files` (path -> content) with gzip variants; `_redirects`/`_headers` keys are compiled. */
-export async function publish(
-  kv: KvBinding,
-  files: SiteFiles,
-  options: Partial<Omit<PublishOptions, "files">> = {},
-): Promise<string> {
+export async function publish(kv: KvBinding, files: SiteFiles, options: Partial<Omit<PublishOptions, "files">> = {}): Promise<string> {
   const sources = Object.entries(files)
     .filter(([p]) => p !== "/_redirects" && p !== "/_headers")
     .map(([path, c]) => ({ path, load: async () => (typeof c === "string" ? enc.encode(c) : c) }));
@@ -69,8 +65,7 @@ export function server(kv: KvBinding, now: () => number = Date.now) {
   const pending: Promise<unknown>[] = [];
   return {
     reader,
-    fetch: (path: string, init: RequestInit = {}) =>
-      handleSite(new Request(`http://site.test${path}`, init), { reader, waitUntil: (p) => pending.push(p) }),
+    fetch: (path: string, init: RequestInit = {}) => handleSite(new Request(`http://site.test${path}`, init), { reader, waitUntil: (p) => pending.push(p) }),
     settle: () => Promise.all(pending.splice(0)),
   };
 }

@@ -10,9 +10,7 @@ const filePath = fc
   .array(segment, { minLength: 0, maxLength: 3 })
   .chain((dirs) => fc.constantFrom("index.html", "about.html", "a", "a.html", "x.js").map((f) => `/${[...dirs, f].join("/")}`));
 const site = fc.uniqueArray(filePath, { minLength: 1, maxLength: 12 });
-const requestPath = fc
-  .tuple(fc.array(segment, { maxLength: 4 }), fc.boolean())
-  .map(([segs, slash]) => `/${segs.join("/")}${slash && segs.length ? "/" : ""}`);
+const requestPath = fc.tuple(fc.array(segment, { maxLength: 4 }), fc.boolean()).map(([segs, slash]) => `/${segs.join("/")}${slash && segs.length ? "/" : ""}`);
 
 describe("path resolution (property-based)", () => {
   it("a redirect always leads to a URL that serves the same file, with no second redirect", async () => {
@@ -55,7 +53,10 @@ describe("path resolution (property-based)", () => {
       .string({ minLength: 1, maxLength: 8 })
       .filter((s) => !/[/\\\u0000-\u001f\u007f-\u009f]|%[0-9A-Fa-f]{2}/.test(s) && s !== "." && s !== "..")
       .filter((s) => !/^(?:|\.|\.\.);/.test(s))
-      .filter((s) => { const n = s.normalize("NFKC"); return n === s || !(/[/\\%;]/.test(n) || n === "." || n === ".."); });
+      .filter((s) => {
+        const n = s.normalize("NFKC");
+        return n === s || !(/[/\\%;]/.test(n) || n === "." || n === "..");
+      });
     fc.assert(
       fc.property(fc.array(seg, { minLength: 1, maxLength: 5 }), (segs) => {
         const path = `/${segs.join("/")}`;

@@ -16,7 +16,9 @@ const entry = noisyRecord({ h: str, s: size, t: str, z: noisyRecord({ br: size, 
 // The index has many fields: less noise per field, so that enough generated indexes are valid.
 const q = <T>(a: fc.Arbitrary<T>) => noisy(a, 150);
 const qs = q(fc.array(fc.string({ maxLength: 4 }), { maxLength: 2 }));
-const qsize = q(fc.oneof({ weight: 20, arbitrary: fc.nat() }, { weight: 1, arbitrary: fc.integer({ min: -2, max: 0 }) }, { weight: 1, arbitrary: fc.double() }));
+const qsize = q(
+  fc.oneof({ weight: 20, arbitrary: fc.nat() }, { weight: 1, arbitrary: fc.integer({ min: -2, max: 0 }) }, { weight: 1, arbitrary: fc.double() }),
+);
 const qpattern = noisyRecord({ re: q(fc.string()), names: qs }, [], 60);
 const index = noisyRecord(
   {
@@ -33,11 +35,19 @@ const index = noisyRecord(
     notFound: qs,
     redirects: q(
       fc.array(
-        noisyRecord({ line: q(fc.integer()), from: q(fc.string()), pattern: qpattern, to: q(fc.string()), status: q(fc.constantFrom(...REDIRECT_STATUS, 404)) }, ["pattern"], 60),
+        noisyRecord(
+          { line: q(fc.integer()), from: q(fc.string()), pattern: qpattern, to: q(fc.string()), status: q(fc.constantFrom(...REDIRECT_STATUS, 404)) },
+          ["pattern"],
+          60,
+        ),
         { maxLength: 2 },
       ),
     ),
-    headers: q(fc.array(noisyRecord({ pattern: qpattern, set: q(fc.array(q(fc.tuple(fc.string(), fc.string(), fc.string())), { maxLength: 2 })), unset: qs }, [], 60), { maxLength: 2 })),
+    headers: q(
+      fc.array(noisyRecord({ pattern: qpattern, set: q(fc.array(q(fc.tuple(fc.string(), fc.string(), fc.string())), { maxLength: 2 })), unset: qs }, [], 60), {
+        maxLength: 2,
+      }),
+    ),
   },
   ["spa"],
   30,

@@ -53,7 +53,7 @@ describe("bucketing", () => {
   it.each([0.5, 10, 20, 33.33, 50, 80, 99.5])("over 100,000 distinct ids the split at %s%% is within 0.5 points", (percent) => {
     let n = 0;
     for (let i = 0; i < 100_000; i++) if (inCanary(bucketOf("salt-x", `user-${i}`), percent)) n++;
-    expect(Math.abs((n / 1000) - percent)).toBeLessThan(0.5);
+    expect(Math.abs(n / 1000 - percent)).toBeLessThan(0.5);
   });
 
   it("the split stays within 0.5 points for random salts and random id shapes (property)", () => {

@@ -65,7 +65,16 @@ describe("rollout config schema", () => {
     ["rule without conditions", cfg({ rules: [{ match: {}, to: "green" }] }), "rules.0.match: needs at least one condition"],
     ["rule to an unknown colour", { ...cfg(), rules: [{ match: { path: "/x" }, to: "red" }] }, "rules.0.to:"],
     ["lower-case country", cfg({ rules: [{ match: { country: ["ch"] }, to: "green" }] }), "rules.0.match.country.0:"],
-    ["schedule out of order", cfg({ schedule: [{ at: "2026-11-20T10:10:00Z", percent: 20 }, { at: "2026-11-20T10:00:00Z", percent: 10 }] }), "schedule: steps must be in strictly increasing"],
+    [
+      "schedule out of order",
+      cfg({
+        schedule: [
+          { at: "2026-11-20T10:10:00Z", percent: 20 },
+          { at: "2026-11-20T10:00:00Z", percent: 10 },
+        ],
+      }),
+      "schedule: steps must be in strictly increasing",
+    ],
     ["schedule time without zone", cfg({ schedule: [{ at: "2026-11-20T10:00:00", percent: 10 }] }), "schedule.0.at:"],
     ["schedule step at 101%", cfg({ schedule: [{ at: "2026-11-20T10:00:00Z", percent: 101 }] }), "schedule.0.percent:"],
     ["header stickiness without a header", cfg({ sticky: { by: "header" } }), "sticky.header is required"],
@@ -114,9 +123,11 @@ describe("rollout config parser (properties)", () => {
       fc.integer({ min: 101, max: 1e6 }),
       fc.integer({ min: -1e6, max: -1 }),
     );
-    fc.assert(fc.property(validArb, bad, (input, percent) => {
+    fc.assert(
+      fc.property(validArb, bad, (input, percent) => {
         expect(issuesOf({ ...input, percent })).toContain("percent:");
-      }));
+      }),
+    );
   });
 
   it("never reads bad input as 0%: whatever parses keeps the percent it was given", () => {

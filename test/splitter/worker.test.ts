@@ -134,14 +134,28 @@ describe("routing through handle() with real local KV", () => {
     const res = await t.get("/api/items?x=1&y=2", {
       method: "POST",
       body: "payload-123",
-      headers: { "content-type": "text/plain", "cf-connecting-ip": "203.0.113.9", "x-forwarded-for": "198.51.100.1", "keep-alive": "timeout=5", connection: "x-secret-hop", "x-secret-hop": "1", te: "trailers", "x-app": "kept" },
+      headers: {
+        "content-type": "text/plain",
+        "cf-connecting-ip": "203.0.113.9",
+        "x-forwarded-for": "198.51.100.1",
+        "keep-alive": "timeout=5",
+        connection: "x-secret-hop",
+        "x-secret-hop": "1",
+        te: "trailers",
+        "x-app": "kept",
+      },
     });
     expect(res.status).toBe(200);
     const seen = t.seen[0]!;
     expect(seen.method).toBe("POST");
     expect(seen.body).toBe("payload-123");
     expect(seen.url).toBe(`${BLUE}/api/items?x=1&y=2`);
-    expect(seen.headers).toMatchObject({ "x-forwarded-host": "app.test", "x-forwarded-proto": "https", "x-forwarded-for": "198.51.100.1, 203.0.113.9", "x-app": "kept" });
+    expect(seen.headers).toMatchObject({
+      "x-forwarded-host": "app.test",
+      "x-forwarded-proto": "https",
+      "x-forwarded-for": "198.51.100.1, 203.0.113.9",
+      "x-app": "kept",
+    });
     for (const h of ["keep-alive", "x-secret-hop", "te", "host"]) expect(seen.headers).not.toHaveProperty(h);
   });
 
@@ -342,7 +356,17 @@ describe("status endpoint", () => {
     );
     const t = setup({ STATUS_SECRET: ST });
     const json = (await (await t.get("/__edgekv/status.json", { headers: { authorization: `Bearer ${ST}` } })).json()) as Record<string, unknown>;
-    expect(json).toMatchObject({ ok: true, version: 7, live: "blue", canary: "green", percentConfigured: 0, percentNow: 20, scheduleStep: 1, nextStep: { percent: 80 }, lastError: null });
+    expect(json).toMatchObject({
+      ok: true,
+      version: 7,
+      live: "blue",
+      canary: "green",
+      percentConfigured: 0,
+      percentNow: 20,
+      scheduleStep: 1,
+      nextStep: { percent: 80 },
+      lastError: null,
+    });
     expect(json.config).toMatchObject({ version: 7, salt: "edgekv" });
     const html = await t.get("/__edgekv/status", { headers: { authorization: `Bearer ${ST}` } });
     expect(html.headers.get("content-type")).toContain("text/html");
@@ -359,7 +383,11 @@ describe("status endpoint", () => {
   it("answers 404 for other methods and paths under the prefix, without reading KV", async () => {
     await write(cfg({ version: 3, percent: 10 }));
     const t = setup({ STATUS_SECRET: ST });
-    for (const [method, path] of [["POST", "/__edgekv/status"], ["GET", "/__edgekv/statusx"], ["GET", "/__edgekv/status.html"]] as const) {
+    for (const [method, path] of [
+      ["POST", "/__edgekv/status"],
+      ["GET", "/__edgekv/statusx"],
+      ["GET", "/__edgekv/status.html"],
+    ] as const) {
       const res = await t.get(path, { method, headers: { authorization: `Bearer ${ST}` } });
       expect(res.status, `${method} ${path}`).toBe(404);
     }
@@ -373,7 +401,11 @@ describe("status endpoint", () => {
   it("reports overrides as off while OVERRIDE_SECRET is unset or weak", async () => {
     await write(cfg());
     const on = async (extra: Partial<SplitterEnv>) =>
-      ((await (await setup({ STATUS_SECRET: ST, ...extra }).get("/__edgekv/status.json", { headers: { authorization: `Bearer ${ST}` } })).json()) as { overridesEnabled: boolean }).overridesEnabled;
+      (
+        (await (await setup({ STATUS_SECRET: ST, ...extra }).get("/__edgekv/status.json", { headers: { authorization: `Bearer ${ST}` } })).json()) as {
+          overridesEnabled: boolean;
+        }
+      ).overridesEnabled;
     expect(await on({})).toBe(false);
     expect(await on({ OVERRIDE_SECRET: "s3cret" })).toBe(false);
     expect(await on({ OVERRIDE_SECRET: OV })).toBe(true);

@@ -143,7 +143,7 @@ export function parseAssertionKeys(env: { IDENTITY_PRIVATE_JWK?: string; IDENTIT
     parsed = JSON.parse(jwkText);
   } catch {
     // The parser's own message can quote the input, i.e. the private key.
-    throw new RangeError("IDENTITY_PRIVATE_JWK is not valid JSON (a private JWK, or {\"keys\":[...]})");
+    throw new RangeError('IDENTITY_PRIVATE_JWK is not valid JSON (a private JWK, or {"keys":[...]})');
   }
   const list = isRecord(parsed) && "keys" in parsed ? parsed.keys : [parsed];
   if (!Array.isArray(list) || list.length === 0 || list.length > MAX_IDENTITY_KEYS) {

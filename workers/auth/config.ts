@@ -93,7 +93,11 @@ export interface GateConfig {
   allowCacheMs: number;
 }
 
-const list = (s: string | undefined) => (s ?? "").split(",").map((x) => x.trim()).filter(Boolean);
+const list = (s: string | undefined) =>
+  (s ?? "")
+    .split(",")
+    .map((x) => x.trim())
+    .filter(Boolean);
 const bad = (message: string) => new HttpError(500, "misconfigured", message);
 
 /**

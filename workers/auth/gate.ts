@@ -97,7 +97,13 @@ export async function handle(request: Request, deps: GateDeps): Promise<Response
   res.headers.append("Server-Timing", ops.toServerTiming());
   const cors = deps.config.cors;
   const origin = request.headers.get("origin");
-  if (cors && origin !== null && d.decision !== "preflight" && (cors.origins === "*" || cors.origins.has(origin)) && !res.headers.has("access-control-allow-origin")) {
+  if (
+    cors &&
+    origin !== null &&
+    d.decision !== "preflight" &&
+    (cors.origins === "*" || cors.origins.has(origin)) &&
+    !res.headers.has("access-control-allow-origin")
+  ) {
     res.headers.set("Access-Control-Allow-Origin", cors.origins === "*" ? "*" : origin);
     res.headers.append("Vary", "Origin");
     res.headers.set("Access-Control-Expose-Headers", "WWW-Authenticate, Server-Timing");
@@ -184,7 +190,16 @@ async function authenticate(request: Request, url: URL, deps: GateDeps, ops: KvO
 }
 
 /** Throws a 403 unless this token may make this request: a same-site write for a cookie, every method in scope. */
-function authorize(request: Request, url: URL, config: GateConfig, d: Decision, record: TokenRecord, source: TokenSource, decided: string, encoded: string): void {
+function authorize(
+  request: Request,
+  url: URL,
+  config: GateConfig,
+  d: Decision,
+  record: TokenRecord,
+  source: TokenSource,
+  decided: string,
+  encoded: string,
+): void {
   const method = request.method;
   // A cookie alone must not let another site make the browser write (CSRF).
   if (source === "cookie" && method !== "GET" && method !== "HEAD" && !sameSiteRequest(request, url, config)) {
@@ -195,7 +210,12 @@ function authorize(request: Request, url: URL, config: GateConfig, d: Decision, 
   if (refused !== undefined) {
     const needed = `${refused}:${encoded}`;
     d.reason = "insufficient scope";
-    throw new HttpError(403, "insufficient_scope", `this token lacks scope ${needed}`, challenge(config.realm, "insufficient_scope", "token lacks the scope", needed));
+    throw new HttpError(
+      403,
+      "insufficient_scope",
+      `this token lacks scope ${needed}`,
+      challenge(config.realm, "insufficient_scope", "token lacks the scope", needed),
+    );
   }
 }
 
@@ -256,7 +276,10 @@ function preflight(request: Request, config: GateConfig): Response {
   const cors = config.cors!;
   const origin = request.headers.get("origin")!;
   const method = request.headers.get("access-control-request-method")!.toUpperCase();
-  const asked = (request.headers.get("access-control-request-headers") ?? "").split(",").map((h) => h.trim().toLowerCase()).filter(Boolean);
+  const asked = (request.headers.get("access-control-request-headers") ?? "")
+    .split(",")
+    .map((h) => h.trim().toLowerCase())
+    .filter(Boolean);
   if ((cors.origins !== "*" && !cors.origins.has(origin)) || !cors.methods.has(method) || asked.some((h) => !cors.headers.has(h))) {
     throw new HttpError(403, "cors_rejected", "this cross-origin request is not allowed by the CORS policy", { Vary: "Origin" });
   }

@@ -19,7 +19,12 @@ export const depsFor = perIsolate((env: AuthEnv): GateDeps => {
   // Once per isolate: without a key, origins cannot tell the gate's requests from anyone else's.
   if (!config.assertion) {
     console.warn(
-      JSON.stringify({ msg: "edgekv-auth", level: "warn", warning: "no IDENTITY_PRIVATE_JWK or IDENTITY_SECRET: requests are forwarded without an identity assertion; the origin must be reachable only through the gate (service binding)" }),
+      JSON.stringify({
+        msg: "edgekv-auth",
+        level: "warn",
+        warning:
+          "no IDENTITY_PRIVATE_JWK or IDENTITY_SECRET: requests are forwarded without an identity assertion; the origin must be reachable only through the gate (service binding)",
+      }),
     );
   }
   const now = () => Date.now();

@@ -49,10 +49,13 @@ export function boundSocket(res: Response, closeAtMs: number, nowMs: number): Re
   upstream.accept();
   relay(server, upstream);
   relay(upstream, server);
-  const timer = setTimeout(() => {
-    safeClose(server, CLOSE_EXPIRED, "token expired");
-    safeClose(upstream, 1000, "client session ended");
-  }, Math.max(0, closeAtMs - nowMs));
+  const timer = setTimeout(
+    () => {
+      safeClose(server, CLOSE_EXPIRED, "token expired");
+      safeClose(upstream, 1000, "client session ended");
+    },
+    Math.max(0, closeAtMs - nowMs),
+  );
   const stop = () => clearTimeout(timer);
   server.addEventListener("close", stop);
   upstream.addEventListener("close", stop);

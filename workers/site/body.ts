@@ -43,12 +43,7 @@ function missing(key: string): HttpError {
  * not a truncated 200); later parts are read as the client consumes.
  * @example const body = await openBody(reader, { hash, enc: "id", size, chunk, start: 0, end: size - 1 }, ops, waitUntil);
  */
-export async function openBody(
-  reader: SiteReader,
-  plan: BodyPlan,
-  ops: KvOps,
-  waitUntil: (p: Promise<unknown>) => void,
-): Promise<ReadableStream> {
+export async function openBody(reader: SiteReader, plan: BodyPlan, ops: KvOps, waitUntil: (p: Promise<unknown>) => void): Promise<ReadableStream> {
   const { hash, enc, size, chunk, start, end } = plan;
   const parts = partsOf(size, chunk);
   const keyOf = (i: number) => blobKey(hash, enc, parts, i, chunk);

@@ -7,10 +7,7 @@ import type { TrailingSlash } from "./model.ts";
 
 export type Exists = (path: string) => Promise<boolean>;
 
-export type Resolution =
-  | { kind: "file"; file: string }
-  | { kind: "redirect"; location: string }
-  | { kind: "none" };
+export type Resolution = { kind: "file"; file: string } | { kind: "redirect"; location: string } | { kind: "none" };
 
 /**
  * The file `path` maps to without redirects: `/dir/` -> dir/index.html (then dir.html),

@@ -90,4 +90,3 @@ export type BlobMeta = InferOutput<typeof BlobMetaSchema>;
 /** Metadata of a version's index key, so `site versions` needs one list. */
 export const VersionMetaSchema = object({ at: number(), files: number(), bytes: number() });
 export type VersionMeta = InferOutput<typeof VersionMetaSchema>;
-

@@ -69,11 +69,17 @@ export function isHttpUrl(s: string): boolean {
     return false;
   }
 }
-const OriginUrl = /* @__PURE__ */ pipe(/* @__PURE__ */ string("must be a string"), /* @__PURE__ */ check(isHttpUrl, "must be an absolute http(s) URL without query, fragment or credentials"));
+const OriginUrl = /* @__PURE__ */ pipe(
+  /* @__PURE__ */ string("must be a string"),
+  /* @__PURE__ */ check(isHttpUrl, "must be an absolute http(s) URL without query, fragment or credentials"),
+);
 
 /** RFC 9110 token characters: valid for header and cookie names alike. */
 export const TOKEN_RE = /^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,64}$/;
-const Token = /* @__PURE__ */ pipe(/* @__PURE__ */ string("must be a string"), /* @__PURE__ */ regex(TOKEN_RE, "must be a header/cookie name token (1..64 chars)"));
+const Token = /* @__PURE__ */ pipe(
+  /* @__PURE__ */ string("must be a string"),
+  /* @__PURE__ */ regex(TOKEN_RE, "must be a header/cookie name token (1..64 chars)"),
+);
 
 const ISO_TIME = /^\d{4}-\d\d-\d\dT\d\d:\d\d(:\d\d(\.\d{1,3})?)?(Z|[+-]\d\d:\d\d)$/;
 /** An ISO 8601 time with a zone that Date.parse understands. */
@@ -82,18 +88,53 @@ export const isTime = (s: string): boolean => ISO_TIME.test(s) && !Number.isNaN(
 export const isPercent = (n: number): boolean => n >= 0 && n <= 100 && Math.abs(n * 100 - Math.round(n * 100)) < 1e-6;
 /** Schedule steps in strictly increasing time order. */
 export const isIncreasing = (s: readonly { at: string }[]): boolean => s.every((x, i) => i === 0 || Date.parse(x.at) > Date.parse(s[i - 1]!.at));
-const Time = /* @__PURE__ */ pipe(/* @__PURE__ */ string("must be a string"), /* @__PURE__ */ check(isTime, "must be an ISO 8601 time with a zone, e.g. 2026-11-20T10:00:00Z"));
+const Time = /* @__PURE__ */ pipe(
+  /* @__PURE__ */ string("must be a string"),
+  /* @__PURE__ */ check(isTime, "must be an ISO 8601 time with a zone, e.g. 2026-11-20T10:00:00Z"),
+);
 
 const Step = /* @__PURE__ */ strictObject({ at: Time, percent: Percent });
 
 const Match = /* @__PURE__ */ pipe(
   /* @__PURE__ */ strictObject({
-    path: /* @__PURE__ */ optional(/* @__PURE__ */ pipe(/* @__PURE__ */ string(), /* @__PURE__ */ minLength(1), /* @__PURE__ */ maxLength(MAX_GLOB_LENGTH), /* @__PURE__ */ regex(/^[/*]/, "must start with / or *"))),
-    method: /* @__PURE__ */ optional(/* @__PURE__ */ pipe(/* @__PURE__ */ array(/* @__PURE__ */ pipe(/* @__PURE__ */ string(), /* @__PURE__ */ regex(/^[A-Z]{1,16}$/, "must be an upper-case method"))), /* @__PURE__ */ minLength(1))),
-    header: /* @__PURE__ */ optional(/* @__PURE__ */ strictObject({ name: Token, value: /* @__PURE__ */ optional(/* @__PURE__ */ pipe(/* @__PURE__ */ string(), /* @__PURE__ */ maxLength(1024))) })),
-    cookie: /* @__PURE__ */ optional(/* @__PURE__ */ strictObject({ name: Token, value: /* @__PURE__ */ optional(/* @__PURE__ */ pipe(/* @__PURE__ */ string(), /* @__PURE__ */ maxLength(1024))) })),
-    country: /* @__PURE__ */ optional(/* @__PURE__ */ pipe(/* @__PURE__ */ array(/* @__PURE__ */ pipe(/* @__PURE__ */ string(), /* @__PURE__ */ regex(/^[A-Z0-9]{2}$/, "must be a 2-letter country code"))), /* @__PURE__ */ minLength(1))),
-    colo: /* @__PURE__ */ optional(/* @__PURE__ */ pipe(/* @__PURE__ */ array(/* @__PURE__ */ pipe(/* @__PURE__ */ string(), /* @__PURE__ */ regex(/^[A-Z]{3}$/, "must be a 3-letter colo code"))), /* @__PURE__ */ minLength(1))),
+    path: /* @__PURE__ */ optional(
+      /* @__PURE__ */ pipe(
+        /* @__PURE__ */ string(),
+        /* @__PURE__ */ minLength(1),
+        /* @__PURE__ */ maxLength(MAX_GLOB_LENGTH),
+        /* @__PURE__ */ regex(/^[/*]/, "must start with / or *"),
+      ),
+    ),
+    method: /* @__PURE__ */ optional(
+      /* @__PURE__ */ pipe(
+        /* @__PURE__ */ array(/* @__PURE__ */ pipe(/* @__PURE__ */ string(), /* @__PURE__ */ regex(/^[A-Z]{1,16}$/, "must be an upper-case method"))),
+        /* @__PURE__ */ minLength(1),
+      ),
+    ),
+    header: /* @__PURE__ */ optional(
+      /* @__PURE__ */ strictObject({
+        name: Token,
+        value: /* @__PURE__ */ optional(/* @__PURE__ */ pipe(/* @__PURE__ */ string(), /* @__PURE__ */ maxLength(1024))),
+      }),
+    ),
+    cookie: /* @__PURE__ */ optional(
+      /* @__PURE__ */ strictObject({
+        name: Token,
+        value: /* @__PURE__ */ optional(/* @__PURE__ */ pipe(/* @__PURE__ */ string(), /* @__PURE__ */ maxLength(1024))),
+      }),
+    ),
+    country: /* @__PURE__ */ optional(
+      /* @__PURE__ */ pipe(
+        /* @__PURE__ */ array(/* @__PURE__ */ pipe(/* @__PURE__ */ string(), /* @__PURE__ */ regex(/^[A-Z0-9]{2}$/, "must be a 2-letter country code"))),
+        /* @__PURE__ */ minLength(1),
+      ),
+    ),
+    colo: /* @__PURE__ */ optional(
+      /* @__PURE__ */ pipe(
+        /* @__PURE__ */ array(/* @__PURE__ */ pipe(/* @__PURE__ */ string(), /* @__PURE__ */ regex(/^[A-Z]{3}$/, "must be a 3-letter colo code"))),
+        /* @__PURE__ */ minLength(1),
+      ),
+    ),
   }),
   /* @__PURE__ */ check((m) => Object.keys(m).length > 0, "needs at least one condition"),
 );
@@ -113,7 +154,15 @@ const Sticky = /* @__PURE__ */ pipe(
     by: /* @__PURE__ */ optional(/* @__PURE__ */ picklist(["cookie", "header", "ip"], 'must be "cookie", "header" or "ip"'), "cookie"),
     cookie: /* @__PURE__ */ optional(Token, DEFAULT_COOKIE),
     header: /* @__PURE__ */ optional(Token),
-    maxAgeSeconds: /* @__PURE__ */ optional(/* @__PURE__ */ pipe(/* @__PURE__ */ number(), /* @__PURE__ */ integer("must be a whole number"), /* @__PURE__ */ minValue(60), /* @__PURE__ */ maxValue(34_560_000)), DEFAULT_COOKIE_MAX_AGE),
+    maxAgeSeconds: /* @__PURE__ */ optional(
+      /* @__PURE__ */ pipe(
+        /* @__PURE__ */ number(),
+        /* @__PURE__ */ integer("must be a whole number"),
+        /* @__PURE__ */ minValue(60),
+        /* @__PURE__ */ maxValue(34_560_000),
+      ),
+      DEFAULT_COOKIE_MAX_AGE,
+    ),
   }),
   /* @__PURE__ */ check((s) => s.by !== "header" || s.header !== undefined, 'sticky.header is required when sticky.by is "header"'),
 );
@@ -131,7 +180,11 @@ const Overrides = /* @__PURE__ */ strictObject({
  */
 export const RolloutConfigSchema = /* @__PURE__ */ pipe(
   /* @__PURE__ */ strictObject({
-    version: /* @__PURE__ */ pipe(/* @__PURE__ */ number("must be a number"), /* @__PURE__ */ integer("must be a whole number"), /* @__PURE__ */ minValue(1, "must be at least 1")),
+    version: /* @__PURE__ */ pipe(
+      /* @__PURE__ */ number("must be a number"),
+      /* @__PURE__ */ integer("must be a whole number"),
+      /* @__PURE__ */ minValue(1, "must be at least 1"),
+    ),
     live: Color,
     origins: /* @__PURE__ */ strictObject({ blue: OriginUrl, green: OriginUrl }),
     percent: Percent,
@@ -144,10 +197,20 @@ export const RolloutConfigSchema = /* @__PURE__ */ pipe(
         /* @__PURE__ */ check((s) => isIncreasing(s), "steps must be in strictly increasing time order"),
       ),
     ),
-    rules: /* @__PURE__ */ optional(/* @__PURE__ */ pipe(/* @__PURE__ */ array(Rule), /* @__PURE__ */ maxLength(MAX_RULES, "must have at most 50 rules" /* MAX_RULES */))),
+    rules: /* @__PURE__ */ optional(
+      /* @__PURE__ */ pipe(/* @__PURE__ */ array(Rule), /* @__PURE__ */ maxLength(MAX_RULES, "must have at most 50 rules" /* MAX_RULES */)),
+    ),
     overrides: /* @__PURE__ */ optional(Overrides, { cookie: DEFAULT_OVERRIDE_COOKIE, header: DEFAULT_OVERRIDE_HEADER }),
     failover: /* @__PURE__ */ optional(/* @__PURE__ */ boolean("must be true or false"), false),
-    timeoutMs: /* @__PURE__ */ optional(/* @__PURE__ */ pipe(/* @__PURE__ */ number(), /* @__PURE__ */ integer("must be a whole number"), /* @__PURE__ */ minValue(100), /* @__PURE__ */ maxValue(120_000)), DEFAULT_TIMEOUT_MS),
+    timeoutMs: /* @__PURE__ */ optional(
+      /* @__PURE__ */ pipe(
+        /* @__PURE__ */ number(),
+        /* @__PURE__ */ integer("must be a whole number"),
+        /* @__PURE__ */ minValue(100),
+        /* @__PURE__ */ maxValue(120_000),
+      ),
+      DEFAULT_TIMEOUT_MS,
+    ),
     updatedAt: /* @__PURE__ */ optional(/* @__PURE__ */ string()),
     updatedBy: /* @__PURE__ */ optional(/* @__PURE__ */ pipe(/* @__PURE__ */ string(), /* @__PURE__ */ maxLength(128))),
   }),

@@ -3,7 +3,17 @@ import { originTarget, parseOriginBase, type OriginBase } from "../../shared/htt
 import { otherColor, type Color, type RolloutConfig } from "./config.ts";
 
 /** Hop-by-hop headers (RFC 9110 7.6.1): they describe one connection, not the request. */
-const HOP_BY_HOP = ["connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "proxy-connection", "te", "trailer", "transfer-encoding", "upgrade"];
+const HOP_BY_HOP = [
+  "connection",
+  "keep-alive",
+  "proxy-authenticate",
+  "proxy-authorization",
+  "proxy-connection",
+  "te",
+  "trailer",
+  "transfer-encoding",
+  "upgrade",
+];
 /** Methods retried on the other colour when failover is on (and the request has no body to replay). */
 const IDEMPOTENT = new Set(["GET", "HEAD", "OPTIONS", "PUT", "DELETE"]);
 
@@ -75,7 +85,15 @@ export type Attempt = { ok: true; response: Response } | { ok: false; error: Htt
  * go to the logs (as the error's cause).
  * @example const a = await callOrigin(req, to, "green", parseOriginBase("https://green.example.com"), 10_000, fetch);
  */
-export async function callOrigin(request: Request, to: Target, color: string, base: OriginBase, timeoutMs: number, fetchFn: OriginFetch, cookie?: string): Promise<Attempt> {
+export async function callOrigin(
+  request: Request,
+  to: Target,
+  color: string,
+  base: OriginBase,
+  timeoutMs: number,
+  fetchFn: OriginFetch,
+  cookie?: string,
+): Promise<Attempt> {
   const ctl = new AbortController();
   const timer = setTimeout(() => ctl.abort(), timeoutMs);
   try {

@@ -91,7 +91,13 @@ export async function handle(request: Request, deps: Deps): Promise<Response> {
       return finish(attempt, headers, undefined, timing());
     }
     // The reason (KV error text) goes to the logs, not to the client.
-    const err = new HttpError(503, "no_rollout_config", "no rollout config is available, retry shortly", { "Retry-After": RETRY_AFTER_S }, { cause: new Error(`no valid rollout config in ROLLOUT_KV and no FALLBACK_ORIGIN set: ${why}`) });
+    const err = new HttpError(
+      503,
+      "no_rollout_config",
+      "no rollout config is available, retry shortly",
+      { "Retry-After": RETRY_AFTER_S },
+      { cause: new Error(`no valid rollout config in ROLLOUT_KV and no FALLBACK_ORIGIN set: ${why}`) },
+    );
     return finish({ ok: false, error: err }, headers, undefined, timing());
   }
 

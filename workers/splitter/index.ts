@@ -12,7 +12,9 @@ const depsFor = perIsolate(
     source: new ConfigSource(env.ROLLOUT_KV, { ttlMs: configTtlMs(env.CONFIG_TTL_MS) }),
     fetch: (r) => fetch(r),
     now: Date.now,
-    limiter: env.FAILED_STATUS_LIMITER ? new FailureLimiter(env.FAILED_STATUS_LIMITER, { periodSeconds: STATUS_RATE_LIMIT_PERIOD_SECONDS, now: Date.now }) : undefined,
+    limiter: env.FAILED_STATUS_LIMITER
+      ? new FailureLimiter(env.FAILED_STATUS_LIMITER, { periodSeconds: STATUS_RATE_LIMIT_PERIOD_SECONDS, now: Date.now })
+      : undefined,
   }),
 );
 

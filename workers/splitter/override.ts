@@ -20,12 +20,7 @@ export async function signOverride(secret: string, color: Color, exp: number): P
  * secret, or one shorter than MIN_SECRET_BYTES).
  * @example await readOverride(request.headers, cfg.overrides, env.OVERRIDE_SECRET, Date.now()) // "green" | null
  */
-export async function readOverride(
-  headers: Headers,
-  names: RolloutConfig["overrides"],
-  secret: string | undefined,
-  now: number,
-): Promise<Color | null> {
+export async function readOverride(headers: Headers, names: RolloutConfig["overrides"], secret: string | undefined, now: number): Promise<Color | null> {
   // A short secret is as good as none: a guessable key would let anyone pick their colour.
   const state = secretState("OVERRIDE_SECRET", "splitter", secret);
   if (state.kind !== "ok") return null;

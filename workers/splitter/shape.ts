@@ -87,7 +87,11 @@ export const RolloutConfigShape = standard(
         salt: opt(text(64, 1), "edgekv"),
         sticky: opt(sticky, {}),
         schedule: opt(
-          refine(arr(obj({ at: refine(str, isTime, "must be an ISO 8601 time with a zone"), percent }, true)), (s) => s.length <= MAX_STEPS && isIncreasing(s), `must be at most ${MAX_STEPS} steps in time order`),
+          refine(
+            arr(obj({ at: refine(str, isTime, "must be an ISO 8601 time with a zone"), percent }, true)),
+            (s) => s.length <= MAX_STEPS && isIncreasing(s),
+            `must be at most ${MAX_STEPS} steps in time order`,
+          ),
         ),
         rules: opt(refine(arr(rule), (r) => r.length <= MAX_RULES, `must have at most ${MAX_RULES} rules`)),
         overrides: opt(obj({ cookie: opt(token, DEFAULT_OVERRIDE_COOKIE), header: opt(token, DEFAULT_OVERRIDE_HEADER) }, true), {}),

@@ -110,7 +110,8 @@ export async function statusResponse(request: Request, url: URL, deps: Deps): Pr
     if (blocked > 0) throw rateLimited(blocked);
     let refusal: HttpError | undefined;
     // Never echo the parameter: its name may be the secret itself (`?<secret>`).
-    if (inQuery) refusal = unauthorized("a secret in the URL query is refused: send Authorization: Bearer <STATUS_SECRET>, and rotate the secret if it was real");
+    if (inQuery)
+      refusal = unauthorized("a secret in the URL query is refused: send Authorization: Bearer <STATUS_SECRET>, and rotate the secret if it was real");
     else if (!(await timingSafeEqualStrings(given, state.secret))) refusal = unauthorized("Authorization: Bearer <STATUS_SECRET> required");
     if (refusal) {
       const wait = (await deps.limiter?.fail(key)) ?? 0;

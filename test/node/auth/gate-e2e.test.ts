@@ -124,7 +124,12 @@ describe("edgekv-auth through wrangler dev, in front of a real origin", () => {
 
   it("every request the origin received through the gate verified; one sent around the gate with the gate's headers does not", async () => {
     const token = await issue(["--user", "erin"]);
-    for (const [method, path] of [["GET", "/a"], ["DELETE", "/b/c?x=1"], ["PUT", "/d/"], ["PATCH", "/e;f"]] as const) {
+    for (const [method, path] of [
+      ["GET", "/a"],
+      ["DELETE", "/b/c?x=1"],
+      ["PUT", "/d/"],
+      ["PATCH", "/e;f"],
+    ] as const) {
       const res = await fetch(`${dev.url}${path}`, { method, headers: { Authorization: `Bearer ${token}` }, body: method === "GET" ? null : "x" });
       await res.arrayBuffer();
     }

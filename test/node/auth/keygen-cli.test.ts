@@ -6,7 +6,10 @@ import { parseAssertionKeys } from "../../../workers/auth/assertion.ts";
 import { runCli } from "../helpers/cli.ts";
 
 describe("edgekv token keygen", () => {
-  for (const [args, alg, kty] of [[[], "EdDSA", "OKP"], [["--alg", "ES256"], "ES256", "EC"]] as const) {
+  for (const [args, alg, kty] of [
+    [[], "EdDSA", "OKP"],
+    [["--alg", "ES256"], "ES256", "EC"],
+  ] as const) {
     it(`${alg}: one JSON line on stdout, a usable private key, kid = thumbprint, accepted as IDENTITY_PRIVATE_JWK`, async () => {
       const r = await runCli(["token", "keygen", ...args]);
       expect(r.code).toBe(0);

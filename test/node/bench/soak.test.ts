@@ -14,7 +14,10 @@ describe("classify", () => {
   });
 
   it("a 503 from the site or the gate during (or just after) a KV outage is explained", () => {
-    expect(classify({ kind: "site", start: 1500, end: 1600, status: 503, errorCode: "kv_unavailable" }, [kvDown], opts)).toEqual({ class: "explained", by: "kv-down" });
+    expect(classify({ kind: "site", start: 1500, end: 1600, status: 503, errorCode: "kv_unavailable" }, [kvDown], opts)).toEqual({
+      class: "explained",
+      by: "kv-down",
+    });
     expect(classify({ kind: "gate-valid", start: 2400, end: 2450, status: 503 }, [kvDown], opts)).toEqual({ class: "explained", by: "kv-down" });
     expect(classify({ kind: "site", start: 2600, end: 2700, status: 503 }, [kvDown], opts).class).toBe("unexplained");
   });
@@ -79,10 +82,18 @@ describe("wrong decisions", () => {
   it("site: one ETag per (version, path), and an identity body hashes to its ETag", () => {
     const h = "a".repeat(64);
     const other = "b".repeat(64);
-    expect(siteViolations([{ version: "v1", path: "/", etag: `"${h}"`, bodySha: h }, { version: "v1", path: "/", etag: `"${h}-br"`, bodySha: h }])).toEqual([
-      `/ has two ETags in version v1: "${h}" and "${h}-br"`,
-    ]);
+    expect(
+      siteViolations([
+        { version: "v1", path: "/", etag: `"${h}"`, bodySha: h },
+        { version: "v1", path: "/", etag: `"${h}-br"`, bodySha: h },
+      ]),
+    ).toEqual([`/ has two ETags in version v1: "${h}" and "${h}-br"`]);
     expect(siteViolations([{ version: "v2", path: "/x", etag: `"${h}"`, bodySha: other }])).toEqual(["/x (version v2): body does not match its ETag"]);
-    expect(siteViolations([{ version: "v2", path: "/x", etag: `"${h}-gz"`, bodySha: h }, { version: "v3", path: "/x", etag: `"${other}"` }])).toEqual([]);
+    expect(
+      siteViolations([
+        { version: "v2", path: "/x", etag: `"${h}-gz"`, bodySha: h },
+        { version: "v3", path: "/x", etag: `"${other}"` },
+      ]),
+    ).toEqual([]);
   });
 });

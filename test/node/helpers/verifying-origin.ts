@@ -53,9 +53,7 @@ export interface VerifyingOrigin {
  */
 export async function startVerifyingOrigin(options: VerifyOptions): Promise<VerifyingOrigin> {
   const seen: Verdict[] = [];
-  const key = options.secret
-    ? new TextEncoder().encode(options.secret)
-    : createRemoteJWKSet(new URL("/.well-known/jwks.json", options.issuer));
+  const key = options.secret ? new TextEncoder().encode(options.secret) : createRemoteJWKSet(new URL("/.well-known/jwks.json", options.issuer));
   const usedJti = new Map<string, number>();
 
   async function verify(req: IncomingMessage): Promise<{ ok: boolean; reason: string; claims?: JWTPayload }> {

@@ -81,7 +81,9 @@ describe("edgekv site deploy", () => {
     expect((await cli(["site", "deploy", unreadable, "--persist-to", state])).stderr).toMatch(/cannot read \/broken.html: ENOENT/);
 
     const control = await siteDir({ "index.html": "x", "bad\nname.html": "y" });
-    expect((await cli(["site", "deploy", control, "--persist-to", state])).stderr).toMatch(/cannot publish "\/bad\nname.html": encoded separator or control character/);
+    expect((await cli(["site", "deploy", control, "--persist-to", state])).stderr).toMatch(
+      /cannot publish "\/bad\nname.html": encoded separator or control character/,
+    );
 
     const spa = await siteDir({ "index.html": "x" });
     expect((await cli(["site", "deploy", spa, "--spa", "app.html", "--persist-to", state])).stderr).toMatch(/--spa \/app.html: no such file/);

@@ -30,8 +30,7 @@ afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-const get = (path: string, headers: Record<string, string> = {}, method = "GET") =>
-  fetch(dev.url + path, { headers, method, redirect: "manual" });
+const get = (path: string, headers: Record<string, string> = {}, method = "GET") => fetch(dev.url + path, { headers, method, redirect: "manual" });
 
 describe("the fixture site over real HTTP", () => {
   it("serves pages, clean URLs, encoded names and the deployed version", async () => {
@@ -51,7 +50,11 @@ describe("the fixture site over real HTTP", () => {
   });
 
   it("serves binary files byte for byte with their types, and brotli that decodes", async () => {
-    for (const [path, type] of [["/img/logo.png", "image/png"], ["/fonts/LiberationMono-Regular.ttf", "font/ttf"], ["/media/clip.webm", "video/webm"]]) {
+    for (const [path, type] of [
+      ["/img/logo.png", "image/png"],
+      ["/fonts/LiberationMono-Regular.ttf", "font/ttf"],
+      ["/media/clip.webm", "video/webm"],
+    ]) {
       const res = await get(path!, { "Accept-Encoding": "identity" });
       expect(res.headers.get("content-type")).toBe(type);
       expect(Buffer.from(await res.arrayBuffer()).equals(await readFile(join(FIXTURE, path!)))).toBe(true);

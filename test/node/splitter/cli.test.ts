@@ -46,7 +46,11 @@ describe("edgekv rollout: a 10 -> 20 -> 80 -> 100 rollout and rollbacks", () => 
   });
 
   it("set 10, 20, 80 then promote: versions increase and the roles swap", async () => {
-    for (const [p, v] of [["10", 2], ["20", 3], ["80%", 4]] as const) {
+    for (const [p, v] of [
+      ["10", 2],
+      ["20", 3],
+      ["80%", 4],
+    ] as const) {
       await tick();
       const r = await run("set", p);
       expect(r.code).toBe(0);
@@ -131,7 +135,7 @@ describe("edgekv rollout: a 10 -> 20 -> 80 -> 100 rollout and rollbacks", () => 
     await writeFile(file, JSON.stringify({ ...doc, live: "red", origins: { blue: "nope", green: "https://g.test" } }));
     const bad = await run("config", "put", file);
     expect(bad.code).toBe(1);
-    expect(bad.stderr).toContain("live: must be \"blue\" or \"green\"");
+    expect(bad.stderr).toContain('live: must be "blue" or "green"');
     expect(bad.stderr).toContain("origins.blue: must be an absolute http(s) URL");
     await writeFile(file, "{ nope");
     expect((await run("config", "put", file)).stderr).toContain(`cannot read ${file}`);
@@ -152,8 +156,7 @@ describe("edgekv rollout: a 10 -> 20 -> 80 -> 100 rollout and rollbacks", () => 
   it("override reads the secret from stdin (--secret-stdin, or a pipe with the variable unset), trailing newline dropped", async () => {
     const secret = "k3y from stdin, 32 bytes or more (spaces kept)";
     const names = { cookie: "edgekv_override", header: "x-edgekv-override" };
-    const accepts = async (out: string) =>
-      readOverride(new Headers({ "x-edgekv-override": out.split("\n")[0]! }), names, secret, Date.now());
+    const accepts = async (out: string) => readOverride(new Headers({ "x-edgekv-override": out.split("\n")[0]! }), names, secret, Date.now());
     // --secret-stdin wins over the environment.
     const flagged = await runCli(["rollout", "override", "blue", "--secret-stdin"], { input: `${secret}\n`, env: { OVERRIDE_SECRET: "not this one" } });
     expect(flagged.code, flagged.stderr).toBe(0);

@@ -22,7 +22,8 @@ const rollout = async (...args: string[]) => {
   return r;
 };
 const override = async (color: "blue" | "green") =>
-  JSON.parse((await cli(["rollout", "override", color, "--json"], { env: { OVERRIDE_SECRET: "ov-secret-for-the-e2e-test-32-bytes+" } })).stdout).value as string;
+  JSON.parse((await cli(["rollout", "override", color, "--json"], { env: { OVERRIDE_SECRET: "ov-secret-for-the-e2e-test-32-bytes+" } })).stdout)
+    .value as string;
 
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), "edgekv-splitter-e2e-"));
@@ -30,7 +31,11 @@ beforeAll(async () => {
   deadPort = await freePort();
   await rollout("init", "--blue", blue.url, "--green", green.url, "--salt", "e2e", "--timeout", "1000");
   // CONFIG_TTL_MS=0: every request reads KV, so each CLI write is seen at once.
-  dev = await startWranglerDev({ env: "splitter", persistTo: dir, vars: { CONFIG_TTL_MS: "0", OVERRIDE_SECRET: "ov-secret-for-the-e2e-test-32-bytes+", STATUS_SECRET: "st-secret-for-the-e2e-test-32-bytes+" } });
+  dev = await startWranglerDev({
+    env: "splitter",
+    persistTo: dir,
+    vars: { CONFIG_TTL_MS: "0", OVERRIDE_SECRET: "ov-secret-for-the-e2e-test-32-bytes+", STATUS_SECRET: "st-secret-for-the-e2e-test-32-bytes+" },
+  });
 });
 afterAll(async () => {
   await dev?.stop();
