@@ -1,20 +1,17 @@
 import { hostname, userInfo } from "node:os";
-import { array, integer, minValue, number, pipe, strictObject, string, type InferOutput } from "valibot";
 import { KvStore, json, text, type KvBinding } from "../../shared/kv/index.ts";
-import { CONFIG_KEY, HISTORY_LIMIT, HISTORY_PREFIX, RolloutConfigSchema, parseConfig, type RolloutConfig } from "../../workers/splitter/config.ts";
+import {
+  CONFIG_KEY,
+  HISTORY_LIMIT,
+  HISTORY_PREFIX,
+  HistoryEntrySchema,
+  RolloutConfigSchema,
+  parseConfig,
+  type HistoryEntry,
+  type RolloutConfig,
+} from "../../workers/splitter/config.ts";
 import { CliError } from "../errors.ts";
 import { configDiff } from "./diff.ts";
-
-/** One audit-trail entry: the config written as `version`, by whom, when, and what changed. */
-export const HistoryEntrySchema = strictObject({
-  version: pipe(number(), integer(), minValue(1)),
-  at: string(),
-  by: string(),
-  action: string(),
-  changes: array(string()),
-  config: RolloutConfigSchema,
-});
-export type HistoryEntry = InferOutput<typeof HistoryEntrySchema>;
 
 /** `rollout/history/0000000007`: zero-padded so keys list in version order. */
 export const historyKey = (version: number) => String(version).padStart(10, "0");

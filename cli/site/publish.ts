@@ -29,8 +29,6 @@ import {
   type HeaderRule,
   type Redirect,
   type TrailingSlash,
-} from "../../workers/site/model.ts";
-import {
   BlobMetaSchema,
   IndexSchema,
   PointerSchema,
@@ -42,7 +40,7 @@ import {
   type Shard,
   type SiteIndex,
   type VersionMeta,
-} from "../../workers/site/schema.ts";
+} from "../../workers/site/model.ts";
 import { contentTypeOf } from "./mime.ts";
 
 /** Uploads in flight at once. */

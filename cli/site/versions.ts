@@ -1,7 +1,7 @@
 /** Listing, rolling back and garbage-collecting site versions. No Node APIs. */
 import { CliError } from "../errors.ts";
 import { DEFAULT_SKEW_VERSIONS, POINTER_KEY, blobKey, indexKey, partsOf, shardKey } from "../../workers/site/model.ts";
-import type { Pointer, SiteIndex } from "../../workers/site/schema.ts";
+import type { Pointer, SiteIndex } from "../../workers/site/model.ts";
 import { writePointer, type SiteStores } from "./publish.ts";
 
 /** gc never deletes a blob younger than this: it may belong to a deploy in progress. */

@@ -1,27 +1,20 @@
 /**
  * The CLI's token store: everything `Tokens` (workers/auth/tokens.ts) does,
- * with writes validated by the valibot schema below, plus listing. The Worker
- * does not import this file, so valibot stays out of its bundle; the lite
- * `TokenRecordShape` (workers/auth/shape.ts) it writes with is property-tested against
- * `TokenRecordSchema` (test/auth/shape.test.ts).
+ * plus listing (`KvStore`, which the Worker does not bundle). Records are
+ * validated with the Worker's own `TokenRecordSchema` (workers/auth/shape.ts).
  */
-import { array, integer, maxLength, minValue, number, object, pipe, regex, string } from "valibot";
 import { KvStore, text, type KvBinding } from "../../shared/kv/index.ts";
-import {
-  LABEL_MESSAGE,
+import { checkUser, TOKEN_KEY_PREFIX, Tokens, USER_INDEX_PREFIX, type TokenRecord, type TokenStoreOptions } from "../../workers/auth/tokens.ts";
+
+export {
   LABEL_PATTERN,
   MAX_LABEL_LENGTH,
   MAX_SCOPE_LENGTH,
   MAX_SCOPES,
-  SCOPE_MESSAGE,
   SCOPE_PATTERN,
-  USER_MESSAGE,
+  TokenRecordSchema,
   USER_PATTERN,
 } from "../../workers/auth/shape.ts";
-import { TOKEN_ID_CHARS } from "../../workers/auth/token.ts";
-import { checkUser, TOKEN_KEY_PREFIX, Tokens, USER_INDEX_PREFIX, type TokenRecord, type TokenStoreOptions } from "../../workers/auth/tokens.ts";
-
-export { LABEL_PATTERN, MAX_LABEL_LENGTH, MAX_SCOPE_LENGTH, MAX_SCOPES, SCOPE_PATTERN, USER_PATTERN } from "../../workers/auth/shape.ts";
 export {
   DEFAULT_TTL_SECONDS,
   MAX_TTL_SECONDS,
@@ -34,17 +27,6 @@ export {
   type TokenStoreOptions,
 } from "../../workers/auth/tokens.ts";
 
-export const TokenRecordSchema = object({
-  id: pipe(string(), regex(new RegExp(`^[0-9a-f]{${TOKEN_ID_CHARS}}$`))),
-  user: pipe(string(), regex(USER_PATTERN, USER_MESSAGE)),
-  scopes: pipe(array(pipe(string(), maxLength(MAX_SCOPE_LENGTH), regex(SCOPE_PATTERN, SCOPE_MESSAGE))), maxLength(MAX_SCOPES)),
-  /** Epoch ms. */
-  issuedAt: pipe(number(), integer(), minValue(0)),
-  /** Epoch ms; the gate refuses the token from this instant, whatever KV still holds. */
-  expiresAt: pipe(number(), integer(), minValue(0)),
-  label: pipe(string(), maxLength(MAX_LABEL_LENGTH), regex(LABEL_PATTERN, LABEL_MESSAGE)),
-});
-
 /**
  * Issues, looks up, lists and revokes tokens (the CLI).
  * @example
@@ -56,7 +38,7 @@ export class TokenStore extends Tokens {
   readonly #index: KvStore<string, unknown, "text">;
 
   constructor(kv: KvBinding, options: TokenStoreOptions = {}) {
-    super(kv, options, TokenRecordSchema);
+    super(kv, options);
     this.#records = new KvStore(kv, { prefix: TOKEN_KEY_PREFIX, codec: this.records.codec, now: this._now });
     this.#index = new KvStore(kv, { prefix: USER_INDEX_PREFIX, codec: text(), now: this._now });
   }

@@ -1,20 +1,22 @@
 /**
- * Tiny hand-rolled Standard Schema validators for Worker hot paths, where a
- * full validator library does not fit the bundle budget. Each Worker keeps its
- * full valibot schema for writes (the CLI) and property-tests its lite twin
- * against it, so the two accept and reject the same values.
+ * Tiny hand-rolled Standard Schema validators: edgekv's one validator for
+ * every KV document (each defined once, in its Worker's model.ts, and used by
+ * the Worker and the CLI alike). A few hundred bytes where valibot costs
+ * KiBs of a Worker's bundle; messages name the rule broken ("must be at most
+ * 100"), and `toIssues` (schema.ts) prefixes the field path.
  *
  * Semantics follow valibot's: `obj` strips unknown keys (`strict` refuses
  * them), `rec` skips `__proto__`/`prototype`/`constructor`, `opt` fills a
  * default (validated like a given value), `tup` keeps only its items.
- * Validation stops at the first issue.
+ * Objects, arrays and records report every field that fails (as valibot
+ * does); a field's own checks stop at its first failure.
  * @example
  * const Pointer = standard(obj({ v: lit(1), live: str, previous: arr(str) }));
  * new KvReader(env.SITE_KV, { codec: json(Pointer) });
  */
 import type { Schema } from "./schema.ts";
 
-/** Returns the (possibly defaulted) value, or throws an `Issue`. */
+/** Returns the (possibly defaulted) value, or throws an `Issue` (a container: `Issues`). */
 export type Lite<T> = (value: unknown) => T;
 /** An optional field of `obj`: may be missing or undefined. */
 export type Opt<T> = Lite<T | undefined> & { readonly opt: true };
@@ -39,13 +41,33 @@ export function fail(message: string): never {
   throw new Issue(message);
 }
 
-function at<T>(key: PropertyKey, check: Lite<T>, value: unknown): T {
+/** Every issue a container (obj, arr, rec, tup) found in its items. */
+export class Issues {
+  readonly list: Issue[];
+  constructor(list: Issue[]) {
+    this.list = list;
+  }
+}
+
+const issuesOf = (e: unknown): Issue[] | null => (e instanceof Issue ? [e] : e instanceof Issues ? e.list : null);
+
+/** Checks one item of a container; its issues, with `key` prefixed to their paths, go to `found`. */
+function at<T>(key: PropertyKey, check: Lite<T>, value: unknown, found: Issue[]): T {
   try {
     return check(value);
   } catch (e) {
-    if (e instanceof Issue) e.path.unshift(key);
-    throw e;
+    const list = issuesOf(e);
+    if (!list) throw e;
+    for (const i of list) i.path.unshift(key);
+    found.push(...list);
+    return undefined as T;
   }
+}
+
+/** A container's result: `out`, unless an item failed. */
+function done<T>(out: T, found: Issue[]): T {
+  if (found.length) throw new Issues(found);
+  return out;
 }
 
 /**
@@ -61,7 +83,8 @@ export function standard<T>(check: Lite<T>): Schema<T> {
         try {
           return { value: check(value) };
         } catch (e) {
-          if (e instanceof Issue) return { issues: [e] };
+          const issues = issuesOf(e);
+          if (issues) return { issues };
           throw e;
         }
       },
@@ -69,16 +92,19 @@ export function standard<T>(check: Lite<T>): Schema<T> {
   };
 }
 
-const type =
-  <T>(name: string): Lite<T> =>
+/**
+ * A value of `typeof` `name` (NaN is not a number), with its own message.
+ * @example const n = kind<number>("number", "must be a number")
+ */
+export const kind =
+  <T>(name: string, message = `expected ${name}`): Lite<T> =>
   (v) =>
-    // valibot's number() refuses NaN only.
-    typeof v === name && !Number.isNaN(v) ? (v as T) : fail(`expected ${name}`);
+    typeof v === name && !Number.isNaN(v) ? (v as T) : fail(message);
 
 /** Primitive checks, e.g. `obj({ name: str, weight: num, on: bool })`. */
-export const str: Lite<string> = type("string");
-export const num: Lite<number> = type("number");
-export const bool: Lite<boolean> = type("boolean");
+export const str: Lite<string> = kind("string");
+export const num: Lite<number> = kind("number");
+export const bool: Lite<boolean> = kind("boolean");
 
 /**
  * `base`, then `ok` must hold.
@@ -92,19 +118,31 @@ export function refine<T>(base: Lite<T>, ok: (v: T) => boolean, message: string)
 }
 
 /**
+ * `base`, then each `[ok, message]` in turn: the first that fails names the rule.
+ * @example const percent = all(num, [(n) => n >= 0, "must be at least 0"], [(n) => n <= 100, "must be at most 100"])
+ */
+export function all<T>(base: Lite<T>, ...checks: [ok: (v: T) => boolean, message: string][]): Lite<T> {
+  return (v) => {
+    const out = base(v);
+    for (const [ok, message] of checks) if (!ok(out)) fail(message);
+    return out;
+  };
+}
+
+/**
  * A string matching `pattern`, of at most `max` characters (valibot's
  * `pipe(string(), maxLength(max), regex(pattern, message))`).
  * @example const user = match(/^[a-z]{1,8}$/, "user must be 1..8 of a-z")
  */
 export const match = (pattern: RegExp, message = `must match ${pattern}`, max = Infinity): Lite<string> =>
-  refine(str, (s) => s.length <= max && pattern.test(s), message);
+  all(str, [(s) => s.length <= max, `must be at most ${max} characters`], [(s) => pattern.test(s), message]);
 
 /**
- * An integer in [min, max].
+ * An integer in [min, max]; each bound broken is named ("must be at least 1").
  * @example obj({ percent: int(0, 100) })
  */
 export const int = (min = -Infinity, max = Infinity): Lite<number> =>
-  refine(num, (n) => Number.isInteger(n) && n >= min && n <= max, `expected an integer in ${min}..${max}`);
+  all(num, [Number.isInteger, "must be a whole number"], [(n) => n >= min, `must be at least ${min}`], [(n) => n <= max, `must be at most ${max}`]);
 
 /** Exactly `value`. */
 export const lit =
@@ -114,17 +152,18 @@ export const lit =
 
 /** One of `values`. */
 export const pick =
-  <const T>(values: readonly T[]): Lite<T> =>
+  <const T>(values: readonly T[], message = `expected one of ${values.join(", ")}`): Lite<T> =>
   (v) =>
-    values.includes(v as T) ? (v as T) : fail(`expected one of ${values.join(", ")}`);
+    values.includes(v as T) ? (v as T) : fail(message);
 
 /**
- * Optional; a missing value becomes `fallback` (checked like a given one).
+ * Optional; a missing value becomes `fallback` (checked like a given one), so
+ * with a fallback the output type has the key (use `Input` for what may be written).
  * @example obj({ ttl: opt(num, 3600), label: opt(str) }) // { ttl: 3600 } when ttl is missing
  */
 export function opt<T>(check: Lite<T>): Opt<T>;
-export function opt<T>(check: Lite<T>, fallback: unknown): Lite<T> & { readonly opt: true };
-export function opt<T>(check: Lite<T>, fallback?: unknown): Opt<T> {
+export function opt<T>(check: Lite<T>, fallback: unknown): Lite<T> & { readonly dflt: true };
+export function opt<T>(check: Lite<T>, fallback?: unknown): Lite<T | undefined> {
   const f = ((v: unknown) => (v === undefined ? (fallback === undefined ? undefined : check(fallback)) : check(v))) as Opt<T>;
   (f as { opt: boolean }).opt = true;
   return f;
@@ -149,20 +188,28 @@ export function obj<S extends Shape>(shape: S, strict?: boolean): Lite<Out<S>> {
   return (v) => {
     if (!isObj(v)) fail("expected object");
     const out: Record<string, unknown> = {};
+    const found: Issue[] = [];
     for (const k in shape) {
-      const r = at(k, shape[k]!, v[k]);
+      const r = at(k, shape[k]!, v[k], found);
       if (r !== undefined || k in v) out[k] = r;
     }
-    if (strict) for (const k in v) if (!Object.hasOwn(shape, k)) at(k, () => fail("unknown key"), 0);
-    return out as Out<S>;
+    if (strict) for (const k in v) if (!Object.hasOwn(shape, k)) at(k, () => fail("unknown key"), 0, found);
+    return done(out as Out<S>, found);
   };
 }
 
 /** An array of `item`. */
 export const arr =
   <T>(item: Lite<T>): Lite<T[]> =>
-  (v) =>
-    Array.isArray(v) ? v.map((x, i) => at(i, item, x)) : fail("expected array");
+  (v) => {
+    const found: Issue[] = [];
+    return Array.isArray(v)
+      ? done(
+          v.map((x, i) => at(i, item, x, found)),
+          found,
+        )
+      : fail("expected array");
+  };
 
 /** A string-keyed record of `item`. */
 export const rec =
@@ -170,12 +217,15 @@ export const rec =
   (v) => {
     if (!isObj(v)) fail("expected object");
     const out: Record<string, T> = {};
-    for (const k in v) if (Object.hasOwn(v, k) && k !== "__proto__" && k !== "prototype" && k !== "constructor") out[k] = at(k, item, v[k]);
-    return out;
+    const found: Issue[] = [];
+    for (const k in v) if (Object.hasOwn(v, k) && k !== "__proto__" && k !== "prototype" && k !== "constructor") out[k] = at(k, item, v[k], found);
+    return done(out, found);
   };
 
 /** A tuple; extra items are dropped. */
 export const tup =
   <const T extends readonly Lite<unknown>[]>(items: T): Lite<{ -readonly [I in keyof T]: ReturnType<T[I]> }> =>
-  (v) =>
-    Array.isArray(v) ? (items.map((f, i) => at(i, f, v[i])) as never) : fail("expected array");
+  (v) => {
+    const found: Issue[] = [];
+    return Array.isArray(v) ? done(items.map((f, i) => at(i, f, v[i], found)) as never, found) : fail("expected array");
+  };

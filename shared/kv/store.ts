@@ -347,7 +347,7 @@ export class KvReader<V, M = unknown, K extends Codec<V>["kind"] = Codec<V>["kin
  * bulk get stay out of its bundle; `KvStore` adds them.
  *
  * @example
- * const tokens = new KvWriter(env.TOKENS_KV, { prefix: "tok/", codec: json(TokenRecordShape) });
+ * const tokens = new KvWriter(env.TOKENS_KV, { prefix: "tok/", codec: json(TokenRecordSchema) });
  * await tokens.put(hash, record, { expirationTtl: 3600 });
  * await tokens.delete(hash);
  */

@@ -1,78 +1,144 @@
-/** The Worker's lite config validator accepts exactly what the CLI's valibot schema accepts, with the same defaults. */
+/**
+ * The rollout config's one schema (workers/splitter/config.ts), read by the Worker and
+ * written by the CLI: generated valid configs pass with their defaults filled, and each
+ * invalid field is refused with a message that names it.
+ */
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { MAX_RULES, MAX_STEPS, RolloutConfigSchema } from "../../workers/splitter/config.ts";
-import { RolloutConfigShape } from "../../workers/splitter/shape.ts";
-import { assertAgree, noisy, noisyRecord } from "../lib/agree.ts";
+import { HistoryEntrySchema, MAX_RULES, MAX_STEPS, parseConfig, RolloutConfigSchema } from "../../workers/splitter/config.ts";
 
-const q = <T>(a: fc.Arbitrary<T>) => noisy(a, 300);
-/** Mostly `good` values, sometimes `bad` ones. */
-const mostly = <T>(good: T[], bad: T[]) => fc.oneof({ weight: 8, arbitrary: fc.constantFrom(...good) }, { weight: 1, arbitrary: fc.constantFrom(...bad) });
-const color = q(mostly(["blue", "green"], ["red"]));
-const percent = q(mostly([0, 10, 50, 100, 0.5, 12.25], [-1, 101, 33.333, 100.01]));
-const token = q(mostly(["edgekv_id", "x-test"], ["a b", "", "é"]));
-const time = q(mostly(["2026-11-20T09:00:00Z", "2026-11-20T10:00:00+01:00", "2026-11-20T11:00Z"], ["2026-11-20 12:00", "2026-13-01T00:00:00Z"]));
-const url = q(mostly(["https://blue.test", "https://green.test", "http://x.test/p"], ["ftp://x", "https://a.test/?q=1", "nope"]));
-const small = <T>(a: fc.Arbitrary<T>) => q(fc.array(a, { maxLength: 3 }));
-const pair = noisyRecord({ name: token, value: q(fc.string({ maxLength: 3 })) }, ["value"], 200);
-const match = noisyRecord(
-  {
-    path: q(fc.constantFrom("/api/*", "*", "api", "")),
-    method: small(q(fc.constantFrom("GET", "POST", "get"))),
-    header: pair,
-    cookie: pair,
-    country: small(q(fc.constantFrom("DE", "US", "usa"))),
-    colo: small(q(fc.constantFrom("FRA", "LHR", "xx"))),
-  },
-  ["path", "method", "header", "cookie", "country", "colo"],
-  40,
+const token = fc.constantFrom("edgekv_id", "x-test", "a");
+const time = (i: number) => new Date(Date.UTC(2026, 10, 20, 0, i)).toISOString();
+const percent = fc.integer({ min: 0, max: 10_000 }).map((n) => n / 100);
+const pair = fc.record({ name: token, value: fc.string({ maxLength: 3 }) }, { requiredKeys: ["name"] });
+const match = fc
+  .record(
+    {
+      path: fc.constantFrom("/api/*", "*", "/x"),
+      method: fc.array(fc.constantFrom("GET", "POST"), { minLength: 1, maxLength: 2 }),
+      header: pair,
+      cookie: pair,
+      country: fc.array(fc.constantFrom("DE", "US"), { minLength: 1, maxLength: 2 }),
+      colo: fc.array(fc.constantFrom("FRA", "LHR"), { minLength: 1, maxLength: 2 }),
+    },
+    { requiredKeys: [] },
+  )
+  .filter((m) => Object.keys(m).length > 0);
+const rule = fc.oneof(
+  fc.record({ name: fc.string({ maxLength: 3 }), match, to: fc.constantFrom("blue" as const, "green" as const) }, { requiredKeys: ["match", "to"] }),
+  fc.record({ name: fc.string({ maxLength: 3 }), match, percent }, { requiredKeys: ["match", "percent"] }),
 );
-const rule = noisyRecord({ name: q(fc.string({ maxLength: 3 })), match, to: color, percent }, ["name", "to", "percent"], 200);
-const sticky = noisyRecord(
+const valid = fc.record(
   {
-    by: q(mostly(["cookie", "header", "ip"], ["user"])),
-    cookie: token,
-    header: token,
-    maxAgeSeconds: q(mostly([60, 3600, 34_560_000], [59, 34_560_001, 61.5])),
-  },
-  ["by", "cookie", "header", "maxAgeSeconds"],
-  40,
-);
-const config = noisyRecord(
-  {
-    version: q(mostly([1, 2], [0, 1.5])),
-    live: color,
-    origins: noisyRecord({ blue: url, green: url }, [], 200),
+    version: fc.integer({ min: 1, max: 1e9 }),
+    live: fc.constantFrom("blue" as const, "green" as const),
+    origins: fc.constant({ blue: "https://blue.test", green: "http://127.0.0.1:8002/app" }),
     percent,
-    salt: q(fc.string({ maxLength: 3 })),
-    sticky,
-    schedule: small(noisyRecord({ at: time, percent }, [], 200)),
-    rules: small(rule),
-    overrides: noisyRecord({ cookie: token, header: token }, ["cookie", "header"], 200),
-    failover: q(fc.boolean()),
-    timeoutMs: q(mostly([100, 5000, 120_000], [99, 120_001])),
-    updatedAt: q(fc.string({ maxLength: 3 })),
-    updatedBy: q(fc.string({ maxLength: 3 })),
+    salt: fc.string({ minLength: 1, maxLength: 64 }),
+    sticky: fc.record(
+      { by: fc.constantFrom("cookie" as const, "ip" as const), cookie: token, maxAgeSeconds: fc.integer({ min: 60, max: 34_560_000 }) },
+      { requiredKeys: [] },
+    ),
+    schedule: fc.array(percent, { maxLength: 3 }).map((ps) => ps.map((p, i) => ({ at: time(i), percent: p }))),
+    rules: fc.array(rule, { maxLength: 3 }),
+    overrides: fc.record({ cookie: token, header: token }, { requiredKeys: [] }),
+    failover: fc.boolean(),
+    timeoutMs: fc.integer({ min: 100, max: 120_000 }),
+    updatedAt: fc.string({ maxLength: 3 }),
+    updatedBy: fc.string({ maxLength: 3 }),
   },
-  ["salt", "sticky", "schedule", "rules", "overrides", "failover", "timeoutMs", "updatedAt", "updatedBy"],
-  40,
+  { requiredKeys: ["version", "live", "origins", "percent"] },
 );
 
-describe("RolloutConfigShape (lite) agrees with RolloutConfigSchema (valibot)", () => {
-  it("on generated configs, outputs (defaults filled) included", () => {
-    const r = assertAgree(RolloutConfigSchema, RolloutConfigShape, config, 2000);
-    expect(r.accepted).toBeGreaterThan(50);
-    expect(r.rejected).toBeGreaterThan(50);
+/** One invalid value per field, and the path its message must start with. */
+const invalid: [path: string, change: Record<string, unknown>][] = [
+  ["version", { version: 1.5 }],
+  ["live", { live: "red" }],
+  ["origins.green", { origins: { blue: "https://b.test", green: "ftp://g.test" } }],
+  ["percent", { percent: 100.01 }],
+  ["salt", { salt: "" }],
+  ["sticky.maxAgeSeconds", { sticky: { maxAgeSeconds: 59 } }],
+  ["sticky.by", { sticky: { by: "user" } }],
+  ["schedule.0.at", { schedule: [{ at: "2026-11-20 12:00", percent: 1 }] }],
+  ["rules.0.match.method.0", { rules: [{ match: { method: ["get"] }, to: "green" }] }],
+  ["overrides.header", { overrides: { header: "a b" } }],
+  ["failover", { failover: "yes" }],
+  ["timeoutMs", { timeoutMs: 120_001 }],
+  ["updatedBy", { updatedBy: "x".repeat(129) }],
+];
+
+describe("RolloutConfigSchema, the one schema of the rollout config", () => {
+  it("accepts every generated valid config, fills the defaults, and a JSON round trip parses to the same", () => {
+    fc.assert(
+      fc.property(valid, (input) => {
+        const r = parseConfig(input);
+        expect(r.ok ? [] : r.issues).toEqual([]);
+        if (!r.ok) return;
+        expect(r.config.percent).toBe(input.percent);
+        expect(r.config.sticky.cookie).toBe(input.sticky?.cookie ?? "edgekv_id");
+        expect(r.config.timeoutMs).toBe(input.timeoutMs ?? 10_000);
+        expect(parseConfig(JSON.parse(JSON.stringify(r.config)))).toEqual(r);
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it.each(invalid)("refuses an invalid %s in any valid config, naming the field", (path, change) => {
+    fc.assert(
+      fc.property(valid, (input) => {
+        const r = parseConfig({ ...input, ...change });
+        expect(r.ok).toBe(false);
+        if (!r.ok) expect(r.issues[0]).toMatch(new RegExp(`^${path.replace(/\./g, "\\.")}: \\S`));
+      }),
+      { numRuns: 50 },
+    );
+  });
+
+  it("reports every field that fails, as the CLI always did", () => {
+    const bad = { version: 0, live: "red", origins: { blue: "/x", green: "https://g.test" }, percent: 101 };
+    expect(parseConfig(bad)).toEqual({
+      ok: false,
+      issues: [
+        "version: must be at least 1",
+        'live: must be "blue" or "green"',
+        "origins.blue: must be an absolute http(s) URL without query, fragment or credentials",
+        "percent: must be at most 100",
+      ],
+    });
+  });
+
+  it("refuses unknown keys at every level, naming them", () => {
+    const base = { version: 1, live: "blue", origins: { blue: "https://b.test", green: "https://g.test" }, percent: 0 };
+    expect(parseConfig({ ...base, precent: 5 })).toEqual({ ok: false, issues: ["precent: unknown key"] });
+    expect(parseConfig({ ...base, sticky: { bye: "ip" } })).toEqual({ ok: false, issues: ["sticky.bye: unknown key"] });
   });
 
   it("at the length bounds of schedule and rules", () => {
-    const step = (i: number) => ({ at: new Date(Date.UTC(2026, 10, 20, 0, i)).toISOString(), percent: 1 });
     const rule = { match: { path: "/a" }, to: "green" };
     const base = { version: 1, live: "blue", origins: { blue: "https://b.test", green: "https://g.test" }, percent: 0 };
-    for (const n of [MAX_STEPS, MAX_STEPS + 1]) {
-      const input = { ...base, schedule: Array.from({ length: n }, (_, i) => step(i)), rules: Array.from({ length: n }, () => rule) };
-      assertAgree(RolloutConfigSchema, RolloutConfigShape, fc.constant(input), 1);
-    }
-    expect(MAX_RULES).toBe(MAX_STEPS);
+    const of = (n: number) => ({
+      ...base,
+      schedule: Array.from({ length: n }, (_, i) => ({ at: time(i), percent: 1 })),
+      rules: Array.from({ length: n }, () => rule),
+    });
+    expect(parseConfig(of(MAX_STEPS)).ok).toBe(true);
+    expect(parseConfig(of(MAX_STEPS + 1))).toEqual({
+      ok: false,
+      issues: [`schedule: must have at most ${MAX_STEPS} steps`, `rules: must have at most ${MAX_RULES} rules`],
+    });
+    expect(parseConfig({ ...base, rules: Array.from({ length: MAX_RULES + 1 }, () => rule) })).toEqual({
+      ok: false,
+      issues: [`rules: must have at most ${MAX_RULES} rules`],
+    });
+  });
+
+  it("is a Standard Schema, and history entries nest it", () => {
+    const config = { version: 2, live: "blue", origins: { blue: "https://b.test", green: "https://g.test" }, percent: 5 };
+    expect(RolloutConfigSchema["~standard"].vendor).toBe("edgekv");
+    const entry = { version: 2, at: time(0), by: "me", action: "set 5%", changes: [], config };
+    const ok = HistoryEntrySchema["~standard"].validate(entry);
+    expect("value" in ok && ok.value.config.salt).toBe("edgekv");
+    const bad = HistoryEntrySchema["~standard"].validate({ ...entry, config: { ...config, percent: 101 } });
+    expect("issues" in bad && bad.issues?.[0]).toMatchObject({ message: "must be at most 100", path: ["config", "percent"] });
   });
 });

@@ -1,13 +1,11 @@
 /**
- * The token record as the Worker checks it, on read (the gate) and on write
- * (the admin API): a lite Standard Schema validator that accepts exactly what
- * `TokenRecordSchema` (valibot, store.ts; the CLI writes with it) accepts, with
- * the same messages where that schema has its own. test/auth/shape.test.ts
- * proves they agree with fast-check.
+ * The token record: its one schema, used by the gate (every read), its admin
+ * API and the CLI (every write). Built with shared/kv/lite.ts, so no validator
+ * library is in the gate's bundle.
  */
 import { arr, int, match, obj, refine, standard } from "../../shared/kv/lite.ts";
-import type { Schema } from "../../shared/kv/schema.ts";
-import type { TokenRecord } from "./tokens.ts";
+import type { Infer } from "../../shared/kv/schema.ts";
+import { TOKEN_ID_CHARS } from "./token.ts";
 
 /** User ids go into KV keys and headers: no "/", no spaces, no control characters. */
 export const USER_PATTERN = /^[A-Za-z0-9._@+:=-]{1,128}$/;
@@ -21,13 +19,20 @@ export const MAX_SCOPES = 32;
 export const MAX_SCOPE_LENGTH = 128;
 export const MAX_LABEL_LENGTH = 100;
 
-export const TokenRecordShape: Schema<TokenRecord> = standard(
+/**
+ * The one schema of a token record (a Standard Schema, for `KvReader`/`KvWriter`/`KvStore`).
+ * @example new KvReader(env.TOKENS_KV, { prefix: TOKEN_KEY_PREFIX, codec: json(TokenRecordSchema) })
+ */
+export const TokenRecordSchema = standard(
   obj({
-    id: match(/^[0-9a-f]{12}$/),
+    id: match(new RegExp(`^[0-9a-f]{${TOKEN_ID_CHARS}}$`), `id must be ${TOKEN_ID_CHARS} hex digits`),
     user: match(USER_PATTERN, USER_MESSAGE),
     scopes: refine(arr(match(SCOPE_PATTERN, SCOPE_MESSAGE, MAX_SCOPE_LENGTH)), (a) => a.length <= MAX_SCOPES, `at most ${MAX_SCOPES} scopes`),
+    /** Epoch ms. */
     issuedAt: int(0),
+    /** Epoch ms; the gate refuses the token from this instant, whatever KV still holds. */
     expiresAt: int(0),
     label: match(LABEL_PATTERN, LABEL_MESSAGE, MAX_LABEL_LENGTH),
   }),
 );
+export type TokenRecord = Infer<typeof TokenRecordSchema>;

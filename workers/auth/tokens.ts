@@ -6,8 +6,8 @@
  *
  * The token itself is never written anywhere. `Tokens` is what the Worker
  * needs (lookup, issue, revoke) on the library's read and write halves, with
- * the lite record shape; the CLI's `TokenStore` (store.ts) adds listing and
- * validates with the valibot schema.
+ * the record's one schema (shape.ts); the CLI's `TokenStore`
+ * (cli/token/store.ts) adds listing.
  */
 import { listPages } from "../../shared/kv/list.ts";
 import { KvReader, KvWriter, type StoreCacheOptions } from "../../shared/kv/store.ts";
@@ -15,8 +15,8 @@ import { json, text } from "../../shared/kv/codec.ts";
 import type { KvBinding } from "../../shared/kv/binding.ts";
 import { KvValidationError } from "../../shared/kv/errors.ts";
 import type { KvOps } from "../../shared/kv/ops.ts";
-import { validate, type Schema } from "../../shared/kv/schema.ts";
-import { TokenRecordShape, USER_MESSAGE, USER_PATTERN } from "./shape.ts";
+import { validate } from "../../shared/kv/schema.ts";
+import { TokenRecordSchema, USER_MESSAGE, USER_PATTERN, type TokenRecord } from "./shape.ts";
 import { generateToken, hashToken } from "./token.ts";
 
 export const TOKEN_KEY_PREFIX = "tok/";
@@ -27,16 +27,7 @@ export const DEFAULT_TTL_SECONDS = 3600;
 export const MIN_TTL_SECONDS = 60;
 export const MAX_TTL_SECONDS = 366 * 24 * 3600;
 
-export interface TokenRecord {
-  id: string;
-  user: string;
-  scopes: string[];
-  /** Epoch ms. */
-  issuedAt: number;
-  /** Epoch ms; the gate refuses the token from this instant, whatever KV still holds. */
-  expiresAt: number;
-  label: string;
-}
+export type { TokenRecord } from "./shape.ts";
 
 export interface IssueInput {
   user: string;
@@ -69,32 +60,30 @@ export function checkUser(user: string): void {
 }
 
 /**
- * Issues, looks up and revokes tokens; writes are validated with `schema`
- * (the lite `TokenRecordShape` unless given).
+ * Issues, looks up and revokes tokens; reads and writes are validated with
+ * `TokenRecordSchema`.
  * @example
  * const tokens = new Tokens(env.TOKENS_KV);
  * const { token } = await tokens.issue({ user: "alice", scopes: ["GET:/api/*"] });
  */
 export class Tokens {
-  /** The gate's hot path: validated reads (lite schema) through the isolate cache. */
+  /** The gate's hot path: validated reads through the isolate cache. */
   readonly reader: KvReader<TokenRecord, unknown, "json">;
-  /** Writes and deletes, validated with the write schema. */
+  /** Validated writes, and deletes. */
   readonly records: KvWriter<TokenRecord, unknown, "json">;
   readonly index: KvWriter<string, unknown, "text">;
   protected readonly _now: () => number;
-  readonly #schema: Schema<TokenRecord>;
 
-  constructor(kv: KvBinding, options: TokenStoreOptions = {}, schema: Schema<TokenRecord> = TokenRecordShape) {
+  constructor(kv: KvBinding, options: TokenStoreOptions = {}) {
     this._now = options.now ?? Date.now;
-    this.#schema = schema;
     this.reader = new KvReader(kv, {
       prefix: TOKEN_KEY_PREFIX,
-      codec: json(TokenRecordShape),
+      codec: json(TokenRecordSchema),
       now: this._now,
       ...(options.cache ? { cache: options.cache } : {}),
       ...(options.cacheTtl ? { cacheTtl: options.cacheTtl } : {}),
     });
-    this.records = new KvWriter(kv, { prefix: TOKEN_KEY_PREFIX, codec: json(schema), now: this._now });
+    this.records = new KvWriter(kv, { prefix: TOKEN_KEY_PREFIX, codec: json(TokenRecordSchema), now: this._now });
     this.index = new KvWriter(kv, { prefix: USER_INDEX_PREFIX, codec: text(), now: this._now });
   }
 
@@ -112,7 +101,7 @@ export class Tokens {
     const { hash, id } = await hashToken(token);
     const now = this._now();
     const record = await validate(
-      this.#schema,
+      TokenRecordSchema,
       { id, user: input.user, scopes: input.scopes ?? [], issuedAt: now, expiresAt: now + ttl * 1000, label: input.label ?? "" },
       { key: "token", phase: "write", target: "value" },
     );

@@ -1,7 +1,7 @@
 /**
  * Reads the live pointer, version indexes, manifest shards and blobs through
- * the library's `KvReader`, every value validated by the lite schemas in
- * shapes.ts. The isolate cache does the work once warm: indexes and shards are
+ * the library's `KvReader`, every value validated by its one schema in
+ * model.ts. The isolate cache does the work once warm: indexes and shards are
  * immutable (kept until evicted), the pointer is refreshed in the background
  * (stale-while-revalidate) and survives a failed read (stale-on-error).
  */
@@ -9,8 +9,20 @@ import { KvReader } from "../../shared/kv/store.ts";
 import { json, stream } from "../../shared/kv/codec.ts";
 import type { KvBinding } from "../../shared/kv/binding.ts";
 import type { KvOps } from "../../shared/kv/ops.ts";
-import { POINTER_KEY, SITE_PREFIX, indexKey, shardKey, shardOf, type Entry, type Pointer, type Shard, type SiteIndex } from "./model.ts";
-import { IndexShape, PointerShape, ShardShape } from "./shapes.ts";
+import {
+  IndexSchema,
+  POINTER_KEY,
+  PointerSchema,
+  SITE_PREFIX,
+  ShardSchema,
+  indexKey,
+  shardKey,
+  shardOf,
+  type Entry,
+  type Pointer,
+  type Shard,
+  type SiteIndex,
+} from "./model.ts";
 
 /** A pointer read younger than this is used as is. */
 export const POINTER_FRESH_MS = 5_000;
@@ -49,11 +61,11 @@ export class SiteReader {
     const forever = { ttlMs: Infinity, negativeTtlMs: 0 };
     this.#pointer = new KvReader(kv, {
       ...base,
-      codec: json(PointerShape),
+      codec: json(PointerSchema),
       cache: { ttlMs: POINTER_FRESH_MS, staleWhileRevalidateMs: POINTER_MAX_AGE_MS - POINTER_FRESH_MS, maxEntries: 1, staleOnError: true },
     });
-    this.#index = new KvReader(kv, { ...base, codec: json(IndexShape), cache: { ...forever, maxEntries: MAX_CACHED_INDEXES } });
-    this.#shard = new KvReader(kv, { ...base, codec: json(ShardShape), cache: { ...forever, maxEntries: MAX_CACHED_SHARDS } });
+    this.#index = new KvReader(kv, { ...base, codec: json(IndexSchema), cache: { ...forever, maxEntries: MAX_CACHED_INDEXES } });
+    this.#shard = new KvReader(kv, { ...base, codec: json(ShardSchema), cache: { ...forever, maxEntries: MAX_CACHED_SHARDS } });
     this.#blob = new KvReader(kv, { ...base, codec: stream() });
   }
 

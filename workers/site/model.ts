@@ -1,6 +1,7 @@
 /**
- * The site's KV data model, shared by the Worker (reads) and `edgekv site` (writes),
- * so both validate with the same schemas.
+ * The site's KV data model: keys and the one schema of each document, shared by
+ * the Worker (it validates every read) and `edgekv site` (every write and
+ * read-back). Built with shared/kv/lite.ts: no validator library in the bundle.
  *
  * Keys (all under SITE_PREFIX in SITE_KV):
  *   live                     Pointer: the live version + the previous ones kept for version skew. Written last.
@@ -10,8 +11,8 @@
  *   b:<sha256>:<enc>:<cs>:<i> Chunk i of a blob larger than the chunk size cs.
  */
 import type { PathPolicy } from "../../shared/http/path.ts";
-
-export type { Entry, HeaderRule, Pattern, Pointer, Redirect, Shard, SiteIndex } from "./schema.ts";
+import { arr, int, lit, num, obj, opt, pick, rec, standard, str, tup } from "../../shared/kv/lite.ts";
+import type { Infer } from "../../shared/kv/schema.ts";
 
 export const SITE_PREFIX = "site:";
 /** The site's path policy (shared/http/path.ts): `;` is an ordinary file-name character here, never on an empty or dot name. */
@@ -67,3 +68,91 @@ export const indexKey = (version: string): string => `v:${version}`;
  * before the extension (`app.3f2a1c9e.js`, `main-B4x9kQ2z.css`).
  */
 export const FINGERPRINT_RE = /[.-](?=[\w]*\d)[A-Za-z0-9_]{8,}\.[A-Za-z0-9]+$/;
+
+const size = int(0);
+const sizes = obj({ br: opt(size), gz: opt(size) });
+
+/** One file of a version. Headers that depend on the file are decided at deploy time. */
+const entry = obj({
+  /** sha256 hex of the identity bytes: blob key and ETag. */
+  h: str,
+  /** Identity size in bytes. */
+  s: size,
+  /** Content-Type, charset included for text. */
+  t: str,
+  /** Sizes of the stored precompressed variants (only when smaller than identity). */
+  z: opt(sizes),
+  /** 1 when the name is fingerprinted: `immutable` caching and served across version skew. */
+  i: opt(lit(1)),
+});
+export type Entry = ReturnType<typeof entry>;
+
+/** A manifest shard `s:<version>:<n>`: path -> Entry. */
+export const ShardSchema = standard(rec(entry));
+export type Shard = Infer<typeof ShardSchema>;
+
+/** A compiled path pattern: regex source and the names of its captures (`splat` for `*`). */
+const pattern = obj({ re: str, names: arr(str) });
+export type Pattern = ReturnType<typeof pattern>;
+
+const redirect = obj({
+  /** Line in `_redirects`, for messages. */
+  line: num,
+  /** Exact path for static rules, else a pattern. */
+  from: str,
+  pattern: opt(pattern),
+  to: str,
+  status: pick(REDIRECT_STATUS),
+});
+export type Redirect = ReturnType<typeof redirect>;
+
+const headerRule = obj({ pattern, set: arr(tup([str, str])), unset: arr(str) });
+export type HeaderRule = ReturnType<typeof headerRule>;
+
+/** A version's index `v:<version>`. */
+export const IndexSchema = standard(
+  obj({
+    v: lit(1),
+    id: str,
+    /** Deploy time, epoch ms. */
+    at: num,
+    /** sha256 of the manifest content: equal for identical sites. */
+    hash: str,
+    files: size,
+    bytes: size,
+    shards: int(1),
+    chunk: int(1),
+    slash: pick(TRAILING_SLASH),
+    /** SPA fallback file path, when SPA mode is on. */
+    spa: opt(str),
+    /** Directories (ending in "/") that hold a 404.html, longest first. */
+    notFound: arr(str),
+    redirects: arr(redirect),
+    headers: arr(headerRule),
+  }),
+);
+export type SiteIndex = Infer<typeof IndexSchema>;
+
+/** The live pointer `live`. */
+export const PointerSchema = standard(
+  obj({
+    v: lit(1),
+    live: str,
+    /** Versions live before this one, newest first: their fingerprinted files stay served. */
+    previous: arr(str),
+    at: num,
+  }),
+);
+export type Pointer = Infer<typeof PointerSchema>;
+
+/**
+ * Metadata of a blob's marker key (the identity blob, or its part 0), written after
+ * every other part and variant: upload time (gc spares a deploy in progress) and the
+ * sizes of the variants stored, so a redeploy knows all it needs from one list.
+ */
+export const BlobMetaSchema = standard(obj({ t: num, z: opt(sizes) }));
+export type BlobMeta = Infer<typeof BlobMetaSchema>;
+
+/** Metadata of a version's index key, so `site versions` needs one list. */
+export const VersionMetaSchema = standard(obj({ at: num, files: num, bytes: num }));
+export type VersionMeta = Infer<typeof VersionMetaSchema>;

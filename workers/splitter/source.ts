@@ -1,6 +1,5 @@
 import { EdgeKvError, KvReader, json, type KvBinding, type KvOps } from "../../shared/kv/index.ts";
-import { CONFIG_KEY, type RolloutConfig } from "./config.ts";
-import { RolloutConfigShape } from "./shape.ts";
+import { CONFIG_KEY, RolloutConfigSchema, type RolloutConfig } from "./config.ts";
 
 /** Isolate TTL of the config when CONFIG_TTL_MS is unset. */
 export const DEFAULT_CONFIG_TTL_MS = 5_000;
@@ -59,7 +58,7 @@ export class ConfigSource {
     this.#now = options.now ?? Date.now;
     this.#log = options.log ?? ((l) => console.error(l));
     this.#store = new KvReader(binding, {
-      codec: json(RolloutConfigShape),
+      codec: json(RolloutConfigSchema),
       cacheTtl: CONFIG_CACHE_TTL_S,
       // A missing key is cached for the TTL too (the default negativeTtlMs).
       cache: { ttlMs: Math.max(1, options.ttlMs), maxEntries: 1, staleOnError: true, errorRetryMs: options.ttlMs, keepOnMissing: true },
