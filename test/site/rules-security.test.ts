@@ -6,7 +6,7 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { parseHeaders, parseRedirects } from "../../cli/site/rules.ts";
 import type { SiteIndex } from "../../workers/site/model.ts";
-import { applyHeaderRules, encodeHeaderParam, fillTarget, findRedirect } from "../../workers/site/rules.ts";
+import { applyHeaderRules, encodeHeaderParam, fillTarget, findRedirect, percentEncode } from "../../workers/site/rules.ts";
 
 const SITE = "https://site.example";
 
@@ -197,5 +197,27 @@ describe("_headers placeholders are percent-encoded (property-based)", () => {
 
   it("the header syntax characters never come through raw", () => {
     expect(encodeHeaderParam('a,b;c<d>e"f\r\ng h')).toBe("a%2Cb%3Bc%3Cd%3Ee%22f%0D%0Ag%20h");
+  });
+});
+
+describe("percentEncode", () => {
+  // The definition, byte by byte (the Worker's former implementation): unreserved bytes, and `/` with keepSlash, stay.
+  const reference = (s: string, keepSlash: boolean): string => {
+    let out = "";
+    for (const b of new TextEncoder().encode(s)) {
+      const c = String.fromCharCode(b);
+      out += /[A-Za-z0-9\-._~]/.test(c) || (keepSlash && c === "/") ? c : `%${b.toString(16).toUpperCase().padStart(2, "0")}`;
+    }
+    return out;
+  };
+
+  it("property: equals the byte-wise RFC 3986 encoding, lone surrogates (U+FFFD) and !'()* included", () => {
+    const units = fc.constantFrom("\uD800", "\uDFFF", "\uD83D\uDE00", "!", "'", "(", ")", "*", "/", "%", "%2F", "~", "a", "\u00e9");
+    fc.assert(
+      fc.property(fc.string({ unit: "binary", maxLength: 20 }), fc.string({ unit: units, maxLength: 10 }), fc.boolean(), (a, b, keepSlash) => {
+        expect(percentEncode(a + b, keepSlash)).toBe(reference(a + b, keepSlash));
+      }),
+      { numRuns: 3000 },
+    );
   });
 });

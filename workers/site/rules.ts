@@ -23,31 +23,17 @@ export function substitute(template: string, params: Record<string, string>, enc
   return template.replace(/:([A-Za-z]\w*)/g, (all, name: string) => (name in params ? enc(params[name] as string) : all));
 }
 
-const utf8 = new TextEncoder();
-const HEX = "0123456789ABCDEF";
-
 /**
  * Percent-encodes every UTF-8 byte outside the unreserved set (RFC 3986) and, with
  * `keepSlash`, `/`. The output only ever matches `^[A-Za-z0-9\-._~/%]*$`, so it cannot
  * carry URL or header syntax (`\`, `@`, `:`, `,`, `;`, `<`, `"`, CR/LF, spaces).
- * Lone surrogates become U+FFFD (TextEncoder), never a thrown URIError.
+ * Lone surrogates become U+FFFD (as TextEncoder would), never a thrown URIError.
  * @example percentEncode("a b/<c>", true) // "a%20b/%3Cc%3E"
  */
 export function percentEncode(s: string, keepSlash: boolean): string {
-  let out = "";
-  for (const b of utf8.encode(s)) {
-    const safe =
-      (b >= 0x30 && b <= 0x39) ||
-      (b >= 0x41 && b <= 0x5a) ||
-      (b >= 0x61 && b <= 0x7a) ||
-      b === 0x2d ||
-      b === 0x2e ||
-      b === 0x5f ||
-      b === 0x7e ||
-      (keepSlash && b === 0x2f);
-    out += safe ? String.fromCharCode(b) : `%${HEX[b >> 4]}${HEX[b & 15]}`;
-  }
-  return out;
+  // encodeURIComponent leaves the unreserved set plus !'()*, which are escaped here.
+  const out = encodeURIComponent(s.replace(/\p{Cs}/gu, "\uFFFD")).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
+  return keepSlash ? out.replace(/%2F/g, "/") : out;
 }
 
 /**
