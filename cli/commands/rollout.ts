@@ -6,7 +6,7 @@ import { generateHint, MIN_SECRET_BYTES } from "../../shared/http/secrets.ts";
 import { configDiff } from "../rollout/diff.ts";
 import { parseSteps, parseWhen } from "../rollout/schedule.ts";
 import { RolloutStore, type Current } from "../rollout/store.ts";
-import { COLORS, otherColor, parseConfig, type Color, type RolloutConfig } from "../../workers/splitter/config.ts";
+import { COLORS, otherColor, parseConfig, type Color, type RolloutConfig } from "../../workers/splitter/model.ts";
 import { signOverride } from "../../workers/splitter/override.ts";
 import { effectivePercent } from "../../workers/splitter/schedule.ts";
 

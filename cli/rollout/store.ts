@@ -9,7 +9,7 @@ import {
   parseConfig,
   type HistoryEntry,
   type RolloutConfig,
-} from "../../workers/splitter/config.ts";
+} from "../../workers/splitter/model.ts";
 import { CliError } from "../errors.ts";
 import { configDiff } from "./diff.ts";
 

@@ -1,10 +1,10 @@
 /**
- * The CLI's token store: everything `Tokens` (workers/auth/tokens.ts) does,
+ * The CLI's token store: everything `Tokens` (workers/auth/store.ts) does,
  * plus listing (`KvStore`, which the Worker does not bundle). Records are
- * validated with the Worker's own `TokenRecordSchema` (workers/auth/shape.ts).
+ * validated with the Worker's own `TokenRecordSchema` (workers/auth/model.ts).
  */
 import { KvStore, text, type KvBinding } from "../../shared/kv/index.ts";
-import { checkUser, TOKEN_KEY_PREFIX, Tokens, USER_INDEX_PREFIX, type TokenRecord, type TokenStoreOptions } from "../../workers/auth/tokens.ts";
+import { checkUser, TOKEN_KEY_PREFIX, Tokens, USER_INDEX_PREFIX, type TokenRecord, type TokenStoreOptions } from "../../workers/auth/store.ts";
 
 export {
   LABEL_PATTERN,
@@ -14,7 +14,7 @@ export {
   SCOPE_PATTERN,
   TokenRecordSchema,
   USER_PATTERN,
-} from "../../workers/auth/shape.ts";
+} from "../../workers/auth/model.ts";
 export {
   DEFAULT_TTL_SECONDS,
   MAX_TTL_SECONDS,
@@ -25,7 +25,7 @@ export {
   type Issued,
   type TokenRecord,
   type TokenStoreOptions,
-} from "../../workers/auth/tokens.ts";
+} from "../../workers/auth/store.ts";
 
 /**
  * Issues, looks up, lists and revokes tokens (the CLI).

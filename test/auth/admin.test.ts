@@ -2,8 +2,8 @@ import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { FailureLimiter, MAX_NO_IP_FAILURES_PER_WINDOW } from "../../shared/http/limiter.ts";
 import { MIN_SECRET_BYTES } from "../../shared/http/secrets.ts";
-import { RATE_LIMIT_PERIOD_SECONDS } from "../../workers/auth/config.ts";
-import { TokenRecordSchema } from "../../workers/auth/shape.ts";
+import { RATE_LIMIT_PERIOD_SECONDS } from "../../workers/auth/env.ts";
+import { TokenRecordSchema } from "../../workers/auth/model.ts";
 import { bearer, makeGate, uniqueUser } from "./helpers.ts";
 
 const SECRET = "admin-secret-for-tests-0123456789abcdef"; // >= MIN_SECRET_BYTES

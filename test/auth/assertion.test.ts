@@ -14,7 +14,7 @@ import {
   type AssertionClaims,
   type PublicJwk,
 } from "../../workers/auth/assertion.ts";
-import { parseConfig, type AuthEnv } from "../../workers/auth/config.ts";
+import { parseConfig, type AuthEnv } from "../../workers/auth/env.ts";
 import { depsFor } from "../../workers/auth/index.ts";
 import { bearer, makeGate } from "./helpers.ts";
 

@@ -1,6 +1,6 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { parseConfig } from "../../workers/auth/config.ts";
+import { parseConfig } from "../../workers/auth/env.ts";
 import { sameSiteRequest } from "../../workers/auth/gate.ts";
 
 const config = parseConfig({

@@ -1,6 +1,6 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { parseConfig } from "../../workers/auth/config.ts";
+import { parseConfig } from "../../workers/auth/env.ts";
 import { buildOriginRequest } from "../../workers/auth/forward.ts";
 
 const config = parseConfig({ TOKENS_KV: env.TOKENS_KV, ORIGIN_URL: "https://origin.test" });

@@ -2,7 +2,7 @@ import { env } from "cloudflare:workers";
 import type { FailureLimiter } from "../../shared/http/limiter.ts";
 import type { KvBinding } from "../../shared/kv/index.ts";
 import { handleAdmin } from "../../workers/auth/admin.ts";
-import { parseConfig, type AuthEnv } from "../../workers/auth/config.ts";
+import { parseConfig, type AuthEnv } from "../../workers/auth/env.ts";
 import { gateTokenStore, handle, type GateDeps } from "../../workers/auth/gate.ts";
 import { TokenStore, type IssueInput } from "../../cli/token/store.ts";
 

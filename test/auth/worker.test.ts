@@ -3,7 +3,7 @@
 import { env, exports } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { parseKvServerTiming } from "../../shared/kv/index.ts";
-import { RATE_LIMIT_PERIOD_SECONDS, type AuthEnv } from "../../workers/auth/config.ts";
+import { RATE_LIMIT_PERIOD_SECONDS, type AuthEnv } from "../../workers/auth/env.ts";
 import { handle } from "../../workers/auth/gate.ts";
 import { depsFor } from "../../workers/auth/index.ts";
 import { TokenStore } from "../../cli/token/store.ts";

@@ -3,7 +3,7 @@ import { describe, expect, it } from "vitest";
 import type { KvBinding } from "../../shared/kv/index.ts";
 import { listBlobMarkers, publishSite, siteStores } from "../../cli/site/publish.ts";
 import { gc, listVersions, rollback } from "../../cli/site/versions.ts";
-import { POINTER_MAX_AGE_MS } from "../../workers/site/manifest.ts";
+import { POINTER_MAX_AGE_MS } from "../../workers/site/store.ts";
 import { SAMPLE, freshKv, kvReads, publish, server } from "./helpers.ts";
 
 const enc = new TextEncoder();

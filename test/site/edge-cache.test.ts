@@ -1,6 +1,6 @@
 // The Cache API: used where it has an effect, never needed for a correct answer.
 import { beforeAll, describe, expect, it } from "vitest";
-import { SiteReader } from "../../workers/site/manifest.ts";
+import { SiteReader } from "../../workers/site/store.ts";
 import { EDGE_CACHE_MAX_BYTES, handleSite } from "../../workers/site/serve.ts";
 import { SAMPLE, freshKv, gunzip, kvReads, publish } from "./helpers.ts";
 

@@ -3,7 +3,7 @@ import { env } from "cloudflare:workers";
 import type { KvBinding } from "../../shared/kv/index.ts";
 import { publishSite, type PublishOptions } from "../../cli/site/publish.ts";
 import { parseHeaders, parseRedirects } from "../../cli/site/rules.ts";
-import { SiteReader } from "../../workers/site/manifest.ts";
+import { SiteReader } from "../../workers/site/store.ts";
 import { handleSite } from "../../workers/site/serve.ts";
 
 const enc = new TextEncoder();

@@ -1,6 +1,6 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { parseConfig, type RolloutConfigInput } from "../../workers/splitter/config.ts";
+import { parseConfig, type RolloutConfigInput } from "../../workers/splitter/model.ts";
 import { cfg } from "./fixtures.ts";
 
 const issuesOf = (input: unknown) => {

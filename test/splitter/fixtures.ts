@@ -1,4 +1,4 @@
-import type { RolloutConfigInput } from "../../workers/splitter/config.ts";
+import type { RolloutConfigInput } from "../../workers/splitter/model.ts";
 
 export const BLUE = "https://blue.test";
 export const GREEN = "https://green.test";

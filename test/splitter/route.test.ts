@@ -1,7 +1,7 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { bucketOf, inCanary } from "../../workers/splitter/bucket.ts";
-import { parseConfig, type RolloutConfig, type RolloutConfigInput } from "../../workers/splitter/config.ts";
+import { parseConfig, type RolloutConfig, type RolloutConfigInput } from "../../workers/splitter/model.ts";
 import { readOverride, signOverride } from "../../workers/splitter/override.ts";
 import { decide, type RouteInput } from "../../workers/splitter/route.ts";
 import { effectivePercent } from "../../workers/splitter/schedule.ts";

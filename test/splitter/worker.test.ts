@@ -3,10 +3,11 @@ import { beforeEach, describe, expect, it, vi } from "vitest";
 import { FailureLimiter } from "../../shared/http/limiter.ts";
 import { parseKvServerTiming } from "../../shared/kv/index.ts";
 import { bucketOf } from "../../workers/splitter/bucket.ts";
-import { CONFIG_KEY, type RolloutConfigInput } from "../../workers/splitter/config.ts";
-import { handle, type Deps, type SplitterEnv } from "../../workers/splitter/handler.ts";
+import { CONFIG_KEY, type RolloutConfigInput } from "../../workers/splitter/model.ts";
+import type { SplitterEnv } from "../../workers/splitter/env.ts";
+import { handle, type Deps } from "../../workers/splitter/handler.ts";
 import { signOverride } from "../../workers/splitter/override.ts";
-import { ConfigSource } from "../../workers/splitter/source.ts";
+import { ConfigSource } from "../../workers/splitter/store.ts";
 import { STATUS_RATE_LIMIT_PERIOD_SECONDS } from "../../workers/splitter/status.ts";
 import { BLUE, GREEN, cfg, origins } from "./fixtures.ts";
 

@@ -9,8 +9,8 @@ import { withoutCookie } from "../../shared/http/cookies.ts";
 import { originTarget } from "../../shared/http/target.ts";
 import { QUERY_TOKEN_PARAM } from "./credential.ts";
 import { stripClientHeaders } from "./strip.ts";
-import type { GateConfig } from "./config.ts";
-import type { TokenRecord } from "./tokens.ts";
+import type { GateConfig } from "./env.ts";
+import type { TokenRecord } from "./store.ts";
 
 export const IDENTITY_PREFIX = "x-edgekv-";
 export const H_USER = "x-edgekv-user";

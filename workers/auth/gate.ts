@@ -8,14 +8,14 @@ import { HttpError, toErrorResponse } from "../../shared/http/errors.ts";
 import { anyGlob } from "../../shared/http/glob.ts";
 import { normalizePath } from "../../shared/http/path.ts";
 import { KvOps, type KvBinding } from "../../shared/kv/index.ts";
-import { CACHE_MAX_ENTRIES, KV_CACHE_TTL_SECONDS, NEGATIVE_CACHE_MS, type GateConfig } from "./config.ts";
+import { CACHE_MAX_ENTRIES, KV_CACHE_TTL_SECONDS, NEGATIVE_CACHE_MS, type GateConfig } from "./env.ts";
 import { JWKS_PATHS, jwksResponse } from "./assertion.ts";
 import { extractCredential, type Credential } from "./credential.ts";
 import { buildOriginRequest, identityOf } from "./forward.ts";
 import { clientKey, type FailureLimiter } from "../../shared/http/limiter.ts";
 import { scopeAllows } from "./scope.ts";
 import { boundSocket, MAX_SOCKET_SECONDS } from "./socket.ts";
-import { Tokens, type TokenRecord } from "./tokens.ts";
+import { Tokens, type TokenRecord } from "./store.ts";
 import { hashToken, isWellFormedToken } from "./token.ts";
 
 export const ADMIN_PREFIX = "/__edgekv/";

@@ -7,7 +7,7 @@ import { toErrorResponse } from "../../shared/http/errors.ts";
 import { perIsolate } from "../../shared/http/isolate.ts";
 import { FailureLimiter } from "../../shared/http/limiter.ts";
 import { handleAdmin } from "./admin.ts";
-import { parseConfig, RATE_LIMIT_PERIOD_SECONDS, type AuthEnv } from "./config.ts";
+import { parseConfig, RATE_LIMIT_PERIOD_SECONDS, type AuthEnv } from "./env.ts";
 import { gateTokenStore, handle, type GateDeps } from "./gate.ts";
 
 /**

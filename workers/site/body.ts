@@ -5,7 +5,7 @@
  */
 import { HttpError } from "../../shared/http/errors.ts";
 import type { KvOps } from "../../shared/kv/ops.ts";
-import type { SiteReader } from "./manifest.ts";
+import type { SiteReader } from "./store.ts";
 import { blobKey, partsOf, type Encoding } from "./model.ts";
 
 export interface BodyPlan {

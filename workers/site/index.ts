@@ -4,17 +4,14 @@
  * See docs/site.md.
  */
 import { perIsolate } from "../../shared/http/isolate.ts";
-import { SiteReader } from "./manifest.ts";
+import type { SiteEnv } from "./env.ts";
+import { SiteReader } from "./store.ts";
 import { handleSite } from "./serve.ts";
-
-interface Env {
-  SITE_KV: KVNamespace;
-}
 
 const WORKERS_DEV = /^https?:\/\/[^/]*\.workers\.dev(?::\d+)?\//;
 
 // One reader per isolate (shared/http/isolate.ts), so the pointer, indexes and shards stay cached across requests.
-const readerFor = perIsolate((env: Env) => new SiteReader(env.SITE_KV));
+const readerFor = perIsolate((env: SiteEnv) => new SiteReader(env.SITE_KV));
 
 export default {
   fetch(request, env, ctx): Promise<Response> {
@@ -23,4 +20,4 @@ export default {
     const cache = WORKERS_DEV.test(request.url) ? undefined : caches.default;
     return handleSite(request, { reader, waitUntil: (p) => ctx.waitUntil(p), cache });
   },
-} satisfies ExportedHandler<Env>;
+} satisfies ExportedHandler<SiteEnv>;

@@ -7,7 +7,7 @@ import { HttpError, toErrorResponse } from "../../shared/http/errors.ts";
 import { normalizePath } from "../../shared/http/path.ts";
 import { KvOps } from "../../shared/kv/ops.ts";
 import { openBody } from "./body.ts";
-import { VersionNotReady, type SiteReader } from "./manifest.ts";
+import { VersionNotReady, type SiteReader } from "./store.ts";
 import { FINGERPRINT_RE, SITE_PATH_POLICY, type Encoding, type Entry, type SiteIndex } from "./model.ts";
 import { etagMatches, ifRangeAllows, parseRange, pickEncoding } from "./negotiate.ts";
 import { encodePath, findFile, resolvePath } from "./resolve.ts";

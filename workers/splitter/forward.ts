@@ -1,6 +1,6 @@
 import { HttpError } from "../../shared/http/errors.ts";
 import { originTarget, parseOriginBase, type OriginBase } from "../../shared/http/target.ts";
-import { otherColor, type Color, type RolloutConfig } from "./config.ts";
+import { otherColor, type Color, type RolloutConfig } from "./model.ts";
 
 /** Hop-by-hop headers (RFC 9110 7.6.1): they describe one connection, not the request. */
 const HOP_BY_HOP = [

@@ -1,30 +1,16 @@
 import { HttpError, toErrorResponse } from "../../shared/http/errors.ts";
 import { KvOps } from "../../shared/kv/index.ts";
 import type { FailureLimiter } from "../../shared/http/limiter.ts";
-import { DEFAULT_TIMEOUT_MS, type Color } from "./config.ts";
+import { DEFAULT_TIMEOUT_MS, type Color } from "./model.ts";
 import { normalizePath, type PathPolicy } from "../../shared/http/path.ts";
 import { parseOriginBase } from "../../shared/http/target.ts";
 import { callOrigin, forward, type Attempt, type OriginFetch, type Target } from "./forward.ts";
 import { readOverride } from "./override.ts";
 import { decide, type Reason } from "./route.ts";
-import type { ConfigSource } from "./source.ts";
+import type { ConfigSource } from "./store.ts";
+import type { SplitterEnv } from "./env.ts";
 import { STATUS_PREFIX, statusResponse } from "./status.ts";
 import { stickyCookie, stickyId } from "./sticky.ts";
-
-/** The Worker's bindings and vars (secrets via `wrangler secret put`). */
-export interface SplitterEnv {
-  ROLLOUT_KV: KVNamespace;
-  /** Isolate TTL of the config in ms (default 5000). */
-  CONFIG_TTL_MS?: string;
-  /** Origin used while no valid config was ever read; unset means 503. */
-  FALLBACK_ORIGIN?: string;
-  /** HMAC key of tester overrides; unset means overrides are ignored. */
-  OVERRIDE_SECRET?: string;
-  /** Bearer secret of the status endpoint; unset means the endpoint is off. */
-  STATUS_SECRET?: string;
-  /** Workers Rate Limiting binding counting failed status-secret attempts per client. */
-  FAILED_STATUS_LIMITER?: RateLimit;
-}
 
 export interface Deps {
   env: SplitterEnv;

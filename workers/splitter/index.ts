@@ -1,7 +1,8 @@
 import { perIsolate } from "../../shared/http/isolate.ts";
 import { FailureLimiter } from "../../shared/http/limiter.ts";
-import { handle, type Deps, type SplitterEnv } from "./handler.ts";
-import { ConfigSource, configTtlMs } from "./source.ts";
+import { configTtlMs, type SplitterEnv } from "./env.ts";
+import { handle, type Deps } from "./handler.ts";
+import { ConfigSource } from "./store.ts";
 import { STATUS_RATE_LIMIT_PERIOD_SECONDS } from "./status.ts";
 
 // Once per isolate (shared/http/isolate.ts): the config's isolate cache and the

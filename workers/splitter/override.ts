@@ -1,7 +1,7 @@
 import { hmacSha256, verifyHmacSha256 } from "../../shared/crypto.ts";
 import { cookieValue } from "../../shared/http/cookies.ts";
 import { secretState } from "../../shared/http/secrets.ts";
-import { COLORS, type Color, type RolloutConfig } from "./config.ts";
+import { COLORS, type Color, type RolloutConfig } from "./model.ts";
 
 /** What the signature covers, so a signature for something else never validates here. */
 const payload = (color: Color, exp: number) => `edgekv-override:${color}.${exp}`;

@@ -1,7 +1,7 @@
 import { cookieValue } from "../../shared/http/cookies.ts";
 import { compileGlob, type GlobMatcher } from "../../shared/http/glob.ts";
 import { bucketOf, inCanary } from "./bucket.ts";
-import { otherColor, type Color, type RolloutConfig, type Rule } from "./config.ts";
+import { otherColor, type Color, type RolloutConfig, type Rule } from "./model.ts";
 import { effectivePercent } from "./schedule.ts";
 
 /** Why a request went where it went (the `x-edgekv-reason` header). */

@@ -1,4 +1,4 @@
-import type { RolloutConfig } from "./config.ts";
+import type { RolloutConfig } from "./model.ts";
 
 export interface Effective {
   /** Percentage sent to the non-live colour now. */

@@ -1,6 +1,6 @@
 import { toBase64Url } from "../../shared/crypto.ts";
 import { cookieValue } from "../../shared/http/cookies.ts";
-import type { RolloutConfig } from "./config.ts";
+import type { RolloutConfig } from "./model.ts";
 
 /** What a minted or accepted sticky id may look like (16 random bytes as base64url, or a caller's own). */
 const ID_SHAPE = /^[A-Za-z0-9_-]{8,128}$/;

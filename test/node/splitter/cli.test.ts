@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { readOverride } from "../../../workers/splitter/override.ts";
-import { parseConfig, type RolloutConfig } from "../../../workers/splitter/config.ts";
+import { parseConfig, type RolloutConfig } from "../../../workers/splitter/model.ts";
 import { cli, runCli } from "../helpers/cli.ts";
 
 let dir: string;

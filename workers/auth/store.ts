@@ -1,12 +1,8 @@
 /**
- * Where tokens live in TOKENS_KV (shared by the gate, its admin API and the CLI):
- *
- *   tok/<sha256 hex of the token>   JSON TokenRecord, expirationTtl = token lifetime
- *   user/<user id>/<sha256 hex>     "1", same expiration: the per-user index for revoke --user and list
- *
- * The token itself is never written anywhere. `Tokens` is what the Worker
- * needs (lookup, issue, revoke) on the library's read and write halves, with
- * the record's one schema (shape.ts); the CLI's `TokenStore`
+ * KV access for tokens (shared by the gate, its admin API and the CLI); the
+ * keys and the record's one schema are in model.ts. The token itself is never
+ * written anywhere. `Tokens` is what the Worker needs (lookup, issue, revoke)
+ * on the library's read and write halves; the CLI's `TokenStore`
  * (cli/token/store.ts) adds listing.
  */
 import { listPages } from "../../shared/kv/list.ts";
@@ -16,18 +12,16 @@ import type { KvBinding } from "../../shared/kv/binding.ts";
 import { KvValidationError } from "../../shared/kv/errors.ts";
 import type { KvOps } from "../../shared/kv/ops.ts";
 import { validate } from "../../shared/kv/schema.ts";
-import { TokenRecordSchema, USER_MESSAGE, USER_PATTERN, type TokenRecord } from "./shape.ts";
+import { TOKEN_KEY_PREFIX, TokenRecordSchema, USER_INDEX_PREFIX, USER_MESSAGE, USER_PATTERN, type TokenRecord } from "./model.ts";
 import { generateToken, hashToken } from "./token.ts";
 
-export const TOKEN_KEY_PREFIX = "tok/";
-export const USER_INDEX_PREFIX = "user/";
 /** Default lifetime, as in the talk: one hour. */
 export const DEFAULT_TTL_SECONDS = 3600;
 /** KV refuses expirations under 60 s. */
 export const MIN_TTL_SECONDS = 60;
 export const MAX_TTL_SECONDS = 366 * 24 * 3600;
 
-export type { TokenRecord } from "./shape.ts";
+export { TOKEN_KEY_PREFIX, USER_INDEX_PREFIX, type TokenRecord } from "./model.ts";
 
 export interface IssueInput {
   user: string;

@@ -1,11 +1,17 @@
 /**
- * The token record: its one schema, used by the gate (every read), its admin
- * API and the CLI (every write). Built with shared/kv/lite.ts, so no validator
- * library is in the gate's bundle.
+ * TOKENS_KV's documents: keys, and the token record's one schema, used by the
+ * gate (every read), its admin API and the CLI (every write). Built with
+ * shared/kv/lite.ts, so no validator library is in the gate's bundle.
+ *
+ *   tok/<sha256 hex of the token>   JSON TokenRecord, expirationTtl = token lifetime
+ *   user/<user id>/<sha256 hex>     "1", same expiration: the per-user index for revoke --user and list
  */
 import { arr, int, match, obj, refine, standard } from "../../shared/kv/lite.ts";
 import type { Infer } from "../../shared/kv/schema.ts";
 import { TOKEN_ID_CHARS } from "./token.ts";
+
+export const TOKEN_KEY_PREFIX = "tok/";
+export const USER_INDEX_PREFIX = "user/";
 
 /** User ids go into KV keys and headers: no "/", no spaces, no control characters. */
 export const USER_PATTERN = /^[A-Za-z0-9._@+:=-]{1,128}$/;

@@ -1,11 +1,11 @@
 /**
- * The rollout config's one schema (workers/splitter/config.ts), read by the Worker and
+ * The rollout config's one schema (workers/splitter/model.ts), read by the Worker and
  * written by the CLI: generated valid configs pass with their defaults filled, and each
  * invalid field is refused with a message that names it.
  */
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { HistoryEntrySchema, MAX_RULES, MAX_STEPS, parseConfig, RolloutConfigSchema } from "../../workers/splitter/config.ts";
+import { HistoryEntrySchema, MAX_RULES, MAX_STEPS, parseConfig, RolloutConfigSchema } from "../../workers/splitter/model.ts";
 
 const token = fc.constantFrom("edgekv_id", "x-test", "a");
 const time = (i: number) => new Date(Date.UTC(2026, 10, 20, 0, i)).toISOString();

@@ -1,11 +1,11 @@
 /**
- * The token record's one schema (workers/auth/shape.ts), used by the gate, its admin
+ * The token record's one schema (workers/auth/model.ts), used by the gate, its admin
  * API and the CLI: generated valid records pass unchanged, and each invalid field is
  * refused with a message for that field.
  */
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { TokenRecordSchema } from "../../workers/auth/shape.ts";
+import { TokenRecordSchema } from "../../workers/auth/model.ts";
 
 const validate = (v: unknown) => {
   const r = TokenRecordSchema["~standard"].validate(v);

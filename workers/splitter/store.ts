@@ -1,9 +1,6 @@
 import { EdgeKvError, KvReader, json, type KvBinding, type KvOps } from "../../shared/kv/index.ts";
-import { CONFIG_KEY, RolloutConfigSchema, type RolloutConfig } from "./config.ts";
+import { CONFIG_KEY, RolloutConfigSchema, type RolloutConfig } from "./model.ts";
 
-/** Isolate TTL of the config when CONFIG_TTL_MS is unset. */
-export const DEFAULT_CONFIG_TTL_MS = 5_000;
-export const MAX_CONFIG_TTL_MS = 60_000;
 /** KV edge cacheTtl for the config read: KV's minimum, so edits propagate as fast as KV allows. */
 export const CONFIG_CACHE_TTL_S = 30;
 
@@ -18,15 +15,6 @@ export interface Loaded {
   config: RolloutConfig | null;
   /** True when `config` is the last good one because the current read failed. */
   stale: boolean;
-}
-
-/**
- * Parses CONFIG_TTL_MS (a wrangler var), falling back to the default when unset or invalid.
- * @example configTtlMs("2000") // 2000
- */
-export function configTtlMs(raw: string | undefined): number {
-  const n = Number(raw);
-  return raw !== undefined && raw.trim() !== "" && Number.isInteger(n) && n >= 0 && n <= MAX_CONFIG_TTL_MS ? n : DEFAULT_CONFIG_TTL_MS;
 }
 
 /**
