@@ -5,7 +5,7 @@ import { bearerSecret } from "../../shared/http/bearer.ts";
 import { HttpError, toErrorResponse } from "../../shared/http/errors.ts";
 import { clientKey } from "../../shared/http/limiter.ts";
 import { secretState, weakSecretError } from "../../shared/http/secrets.ts";
-import { otherColor, type RolloutConfig } from "./config.ts";
+import { otherColor, type RolloutConfig } from "./model.ts";
 import type { Deps } from "./handler.ts";
 import { effectivePercent } from "./schedule.ts";
 
