@@ -4,7 +4,7 @@
  * a signed JWT (assertion.ts) that is the only part origins should trust; the
  * credential removed by default.
  */
-import { ASSERTION_HEADER, assertionClaims } from "./assertion.ts";
+import { ASSERTION_HEADER, assertionClaims, type AssertionSigner } from "./assertion.ts";
 import { withoutCookie } from "../../shared/http/cookies.ts";
 import { originTarget } from "../../shared/http/target.ts";
 import { QUERY_TOKEN_PARAM } from "./credential.ts";
@@ -80,24 +80,35 @@ export async function buildOriginRequest(
   }
   // The configured origin plus the decided path: nothing in the request picks the host (shared/http/target.ts).
   const target = originTarget(config.originBase ?? { origin: url.origin, prefix: "" }, path, search);
-  if (identity && config.assertion) {
-    // htu is the exact URL sent (ORIGIN_URL's path prefix and the query included), parsed as fetch will.
-    const htu = new URL(target);
-    const claims = assertionClaims({
-      iss: config.assertionIssuer ?? url.origin,
-      aud: config.assertionAudience ?? htu.origin,
-      user: identity.user,
-      scopes: identity.scopes,
-      tokenId: identity.tokenId,
-      method: request.method,
-      url: htu.href,
-      nowMs,
-    });
-    headers.set(ASSERTION_HEADER, await config.assertion.sign(claims));
-  }
+  if (identity && config.assertion) headers.set(ASSERTION_HEADER, await signAssertion(config.assertion, config, identity, request.method, url, target, nowMs));
   const hasBody = request.method !== "GET" && request.method !== "HEAD";
   // An authenticated answer is one user's: Cloudflare's cache keys subrequests by URL alone, so
   // never let it store or serve one (another user with the same path in scope would get it).
   const cache = identity ? { cache: "no-store" as const } : {};
   return new Request(target, { method: request.method, headers, body: hasBody ? request.body : null, redirect: "manual", ...cache });
+}
+
+/** The identity JWT for one forwarded request. */
+function signAssertion(
+  signer: AssertionSigner,
+  config: GateConfig,
+  identity: Identity,
+  method: string,
+  url: URL,
+  target: string,
+  nowMs: number,
+): Promise<string> {
+  // htu is the exact URL sent (ORIGIN_URL's path prefix and the query included), parsed as fetch will.
+  const htu = new URL(target);
+  const claims = assertionClaims({
+    iss: config.assertionIssuer ?? url.origin,
+    aud: config.assertionAudience ?? htu.origin,
+    user: identity.user,
+    scopes: identity.scopes,
+    tokenId: identity.tokenId,
+    method,
+    url: htu.href,
+    nowMs,
+  });
+  return signer.sign(claims);
 }

@@ -63,29 +63,7 @@ export async function handle(request: Request, deps: Deps): Promise<Response> {
   const started = Date.now();
   const timing = () => `${ops.toServerTiming()}, origin;dur=${Date.now() - started}`;
 
-  if (!config) {
-    const why = deps.source.lastError?.message ?? "no config read yet";
-    const headers = { "x-edgekv-color": "none", "x-edgekv-bucket": "-", "x-edgekv-config-version": "none", "x-edgekv-reason": "fallback" };
-    const fallback = deps.env.FALLBACK_ORIGIN;
-    if (fallback) {
-      let attempt: Attempt;
-      try {
-        attempt = await callOrigin(request, to, "fallback", parseOriginBase(fallback), DEFAULT_TIMEOUT_MS, deps.fetch);
-      } catch (err) {
-        attempt = { ok: false, error: new HttpError(500, "misconfigured", "the splitter is misconfigured", {}, { cause: err }) };
-      }
-      return finish(attempt, headers, undefined, timing());
-    }
-    // The reason (KV error text) goes to the logs, not to the client.
-    const err = new HttpError(
-      503,
-      "no_rollout_config",
-      "no rollout config is available, retry shortly",
-      { "Retry-After": RETRY_AFTER_S },
-      { cause: new Error(`no valid rollout config in ROLLOUT_KV and no FALLBACK_ORIGIN set: ${why}`) },
-    );
-    return finish({ ok: false, error: err }, headers, undefined, timing());
-  }
+  if (!config) return withoutConfig(request, to, deps, timing);
 
   const sticky = stickyId(request.headers, config.sticky);
   const override = await readOverride(request.headers, config.overrides, deps.env.OVERRIDE_SECRET, now);
@@ -114,4 +92,28 @@ export async function handle(request: Request, deps: Deps): Promise<Response> {
     sticky.minted ? stickyCookie(config.sticky.cookie, sticky.id, config.sticky.maxAgeSeconds) : undefined,
     timing(),
   );
+}
+
+/** No valid config was ever read: the fallback origin when set, else 503 (the reason goes to the logs). */
+async function withoutConfig(request: Request, to: Target, deps: Deps, timing: () => string): Promise<Response> {
+  const why = deps.source.lastError?.message ?? "no config read yet";
+  const headers = { "x-edgekv-color": "none", "x-edgekv-bucket": "-", "x-edgekv-config-version": "none", "x-edgekv-reason": "fallback" };
+  const fallback = deps.env.FALLBACK_ORIGIN;
+  if (fallback) {
+    let attempt: Attempt;
+    try {
+      attempt = await callOrigin(request, to, "fallback", parseOriginBase(fallback), DEFAULT_TIMEOUT_MS, deps.fetch);
+    } catch (err) {
+      attempt = { ok: false, error: new HttpError(500, "misconfigured", "the splitter is misconfigured", {}, { cause: err }) };
+    }
+    return finish(attempt, headers, undefined, timing());
+  }
+  const err = new HttpError(
+    503,
+    "no_rollout_config",
+    "no rollout config is available, retry shortly",
+    { "Retry-After": RETRY_AFTER_S },
+    { cause: new Error(`no valid rollout config in ROLLOUT_KV and no FALLBACK_ORIGIN set: ${why}`) },
+  );
+  return finish({ ok: false, error: err }, headers, undefined, timing());
 }
