@@ -7,6 +7,7 @@
  * even when it then sends the right secret. docs/auth.md "Rate limiting".
  */
 import { sha256Hex } from "../crypto.ts";
+import { HttpError } from "./errors.ts";
 
 /** Bound on remembered locked-out keys per map; the oldest are forgotten first. */
 export const MAX_BLOCKED_KEYS = 1_000;
@@ -168,4 +169,12 @@ export class FailureLimiter {
     if (map.size > MAX_BLOCKED_KEYS) map.delete(map.keys().next().value as string);
     return this.periodSeconds;
   }
+}
+
+/**
+ * The one 429 every Worker answers to a locked-out client (`headers` adds, e.g., the gate's challenge).
+ * @example throw tooManyFailures(limiter.retryAfter(key));
+ */
+export function tooManyFailures(waitSeconds: number, headers: Record<string, string> = {}): HttpError {
+  return new HttpError(429, "rate_limited", "too many failed attempts, retry later", { ...headers, "Retry-After": String(waitSeconds) });
 }

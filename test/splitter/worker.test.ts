@@ -245,6 +245,16 @@ describe("bad config, missing config, KV failure: last good config, never a 500"
     expect(res.headers.get("x-edgekv-reason")).toBe("fallback");
   });
 
+  it("no config ever, FALLBACK_ORIGIN set: a path spelling another host still goes to the fallback", async () => {
+    const t = setup({ FALLBACK_ORIGIN: "https://fallback.test/base" });
+    for (const path of ["//evil.test/x", "/%2F%2Fevil.test/x", "/\\evil.test/x"]) {
+      const res = await handle(new Request(`https://app.test${path}`), t.deps);
+      expect([200, 400], path).toContain(res.status);
+    }
+    expect(t.seen.map((r) => new URL(r.url).origin)).toEqual(["https://fallback.test", "https://fallback.test"]);
+    for (const r of t.seen) expect(new URL(r.url).pathname).toMatch(/^\/base\/(?![/\\])/);
+  });
+
   it("KV down before any config was read: one KV read per TTL, not per request", async () => {
     const t = setup();
     t.breakKv(true);

@@ -15,7 +15,7 @@ import { IttyRouter } from "itty-router/IttyRouter";
 import { timingSafeEqualStrings } from "../../shared/crypto.ts";
 import { bearerSecret } from "../../shared/http/bearer.ts";
 import { HttpError } from "../../shared/http/errors.ts";
-import { clientKey } from "../../shared/http/limiter.ts";
+import { clientKey, tooManyFailures as rateLimited } from "../../shared/http/limiter.ts";
 import { secretState, weakSecretError } from "../../shared/http/secrets.ts";
 import type { KvOps } from "../../shared/kv/index.ts";
 import type { GateDeps } from "./gate.ts";
@@ -62,8 +62,6 @@ const router = IttyRouter<IRequest, AdminArgs>({ base: "/__edgekv/tokens" })
   .post("/", issue)
   .delete("/users/:user", async (request, deps, ops) => json({ revoked: await deps.tokens.revokeUser(decodeURIComponent(request.params.user ?? ""), ops) }))
   .delete("/:hash", revokeHash);
-
-const rateLimited = (wait: number) => new HttpError(429, "rate_limited", "too many failed attempts, retry later", { "Retry-After": String(wait) });
 
 /**
  * Answers one admin request (the path is already known to start with /__edgekv/).

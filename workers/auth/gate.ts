@@ -12,7 +12,7 @@ import { CACHE_MAX_ENTRIES, KV_CACHE_TTL_SECONDS, NEGATIVE_CACHE_MS, type GateCo
 import { JWKS_PATHS, jwksResponse } from "./assertion.ts";
 import { extractCredential, type Credential } from "./credential.ts";
 import { buildOriginRequest, identityOf } from "./forward.ts";
-import { clientKey, type FailureLimiter } from "../../shared/http/limiter.ts";
+import { clientKey, tooManyFailures, type FailureLimiter } from "../../shared/http/limiter.ts";
 import { scopeAllows } from "./scope.ts";
 import { boundSocket, MAX_SOCKET_SECONDS } from "./socket.ts";
 import { Tokens, type TokenRecord } from "./store.ts";
@@ -261,7 +261,7 @@ async function fail(d: Decision, deps: GateDeps, ip: string, status: 400 | 401, 
 
 function rateLimited(d: Decision, realm: string, wait: number): never {
   d.reason = `rate limited${d.reason ? ` after ${d.reason}` : ""}`;
-  throw new HttpError(429, "rate_limited", "too many failed attempts, retry later", { ...challenge(realm), "Retry-After": String(wait) });
+  throw tooManyFailures(wait, challenge(realm));
 }
 
 async function toOrigin(forwarded: Request, deps: GateDeps): Promise<Response> {

@@ -32,8 +32,10 @@ export function originBases(config: RolloutConfig): Record<Color, OriginBase> {
 /** Where a request goes: the incoming URL (for X-Forwarded-*) and the normalised path and query to forward. */
 export interface Target {
   incoming: URL;
-  /** Canonical percent-encoded path plus query, e.g. "/a/b?q=1" (shared/http/path.ts `encoded` + search). */
-  pathAndQuery: string;
+  /** The canonical percent-encoded path the decision was made on (shared/http/path.ts `encoded`). */
+  path: string;
+  /** The query as received ("" or "?..."). */
+  search: string;
 }
 
 /**
@@ -41,11 +43,10 @@ export interface Target {
  * normalised path and the query on the configured origin (never a host the
  * request chose); Host from the origin; X-Forwarded-*; hop-by-hop headers
  * dropped (except a WebSocket upgrade); redirects returned, not followed.
- * @example originRequest(request, { incoming: url, pathAndQuery: "/x" }, parseOriginBase("https://green.example.com"), { signal })
+ * @example originRequest(request, { incoming: url, path: "/x", search: "" }, parseOriginBase("https://green.example.com"), { signal })
  */
 export function originRequest(request: Request, to: Target, base: OriginBase, options: { signal?: AbortSignal; cookie?: string } = {}): Request {
-  const q = to.pathAndQuery.indexOf("?");
-  const target = q < 0 ? originTarget(base, to.pathAndQuery, "") : originTarget(base, to.pathAndQuery.slice(0, q), to.pathAndQuery.slice(q));
+  const target = originTarget(base, to.path, to.search);
   const url = to.incoming;
   const h = new Headers(request.headers);
   const ws = h.get("upgrade")?.toLowerCase() === "websocket";

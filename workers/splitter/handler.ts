@@ -56,7 +56,7 @@ export async function handle(request: Request, deps: Deps): Promise<Response> {
   const np = normalizePath(url.pathname, PATH_POLICY);
   if (!np.ok) return toErrorResponse(new HttpError(np.status, "invalid_path", np.reason));
   if (np.path.startsWith(STATUS_PREFIX)) return statusResponse(request, url, deps);
-  const to: Target = { incoming: url, pathAndQuery: np.encoded + url.search };
+  const to: Target = { incoming: url, path: np.encoded, search: url.search };
   const ops = new KvOps();
   const { config } = await deps.source.load(ops);
   const now = deps.now();

@@ -3,7 +3,7 @@ import { IttyRouter } from "itty-router/IttyRouter";
 import { timingSafeEqualStrings } from "../../shared/crypto.ts";
 import { bearerSecret } from "../../shared/http/bearer.ts";
 import { HttpError, toErrorResponse } from "../../shared/http/errors.ts";
-import { clientKey } from "../../shared/http/limiter.ts";
+import { clientKey, tooManyFailures as rateLimited } from "../../shared/http/limiter.ts";
 import { secretState, weakSecretError } from "../../shared/http/secrets.ts";
 import { otherColor, type RolloutConfig } from "./model.ts";
 import type { Deps } from "./handler.ts";
@@ -124,5 +124,3 @@ export async function statusResponse(request: Request, url: URL, deps: Deps): Pr
     return toErrorResponse(err);
   }
 }
-
-const rateLimited = (wait: number) => new HttpError(429, "rate_limited", "too many failed attempts, retry later", { "Retry-After": String(wait) });
