@@ -3,8 +3,8 @@
 // on in wrangler.toml, so no flag here: the measure is what deploy ships) and
 // reports its gzip size against the budget. Part of `npm test`, so a Worker
 // that does not bundle fails the suite a user runs, as it fails CI.
-// Over a budget, it names the Worker, the excess and the largest inputs (from
-// esbuild's metafile), and, with --enforce, exits 1.
+// Over a budget it exits 1, naming the Worker and the excess; for a Worker
+// over its issue-11 target it lists the largest inputs (esbuild's metafile).
 import { execFileSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -13,13 +13,23 @@ import { fileURLToPath } from "node:url";
 import { gzipSync } from "node:zlib";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
-/** gzip budgets in KiB (issue 11; kv-asset-handler is 12.6 KiB gzip, and all three stay below it). */
-export const BUDGETS = { site: 8, splitter: 9, auth: 12 };
 /**
- * Exit 1 when a budget is exceeded. Off until all three Workers fit (a failing
- * check would fail CI); `npm run build:check -- --enforce` tries it now.
+ * What CI enforces: each Worker's gzip ceiling in KiB, just above its measured
+ * size. A change that grows a bundle past it fails `npm test`; raising one is a
+ * deliberate edit here, with the reason in the commit. Lower it after every cut.
  */
-const ENFORCE = process.argv.includes("--enforce");
+export const BUDGETS = { site: 8.75, splitter: 11.75, auth: 15.25 };
+/**
+ * Issue 11's targets, reported on every run. They predate the security work
+ * (docs/security.md: path policy, origin targets, failed-attempt limiter,
+ * secret checks, and in the gate the signed assertion, JWKS and WebSocket
+ * relay); README "Bundle size" has the gap and what closing it would take.
+ */
+export const TARGETS = { site: 8, splitter: 9, auth: 12 };
+/** kv-asset-handler's gzip size, the bar of the issue. */
+export const KV_ASSET_HANDLER_KIB = 12.6;
+/** `--no-enforce` reports without failing (to look at a branch that is over). */
+const ENFORCE = !process.argv.includes("--no-enforce");
 /** Inputs listed for a Worker over its budget. */
 const TOP_INPUTS = 8;
 
@@ -44,7 +54,8 @@ export function measure(env) {
       .map(([path, v]) => ({ path: path.replace(/^.*node_modules\//, "node_modules/"), bytes: v.bytesInOutput }))
       .filter((i) => i.bytes > 0)
       .sort((a, b) => b.bytes - a.bytes);
-    return { env, bytes: code.byteLength, gzipBytes: gzipSync(code, { level: 9 }).byteLength, budgetKiB: BUDGETS[env], inputs };
+    const gzipBytes = gzipSync(code, { level: 9 }).byteLength;
+    return { env, bytes: code.byteLength, gzipBytes, budgetKiB: BUDGETS[env], targetKiB: TARGETS[env], inputs };
   } catch (err) {
     const stderr = err.stderr?.toString() ?? "";
     const stdout = err.stdout?.toString() ?? "";
@@ -69,11 +80,16 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
   console.log("\nwrangler deploy --dry-run (minify = true in wrangler.toml):");
   for (const r of rows) {
     const overBy = r.gzipBytes - r.budgetKiB * 1024;
-    const over = overBy > 0 ? `  OVER the ${r.budgetKiB} KiB budget by ${kib(overBy)} KiB (${overBy} bytes)` : "";
-    console.log(`  ${r.env.padEnd(9)} ${kib(r.bytes).padStart(7)} KiB minified, ${kib(r.gzipBytes).padStart(6)} KiB gzip (budget ${r.budgetKiB} KiB)${over}`);
+    const over = overBy > 0 ? `  OVER the ${r.budgetKiB} KiB budget by ${overBy} bytes` : "";
+    const target =
+      r.gzipBytes > r.targetKiB * 1024 ? `target ${r.targetKiB} KiB missed by ${r.gzipBytes - r.targetKiB * 1024} B` : `target ${r.targetKiB} KiB met`;
+    const kvah = r.gzipBytes < KV_ASSET_HANDLER_KIB * 1024 ? "below" : "ABOVE";
+    console.log(
+      `  ${r.env.padEnd(9)} ${kib(r.bytes).padStart(7)} KiB minified, ${kib(r.gzipBytes).padStart(6)} KiB gzip (budget ${r.budgetKiB} KiB; ${target}; ${kvah} kv-asset-handler's ${KV_ASSET_HANDLER_KIB})${over}`,
+    );
   }
   const over = rows.filter((r) => r.gzipBytes > r.budgetKiB * 1024);
-  for (const r of over) {
+  for (const r of rows.filter((r) => r.gzipBytes > r.targetKiB * 1024)) {
     console.log(`\n${r.env}: largest inputs (minified bytes in the bundle)`);
     for (const i of r.inputs.slice(0, TOP_INPUTS)) console.log(`  ${String(i.bytes).padStart(6)}  ${i.path}`);
   }
@@ -89,9 +105,9 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
   if (over.length > 0) {
     const names = over.map((r) => `${r.env} by ${r.gzipBytes - r.budgetKiB * 1024} bytes`).join(", ");
     if (ENFORCE) {
-      console.error(`\nbuild:check failed: over the gzip budget: ${names}`);
+      console.error(`\nbuild:check failed: over the gzip budget (scripts/dry-run.mjs BUDGETS): ${names}`);
       failed = true;
-    } else console.log(`\nOVER budget (not failing yet; --enforce fails): ${names}`);
+    } else console.log(`\nOVER budget (--no-enforce: not failing): ${names}`);
   }
   if (failed) process.exit(1);
 }

@@ -1,4 +1,4 @@
-import { EdgeKvError, KvLimitError, KvRateLimitError, KvUnavailableError, KvValidationError } from "../kv/errors.ts";
+import { EdgeKvError, type KvValidationError } from "../kv/errors.ts";
 
 /**
  * An error with an HTTP status, thrown by Worker code and turned into a JSON
@@ -24,6 +24,14 @@ export class HttpError extends Error {
 /** Seconds a client should wait after a 503 caused by KV. */
 export const KV_RETRY_AFTER_SECONDS = 5;
 
+const KV_DOWN: [number, string, string] = [503, "kv_unavailable", "storage is temporarily unavailable, retry shortly"];
+/** What a KV failure answers, by `EdgeKvError.code`: status, code, and the client's message (details go to the logs). */
+const KV_ANSWERS: Record<string, [number, string, string]> = {
+  unavailable: KV_DOWN,
+  "rate-limited": KV_DOWN,
+  limit: [400, "kv_limit", "the request exceeds a storage limit"],
+};
+
 /**
  * The one place where errors become responses: `{ error, message }` JSON, the
  * right status, never a stack trace. KV failures are 503 with `Retry-After`.
@@ -44,30 +52,23 @@ export function toErrorResponse(err: unknown, extraHeaders: Record<string, strin
     code = err.code;
     message = err.message;
     Object.assign(headers, err.headers);
-  } else if (err instanceof KvUnavailableError || err instanceof KvRateLimitError) {
-    status = 503;
-    code = "kv_unavailable";
-    message = "storage is temporarily unavailable, retry shortly";
-    headers["Retry-After"] = String(KV_RETRY_AFTER_SECONDS);
-  } else if (err instanceof KvValidationError) {
-    status = err.phase === "write" ? 400 : 503;
-    code = err.phase === "write" ? "invalid_input" : "invalid_stored_data";
+  } else if (err instanceof EdgeKvError && err.code === "validation") {
+    const v = err as KvValidationError;
+    const write = v.phase === "write";
+    status = write ? 400 : 503;
+    code = write ? "invalid_input" : "invalid_stored_data";
     // A write's issues describe the client's own input; a read's describe stored data.
-    message =
-      err.phase === "write"
-        ? err.issues
-            .slice(0, 3)
-            .map((i) => (i.path ? `${i.path}: ${i.message}` : i.message))
-            .join("; ")
-        : "stored data is invalid, retry shortly";
-    if (status === 503) headers["Retry-After"] = String(KV_RETRY_AFTER_SECONDS);
-  } else if (err instanceof KvLimitError) {
-    status = 400;
-    code = "kv_limit";
-    message = "the request exceeds a storage limit";
+    message = write
+      ? v.issues
+          .slice(0, 3)
+          .map((i) => (i.path ? `${i.path}: ${i.message}` : i.message))
+          .join("; ")
+      : "stored data is invalid, retry shortly";
+    if (!write) headers["Retry-After"] = String(KV_RETRY_AFTER_SECONDS);
   } else if (err instanceof EdgeKvError) {
-    status = 500;
-    code = err.code;
+    // Keyed by code, not class, so a Worker's bundle holds only the error classes it can throw.
+    [status, code, message] = KV_ANSWERS[err.code] ?? [500, err.code, message];
+    if (status === 503) headers["Retry-After"] = String(KV_RETRY_AFTER_SECONDS);
   }
   if (!(err instanceof HttpError) || (status >= 500 && !err.logged)) logError(code, err);
   return Response.json({ error: code, message }, { status, headers });

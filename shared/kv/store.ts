@@ -272,15 +272,13 @@ export class KvReader<V, M = unknown, K extends Codec<V>["kind"] = Codec<V>["kin
   // ---------------------------------------------------------------- internals
 
   protected _rawGet(full: string, cacheTtl: number | undefined): Promise<KvValueWithMetadata<string | ArrayBuffer | ReadableStream>> {
-    const ttl = cacheTtl === undefined ? {} : { cacheTtl };
-    switch (this._codec.kind) {
-      case "bytes":
-        return this.binding.getWithMetadata(full, { type: "arrayBuffer", ...ttl });
-      case "stream":
-        return this.binding.getWithMetadata(full, { type: "stream", ...ttl });
-      default:
-        return this.binding.getWithMetadata(full, { type: "text", ...ttl });
-    }
+    const kind = this.codec.kind;
+    const type = kind === "bytes" ? "arrayBuffer" : kind === "stream" ? "stream" : "text";
+    // One call for every codec: the binding's overloads are per literal type.
+    return (this.binding.getWithMetadata as (k: string, o: object) => Promise<KvValueWithMetadata<string | ArrayBuffer | ReadableStream>>)(
+      full,
+      cacheTtl === undefined ? { type } : { type, cacheTtl },
+    );
   }
 
   /** The codec as a plain union, so `switch` narrows it. */
