@@ -1,3 +1,4 @@
+/// <reference path="../../worker-configuration.d.ts" />
 /**
  * The gate's configuration, read once per isolate from wrangler vars and
  * secrets. A bad value fails every request with a clear 500 (never a silent
@@ -8,44 +9,32 @@ import { HttpError } from "../../shared/http/errors.ts";
 import { parseAssertionKeys, type AssertionSigner } from "./assertion.ts";
 import { parseOriginBase, type OriginBase } from "../../shared/http/target.ts";
 
-export interface AuthEnv {
-  TOKENS_KV: KVNamespace;
+/** Bindings and vars the gate reads that wrangler.toml does not set by default (so cf-typegen cannot see them), and its secrets. */
+interface AuthExtras {
   /** Service binding to the origin; wins over ORIGIN_URL when bound. */
   ORIGIN?: Fetcher;
-  ORIGIN_URL?: string;
-  REALM?: string;
-  /** Comma-separated path globs that pass without a token, e.g. "/health,/public/*". */
-  PUBLIC_PATHS?: string;
-  /** Cookie that may carry the token (browser apps); unset = header only. */
-  AUTH_COOKIE?: string;
-  /** "true" accepts `?access_token=` (RFC 6750 section 2.3); refused otherwise. */
-  ALLOW_QUERY_TOKEN?: string;
-  /** "true" accepts `;` path parameters for origins that use them (never on an empty or dot segment). */
-  ALLOW_PATH_PARAMS?: string;
   /** "true" keeps Authorization on forwarded requests. */
   FORWARD_AUTHORIZATION?: string;
-  /** Extra comma-separated identity header names to strip from clients (x-edgekv-* always are). */
-  IDENTITY_HEADERS?: string;
-  /** Comma-separated allowed origins for CORS, or "*"; unset = no CORS policy. */
-  CORS_ALLOW_ORIGINS?: string;
   CORS_ALLOW_METHODS?: string;
   CORS_ALLOW_HEADERS?: string;
   CORS_MAX_AGE?: string;
-  /** Seconds an allow decision is held in the isolate (part of the revocation bound). */
-  ALLOW_CACHE_SECONDS?: string;
-  /** Secret: a private JWK or JWK Set (Ed25519 / P-256) that signs the identity assertion (edgekv token keygen). */
-  IDENTITY_PRIVATE_JWK?: string;
-  /** Secret: HS256 key of the identity assertion (>= 32 bytes), the shared-secret alternative. */
-  IDENTITY_SECRET?: string;
   /** The assertion's `iss`; default the origin of the URL the request reached the gate on. */
   ASSERTION_ISSUER?: string;
   /** The assertion's `aud`; default the origin of the URL forwarded to (ORIGIN_URL's, or the request's with ORIGIN). */
   ASSERTION_AUDIENCE?: string;
+  /** Secret: a private JWK or JWK Set (Ed25519 / P-256) that signs the identity assertion (edgekv token keygen). */
+  IDENTITY_PRIVATE_JWK?: string;
+  /** Secret: HS256 key of the identity assertion (>= 32 bytes), the shared-secret alternative. */
+  IDENTITY_SECRET?: string;
   /** Secret: enables the admin API (wrangler secret put ADMIN_SECRET). */
   ADMIN_SECRET?: string;
-  /** Workers Rate Limiting binding counting failed attempts per client IP. */
-  FAILED_AUTH_LIMITER?: RateLimit;
 }
+
+/**
+ * [env.auth] as `npm run cf-typegen` generates it (worker-configuration.d.ts): TOKENS_KV and no other namespace,
+ * FAILED_AUTH_LIMITER and the vars (wrangler.toml documents each). Vars and the limiter stay optional: each has a default or is checked for.
+ */
+export type AuthEnv = Pick<Cloudflare.AuthEnv, "TOKENS_KV"> & Partial<Cloudflare.AuthEnv> & AuthExtras;
 
 export const DEFAULT_REALM = "edgekv";
 export const DEFAULT_ALLOW_CACHE_SECONDS = 10;

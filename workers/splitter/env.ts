@@ -1,22 +1,23 @@
+/// <reference path="../../worker-configuration.d.ts" />
 /** The splitter's bindings and vars (wrangler.toml, secrets), and their parsing; index.ts reads them once per isolate. */
 
 /** Isolate TTL of the config when CONFIG_TTL_MS is unset. */
 export const DEFAULT_CONFIG_TTL_MS = 5_000;
 export const MAX_CONFIG_TTL_MS = 60_000;
 
-export interface SplitterEnv {
-  ROLLOUT_KV: KVNamespace;
-  /** Isolate TTL of the config in ms (default 5000). */
-  CONFIG_TTL_MS?: string;
-  /** Origin used while no valid config was ever read; unset means 503. */
-  FALLBACK_ORIGIN?: string;
+/** Secrets (`wrangler secret put NAME --env splitter`; .dev.vars locally): wrangler.toml does not list them, so they are typed here. */
+interface SplitterSecrets {
   /** HMAC key of tester overrides; unset means overrides are ignored. */
   OVERRIDE_SECRET?: string;
   /** Bearer secret of the status endpoint; unset means the endpoint is off. */
   STATUS_SECRET?: string;
-  /** Workers Rate Limiting binding counting failed status-secret attempts per client. */
-  FAILED_STATUS_LIMITER?: RateLimit;
 }
+
+/**
+ * [env.splitter] as `npm run cf-typegen` generates it (worker-configuration.d.ts): ROLLOUT_KV and no other
+ * namespace. Vars (CONFIG_TTL_MS, FALLBACK_ORIGIN) and FAILED_STATUS_LIMITER stay optional: each has a default or is checked for.
+ */
+export type SplitterEnv = Pick<Cloudflare.SplitterEnv, "ROLLOUT_KV"> & Partial<Cloudflare.SplitterEnv> & SplitterSecrets;
 
 /**
  * Parses CONFIG_TTL_MS (a wrangler var), falling back to the default when unset or invalid.
