@@ -1,0 +1,61 @@
+// Repository conventions (issue 15): every secret a Worker reads is in .dev.vars.example with a way to
+// generate it, local secret files stay out of git, and the scripts Cloudflare's templates name exist.
+import { execFileSync } from "node:child_process";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { ROOT } from "../../scripts/wrangler-dev.ts";
+
+const read = (path: string) => readFileSync(join(ROOT, path), "utf8");
+
+/** Names typed as secrets in a Worker's env.ts: `NAME?: string` right after a doc comment starting "Secret:" or in a *Secrets interface. */
+function secretsOf(envTs: string): string[] {
+  const names = new Set<string>();
+  for (const m of envTs.matchAll(/\/\*\* Secret:[^\n]*\*\/\s*\n\s*([A-Z][A-Z0-9_]*)\?:/g)) names.add(m[1]!);
+  for (const block of envTs.matchAll(/interface \w*Secrets \{([^}]*)\}/g)) {
+    for (const m of block[1]!.matchAll(/^\s*([A-Z][A-Z0-9_]*)\?:/gm)) names.add(m[1]!);
+  }
+  return [...names].sort();
+}
+
+describe("repository conventions", () => {
+  const example = read(".dev.vars.example");
+  const listed = [...example.matchAll(/^([A-Z][A-Z0-9_]*)=/gm)].map((m) => m[1]!);
+
+  it("lists every secret the Workers read in .dev.vars.example, each with how to generate it and no value", () => {
+    const secrets = ["site", "splitter", "auth"].flatMap((w) => secretsOf(read(`workers/${w}/env.ts`)));
+    expect(secrets).toEqual(expect.arrayContaining(["ADMIN_SECRET", "IDENTITY_PRIVATE_JWK", "IDENTITY_SECRET", "OVERRIDE_SECRET", "STATUS_SECRET"]));
+    expect([...listed].sort()).toEqual([...new Set(secrets)].sort());
+    for (const name of listed) {
+      const before = example.slice(0, example.indexOf(`\n${name}=`));
+      const comment = before.slice(before.lastIndexOf("\n\n"));
+      expect(comment, name).toMatch(/openssl rand -base64 32|npx edgekv token keygen/);
+      expect(example, `${name} must be empty in the example`).toMatch(new RegExp(`^${name}=$`, "m"));
+    }
+  });
+
+  it("keeps local secret files out of git, and the example in", () => {
+    const ignored = (path: string) => {
+      try {
+        execFileSync("git", ["check-ignore", "-q", "--no-index", path], { cwd: ROOT });
+        return true;
+      } catch {
+        return false;
+      }
+    };
+    for (const path of [".dev.vars", ".dev.vars.auth", ".dev.vars.splitter", ".env", ".env.auth", "dist/cli/main.js"]) expect(ignored(path), path).toBe(true);
+    expect(ignored(".dev.vars.example")).toBe(false);
+  });
+
+  it("has the scripts Cloudflare's templates name, and a LICENSE matching package.json", () => {
+    const pkg = JSON.parse(read("package.json")) as { scripts: Record<string, string>; license: string };
+    for (const w of ["site", "splitter", "auth"]) {
+      expect(pkg.scripts[`dev:${w}`]).toBe(`wrangler dev --env ${w}`);
+      expect(pkg.scripts[`deploy:${w}`]).toBe(`wrangler deploy --env ${w}`);
+    }
+    expect(pkg.scripts["cf-typegen"]).toMatch(/^wrangler types /);
+    expect(pkg.scripts.typecheck).toMatch(/^wrangler types --check && /);
+    expect(pkg.license).toBe("MIT");
+    expect(read("LICENSE")).toMatch(/^MIT License\n\nCopyright \(c\) 2026 edgekv contributors\n/);
+  });
+});
