@@ -9,12 +9,12 @@ import { cpus, hostname, release, tmpdir, totalmem } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { pathToFileURL } from "node:url";
-import { main as edgekv } from "../cli/main.ts";
 import { deployBench, deployTable, type DeployRow } from "./lib/deploy.ts";
 import { startOriginProcess } from "../scripts/origin.ts";
 import { load, type LoadRequest } from "./lib/load.ts";
 import { bundleWorker, cpuMs, startWorker, type RunningWorker } from "./lib/runtime.ts";
 import { casesTable, kvPerRequest, ratioChart, ratioSpread, spread, table, type CaseResult, type Target } from "./lib/stats.ts";
+import { edgekvOk as cli } from "../scripts/edgekv-in-process.ts";
 import { ROOT } from "../scripts/wrangler-dev.ts";
 
 const HELLO_WORLD = `// Baseline for the site: a hello-world Worker answering the asked status and byte count from memory.
@@ -103,20 +103,6 @@ function options(argv: string[]): Options {
     only: values.only,
     kvSamples: quick ? 20 : 100,
   };
-}
-
-/** Runs an edgekv command in-process against `persistTo`; returns stdout, throws on failure. */
-async function cli(args: string[], persistTo: string): Promise<string> {
-  let out = "";
-  let err = "";
-  const code = await edgekv([...args, "--persist-to", persistTo], {
-    stdout: (s) => (out += `${s}\n`),
-    stderr: (s) => (err += `${s}\n`),
-    isTTY: false,
-    cwd: ROOT,
-  });
-  if (code !== 0) throw new Error(`edgekv ${args.join(" ")} failed (${code}): ${err.trim()}`);
-  return out;
 }
 
 /** A small HTML page (about 6 KB, compressible, so a br variant is stored) and a 1 MiB incompressible asset. */
@@ -290,6 +276,17 @@ async function buildCases(w: BenchWorkers, { token, revoked }: Tokens, only: str
   const h = (path: string, extra: Omit<Side["req"], "path"> = {}): Side => ({ worker: w.hello, req: { path, ...extra } });
   const p = (path: string, extra: Omit<Side["req"], "path"> = {}): Side => ({ worker: w.proxy, req: { path, ...extra } });
   const gateHeaders = (t: string) => ({ authorization: `Bearer ${t}` });
+  /** A gate case: the token `t` on /api/x, next to the bare proxy sending the same header. */
+  const gate = (id: string, label: string, expect: number, t: string, target: Case["target"]): Case => ({
+    id,
+    worker: "auth",
+    label,
+    baseline: "bare proxy",
+    expect,
+    a: { worker: auth, req: { path: "/api/x", headers: gateHeaders(t) } },
+    b: p("/api/x", { headers: gateHeaders(t) }),
+    target,
+  });
   const malformed = `ekv_${"x".repeat(30)}`;
   const cases: Case[] = [
     {
@@ -372,36 +369,9 @@ async function buildCases(w: BenchWorkers, { token, revoked }: Tokens, only: str
       b: p("/api/x"),
       target: { rpsMin: 0.9, readsMax: 0 },
     },
-    {
-      id: "gate-valid",
-      worker: "auth",
-      label: "gate, valid token",
-      baseline: "bare proxy",
-      expect: 200,
-      a: { worker: auth, req: { path: "/api/x", headers: gateHeaders(token) } },
-      b: p("/api/x", { headers: gateHeaders(token) }),
-      target: { rpsMin: 0.9, readsMax: 0 },
-    },
-    {
-      id: "gate-malformed",
-      worker: "auth",
-      label: "gate, malformed token",
-      baseline: "bare proxy",
-      expect: 401,
-      a: { worker: auth, req: { path: "/api/x", headers: gateHeaders(malformed) } },
-      b: p("/api/x", { headers: gateHeaders(malformed) }),
-      target: { rpsMin: 0.9, readsMax: 0 },
-    },
-    {
-      id: "gate-unknown",
-      worker: "auth",
-      label: "gate, unknown token",
-      baseline: "bare proxy",
-      expect: 401,
-      a: { worker: auth, req: { path: "/api/x", headers: gateHeaders(revoked) } },
-      b: p("/api/x", { headers: gateHeaders(revoked) }),
-      target: { rpsMin: 0.9 },
-    },
+    gate("gate-valid", "gate, valid token", 200, token, { rpsMin: 0.9, readsMax: 0 }),
+    gate("gate-malformed", "gate, malformed token", 401, malformed, { rpsMin: 0.9, readsMax: 0 }),
+    gate("gate-unknown", "gate, unknown token", 401, revoked, { rpsMin: 0.9 }),
   ];
   return cases.filter((c) => !only || c.id.startsWith(only));
 }

@@ -13,12 +13,12 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs, promisify } from "node:util";
 import { pathToFileURL } from "node:url";
-import { main as edgekv } from "../cli/main.ts";
 import { rssBytes } from "../bench/lib/runtime.ts";
 import { table } from "../bench/lib/stats.ts";
 import { classify, colourFlips, originViolations, siteViolations, type FaultName, type FaultWindow, type Kind, type Observation } from "./soak/classify.ts";
 import { startOrigin, type Origin } from "./origin.ts";
 import { startSoakWorkers, type SoakWorkers } from "./soak/topology.ts";
+import { edgekvOk } from "./edgekv-in-process.ts";
 import { ROOT } from "./wrangler-dev.ts";
 
 const run = promisify(execFile);
@@ -57,19 +57,7 @@ function options(argv: string[]): Options {
 }
 
 /** edgekv in-process (setup only: it would share the event loop with the load). */
-async function cliInProcess(args: string[], persist: string, now?: () => number): Promise<string> {
-  let out = "";
-  let err = "";
-  const code = await edgekv([...args, "--persist-to", persist], {
-    stdout: (s) => (out += `${s}\n`),
-    stderr: (s) => (err += `${s}\n`),
-    isTTY: false,
-    cwd: ROOT,
-    ...(now ? { now } : {}),
-  });
-  if (code !== 0) throw new Error(`edgekv ${args.join(" ")}: ${err.trim()}`);
-  return out;
-}
+const cliInProcess = (args: string[], persist: string, now?: () => number): Promise<string> => edgekvOk(args, persist, now ? { now } : {});
 
 /** The real `edgekv` binary in a child process (during the run). */
 async function cliProcess(args: string[], persist: string): Promise<string> {

@@ -6,11 +6,11 @@ import { existsSync } from "node:fs";
 import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { isAbsolute, join, relative, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
-import { main as edgekv } from "../cli/main.ts";
 import { generatePrivateJwk } from "../workers/auth/assertion.ts";
 import { hashToken } from "../workers/auth/token.ts";
+import { edgekvInProcess } from "./edgekv-in-process.ts";
 import { startDemoOrigin, type DemoOrigin } from "./origin.ts";
-import { ROOT, portIsFree, startWranglerDev, type DevServer } from "./wrangler-dev.ts";
+import { READY_PATH, ROOT, portIsFree, startWranglerDev, type DevServer } from "./wrangler-dev.ts";
 
 /** Default ports; each can be changed with its environment variable. */
 export const PORTS = {
@@ -48,15 +48,9 @@ function portsFromEnv(env: NodeJS.ProcessEnv): Record<Part, number> {
 
 /** Runs an edgekv command in-process against the same local state; returns stdout, throws on failure. */
 async function run(args: string[], persistTo: string, allowFail = false): Promise<{ code: number; stdout: string; stderr: string }> {
-  let stdout = "";
-  let stderr = "";
-  const code = await edgekv([...args, "--persist-to", persistTo], {
-    stdout: (s) => (stdout += `${s}\n`),
-    stderr: (s) => (stderr += `${s}\n`),
-    isTTY: false,
-  });
-  if (code !== 0 && !allowFail) throw new StartError(`edgekv ${args.join(" ")} failed: ${stderr.trim()}`);
-  return { code, stdout, stderr };
+  const result = await edgekvInProcess(args, persistTo);
+  if (result.code !== 0 && !allowFail) throw new StartError(`edgekv ${args.join(" ")} failed: ${result.stderr.trim()}`);
+  return result;
 }
 
 /** Seeds what is missing: a site version, a rollout config, a demo token. Never overwrites. */
@@ -174,9 +168,9 @@ export async function startSuite(options: { persistTo?: string; env?: NodeJS.Pro
 /**
  * Passes on what a user wants to see of wrangler's output: one line per
  * request and errors, prefixed with the Worker's name. Drops the harmless
- * offline warning about `Request.cf`.
+ * offline warning about `Request.cf`, and the readiness polls startWranglerDev sends.
  */
-function requestLog(name: string, log: (s: string) => void): (chunk: string) => void {
+export function requestLog(name: string, log: (s: string) => void): (chunk: string) => void {
   let partial = "";
   let skipStack = false;
   return (chunk) => {
@@ -189,6 +183,7 @@ function requestLog(name: string, log: (s: string) => void): (chunk: string) => 
       }
       if (skipStack && (/^Error: getaddrinfo/.test(line) || /^\s+at /.test(line))) continue;
       skipStack = false;
+      if (line.includes(` ${READY_PATH} `)) continue;
       if (/\[wrangler:(info|error)\] [A-Z]+ \//.test(line) || /\[wrangler:error\]|✘ \[ERROR\]/.test(line)) {
         log(`[${name}] ${line.replace(/^\[wrangler:info\] /, "")}`);
       }
@@ -210,13 +205,16 @@ function shellPath(path: string): string {
 export async function banner(suite: Pick<Suite, "ports" | "token" | "persistTo">): Promise<string> {
   const p = suite.ports;
   const tokenFile = shellPath(join(suite.persistTo, DEMO_TOKEN_FILE));
+  // `npx edgekv` acts on .wrangler/state beside wrangler.toml unless told otherwise: name any other state
+  // folder (EDGEKV_PERSIST_TO), or the printed commands would change a state nothing here serves.
+  const state = resolve(suite.persistTo) === join(ROOT, ".wrangler", "state") ? "" : ` --persist-to ${shellPath(suite.persistTo)}`;
   const tokenLine = suite.token
     ? `TOKEN=$(cat ${tokenFile})                 # the demo token (user "${DEMO_USER}"), kept out of shell history`
-    : `TOKEN=$(npx edgekv token issue --user ${DEMO_USER})   # no demo token was seeded: issue one`;
+    : `TOKEN=$(npx edgekv token issue --user ${DEMO_USER}${state})   # no demo token was seeded: issue one`;
   // The id the CLI shows and takes (workers/auth/token.ts); without a seeded token, the user's tokens.
   const revoke = suite.token
-    ? `npx edgekv token revoke --id ${(await hashToken(suite.token)).id}   # the demo token stops working on :${p.auth} (or: --stdin < ${tokenFile})`
-    : `npx edgekv token revoke --user ${DEMO_USER}      # the token stops working on :${p.auth}`;
+    ? `npx edgekv token revoke --id ${(await hashToken(suite.token)).id}${state}   # the demo token stops working on :${p.auth} (or: --stdin < ${tokenFile})`
+    : `npx edgekv token revoke --user ${DEMO_USER}${state}      # the token stops working on :${p.auth}`;
   return `
 edgekv is running on loopback:
 
@@ -234,8 +232,8 @@ Try it:
   curl -i http://127.0.0.1:${p.auth}/api/hello                       # 401 without a token
 
 Then, in another terminal:
-  npx edgekv rollout set 50                 # half of new visitors go green (seen within seconds)
-  npx edgekv site deploy demo/site          # publish a change to the site
+  npx edgekv rollout set 50${state}                 # half of new visitors go green (seen within seconds)
+  npx edgekv site deploy demo/site${state}          # publish a change to the site
   ${revoke}
 
 Press Ctrl-C to stop everything.`;

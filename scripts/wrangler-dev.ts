@@ -114,13 +114,16 @@ async function stopGroup(child: ChildProcess, exited: Promise<number | null>): P
   clearTimeout(timer);
 }
 
+/** What readiness polls request: any answer (a 404 too) means the Worker is up. Callers that relay wrangler's request log drop it. */
+export const READY_PATH = "/__edgekv/ping";
+
 /** Polls until the Worker answers HTTP; throws (after stopping it) if it exits or times out. */
 async function waitUntilAnswering(url: string, child: ChildProcess, stop: () => Promise<void>, output: () => string, options: DevOptions): Promise<void> {
   const deadline = Date.now() + (options.timeoutMs ?? 90_000);
   for (;;) {
     if (child.exitCode !== null) throw new Error(`wrangler dev --env ${options.env} exited early:\n${output()}`);
     try {
-      await fetch(`${url}/__edgekv/ping`, { signal: AbortSignal.timeout(2_000) });
+      await fetch(`${url}${READY_PATH}`, { signal: AbortSignal.timeout(2_000) });
       return;
     } catch {
       if (Date.now() > deadline) {

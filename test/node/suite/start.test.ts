@@ -7,7 +7,7 @@ import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { banner } from "../../../scripts/start.ts";
+import { banner, requestLog } from "../../../scripts/start.ts";
 import { generateToken } from "../../../workers/auth/token.ts";
 import { ROOT, runCli } from "../helpers/cli.ts";
 import { freePort, portIsFree } from "../helpers/ports.ts";
@@ -101,13 +101,28 @@ describe("npm start", () => {
     // The id as the CLI computes and shows it (workers/auth/token.ts hashToken).
     expect(text).toContain(`npx edgekv token revoke --id ${createHash("sha256").update(token).digest("hex").slice(0, 12)}`);
     expect(text).toContain("--stdin < .wrangler/state/edgekv-demo-token");
+    // The default state, the one `npx edgekv` uses: no --persist-to needed.
+    expect(text).not.toContain("--persist-to");
     // A state folder outside the working directory is shown absolute, quoted when the shell needs it.
     const odd = await banner({ ports, token, persistTo: "/tmp/it's here" });
     expect(odd).toContain(`TOKEN=$(cat '/tmp/it'\\''s here/edgekv-demo-token')`);
+    // Another state folder (EDGEKV_PERSIST_TO): every suggested edgekv command names it, or it would act on another state.
+    expect(odd).toContain(`npx edgekv rollout set 50 --persist-to '/tmp/it'\\''s here'`);
+    expect(odd).toContain(`npx edgekv site deploy demo/site --persist-to '/tmp/it'\\''s here'`);
+    expect(odd).toMatch(/npx edgekv token revoke --id [0-9a-f]{12} --persist-to '\/tmp\/it'\\''s here'/);
     // No seeded token: nothing to read, revoke by user.
     const none = await banner({ ports, token: null, persistTo: "/tmp/x" });
-    expect(none).toContain("npx edgekv token revoke --user demo");
+    expect(none).toContain("npx edgekv token revoke --user demo --persist-to /tmp/x");
+    expect(none).toContain("TOKEN=$(npx edgekv token issue --user demo --persist-to /tmp/x)");
     expect(none).not.toMatch(/ekv_/);
+  });
+
+  it("relays one line per request from wrangler, but not its own readiness polls", () => {
+    const lines: string[] = [];
+    const relay = requestLog("site", (s) => lines.push(s));
+    relay("[wrangler:info] GET /__edgekv/ping 404 Not Found (3ms)\n[wrangler:info] GET / 200 OK (5ms)\n[wrangler:info] GET /ab");
+    relay("out 200 OK (2ms)\n");
+    expect(lines).toEqual(["[site] GET / 200 OK (5ms)", "[site] GET /about 200 OK (2ms)"]);
   });
 
   it("a port already in use gives a clear message and exit 1, and starts nothing", async () => {
