@@ -13,6 +13,7 @@ import { deployBench, deployTable, type DeployRow } from "./lib/deploy.ts";
 import { startOriginProcess } from "../scripts/origin.ts";
 import { load, type LoadRequest } from "./lib/load.ts";
 import { bundleWorker, cpuMs, startWorker, type RunningWorker } from "./lib/runtime.ts";
+import { profileReport, profileSide, type SideProfile } from "./lib/profile.ts";
 import { casesTable, kvPerRequest, ratioChart, ratioSpread, spread, table, type CaseResult, type Target } from "./lib/stats.ts";
 import { edgekvOk as cli } from "../scripts/edgekv-in-process.ts";
 import { ROOT } from "../scripts/wrangler-dev.ts";
@@ -61,6 +62,8 @@ interface Options {
   deploySizes: number[];
   only: string | undefined;
   kvSamples: number;
+  /** `--profile CASE`: record CPU profiles of that case and its baseline instead of the A/B runs. */
+  profile: string | undefined;
 }
 
 function options(argv: string[]): Options {
@@ -73,6 +76,7 @@ function options(argv: string[]): Options {
       connections: { type: "string" },
       deploy: { type: "string" },
       only: { type: "string" },
+      profile: { type: "string" },
       help: { type: "boolean", short: "h" },
     },
   });
@@ -83,7 +87,10 @@ function options(argv: string[]): Options {
   --seconds S     length of each run (default 3, quick 0.3)
   --connections C concurrent connections (default 16)
   --deploy LIST   site sizes for the deploy benchmark (default 1000,10000; quick 1000; none to skip)
-  --only PREFIX   run only the cases whose id starts with PREFIX (e.g. site, gate)`);
+  --only PREFIX   run only the cases whose id starts with PREFIX (e.g. site, gate)
+  --profile CASE  CPU-profile one case (e.g. site-304, gate-valid) and its baseline through workerd's
+                  inspector: writes bench/results/profiles/CASE{,-baseline}.cpuprofile, prints the split
+                  between the Worker's own JS and the runtime, and the top functions by self time`);
     process.exit(0);
   }
   const quick = values.quick === true;
@@ -102,6 +109,7 @@ function options(argv: string[]): Options {
     deploySizes: deployRaw === "none" ? [] : deployRaw.split(",").map((s) => Math.round(num(s, 0, "deploy"))),
     only: values.only,
     kvSamples: quick ? 20 : 100,
+    profile: values.profile,
   };
 }
 
@@ -237,15 +245,30 @@ async function seed(work: string, persist: string, originUrl: string): Promise<T
 }
 
 /** The three Workers from their minified bundles, and the two baselines, each in its own workerd. */
-async function startBenchWorkers(persist: string, originUrl: string, stops: (() => Promise<void>)[], log: (s: string) => void): Promise<BenchWorkers> {
-  const [siteJs, splitterJs, authJs] = (await Promise.all((["site", "splitter", "auth"] as const).map((e) => bundleWorker(e, true)))) as [
+async function startBenchWorkers(
+  persist: string,
+  originUrl: string,
+  stops: (() => Promise<void>)[],
+  log: (s: string) => void,
+  profiling = false,
+): Promise<BenchWorkers> {
+  // Profiles want function names, so the bundle is not minified then (same code, same CPU).
+  const [siteJs, splitterJs, authJs] = (await Promise.all((["site", "splitter", "auth"] as const).map((e) => bundleWorker(e, !profiling)))) as [
     string,
     string,
     string,
   ];
-  const site = await startWorker({ name: "site", env: "site", modules: [{ path: "index.js", contents: siteJs }], persistTo: persist });
-  const splitter = await startWorker({ name: "splitter", env: "splitter", modules: [{ path: "index.js", contents: splitterJs }], persistTo: persist });
+  const inspect = profiling ? { inspectorPort: 0 } : {};
+  const site = await startWorker({ name: "site", env: "site", modules: [{ path: "index.js", contents: siteJs }], persistTo: persist, ...inspect });
+  const splitter = await startWorker({
+    name: "splitter",
+    env: "splitter",
+    modules: [{ path: "index.js", contents: splitterJs }],
+    persistTo: persist,
+    ...inspect,
+  });
   const auth = await startWorker({
+    ...inspect,
     name: "auth",
     env: "auth",
     modules: [{ path: "index.js", contents: authJs }],
@@ -255,8 +278,13 @@ async function startBenchWorkers(persist: string, originUrl: string, stops: (() 
     // case would measure the 429 path after 20 failures. See docs/benchmarks.md.
     drop: ["FAILED_AUTH_LIMITER"],
   });
-  const hello = await startWorker({ name: "hello-world", modules: [{ path: "hello.js", contents: HELLO_WORLD }] });
-  const proxy = await startWorker({ name: "bare-proxy", modules: [{ path: "proxy.js", contents: BARE_PROXY }], vars: { ORIGIN: `${originUrl}/blue` } });
+  const hello = await startWorker({ name: "hello-world", modules: [{ path: "hello.js", contents: HELLO_WORLD }], ...inspect });
+  const proxy = await startWorker({
+    name: "bare-proxy",
+    modules: [{ path: "proxy.js", contents: BARE_PROXY }],
+    vars: { ORIGIN: `${originUrl}/blue` },
+    ...inspect,
+  });
   for (const w of [site, splitter, auth, hello, proxy]) {
     stops.push(() => w.stop());
     if (w.pid === null) log(`  warning: could not identify the workerd process of ${w.name}; its CPU figures are n/a`);
@@ -438,6 +466,33 @@ async function writeResults(opt: Options, o: Outcome, md: string, log: (s: strin
   log(`wrote bench/results/latest.{md,svg,json} and bench-${stamp}.json`);
 }
 
+/** The module name each Worker was started with: frames from it are the Worker's own code. */
+const SCRIPT: Record<string, string> = { "hello-world": "hello.js", "bare-proxy": "proxy.js" };
+
+/** `--profile CASE`: that case and its baseline, each loaded under the profiler; a report and two .cpuprofile files. */
+async function profileCase(c: Case, opt: Options, log: (s: string) => void): Promise<void> {
+  await expectStatus(c.a, c.expect, c.id);
+  const run = (url: string, req: Side["req"]) =>
+    load({ url, ...(req.method ? { method: req.method } : {}), ...(req.headers ? { headers: req.headers } : {}) }, opt.seconds, opt.connections);
+  // Warm both sides (JIT, isolate caches) before recording.
+  for (const side of [c.a, c.b]) await run(side.worker.url + side.req.path, side.req);
+  const sides: SideProfile[] = [];
+  for (const [label, side] of [
+    [c.label, c.a],
+    [c.baseline, c.b],
+  ] as const) {
+    log(`profiling ${label} for ${opt.seconds} s...`);
+    sides.push(await profileSide(label, { ...side, script: SCRIPT[side.worker.name] ?? "index.js" }, run, cpuMs));
+  }
+  const dir = join(ROOT, "bench", "results", "profiles");
+  await mkdir(dir, { recursive: true });
+  await writeFile(join(dir, `${c.id}.cpuprofile`), JSON.stringify(sides[0]!.profile));
+  await writeFile(join(dir, `${c.id}-baseline.cpuprofile`), JSON.stringify(sides[1]!.profile));
+  const md = `${profileReport(c.id, sides)}\n\nProfiles: bench/results/profiles/${c.id}.cpuprofile and ${c.id}-baseline.cpuprofile (Chrome DevTools or speedscope). Sampling every 50 µs adds its own CPU, so absolute figures are higher than in the A/B runs; compare the two sides.`;
+  await writeFile(join(dir, `${c.id}.md`), `${md}\n`);
+  console.log(md);
+}
+
 async function main(): Promise<void> {
   process.env.WRANGLER_SEND_METRICS ??= "false";
   const opt = options(process.argv.slice(2));
@@ -448,8 +503,8 @@ async function main(): Promise<void> {
   const stops: (() => Promise<void>)[] = [];
   try {
     log(`edgekv bench${opt.quick ? " --quick" : ""}: ${opt.pairs} pairs × ${opt.seconds}s, ${opt.connections} connections; ${machine()}`);
-    log("measuring bundle sizes (wrangler deploy --dry-run --minify)...");
-    const sizes = await bundleSizes();
+    if (opt.profile === undefined) log("measuring bundle sizes (wrangler deploy --dry-run --minify)...");
+    const sizes = opt.profile === undefined ? await bundleSizes() : [];
 
     log("seeding with the edgekv CLI: site, rollout, tokens...");
     // In its own process, so it does not share the load generator's event loop.
@@ -458,8 +513,13 @@ async function main(): Promise<void> {
     const tokens = await seed(work, persist, origin.url);
 
     log("bundling and starting workerd instances (Miniflare): site, splitter, auth, hello-world, bare proxy...");
-    const workers = await startBenchWorkers(persist, origin.url, stops, log);
+    const workers = await startBenchWorkers(persist, origin.url, stops, log, opt.profile !== undefined);
     const cases = await buildCases(workers, tokens, opt.only);
+    if (opt.profile !== undefined) {
+      const c = cases.find((x) => x.id === opt.profile);
+      if (!c) throw new Error(`--profile: no case "${opt.profile}"; cases: ${cases.map((x) => x.id).join(", ")}`);
+      return await profileCase(c, opt, log);
+    }
 
     log(`running ${cases.length} cases, A B A B ...`);
     const results: Outcome["results"] = [];

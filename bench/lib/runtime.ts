@@ -22,7 +22,7 @@ export async function bundleWorker(env: WorkerEnvName, minify: boolean): Promise
   const out = await mkdtemp(join(tmpdir(), `edgekv-bench-${env}-`));
   try {
     const args = [join(ROOT, "node_modules", "wrangler", "bin", "wrangler.js"), "deploy", "--dry-run", "--env", env, "--outdir", out];
-    if (minify) args.push("--minify");
+    args.push(minify ? "--minify" : "--no-minify"); // wrangler.toml says minify = true; profiles want names
     await run(process.execPath, args, { cwd: ROOT, env: { ...process.env, WRANGLER_SEND_METRICS: "false", NO_COLOR: "1" } });
     const file = (await readdir(out)).find((f) => f.endsWith(".js"));
     if (!file) throw new Error(`wrangler deploy --dry-run --env ${env} wrote no .js file`);
@@ -90,6 +90,8 @@ export interface WorkerSpec {
   /** Node-side service bindings: name -> handler. */
   services?: Record<string, (request: Request) => Promise<Response> | Response>;
   port?: number;
+  /** Open workerd's inspector on this port (0: any free port), for CPU profiles (bench/lib/profile.ts). */
+  inspectorPort?: number;
   /** Receives each line the Worker logs (default: dropped, so a benchmark's terminal stays readable). */
   onLog?: (message: string) => void;
 }
@@ -146,6 +148,7 @@ async function startNow(spec: WorkerSpec): Promise<RunningWorker> {
       ...(spec.persistTo ? { resourcePersistencePath: join(spec.persistTo, "v3") } : {}),
       host: "127.0.0.1",
       port: spec.port ?? 0,
+      ...(spec.inspectorPort === undefined ? {} : { inspectorPort: spec.inspectorPort }),
       verbose: false,
       handleStructuredLogs: (log: { message?: string }) => spec.onLog?.(String(log.message ?? "")),
     } as Parameters<typeof convertV4MiniflareOptions>[0]),
