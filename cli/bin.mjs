@@ -10,5 +10,8 @@ if (major < 22 || (major === 22 && minor < 18)) {
   );
   process.exit(1);
 }
-const { main } = await import("./main.ts");
+// A checkout runs the TypeScript; an installed package has only what `npm run build` compiled into
+// dist/ (Node does not strip types inside node_modules, and the tarball ships no .ts sources).
+const { existsSync } = await import("node:fs");
+const { main } = await import(existsSync(new URL("./main.ts", import.meta.url)) ? "./main.ts" : "../dist/cli/main.js");
 process.exitCode = await main(process.argv.slice(2));
