@@ -1,15 +1,19 @@
 import type { KvBinding } from "../shared/kv/index.ts";
-import { UsageError } from "./errors.ts";
+import { InputError, UsageError } from "./errors.ts";
+import type { Style } from "./output.ts";
 import type { StdinSource } from "./secret-input.ts";
 import type { KvTarget, WorkerEnv } from "./targets.ts";
 
-/** One flag of a command, as `node:util` parseArgs takes it, plus help text. */
+/** One flag of a command, plus help text. */
 export interface OptionSpec {
   type: "string" | "boolean";
   short?: string;
+  /** Repeatable: the values come as a list. */
   multiple?: boolean;
-  /** Shown in `--help`; name the argument in caps, e.g. "--ttl SECONDS  lifetime (default 3600)". */
+  /** Shown in `--help`; name the argument in caps, e.g. "SECONDS: lifetime (default 3600)". */
   description: string;
+  /** Left out of `--help` (kept only to refuse it with a reason). */
+  hidden?: boolean;
 }
 
 export type ArgValues = Record<string, string | boolean | string[] | undefined>;
@@ -27,10 +31,25 @@ export interface Context {
   readonly isTTY: boolean;
   /** Writes a line to stdout. */
   out(line: string): void;
+  /** Writes bytes to stdout exactly as given (a binary value). */
+  outBytes(data: Uint8Array): void;
+  /** True when stdout is a terminal (a person reads it, not a pipe or a file). */
+  readonly stdoutIsTTY: boolean;
   /** Writes a line to stderr (progress, warnings), so stdout stays parseable. */
   err(line: string): void;
+  /** Writes text to stderr as is (a progress bar redrawn in place). */
+  errRaw(text: string): void;
+  /** Colour for stdout's human output (none when it is not a terminal, or with NO_COLOR). */
+  readonly style: Style;
   /** Prints `result` as JSON with `--json`, else the human form. */
   emit(result: unknown, human: () => string): void;
+  /**
+   * Resolves when a destructive `action` may go ahead: --yes, or "y" typed on the terminal.
+   * Without a terminal and without --yes it throws (exit 2), before anything changed.
+   */
+  confirm(action: string): Promise<void>;
+  /** "local (DIR)" or "remote": where `withKv` would act, without opening anything. */
+  describeTarget(): string;
   /** Opens an environment's KV namespace for the duration of `fn`. */
   withKv<T>(env: WorkerEnv, fn: (kv: KvBinding, where: string) => Promise<T>): Promise<T>;
   /** Epoch ms; injectable for tests. */
@@ -67,8 +86,10 @@ export function stringArg(values: ArgValues, name: string, fallback: string): st
 export function stringArg(values: ArgValues, name: string, fallback?: string): string | undefined {
   const v = values[name];
   if (v === undefined) return fallback;
-  if (typeof v !== "string") throw new UsageError(`--${name} takes a value`);
-  return v;
+  // Given twice: the last one counts, as with most CLIs.
+  const last = Array.isArray(v) ? v.at(-1) : v;
+  if (typeof last !== "string") throw new UsageError(`--${name} takes a value`);
+  return last;
 }
 
 /** A repeatable string flag as a list. */
@@ -80,15 +101,15 @@ export function listArg(values: ArgValues, name: string): string[] {
   throw new UsageError(`--${name} takes a value`);
 }
 
-/** A numeric flag checked against bounds, with a message that names the flag. */
+/** A numeric flag checked against bounds, with a message that names the flag (a range error is invalid input, exit 2). */
 export function numberArg(values: ArgValues, name: string, bounds: { min?: number; max?: number; integer?: boolean } = {}): number | undefined {
   const raw = stringArg(values, name);
   if (raw === undefined) return undefined;
   const n = Number(raw);
   if (raw.trim() === "" || !Number.isFinite(n)) throw new UsageError(`--${name} must be a number, got "${raw}"`);
-  if (bounds.integer && !Number.isInteger(n)) throw new UsageError(`--${name} must be a whole number, got ${raw}`);
-  if (bounds.min !== undefined && n < bounds.min) throw new UsageError(`--${name} must be at least ${bounds.min}, got ${raw}`);
-  if (bounds.max !== undefined && n > bounds.max) throw new UsageError(`--${name} must be at most ${bounds.max}, got ${raw}`);
+  if (bounds.integer && !Number.isInteger(n)) throw new InputError(`--${name} must be a whole number, got ${raw}`);
+  if (bounds.min !== undefined && n < bounds.min) throw new InputError(`--${name} must be at least ${bounds.min}, got ${raw}`);
+  if (bounds.max !== undefined && n > bounds.max) throw new InputError(`--${name} must be at most ${bounds.max}, got ${raw}`);
   return n;
 }
 

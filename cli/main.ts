@@ -1,49 +1,21 @@
-import { parseArgs } from "node:util";
 import { existsSync, readFileSync } from "node:fs";
-import { dirname, join, resolve } from "node:path";
-import { EdgeKvError } from "../shared/kv/index.ts";
-import type { ArgValues, Command, CommandGroup, Context, GlobalOptions, OptionSpec } from "./command.ts";
+import { resolve } from "node:path";
+import { EdgeKvError, KvLimitError, KvRateLimitError, KvUnavailableError, KvValidationError } from "../shared/kv/index.ts";
+import type { ArgValues, CommandGroup, Context, GlobalOptions } from "./command.ts";
 import { kvGroup } from "./commands/kv.ts";
 import { rolloutGroup } from "./commands/rollout.ts";
 import { siteGroup } from "./commands/site.ts";
 import { tokenGroup } from "./commands/token.ts";
+import { findWranglerConfig, CONFIG_NAMES } from "./config.ts";
+import { confirmAction, terminalAsk, type Ask } from "./confirm.ts";
 import { CliError, UsageError } from "./errors.ts";
-import { openKv, type WorkerEnv } from "./targets.ts";
+import { guardedWriter, OutputClosed, plain, styleFor, type Style } from "./output.ts";
+import { parseArgv, printCompletions } from "./parser.ts";
 import { argHoldsToken, processStdin, TOKEN_ON_ARGV_MESSAGE, type StdinSource } from "./secret-input.ts";
+import { localStatePath, openKv, type KvTarget } from "./targets.ts";
 
+export { GLOBAL_OPTIONS } from "./parser.ts";
 export const GROUPS: CommandGroup[] = [siteGroup, rolloutGroup, tokenGroup, kvGroup];
-
-const GLOBAL_OPTIONS: Record<string, OptionSpec> = {
-  local: { type: "boolean", description: "--local            use local state, as `wrangler dev` does (default)" },
-  remote: { type: "boolean", description: "--remote           use the Cloudflare account (wrangler login or CLOUDFLARE_API_TOKEN)" },
-  "persist-to": {
-    type: "string",
-    description: "--persist-to DIR   local state folder, as `wrangler dev --persist-to` (default .wrangler/state; env EDGEKV_PERSIST_TO)",
-  },
-  config: { type: "string", description: "--config FILE      wrangler config (default ./wrangler.toml, searched upwards)" },
-  json: { type: "boolean", description: "--json             machine-readable output" },
-  verbose: { type: "boolean", description: "--verbose          stack traces on errors" },
-  yes: { type: "boolean", short: "y", description: "--yes, -y          do not ask for confirmation" },
-  help: { type: "boolean", short: "h", description: "--help, -h         show help" },
-};
-
-/** What an option name looks like (edgekv's longest is 16 characters; a strong secret is >= 32). */
-const OPTION_NAME = /^--?[A-Za-z][A-Za-z0-9-]{0,23}$/;
-
-/** An unknown command, quoted when it looks like a (mistyped) command, else withheld: it may be a pasted secret. */
-const shown = (words: string) => (/^[a-z][a-z -]{0,23}$/.test(words) ? `"${words}"` : "(not shown)");
-
-/** Finds wrangler.toml from the working directory upwards. */
-function findConfig(start: string): string {
-  let dir = resolve(start);
-  for (;;) {
-    const candidate = join(dir, "wrangler.toml");
-    if (existsSync(candidate)) return candidate;
-    const up = dirname(dir);
-    if (up === dir) return join(resolve(start), "wrangler.toml");
-    dir = up;
-  }
-}
 
 function version(): string {
   try {
@@ -54,51 +26,21 @@ function version(): string {
   }
 }
 
-function formatOptions(options: Record<string, OptionSpec>): string {
-  return Object.values(options)
-    .map((o) => `  ${o.description}`)
-    .join("\n");
-}
-
-export function rootHelp(): string {
-  const groups = GROUPS.map((g) => `  ${g.name.padEnd(9)}${g.summary}`).join("\n");
-  return `edgekv ${version()}: data at the edge with Workers KV
-
-Usage: edgekv <group> <command> [options]
-
-Groups:
-${groups}
-
-Global options:
-${formatOptions(GLOBAL_OPTIONS)}
-
-Run \`edgekv <group> --help\` for a group's commands.`;
-}
-
-function groupHelp(group: CommandGroup): string {
-  const cmds = group.commands.map((c) => `  ${c.name.padEnd(12)}${c.summary}`).join("\n");
-  return `edgekv ${group.name}: ${group.summary}
-${group.details ? `\n${group.details}\n` : ""}
-Commands:
-${cmds || "  (none yet)"}
-
-Run \`edgekv ${group.name} <command> --help\` for details.`;
-}
-
-function commandHelp(group: CommandGroup, cmd: Command): string {
-  const own = cmd.options && Object.keys(cmd.options).length ? `\nOptions:\n${formatOptions(cmd.options)}\n` : "";
-  return `Usage: edgekv ${cmd.usage}
-
-${cmd.summary}
-${cmd.details ? `\n${cmd.details}\n` : ""}${own}
-Global options:
-${formatOptions(GLOBAL_OPTIONS)}`;
-}
-
 export interface MainIo {
+  /** A line to stdout (the newline is added). */
   stdout?: (s: string) => void;
+  /** Bytes to stdout as they are (a binary value); default: decoded into `stdout` when that is injected. */
+  stdoutBytes?: (data: Uint8Array) => void;
+  /** A line to stderr (the newline is added). */
   stderr?: (s: string) => void;
+  /** stderr is a terminal: progress is drawn as a bar (default: the process's stderr). */
   isTTY?: boolean;
+  /** stdout is a terminal (default: the process's stdout; false when `stdout` is injected). */
+  stdoutIsTTY?: boolean;
+  /** A person can answer a confirmation (default: the process's stdin and stderr are terminals, neither injected). */
+  interactive?: boolean;
+  /** How a confirmation is asked (default: on the terminal). */
+  ask?: Ask;
   now?: () => number;
   cwd?: string;
   env?: Record<string, string | undefined>;
@@ -106,78 +48,80 @@ export interface MainIo {
   stdin?: StdinSource;
 }
 
-type Found = { exit: number } | { group: CommandGroup; cmd: Command };
-
-/** The command `argv` names, or the exit code after printing help or the version. */
-function findCommand(argv: string[], stdout: (s: string) => void): Found {
-  const [groupName, maybeCommand] = argv;
-  if (groupName === undefined || groupName === "--help" || groupName === "-h" || groupName === "help") {
-    stdout(rootHelp());
-    return { exit: groupName === undefined ? 2 : 0 };
-  }
-  if (groupName === "--version" || groupName === "-v") {
-    stdout(version());
-    return { exit: 0 };
-  }
-  const group = GROUPS.find((g) => g.name === groupName);
-  if (!group) throw new UsageError(`unknown command ${shown(groupName)}; run \`edgekv --help\``);
-  const cmd = group.commands.find((c) => c.name === maybeCommand);
-  if (cmd) return { group, cmd };
-  if (maybeCommand === undefined || maybeCommand === "--help" || maybeCommand === "-h") {
-    stdout(groupHelp(group));
-    return { exit: maybeCommand === undefined ? 2 : 0 };
-  }
-  throw new UsageError(`unknown command ${shown(`${group.name} ${maybeCommand}`)}; run \`edgekv ${group.name} --help\``);
+/** Where output goes: injected functions (tests, scripts) or the process's streams, guarded against EPIPE. */
+interface Sinks {
+  out(line: string): void;
+  bytes(data: Uint8Array): void;
+  err(line: string): void;
+  errRaw(text: string): void;
+  outStyle: Style;
+  errStyle: Style;
+  stdoutIsTTY: boolean;
 }
 
-/** The command's options and positionals, checked; usage errors never quote what might be a secret. */
-function parseCommandArgs(argv: string[], cmd: Command): { values: ArgValues; positionals: string[] } {
-  // parseArgs quotes an unknown option whole; one that is no option name may be a pasted secret.
-  const end = argv.indexOf("--");
-  for (const arg of argv.slice(2, end < 0 ? undefined : end)) {
-    if (arg.startsWith("-") && arg !== "-" && !OPTION_NAME.test(arg.split("=")[0]!)) {
-      throw new UsageError("an argument starting with - is not an option name (not shown, in case it is a secret)");
-    }
-  }
-  let parsed;
-  try {
-    parsed = parseArgs({ args: argv.slice(2), options: { ...GLOBAL_OPTIONS, ...cmd.options }, allowPositionals: true, strict: true });
-  } catch (err) {
-    throw new UsageError(err instanceof Error ? err.message.split("\n")[0]!.replace(/\. To specify.*$/, "") : String(err));
-  }
-  const values = parsed.values as ArgValues;
-  if (values.help === true) return { values, positionals: parsed.positionals };
-  if (values.local === true && values.remote === true) throw new UsageError("--local and --remote exclude each other");
-  const bounds = cmd.positionals ?? { min: 0, max: 0 };
-  if (parsed.positionals.length < bounds.min || parsed.positionals.length > bounds.max) throw new UsageError(`usage: edgekv ${cmd.usage}`);
-  return { values, positionals: parsed.positionals };
+function sinks(io: MainIo): Sinks {
+  const stdout = io.stdout ? undefined : guardedWriter(process.stdout);
+  const errStream = io.stderr ? undefined : guardedWriter(process.stderr);
+  const out = io.stdout ?? ((s: string) => stdout!.write(`${s}\n`));
+  const err = io.stderr ?? ((s: string) => errStream!.write(`${s}\n`));
+  return {
+    out,
+    bytes: io.stdoutBytes ?? (stdout ? (d) => stdout.write(d) : (d) => out(new TextDecoder().decode(d).replace(/\n$/, ""))),
+    err,
+    // Injected stderr is line-based: a redrawn bar becomes one line per redraw.
+    errRaw: io.stderr ? (t) => t.trim() && io.stderr!(t.replace(/^\r/, "").trimEnd()) : (t) => errStream!.write(t),
+    outStyle: io.stdout ? plain : styleFor(process.stdout),
+    errStyle: io.stderr ? plain : styleFor(process.stderr),
+    stdoutIsTTY: io.stdoutIsTTY ?? (io.stdout ? false : Boolean(process.stdout.isTTY)),
+  };
+}
+
+/** Where KV is, from the flags: nothing is opened or even looked for until a command needs it. */
+function targetOf(values: ArgValues, cwd: string, env: Record<string, string | undefined>): KvTarget & { found: boolean } {
+  const configPath = findWranglerConfig(cwd, values.config as string | undefined);
+  return {
+    remote: values.remote === true,
+    persistTo: (values["persist-to"] as string | undefined) ?? env.EDGEKV_PERSIST_TO,
+    configPath: configPath ?? resolve(cwd, CONFIG_NAMES[2]),
+    found: configPath !== undefined && existsSync(configPath),
+  };
 }
 
 /** What a command runs with: global options, output, KV access, clock, environment and stdin. */
-function buildContext(
-  values: ArgValues,
-  io: MainIo,
-  env: Record<string, string | undefined>,
-  stdout: (s: string) => void,
-  stderr: (s: string) => void,
-): Context {
-  const persistTo = (values["persist-to"] as string | undefined) ?? env.EDGEKV_PERSIST_TO;
-  const configPath = resolve(io.cwd ?? process.cwd(), (values.config as string | undefined) ?? findConfig(io.cwd ?? process.cwd()));
-  const global: GlobalOptions = {
-    json: values.json === true,
-    verbose: values.verbose === true,
-    yes: values.yes === true,
-    target: { remote: values.remote === true, persistTo, configPath },
-  };
+function buildContext(values: ArgValues, io: MainIo, env: Record<string, string | undefined>, s: Sinks): Context {
+  if (values.local === true && values.remote === true) throw new UsageError("--local and --remote exclude each other");
+  const cwd = io.cwd ?? process.cwd();
+  const { found, ...target } = targetOf(values, cwd, env);
+  const global: GlobalOptions = { json: values.json === true, verbose: values.verbose === true, yes: values.yes === true, target };
+  const stdin = io.stdin ?? processStdin();
+  const where = () => (target.remote ? "the Cloudflare account" : `local state ${localStatePath(target)}`);
   return {
     global,
     isTTY: io.isTTY ?? Boolean(process.stderr.isTTY),
-    out: stdout,
-    err: stderr,
-    emit: (result, human) => stdout(global.json ? JSON.stringify(result, null, 2) : human()),
-    withKv: async (workerEnv: WorkerEnv, fn) => {
-      if (!global.target.remote && !existsSync(configPath)) throw new CliError(`no wrangler.toml at ${configPath} (use --config FILE)`);
-      const handle = await openKv(workerEnv, global.target);
+    out: s.out,
+    outBytes: s.bytes,
+    stdoutIsTTY: s.stdoutIsTTY,
+    err: s.err,
+    errRaw: s.errRaw,
+    style: s.outStyle,
+    emit: (result, human) => s.out(global.json ? JSON.stringify(result, null, 2) : human()),
+    confirm: (action) =>
+      confirmAction(`${action} (${where()})`, {
+        yes: global.yes,
+        // Only the process's own terminal: a caller that injects stdin or stderr (tooling, tests) is never asked.
+        interactive: io.interactive ?? (!io.stdin && !io.stderr && stdin.isTTY && Boolean(process.stderr.isTTY)),
+        ask: io.ask ?? terminalAsk,
+      }),
+    describeTarget: where,
+    withKv: async (workerEnv, fn) => {
+      if (!found) {
+        throw new CliError(
+          values.config === undefined
+            ? `no ${CONFIG_NAMES.join(", ")} in ${cwd} or any folder above (run edgekv in your project or pass --config FILE)`
+            : `no wrangler config at ${target.configPath}`,
+        );
+      }
+      const handle = await openKv(workerEnv, target);
       try {
         return await fn(handle.kv, handle.where);
       } finally {
@@ -186,52 +130,87 @@ function buildContext(
     },
     now: io.now ?? Date.now,
     env,
-    stdin: io.stdin ?? processStdin(),
+    stdin,
   };
 }
 
-/** One line on stderr for any error, the stack only with --verbose; returns the exit code. */
-function reportError(err: unknown, stderr: (s: string) => void, verbose: boolean): number {
-  if (err instanceof CliError) {
-    stderr(`edgekv: ${err.message}`);
-    if (err instanceof UsageError && !err.message.startsWith("usage:")) stderr("run with --help for usage");
-    if (verbose && err.stack) stderr(err.stack);
-    return err.exitCode;
+/** An error as the user sees it: a stable code, an exit code and one line without internal key names. */
+export function describeError(err: unknown): { code: string; exit: number; message: string } {
+  if (err instanceof CliError) return { code: err.code, exit: err.exitCode, message: err.message };
+  if (err instanceof KvLimitError) return { code: "kv_limit", exit: 2, message: err.message };
+  if (err instanceof KvValidationError) {
+    const detail = err.issues
+      .slice(0, 3)
+      .map((i) => (i.path ? `${i.path}: ${i.message}` : i.message))
+      .join("; ");
+    if (err.phase === "write") return { code: "invalid_input", exit: 2, message: `invalid ${err.target}: ${detail}` };
+    return { code: "kv_invalid_data", exit: 1, message: `a stored ${err.target} is invalid: ${detail}` };
   }
-  if (err instanceof EdgeKvError) {
-    stderr(`edgekv: ${err.message}`);
-    if (verbose && err.stack) stderr(err.stack);
-    return 1;
+  if (err instanceof KvRateLimitError) {
+    return { code: "kv_rate_limited", exit: 1, message: `KV refused the write ${err.attempts} time(s) (429: one write per second per key); try again` };
   }
+  if (err instanceof KvUnavailableError) {
+    const why = err.cause instanceof Error ? err.cause.message : String(err.cause);
+    return { code: "kv_unavailable", exit: 1, message: `KV ${err.operation} failed: ${why.split("\n")[0]}` };
+  }
+  if (err instanceof EdgeKvError) return { code: `kv_${err.code}`, exit: 1, message: err.message };
   const message = err instanceof Error ? err.message : String(err);
-  stderr(`edgekv: unexpected error: ${message}${verbose ? "" : " (run with --verbose for details)"}`);
-  if (verbose && err instanceof Error && err.stack) stderr(err.stack);
-  return 1;
+  return { code: "internal", exit: 1, message: `unexpected error: ${message.split("\n")[0]}` };
 }
+
+/** One line on stderr (or one JSON object on stdout with --json), the stack only with --verbose; returns the exit code. */
+function reportError(err: unknown, s: Sinks, options: { json: boolean; verbose: boolean }): number {
+  if (err instanceof OutputClosed) return 0;
+  const { code, exit, message } = describeError(err);
+  if (options.json) s.out(JSON.stringify({ ok: false, error: { code, message, exit } }));
+  else {
+    const internal = code === "internal" && !options.verbose ? " (run with --verbose for details)" : "";
+    s.err(`${s.errStyle("red", "edgekv:")} ${message}${internal}`);
+    if (err instanceof UsageError && !message.startsWith("usage:")) s.err("run with --help for usage");
+  }
+  if (options.verbose && err instanceof Error && err.stack) s.err(err.stack);
+  return exit;
+}
+
+/** `--json` or `--verbose` before any `--`. */
+const flagGiven = (argv: readonly string[], flag: string) => {
+  const end = argv.indexOf("--");
+  return (end < 0 ? argv : argv.slice(0, end)).includes(flag);
+};
 
 /**
  * Runs the CLI with `argv` (without `node` and the script) and returns the exit code.
  * @example process.exitCode = await main(["rollout", "status", "--json"]);
  */
 export async function main(argv: string[], io: MainIo = {}): Promise<number> {
-  const stdout = io.stdout ?? ((s: string) => process.stdout.write(`${s}\n`));
-  const stderr = io.stderr ?? ((s: string) => process.stderr.write(`${s}\n`));
+  const s = sinks(io);
   const env = io.env ?? process.env;
-  let verbose = argv.includes("--verbose");
+  let json = flagGiven(argv, "--json");
+  let verbose = flagGiven(argv, "--verbose");
   try {
     // First: a token on argv is already exposed (ps, history); refuse it before any message could repeat it.
-    if (argv.some(argHoldsToken)) throw new UsageError(TOKEN_ON_ARGV_MESSAGE);
-    const found = findCommand(argv, stdout);
-    if ("exit" in found) return found.exit;
-    const { values, positionals } = parseCommandArgs(argv, found.cmd);
-    if (values.help === true) {
-      stdout(commandHelp(found.group, found.cmd));
+    // Nothing else of argv is read, --json included: the refusal is always one line on stderr.
+    if (argv.some(argHoldsToken)) {
+      json = false;
+      throw new UsageError(TOKEN_ON_ARGV_MESSAGE);
+    }
+    if (argv[0] === "--get-yargs-completions") {
+      await printCompletions(argv, GROUPS, version());
       return 0;
     }
-    verbose = values.verbose === true;
-    await found.cmd.run(buildContext(values, io, env, stdout, stderr), { positionals, values });
+    const parsed = await parseArgv(argv, GROUPS, version());
+    if (parsed.kind === "output") {
+      (parsed.exit === 0 ? s.out : s.err)(parsed.text);
+      return parsed.exit;
+    }
+    json = parsed.values.json === true;
+    verbose = parsed.values.verbose === true;
+    const bounds = parsed.cmd.positionals ?? { min: 0, max: 0 };
+    const count = parsed.positionals.length;
+    if (count < bounds.min || count > bounds.max) throw new UsageError(`usage: edgekv ${parsed.cmd.usage}`);
+    await parsed.cmd.run(buildContext(parsed.values, io, env, s), { positionals: parsed.positionals, values: parsed.values });
     return 0;
   } catch (err) {
-    return reportError(err, stderr, verbose);
+    return reportError(err, s, { json, verbose });
   }
 }

@@ -108,7 +108,7 @@ async function seed(persist: string, siteDir: string, blue: Origin, green: Origi
   const valid = await issue(VALID_USER, 86_400);
   const revokedLater = await issue(REVOKED_USER, 86_400);
   const unknown = await issue("soak-gone", 86_400);
-  await cliInProcess(["token", "revoke", "--user", "soak-gone"], persist); // its only token (never a token on argv)
+  await cliInProcess(["token", "revoke", "--user", "soak-gone", "--yes"], persist); // its only token (never a token on argv)
   // Issued "two hours ago" for one hour (the CLI's injectable clock): KV still holds it, the gate's clock refuses it.
   const expired = await issue("soak-expired", 3600, () => Date.now() - 2 * 3600_000);
   const goodConfig = await cliInProcess(["kv", "get", "rollout/config", "--env", "splitter"], persist);
@@ -333,7 +333,7 @@ async function chaos(st: RunState, topo: Topology, seconds: number, log: (s: str
   const { persist, blue, green, workers } = topo;
   await Promise.all([
     event("token-revoke", 0.04, async () => {
-      await cliProcess(["token", "revoke", "--user", REVOKED_USER], persist); // its only token, revokedLater
+      await cliProcess(["token", "revoke", "--user", REVOKED_USER, "--yes"], persist); // its only token, revokedLater
       st.revokedAt = Date.now();
       // Keep loading until the revocation bound has passed, so it is checked.
       st.minEnd = Math.max(st.minEnd, st.revokedAt + REVOCATION_BOUND_MS + 3_000);

@@ -1,25 +1,28 @@
 import { readFile } from "node:fs/promises";
 import { flagArg, numberArg, stringArg, type ArgValues, type CommandGroup, type Context } from "../command.ts";
-import { CliError, UsageError } from "../errors.ts";
+import { CliError, InputError, UsageError } from "../errors.ts";
 import { readStdinSecret } from "../secret-input.ts";
 import { generateHint, MIN_SECRET_BYTES } from "../../shared/http/secrets.ts";
 import { configDiff } from "../rollout/diff.ts";
 import { parseSteps, parseWhen } from "../rollout/schedule.ts";
 import { RolloutStore, type Current } from "../rollout/store.ts";
-import { COLORS, otherColor, parseConfig, type Color, type RolloutConfig } from "../../workers/splitter/model.ts";
+import { COLORS, otherColor, parseConfig, type Color, type HistoryEntry, type RolloutConfig } from "../../workers/splitter/model.ts";
 import { signOverride } from "../../workers/splitter/override.ts";
 import { effectivePercent } from "../../workers/splitter/schedule.ts";
+import { table } from "../output.ts";
+import { checkRolloutFields } from "../validate.ts";
 
 /** Opens ROLLOUT_KV (local or --remote) as a RolloutStore. */
 function withRollout<T>(ctx: Context, fn: (store: RolloutStore, where: string) => Promise<T>): Promise<T> {
   return ctx.withKv("splitter", (kv, where) => fn(new RolloutStore(kv, () => ctx.now()), where));
 }
 
-/** A percentage argument; its range is checked by the config schema, which names the field. */
-function percentArg(raw: string): number {
+/** A percentage argument, its range checked (before KV is opened) by the config schema. */
+function percentArg(raw: string, name = "PERCENT"): number {
   const s = raw.replace(/%$/, "");
   const n = Number(s);
-  if (s.trim() === "" || !Number.isFinite(n)) throw new UsageError(`PERCENT must be a number, got "${raw}"`);
+  if (s.trim() === "" || !Number.isFinite(n)) throw new UsageError(`${name} must be a number, got "${raw}"`);
+  checkRolloutFields({ percent: n }, { percent: name });
   return n;
 }
 
@@ -63,6 +66,35 @@ async function commit(ctx: Context, store: RolloutStore, base: Current, next: ob
   );
 }
 
+/** Reads the current config, then writes `change(config)` (validated, versioned, audited). */
+function rewrite(ctx: Context, action: string, change: (config: RolloutConfig) => object): Promise<void> {
+  return withRollout(ctx, async (store, where) => {
+    const cur = await store.current();
+    const config = await store.require();
+    await commit(ctx, store, cur, change(config), action, where);
+  });
+}
+
+/** The config without its schedule (set, promote and rollback end any ramp). */
+function unscheduled(config: RolloutConfig): Omit<RolloutConfig, "schedule"> {
+  const { schedule: _dropped, ...rest } = config;
+  return rest;
+}
+
+/**
+ * A ramp only goes up: lowering the share moves users who already reached the other
+ * colour back, which is a rollback; --allow-decrease says it is meant.
+ */
+function checkRamp(steps: readonly { percent: number }[], allowDecrease: boolean): void {
+  if (allowDecrease) return;
+  const down = steps.findIndex((s, i) => i > 0 && s.percent < steps[i - 1]!.percent);
+  if (down > 0) {
+    throw new InputError(
+      `the ramp goes down at step ${down + 1} (${steps[down - 1]!.percent}% -> ${steps[down]!.percent}%), which moves users back; add --allow-decrease if that is meant`,
+    );
+  }
+}
+
 /**
  * OVERRIDE_SECRET from stdin (asked for, or piped with the variable unset) or the environment.
  * A short one is refused: the splitter ignores overrides signed with it (shared/http/secrets.ts).
@@ -90,6 +122,75 @@ function stickyArg(values: ArgValues): object | undefined {
   throw new UsageError(`--sticky must be cookie, ip or header:NAME, got "${raw}"`);
 }
 
+/** History as an aligned table, each entry's changes indented under it. */
+function historyTable(entries: readonly HistoryEntry[], ctx: Context): string {
+  const [header, ...lines] = table(
+    ["VERSION", "WRITTEN", "BY", "ACTION"],
+    entries.map((e) => [`v${e.version}`, e.at, e.by, e.action]),
+    ctx.style,
+  ).split("\n");
+  return [header, ...lines.flatMap((line, i) => [line, ...entries[i]!.changes.map((c) => `    ${c}`)])].join("\n");
+}
+
+/** The config `rollout init` writes, from its flags, checked (before KV is opened) by the splitter's schema. */
+function initConfig(values: ArgValues): object {
+  const blue = stringArg(values, "blue");
+  const green = stringArg(values, "green");
+  if (!blue || !green) throw new UsageError("--blue URL and --green URL are required");
+  const sticky = stickyArg(values);
+  const next = {
+    live: colorArg(stringArg(values, "live"), "--live") ?? "blue",
+    origins: { blue, green },
+    percent: percentArg(stringArg(values, "percent", "0"), "--percent"),
+    salt: stringArg(values, "salt") ?? crypto.randomUUID().slice(0, 8),
+    failover: flagArg(values, "failover"),
+    ...(sticky ? { sticky } : {}),
+    ...(values.timeout !== undefined ? { timeoutMs: numberArg(values, "timeout") } : {}),
+  };
+  checkRolloutFields(next, { "origins.blue": "--blue", "origins.green": "--green", salt: "--salt", sticky: "--sticky", timeoutMs: "--timeout" });
+  return next;
+}
+
+async function configGet(ctx: Context): Promise<void> {
+  await withRollout(ctx, async (store) => {
+    const cur = await store.current();
+    if (cur.raw === null) throw new CliError("no rollout config yet; run `edgekv rollout init --blue URL --green URL`");
+    if (cur.issues.length) ctx.err(`warning: the stored config is invalid: ${cur.issues.join("; ")}`);
+    ctx.out(cur.config ? JSON.stringify(cur.config, null, 2) : cur.raw);
+  });
+}
+
+/** Reads FILE as a JSON object and checks it with the splitter's schema, before KV is opened. */
+async function readConfigFile(file: string): Promise<object> {
+  let input: unknown;
+  try {
+    input = JSON.parse(await readFile(file, "utf8"));
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException;
+    throw new CliError(`cannot read ${file}: ${e.code ?? e.message}`);
+  }
+  if (input === null || typeof input !== "object" || Array.isArray(input)) throw new InputError(`${file} must hold a JSON object`);
+  // The version is the store's to assign; every other field must be valid as given.
+  checkRolloutFields({ ...input, version: 1 });
+  return input;
+}
+
+async function configPut(ctx: Context, file: string, dryRun: boolean): Promise<void> {
+  const input = await readConfigFile(file);
+  if (!dryRun) await ctx.confirm(`replace the rollout config with ${file}`);
+  await withRollout(ctx, async (store, where) => {
+    const cur = await store.current();
+    if (dryRun) {
+      const r = parseConfig({ ...input, version: cur.version + 1 });
+      if (!r.ok) throw new InputError(`invalid rollout config: ${r.issues.join("; ")}`);
+      const changes = configDiff(cur.config, r.config);
+      ctx.emit({ valid: true, changes }, () => (changes.length ? changes.join("\n") : "no changes"));
+      return;
+    }
+    await commit(ctx, store, cur, input, `config put ${file}`, where);
+  });
+}
+
 export const rolloutGroup: CommandGroup = {
   name: "rollout",
   summary: "shift blue-green traffic by editing the rollout config in ROLLOUT_KV",
@@ -103,33 +204,23 @@ export const rolloutGroup: CommandGroup = {
       usage:
         "rollout init --blue URL --green URL [--live blue|green] [--percent P] [--sticky cookie|ip|header:NAME] [--salt S] [--failover] [--timeout MS] [--force]",
       options: {
-        blue: { type: "string", description: "--blue URL         blue origin (absolute http(s) URL)" },
-        green: { type: "string", description: "--green URL        green origin" },
-        live: { type: "string", description: "--live COLOR       colour that is live (default blue)" },
-        percent: { type: "string", description: "--percent P        share sent to the other colour (default 0)" },
-        sticky: { type: "string", description: "--sticky HOW       cookie (default), ip or header:NAME" },
-        salt: { type: "string", description: "--salt S           bucketing salt (default random)" },
-        failover: { type: "boolean", description: "--failover         retry idempotent requests once on the other colour" },
-        timeout: { type: "string", description: "--timeout MS       origin timeout (default 10000)" },
-        force: { type: "boolean", description: "--force            replace an existing config" },
+        blue: { type: "string", description: "URL: blue origin (absolute http(s) URL)" },
+        green: { type: "string", description: "URL: green origin" },
+        live: { type: "string", description: "COLOR: colour that is live (default blue)" },
+        percent: { type: "string", description: "P: share sent to the other colour (default 0)" },
+        sticky: { type: "string", description: "HOW: cookie (default), ip or header:NAME" },
+        salt: { type: "string", description: "S: bucketing salt (default random)" },
+        failover: { type: "boolean", description: "retry idempotent requests once on the other colour" },
+        timeout: { type: "string", description: "MS: origin timeout (default 10000)" },
+        force: { type: "boolean", description: "replace an existing config (asks first; --yes without a terminal)" },
       },
       async run(ctx, { values }) {
-        const blue = stringArg(values, "blue");
-        const green = stringArg(values, "green");
-        if (!blue || !green) throw new UsageError("--blue URL and --green URL are required");
-        const next = {
-          live: colorArg(stringArg(values, "live"), "--live") ?? "blue",
-          origins: { blue, green },
-          percent: percentArg(stringArg(values, "percent", "0")),
-          salt: stringArg(values, "salt") ?? crypto.randomUUID().slice(0, 8),
-          failover: flagArg(values, "failover"),
-          ...(stickyArg(values) ? { sticky: stickyArg(values) } : {}),
-          ...(values.timeout !== undefined ? { timeoutMs: numberArg(values, "timeout") } : {}),
-        };
+        const next = initConfig(values);
         await withRollout(ctx, async (store, where) => {
           const cur = await store.current();
-          if (cur.raw !== null && !flagArg(values, "force")) {
-            throw new CliError(`a rollout config already exists (version ${cur.version}); use --force to replace it`);
+          if (cur.raw !== null) {
+            if (!flagArg(values, "force")) throw new CliError(`a rollout config already exists (version ${cur.version}); use --force to replace it`);
+            await ctx.confirm(`replace the rollout config (version ${cur.version}) with a new one`);
           }
           await commit(ctx, store, cur, next, "init", where);
         });
@@ -154,121 +245,86 @@ export const rolloutGroup: CommandGroup = {
       positionals: { min: 1, max: 1 },
       async run(ctx, { positionals }) {
         const percent = percentArg(positionals[0]!);
-        await withRollout(ctx, async (store, where) => {
-          const cur = await store.current();
-          const config = await store.require();
+        await rewrite(ctx, `set ${percent}%`, (config) => {
           if (config.schedule?.length) ctx.err(`note: clearing the schedule (${config.schedule.length} steps)`);
-          const { schedule: _dropped, ...rest } = config;
-          await commit(ctx, store, cur, { ...rest, percent }, `set ${percent}%`, where);
+          return { ...unscheduled(config), percent };
         });
       },
     },
     {
       name: "promote",
-      summary: "make the other colour live at 100% (the roles swap; percent 0, schedule cleared)",
-      usage: "rollout promote",
+      summary: "make the other colour live at 100% (the roles swap; percent 0, schedule cleared); asks first",
+      usage: "rollout promote [--yes]",
       async run(ctx) {
-        await withRollout(ctx, async (store, where) => {
-          const cur = await store.current();
-          const config = await store.require();
-          const { schedule: _dropped, ...rest } = config;
-          const live = otherColor(config.live);
-          await commit(ctx, store, cur, { ...rest, live, percent: 0 }, `promote ${live}`, where);
-        });
+        await ctx.confirm("promote: make the other colour live for 100% of traffic");
+        await rewrite(ctx, "promote", (config) => ({ ...unscheduled(config), live: otherColor(config.live), percent: 0 }));
       },
     },
     {
       name: "rollback",
-      summary: "send 0% to the other colour at once and clear the schedule; or --to VERSION restores a version",
-      usage: "rollout rollback [--to VERSION]",
-      options: { to: { type: "string", description: "--to VERSION       restore that version's config from the history" } },
+      summary: "send 0% to the other colour at once and clear the schedule; or --to VERSION restores a version (asks first)",
+      usage: "rollout rollback [--to VERSION [--yes]]",
+      details: "Plain `rollback` never asks: it is the emergency brake. `--to VERSION` replaces the whole config, so it asks first.",
+      options: { to: { type: "string", description: "VERSION: restore that version's config from the history" } },
       async run(ctx, { values }) {
         const to = numberArg(values, "to", { min: 1, integer: true });
+        if (to === undefined) {
+          await rewrite(ctx, "rollback", (config) => ({ ...unscheduled(config), percent: 0 }));
+          return;
+        }
+        await ctx.confirm(`replace the rollout config with version ${to}'s`);
         await withRollout(ctx, async (store, where) => {
           const cur = await store.current();
-          if (to !== undefined) {
-            const entry = await store.entry(to);
-            if (!entry) throw new CliError(`no history entry for version ${to} (the last 50 are kept; see \`edgekv rollout history\`)`);
-            const { version: _v, updatedAt: _a, updatedBy: _b, ...restored } = entry.config;
-            await commit(ctx, store, cur, restored, `rollback to ${to}`, where);
-            return;
-          }
-          const config = await store.require();
-          const { schedule: _dropped, ...rest } = config;
-          await commit(ctx, store, cur, { ...rest, percent: 0 }, "rollback", where);
+          const entry = await store.entry(to);
+          if (!entry) throw new CliError(`no history entry for version ${to} (the last 50 are kept; see \`edgekv rollout history\`)`);
+          const { version: _v, updatedAt: _a, updatedBy: _b, ...restored } = entry.config;
+          await commit(ctx, store, cur, restored, `rollback to ${to}`, where);
         });
       },
     },
     {
       name: "schedule",
-      summary: "ramp by the clock: steps PERCENT@WHEN (now, +10m, +1h30m or an ISO time)",
-      usage: "rollout schedule STEP... (e.g. 10@now 20@+10m 50@+30m 100@+1h)",
+      summary: "ramp by the clock: steps PERCENT@WHEN (now, +10m, +1h30m or an ISO time), going up",
+      usage: "rollout schedule STEP... [--allow-decrease] (e.g. 10@now 20@+10m 50@+30m 100@+1h)",
       details:
-        "The Worker computes the percentage from the clock: no controller, no further write.\nBefore the first step the base percent applies. `set` or `rollback` clears the schedule.",
+        "The Worker computes the percentage from the clock: no controller, no further write.\nBefore the first step the base percent applies. `set` or `rollback` clears the schedule.\n" +
+        "A step lower than the one before is refused (it moves users back) unless --allow-decrease.",
+      options: { "allow-decrease": { type: "boolean", description: "accept a step lower than the one before it" } },
       positionals: { min: 1, max: 50 },
-      async run(ctx, { positionals }) {
+      async run(ctx, { positionals, values }) {
         const schedule = parseSteps(positionals, ctx.now());
-        await withRollout(ctx, async (store, where) => {
-          const cur = await store.current();
-          const config = await store.require();
-          await commit(ctx, store, cur, { ...config, schedule }, `schedule ${positionals.join(" ")}`, where);
-        });
+        checkRolloutFields({ schedule });
+        checkRamp(schedule, flagArg(values, "allow-decrease"));
+        await rewrite(ctx, `schedule ${positionals.join(" ")}`, (config) => ({ ...config, schedule }));
       },
     },
     {
       name: "config",
-      summary: "config get: print the stored JSON; config put FILE: validate, show the diff, write",
-      usage: "rollout config get | rollout config put FILE [--dry-run]",
-      options: { "dry-run": { type: "boolean", description: "--dry-run          validate and show the diff, do not write" } },
+      summary: "config get: print the stored JSON; config put FILE: validate, show the diff, write (asks first)",
+      usage: "rollout config get | rollout config put FILE [--dry-run] [--yes]",
+      options: { "dry-run": { type: "boolean", description: "validate and show the diff, do not write" } },
       positionals: { min: 1, max: 2 },
       async run(ctx, { positionals, values }) {
         const [sub, file] = positionals as [string, string | undefined];
         if (sub === "get") {
           if (file !== undefined) throw new UsageError("usage: edgekv rollout config get");
-          await withRollout(ctx, async (store) => {
-            const cur = await store.current();
-            if (cur.raw === null) throw new CliError("no rollout config yet; run `edgekv rollout init --blue URL --green URL`");
-            if (cur.issues.length) ctx.err(`warning: the stored config is invalid: ${cur.issues.join("; ")}`);
-            ctx.out(cur.config ? JSON.stringify(cur.config, null, 2) : cur.raw);
-          });
+          await configGet(ctx);
           return;
         }
         if (sub !== "put" || file === undefined) throw new UsageError("usage: edgekv rollout config get | rollout config put FILE");
-        let input: unknown;
-        try {
-          input = JSON.parse(await readFile(file, "utf8"));
-        } catch (err) {
-          const e = err as NodeJS.ErrnoException;
-          throw new CliError(`cannot read ${file}: ${e.code ?? e.message}`);
-        }
-        if (input === null || typeof input !== "object" || Array.isArray(input)) throw new CliError(`${file} must hold a JSON object`);
-        await withRollout(ctx, async (store, where) => {
-          const cur = await store.current();
-          if (flagArg(values, "dry-run")) {
-            const r = parseConfig({ ...input, version: cur.version + 1 });
-            if (!r.ok) throw new CliError(`invalid rollout config: ${r.issues.join("; ")}`);
-            const changes = configDiff(cur.config, r.config);
-            ctx.emit({ valid: true, changes }, () => (changes.length ? changes.join("\n") : "no changes"));
-            return;
-          }
-          await commit(ctx, store, cur, input as object, `config put ${file}`, where);
-        });
+        await configPut(ctx, file, flagArg(values, "dry-run"));
       },
     },
     {
       name: "history",
       summary: "the audit trail: who wrote which version when, and what changed",
       usage: "rollout history [--limit N]",
-      options: { limit: { type: "string", description: "--limit N          newest N entries (default all kept, up to 50)" } },
+      options: { limit: { type: "string", description: "N: newest N entries (default all kept, up to 50)" } },
       async run(ctx, { values }) {
         const limit = numberArg(values, "limit", { min: 1, integer: true }) ?? Infinity;
         await withRollout(ctx, async (store) => {
           const entries = (await store.history()).slice(0, limit);
-          ctx.emit(entries, () =>
-            entries.length
-              ? entries.map((e) => [`v${e.version}  ${e.at}  ${e.by}  ${e.action}`, ...e.changes.map((c) => `    ${c}`)].join("\n")).join("\n")
-              : "no history yet",
-          );
+          ctx.emit(entries, () => (entries.length ? historyTable(entries, ctx) : "no history yet"));
         });
       },
     },
@@ -283,10 +339,10 @@ export const rolloutGroup: CommandGroup = {
         "  edgekv rollout override green --secret-stdin < override-secret.txt\n" +
         "Prints the signed value (safe to share with testers until it expires), never the secret.",
       options: {
-        "secret-stdin": { type: "boolean", description: "--secret-stdin     read OVERRIDE_SECRET from stdin (default: $OVERRIDE_SECRET)" },
+        "secret-stdin": { type: "boolean", description: "read OVERRIDE_SECRET from stdin (default: $OVERRIDE_SECRET)" },
         // Declared only to refuse it with a reason; parseArgs would just call it unknown.
-        secret: { type: "string", description: "--secret S         refused: argv is visible in ps and shell history" },
-        ttl: { type: "string", description: "--ttl DURATION     validity, e.g. 2h or 1d (default 1d)" },
+        secret: { type: "string", description: "S: refused: argv is visible in ps and shell history" },
+        ttl: { type: "string", description: "DURATION: validity, e.g. 2h or 1d (default 1d)" },
       },
       positionals: { min: 1, max: 1 },
       async run(ctx, { positionals, values }) {

@@ -1,12 +1,54 @@
-import { flagArg, numberArg, stringArg, type CommandGroup } from "../command.ts";
-import { UsageError } from "../errors.ts";
+import { flagArg, numberArg, stringArg, type ArgValues, type CommandGroup, type Context } from "../command.ts";
+import { InputError } from "../errors.ts";
+import { formatBytes, progress, table } from "../output.ts";
 import { TRAILING_SLASH, type TrailingSlash } from "../../workers/site/model.ts";
 import { nodeCompressor, readConfigFile, walkSite } from "../site/deploy.ts";
-import { publishSite, siteStores } from "../site/publish.ts";
+import { checkFiles, publishSite, siteStores, type PublishOptions, type PublishResult } from "../site/publish.ts";
 import { parseHeaders, parseRedirects } from "../site/rules.ts";
-import { gc, listVersions, rollback } from "../site/versions.ts";
+import { DEFAULT_GC_KEEP, gc, listVersions, rollback } from "../site/versions.ts";
 
-const mib = (n: number) => `${(n / 1048576).toFixed(2)} MiB`;
+/** Everything `site deploy` needs from its arguments and the folder, read and checked before KV is opened. */
+async function deployPlan(ctx: Context, dir: string, values: ArgValues): Promise<Omit<PublishOptions, "now" | "onProgress">> {
+  const slash = stringArg(values, "trailing-slash", "auto");
+  if (!(TRAILING_SLASH as readonly string[]).includes(slash)) throw new InputError(`--trailing-slash must be one of ${TRAILING_SLASH.join(", ")}`);
+  const spaRaw = stringArg(values, "spa");
+  const spa = spaRaw === undefined ? undefined : `/${spaRaw.replace(/^\/+/, "")}`;
+  const keepPrevious = numberArg(values, "keep-previous", { min: 0, max: 20, integer: true });
+  const concurrency = numberArg(values, "concurrency", { min: 1, max: 64, integer: true });
+  const warn = (line: string) => ctx.err(line);
+  const files = await walkSite(dir, { warn });
+  checkFiles(files, spa);
+  const redirectsText = await readConfigFile(dir, "_redirects", { warn });
+  const headersText = await readConfigFile(dir, "_headers", { warn });
+  return {
+    files,
+    redirects: redirectsText === undefined ? [] : parseRedirects(redirectsText, `${dir}/_redirects`),
+    headers: headersText === undefined ? [] : parseHeaders(headersText, `${dir}/_headers`),
+    slash: slash as TrailingSlash,
+    ...(spa ? { spa } : {}),
+    compress: nodeCompressor,
+    dryRun: flagArg(values, "dry-run"),
+    ...(keepPrevious !== undefined ? { keepPrevious } : {}),
+    ...(concurrency !== undefined ? { concurrency } : {}),
+  };
+}
+
+/** What a deploy did (or, with --dry-run, would do), for people. */
+function deploySummary(r: PublishResult, where: string, ms: number): string {
+  const verb = r.unchanged
+    ? r.dryRun
+      ? "nothing would change: the same site is live as"
+      : "unchanged, still live:"
+    : r.dryRun
+      ? "would publish"
+      : "published";
+  const uploaded = r.unchanged ? "nothing to upload" : `${r.newBlobs} new blobs, ${formatBytes(r.uploadedBytes)} ${r.dryRun ? "to upload" : "uploaded"}`;
+  return (
+    `${verb} ${r.version} (${where})\n` +
+    `  ${r.files} files, ${formatBytes(r.totalBytes)}; ${uploaded}; ${ms} ms` +
+    (r.previous && !r.unchanged && !r.dryRun ? `\n  previous: ${r.previous} (edgekv site rollback)` : "")
+  );
+}
 
 /**
  * `edgekv site`: publish a folder to SITE_KV, list versions, roll back, collect garbage.
@@ -25,61 +67,24 @@ export const siteGroup: CommandGroup = {
         "Skips dotfiles (except .well-known). _headers and _redirects (Pages syntax) are compiled into the manifest.\n" +
         "Safe to kill at any moment: the live site changes only with the last write.",
       options: {
-        "dry-run": { type: "boolean", description: "--dry-run          hash, compress and count, write nothing" },
-        spa: { type: "string", description: "--spa FILE         SPA fallback (e.g. index.html), served 200 for extension-less misses" },
-        "trailing-slash": { type: "string", description: "--trailing-slash P auto (default), force, drop or none" },
-        "keep-previous": { type: "string", description: "--keep-previous N  previous versions served for version skew (default 3)" },
-        concurrency: { type: "string", description: "--concurrency N    uploads in flight (default 8)" },
+        "dry-run": { type: "boolean", description: "hash, compress and count, write nothing" },
+        spa: { type: "string", description: "FILE: SPA fallback (e.g. index.html), served 200 for extension-less misses" },
+        "trailing-slash": { type: "string", description: "P: auto (default), force, drop or none" },
+        "keep-previous": { type: "string", description: "N: previous versions served for version skew (default 3)" },
+        concurrency: { type: "string", description: "N: uploads in flight (default 8)" },
       },
       positionals: { min: 1, max: 1 },
       async run(ctx, { positionals, values }) {
         const dir = positionals[0]!;
-        const slash = stringArg(values, "trailing-slash", "auto");
-        if (!(TRAILING_SLASH as readonly string[]).includes(slash)) throw new UsageError(`--trailing-slash must be one of ${TRAILING_SLASH.join(", ")}`);
-        const spaRaw = stringArg(values, "spa");
-        const spa = spaRaw === undefined ? undefined : `/${spaRaw.replace(/^\/+/, "")}`;
-        const keepPrevious = numberArg(values, "keep-previous", { min: 0, max: 20, integer: true });
-        const concurrency = numberArg(values, "concurrency", { min: 1, max: 64, integer: true });
-        const dryRun = flagArg(values, "dry-run");
-        const warn = (line: string) => ctx.err(line);
-        const files = await walkSite(dir, { warn });
-        const redirectsText = await readConfigFile(dir, "_redirects", { warn });
-        const headersText = await readConfigFile(dir, "_headers", { warn });
-        const redirects = redirectsText === undefined ? [] : parseRedirects(redirectsText, `${dir}/_redirects`);
-        const headers = headersText === undefined ? [] : parseHeaders(headersText, `${dir}/_headers`);
+        const plan = await deployPlan(ctx, dir, values);
         const started = ctx.now();
-        let lastDraw = 0;
+        const bar = progress(plan.dryRun ? "hashing" : "uploading", { tty: ctx.isTTY && !ctx.global.json, write: ctx.errRaw });
+        if (!ctx.isTTY) ctx.err(`site deploy: ${plan.files.length} files from ${dir} (${ctx.describeTarget()})`);
         await ctx.withKv("site", async (kv, where) => {
-          const result = await publishSite(kv, {
-            files,
-            redirects,
-            headers,
-            slash: slash as TrailingSlash,
-            ...(spa ? { spa } : {}),
-            compress: nodeCompressor,
-            dryRun,
-            now: () => ctx.now(),
-            ...(keepPrevious !== undefined ? { keepPrevious } : {}),
-            ...(concurrency !== undefined ? { concurrency } : {}),
-            onProgress: (done, total) => {
-              if (!ctx.isTTY || ctx.global.json) return;
-              const t = Date.now();
-              if (done < total && t - lastDraw < 100) return;
-              lastDraw = t;
-              const width = 30;
-              const filled = Math.round((done / total) * width);
-              process.stderr.write(`\r[${"#".repeat(filled)}${"-".repeat(width - filled)}] ${done}/${total} files${done === total ? "\n" : ""}`);
-            },
-          });
+          const result = await publishSite(kv, { ...plan, now: () => ctx.now(), onProgress: (done, total) => bar.update(done, total) });
+          bar.done();
           const ms = ctx.now() - started;
-          ctx.emit({ ...result, ms, where }, () => {
-            const verb = result.dryRun ? "would publish" : result.unchanged ? "unchanged, still live:" : "published";
-            return (
-              `${verb} ${result.version} (${where})\n` +
-              `  ${result.files} files, ${mib(result.totalBytes)}; ${result.newBlobs} new blobs, ${mib(result.uploadedBytes)} uploaded; ${ms} ms` +
-              (result.previous && !result.unchanged && !result.dryRun ? `\n  previous: ${result.previous} (edgekv site rollback)` : "")
-            );
-          });
+          ctx.emit({ ...result, ms, where }, () => deploySummary(result, where, ms));
         });
       },
     },
@@ -93,9 +98,11 @@ export const siteGroup: CommandGroup = {
           ctx.emit({ live: pointer?.live ?? null, previous: pointer?.previous ?? [], versions }, () =>
             versions.length === 0
               ? "no versions"
-              : versions
-                  .map((v) => `${v.live ? "*" : v.skew ? "+" : " "} ${v.id}  ${new Date(v.at).toISOString()}  ${v.files} files  ${mib(v.bytes)}`)
-                  .join("\n") + "\n(* live, + previous versions still served for version skew)",
+              : `${table(
+                  ["  VERSION", "DEPLOYED", "FILES", "SIZE"],
+                  versions.map((v) => [`${v.live ? "*" : v.skew ? "+" : " "} ${v.id}`, new Date(v.at).toISOString(), String(v.files), formatBytes(v.bytes)]),
+                  ctx.style,
+                )}\n(* live, + previous versions still served for version skew)`,
           );
         });
       },
@@ -116,21 +123,24 @@ export const siteGroup: CommandGroup = {
     {
       name: "gc",
       summary: "delete old versions and the blobs no retained version uses",
-      usage: "site gc [--keep N] [--grace SECONDS] [--dry-run]",
-      details: "Keeps the newest N versions (default 5), the live one and those kept for version skew.",
+      usage: "site gc [--keep N] [--grace SECONDS] [--dry-run] [--yes]",
+      details:
+        "Keeps the newest N versions (default 5), the live one and those kept for version skew.\nAsks first unless --dry-run (--yes without a terminal).",
       options: {
-        keep: { type: "string", description: "--keep N           versions to keep, newest first (default 5)" },
-        grace: { type: "string", description: "--grace SECONDS    spare blobs uploaded in the last SECONDS (default 3600)" },
-        "dry-run": { type: "boolean", description: "--dry-run          report, delete nothing" },
+        keep: { type: "string", description: "N: versions to keep, newest first (default 5)" },
+        grace: { type: "string", description: "SECONDS: spare blobs uploaded in the last SECONDS (default 3600)" },
+        "dry-run": { type: "boolean", description: "report, delete nothing" },
       },
       async run(ctx, { values }) {
         const keep = numberArg(values, "keep", { min: 1, integer: true });
         const grace = numberArg(values, "grace", { min: 0 });
+        const dryRun = flagArg(values, "dry-run");
+        if (!dryRun) await ctx.confirm(`delete site versions beyond the newest ${keep ?? DEFAULT_GC_KEEP} and the blobs no kept version uses`);
         await ctx.withKv("site", async (kv) => {
           const r = await gc(siteStores(kv, ctx.now), {
             ...(keep !== undefined ? { keep } : {}),
             ...(grace !== undefined ? { graceMs: grace * 1000 } : {}),
-            dryRun: flagArg(values, "dry-run"),
+            dryRun,
             now: () => ctx.now(),
           });
           ctx.emit(

@@ -5,6 +5,8 @@ import { readStdinSecret, TOKEN_ON_ARGV_MESSAGE } from "../secret-input.ts";
 import { DEFAULT_TTL_SECONDS, MAX_TTL_SECONDS, MIN_TTL_SECONDS, TokenStore, type TokenRecord } from "../token/store.ts";
 import { hashToken, isWellFormedToken, TOKEN_ID_CHARS } from "../../workers/auth/token.ts";
 import { generatePrivateJwk, type AsymmetricAlg } from "../../workers/auth/assertion.ts";
+import { table } from "../output.ts";
+import { checkTokenFields } from "../validate.ts";
 
 const KEYGEN_ALGS: readonly AsymmetricAlg[] = ["EdDSA", "ES256"];
 
@@ -17,9 +19,11 @@ function publicView(r: TokenRecord) {
 
 const ONE_OF = "give exactly one of --id ID, --user ID or --stdin (the token piped in)";
 
+/** --user, checked with the gate's record schema before KV is opened. */
 function userArg(values: ArgValues, required: boolean): string | undefined {
   const user = stringArg(values, "user");
   if (required && user === undefined) throw new UsageError("--user is required");
+  if (user !== undefined) checkTokenFields({ user });
   return user;
 }
 
@@ -44,7 +48,7 @@ export const tokenGroup: CommandGroup = {
         "  npx edgekv token keygen | npx wrangler secret put IDENTITY_PRIVATE_JWK --env auth\n" +
         "The gate then publishes the public part at /.well-known/jwks.json (docs/auth.md).",
       options: {
-        alg: { type: "string", description: "--alg ALG          EdDSA (Ed25519, default) or ES256 (P-256)" },
+        alg: { type: "string", description: "ALG: EdDSA (Ed25519, default) or ES256 (P-256)" },
       },
       async run(ctx, { values }) {
         const alg = stringArg(values, "alg", "EdDSA");
@@ -63,16 +67,17 @@ export const tokenGroup: CommandGroup = {
         "A token without --scope may do everything the gate protects. A scope is a method (or *)\n" +
         "and a path glob, e.g. GET:/api/* or *:/admin/*. The token goes to stdout, details to stderr.",
       options: {
-        user: { type: "string", description: "--user ID          who the token belongs to (A-Z a-z 0-9 . _ @ + : = -)" },
-        ttl: { type: "string", description: `--ttl SECONDS      lifetime (default ${DEFAULT_TTL_SECONDS}, ${MIN_TTL_SECONDS}..${MAX_TTL_SECONDS})` },
-        scope: { type: "string", multiple: true, description: "--scope SCOPE      METHOD:/GLOB, repeatable (default: everything)" },
-        name: { type: "string", description: "--name LABEL       a label shown by `token list`" },
+        user: { type: "string", description: "ID: who the token belongs to (A-Z a-z 0-9 . _ @ + : = -)" },
+        ttl: { type: "string", description: `SECONDS: lifetime (default ${DEFAULT_TTL_SECONDS}, ${MIN_TTL_SECONDS}..${MAX_TTL_SECONDS})` },
+        scope: { type: "string", multiple: true, description: "SCOPE: METHOD:/GLOB, repeatable (default: everything)" },
+        name: { type: "string", description: "LABEL: a label shown by `token list`" },
       },
       async run(ctx, { values }) {
         const user = userArg(values, true)!;
         const ttlSeconds = numberArg(values, "ttl", { min: MIN_TTL_SECONDS, max: MAX_TTL_SECONDS, integer: true }) ?? DEFAULT_TTL_SECONDS;
         const scopes = listArg(values, "scope");
         const label = stringArg(values, "name", "");
+        checkTokenFields({ user, scopes, label });
         await ctx.withKv("auth", async (kv, where) => {
           const { token, record } = await new TokenStore(kv, { now: ctx.now }).issue({ user, scopes, ttlSeconds, label });
           if (ctx.global.json) {
@@ -89,7 +94,7 @@ export const tokenGroup: CommandGroup = {
       name: "list",
       summary: "list live tokens (ids, labels, scopes, expiry; never secrets)",
       usage: "token list [--user ID] [--json]",
-      options: { user: { type: "string", description: "--user ID          only this user's tokens" } },
+      options: { user: { type: "string", description: "ID: only this user's tokens" } },
       async run(ctx, { values }) {
         const user = userArg(values, false);
         await ctx.withKv("auth", async (kv) => {
@@ -98,7 +103,11 @@ export const tokenGroup: CommandGroup = {
           ctx.emit(rows, () =>
             rows.length === 0
               ? "no tokens"
-              : rows.map((r) => `${r.id}  ${r.user}  ${r.expiresAt}  ${r.scopes.join(" ") || "*"}${r.label ? `  "${r.label}"` : ""}`).join("\n"),
+              : table(
+                  ["ID", "USER", "EXPIRES", "SCOPES", "LABEL"],
+                  rows.map((r) => [r.id, r.user, r.expiresAt, r.scopes.join(" ") || "*", r.label]),
+                  ctx.style,
+                ),
           );
         });
       },
@@ -106,16 +115,17 @@ export const tokenGroup: CommandGroup = {
     {
       name: "revoke",
       summary: "revoke a token by id, every token of a user, or the token piped to stdin",
-      usage: "token revoke (--id ID | --user ID | --stdin)",
+      usage: "token revoke (--id ID | --user ID [--yes] | --stdin)",
       details:
         "The token itself is never an argument: `ps` and shell history would keep it. Pipe it in:\n" +
         "  edgekv token revoke --stdin < token.txt       (or: printf '%s' \"$TOKEN\" | edgekv token revoke --stdin)\n" +
         "With none of --id, --user or --stdin, a piped stdin (not a terminal) is read the same way.\n" +
+        "--user revokes every token of the user, so it asks first (--yes without a terminal).\n" +
         "Takes effect at the gate within the revocation bound (see docs/auth.md).",
       options: {
-        id: { type: "string", description: `--id ID            the token's id (${TOKEN_ID_CHARS} hex), shown by \`token list\` and \`token issue\`` },
-        user: { type: "string", description: "--user ID          revoke all of this user's tokens" },
-        stdin: { type: "boolean", description: "--stdin            read the token from stdin (trailing newline ignored)" },
+        id: { type: "string", description: `ID: the token's id (${TOKEN_ID_CHARS} hex), shown by \`token list\` and \`token issue\`` },
+        user: { type: "string", description: "ID: revoke all of this user's tokens (asks first)" },
+        stdin: { type: "boolean", description: "read the token from stdin (trailing newline ignored)" },
       },
       // Counted here, not by the parser, so a token given as an argument gets the message that says why.
       positionals: { min: 0, max: Infinity },
@@ -136,6 +146,7 @@ export const tokenGroup: CommandGroup = {
           token = (await readStdinSecret(ctx.stdin, "token", "edgekv token revoke --stdin < token.txt")).trim();
           if (!isWellFormedToken(token)) throw new UsageError("stdin does not hold an edgekv token (wrong prefix, length or checksum)");
         }
+        if (user !== undefined) await ctx.confirm(`revoke every token of user "${user}"`);
         await ctx.withKv("auth", async (kv) => {
           const store = new TokenStore(kv, { now: ctx.now });
           if (user !== undefined) {

@@ -1,68 +1,37 @@
 /**
- * Content types decided at deploy time (the Worker carries no MIME database).
- * Text types get `charset=utf-8`. `compressible` says whether br/gzip variants are worth trying.
+ * Content types decided at deploy time from the `mime` package's database (the
+ * Worker carries none: it serves the type stored in the manifest). Text types get
+ * `charset=utf-8`. Whether br/gzip variants are worth trying follows from the type,
+ * not from a list of extensions; a variant is kept only when it is smaller anyway.
  */
-const TYPES: Record<string, [type: string, compressible: boolean]> = {
-  html: ["text/html", true],
-  htm: ["text/html", true],
-  css: ["text/css", true],
-  js: ["text/javascript", true],
-  mjs: ["text/javascript", true],
-  cjs: ["text/javascript", true],
-  json: ["application/json", true],
-  map: ["application/json", true],
-  webmanifest: ["application/manifest+json", true],
-  xml: ["application/xml", true],
-  rss: ["application/rss+xml", true],
-  atom: ["application/atom+xml", true],
-  txt: ["text/plain", true],
-  md: ["text/markdown", true],
-  csv: ["text/csv", true],
-  ics: ["text/calendar", true],
-  vtt: ["text/vtt", true],
-  svg: ["image/svg+xml", true],
-  wasm: ["application/wasm", true],
-  ttf: ["font/ttf", true],
-  otf: ["font/otf", true],
-  eot: ["application/vnd.ms-fontobject", true],
-  woff: ["font/woff", false],
-  woff2: ["font/woff2", false],
-  png: ["image/png", false],
-  jpg: ["image/jpeg", false],
-  jpeg: ["image/jpeg", false],
-  gif: ["image/gif", false],
-  webp: ["image/webp", false],
-  avif: ["image/avif", false],
-  ico: ["image/x-icon", true],
-  bmp: ["image/bmp", true],
-  mp4: ["video/mp4", false],
-  m4v: ["video/mp4", false],
-  webm: ["video/webm", false],
-  ogv: ["video/ogg", false],
-  mov: ["video/quicktime", false],
-  mp3: ["audio/mpeg", false],
-  m4a: ["audio/mp4", false],
-  ogg: ["audio/ogg", false],
-  wav: ["audio/wav", true],
-  flac: ["audio/flac", false],
-  pdf: ["application/pdf", false],
-  zip: ["application/zip", false],
-  gz: ["application/gzip", false],
-  tar: ["application/x-tar", true],
-};
+import { Mime } from "mime";
+import otherTypes from "mime/types/other.js";
+import standardTypes from "mime/types/standard.js";
 
-const TEXT = /^text\/|^application\/(json|manifest\+json|xml|rss\+xml|atom\+xml)$|^image\/svg\+xml$/;
+// `.cjs` is JavaScript for the browser too (the database says application/node).
+const mime = new Mime(standardTypes, otherTypes).define({ "text/javascript": ["cjs"] }, true);
+
+/** Types served as UTF-8 text: text/*, JSON and XML (any +json/+xml), JavaScript, SVG. */
+const TEXT = /^(text\/.+|application\/(json|xml|javascript|ecmascript)|[a-z]+\/[\w.+-]+\+(json|xml))$/;
+
+/**
+ * Types that compress well: the text ones, plus uncompressed binary formats
+ * (WebAssembly, TrueType/OpenType and EOT fonts, icons, BMP, WAV, tar, PostScript).
+ * Already-compressed media (PNG, JPEG, MP4, WOFF2, zip...) are left as they are.
+ */
+const COMPRESSIBLE =
+  /^(application\/(wasm|x-tar|postscript|vnd\.ms-fontobject|x-font-ttf|rtf)|font\/(ttf|otf|collection)|image\/(bmp|x-icon|vnd\.microsoft\.icon|x-ms-bmp)|audio\/(wav|x-wav|wave))$/;
 
 /**
  * The Content-Type stored for a file, and whether to precompress it.
  * @example contentTypeOf("/css/site.css") // { type: "text/css; charset=utf-8", compressible: true }
+ * @example contentTypeOf("/clip.opus") // { type: "audio/ogg", compressible: false }
  */
 export function contentTypeOf(path: string): { type: string; compressible: boolean } {
   const name = path.slice(path.lastIndexOf("/") + 1);
-  const dot = name.lastIndexOf(".");
-  const ext = dot > 0 ? name.slice(dot + 1).toLowerCase() : "";
-  const known = TYPES[ext];
-  if (!known) return { type: "application/octet-stream", compressible: false };
-  const [type, compressible] = known;
-  return { type: TEXT.test(type) ? `${type}; charset=utf-8` : type, compressible };
+  // A dotfile's name is no extension (".env" is not type "env").
+  const type = name.lastIndexOf(".") > 0 ? mime.getType(name) : null;
+  if (!type) return { type: "application/octet-stream", compressible: false };
+  const text = TEXT.test(type);
+  return { type: text ? `${type}; charset=utf-8` : type, compressible: text || COMPRESSIBLE.test(type) };
 }

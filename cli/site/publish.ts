@@ -9,7 +9,7 @@
 import { normalizePath, MAX_PATH_BYTES } from "../../shared/http/path.ts";
 import { sha256Hex } from "../../shared/crypto.ts";
 import { KvStore, bytes, json, type KvBinding } from "../../shared/kv/index.ts";
-import { CliError } from "../errors.ts";
+import { CliError, InputError } from "../errors.ts";
 import { encodePath } from "../../workers/site/resolve.ts";
 import {
   DEFAULT_CHUNK_BYTES,
@@ -110,7 +110,7 @@ export function checkSitePath(path: string): void {
   else if (encoded.length > MAX_PATH_BYTES) reason = `longer than ${MAX_PATH_BYTES} bytes once percent-encoded`;
   else if (!norm.ok) reason = norm.reason;
   else if (norm.path !== path) reason = "not a canonical path (empty segment or trailing slash)";
-  if (reason) throw new CliError(`cannot publish "${path}": ${reason}`);
+  if (reason) throw new InputError(`cannot publish "${path}": ${reason}`);
 }
 
 /** Runs `fn` over `items` with at most `limit` in flight. */
@@ -149,15 +149,15 @@ export function versionId(now: number, hash: string): string {
 }
 
 /** Refuses a file list the Worker could not serve as given. */
-function checkFiles(files: readonly FileSource[], spa: string | undefined): void {
+export function checkFiles(files: readonly FileSource[], spa: string | undefined): void {
   const seen = new Set<string>();
   for (const f of files) {
     checkSitePath(f.path);
-    if (seen.has(f.path)) throw new CliError(`two files map to "${f.path}"`);
+    if (seen.has(f.path)) throw new InputError(`two files map to "${f.path}"`);
     seen.add(f.path);
   }
-  if (files.length === 0) throw new CliError("the site has no files");
-  if (spa !== undefined && !seen.has(spa)) throw new CliError(`--spa ${spa}: no such file in the site`);
+  if (files.length === 0) throw new InputError("the site has no files");
+  if (spa !== undefined && !seen.has(spa)) throw new InputError(`--spa ${spa}: no such file in the site`);
 }
 
 /** Uploads each new blob once (content-addressed), counting what it wrote. */

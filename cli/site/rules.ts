@@ -4,7 +4,7 @@
  * its file name and line number, so a bad deploy never replaces a good site.
  */
 import { normalizePath } from "../../shared/http/path.ts";
-import { CliError } from "../errors.ts";
+import { InputError } from "../errors.ts";
 import {
   MAX_DYNAMIC_REDIRECTS,
   MAX_HEADER_RULES,
@@ -27,7 +27,7 @@ const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 const HEADER_VALUE = /^[\t\x20-\x7e\x80-\xff]*$/;
 
 function fail(file: string, line: number, message: string): never {
-  throw new CliError(`${file}:${line}: ${message}`);
+  throw new InputError(`${file}:${line}: ${message}`);
 }
 
 /**

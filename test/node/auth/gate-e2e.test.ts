@@ -184,7 +184,7 @@ describe("edgekv-auth through wrangler dev, in front of a real origin", () => {
     const token = await issue(["--user", "dave"]);
     const get = () => fetch(`${dev.url}/r`, { headers: { Authorization: `Bearer ${token}` } }).then(async (r) => (await r.arrayBuffer(), r.status));
     expect(await get()).toBe(200); // now cached in the isolate
-    const revoked = await runCli(["token", "revoke", "--user", "dave", "--persist-to", dir]);
+    const revoked = await runCli(["token", "revoke", "--user", "dave", "--persist-to", dir, "--yes"]);
     expect(revoked.code).toBe(0);
     const start = Date.now();
     let status = 200;

@@ -90,7 +90,10 @@ describe("edgekv token (CLI against local TOKENS_KV)", () => {
     const left = JSON.parse((await cli(["token", "list", "--user", "dave", "--json", ...p()])).stdout) as { id: string }[];
     expect(left.map((x) => x.id)).toEqual([idOf(t3)]);
     await cli(["token", "issue", "--user", "dave", ...p()]);
-    const all = await cli(["token", "revoke", "--user", "dave", "--json", ...p()]);
+    const unconfirmed = await cli(["token", "revoke", "--user", "dave", "--json", ...p()]);
+    expect(unconfirmed.code).toBe(2);
+    expect(JSON.parse(unconfirmed.stdout)).toMatchObject({ ok: false, error: { code: "confirmation_required" } });
+    const all = await cli(["token", "revoke", "--user", "dave", "--json", "--yes", ...p()]);
     expect(JSON.parse(all.stdout)).toEqual({ user: "dave", revoked: 2 });
     expect((await rawKeys()).filter((k) => k.name.includes("dave"))).toEqual([]);
   });
@@ -113,8 +116,9 @@ describe("edgekv token (CLI against local TOKENS_KV)", () => {
     const terminal = { isTTY: true, read: () => Promise.reject(new Error("a terminal must not be read")) };
     const cases: [string[], number, string, Parameters<typeof cli>[1]?][] = [
       [["token", "issue"], 2, "--user is required"],
-      [["token", "issue", "--user", "a/b"], 1, "user must be"],
-      [["token", "issue", "--user", "x", "--scope", "GET /api"], 1, "a scope is METHOD:/glob"],
+      [["token", "issue", "--user", "a/b"], 2, "--user: user must be"],
+      [["token", "issue", "--user", "bad user!"], 2, "--user: user must be"],
+      [["token", "issue", "--user", "x", "--scope", "GET /api"], 2, "--scope: a scope is METHOD:/glob"],
       [["token", "issue", "--user", "x", "--ttl", "30"], 2, "--ttl must be at least 60"],
       [["token", "revoke", "ekv_notatoken"], 2, "a token on the command line"],
       [["token", "revoke", "-"], 2, "a token on the command line"],

@@ -48,7 +48,7 @@ describe("edgekv kv (CLI core against local state)", () => {
     const listed = await cli(["kv", "list", "--prefix", "list/", "--json", "--env", "site", "--persist-to", dir]);
     expect(listed.code).toBe(0);
     expect((JSON.parse(listed.stdout) as { name: string }[]).map((k) => k.name)).toEqual(["list/a", "list/b"]);
-    expect((await cli(["kv", "delete", "list/a", "--env", "site", "--persist-to", dir])).code).toBe(0);
+    expect((await cli(["kv", "delete", "list/a", "--env", "site", "--persist-to", dir, "--yes"])).code).toBe(0);
     const after = await cli(["kv", "list", "--prefix", "list/", "--env", "site", "--persist-to", dir]);
     expect(after.stdout.trim()).toBe("list/b");
   });
@@ -66,17 +66,18 @@ describe("edgekv kv (CLI core against local state)", () => {
 
 describe("edgekv CLI errors: one line, non-zero exit, nothing written", () => {
   it.each([
-    [["kv", "put", "k", "v", "--env", "site", "--ttl", "30"], 1, "KV limit expiration-ttl: expirationTtl 30 is less than 60 seconds"],
-    [["kv", "put", "x".repeat(513), "v", "--env", "site"], 1, "KV limit key-bytes: key is 513 bytes, more than 512"],
-    [["kv", "put", "..", "v", "--env", "site"], 1, 'KV limit key-dot: ".." is not a legal key'],
-    [["kv", "put", "k", "v", "--env", "site", "--metadata", JSON.stringify({ a: "x".repeat(1100) })], 1, "KV limit metadata-bytes"],
+    [["kv", "put", "k", "v", "--env", "site", "--ttl", "30"], 2, "KV limit expiration-ttl: expirationTtl 30 is less than 60 seconds"],
+    [["kv", "put", "x".repeat(513), "v", "--env", "site"], 2, "KV limit key-bytes: key is 513 bytes, more than 512"],
+    [["kv", "put", "..", "v", "--env", "site"], 2, 'KV limit key-dot: ".." is not a legal key'],
+    [["kv", "put", "k", "v", "--env", "site", "--metadata", JSON.stringify({ a: "x".repeat(1100) })], 2, "KV limit metadata-bytes"],
     [["kv", "put", "k", "v", "--env", "site", "--metadata", "{not json"], 2, "--metadata must be JSON"],
     [["kv", "put", "k", "v", "--env", "nowhere"], 2, '--env must be site, splitter or auth, got "nowhere"'],
-    [["kv", "put", "k", "v", "--env", "site", "--bogus"], 2, "Unknown option '--bogus'"],
+    [["kv", "put", "k", "v", "--env", "site", "--bogus"], 2, "unknown option --bogus"],
     [["kv", "put", "k", "v", "--env", "site", "--local", "--remote"], 2, "--local and --remote exclude each other"],
     [["kv", "put", "k", "--env", "site"], 2, "give either VALUE or --file PATH"],
     [["kv", "put", "k", "--file", "/nonexistent/file", "--env", "site"], 1, "cannot read /nonexistent/file: ENOENT"],
     [["nope"], 2, 'unknown command "nope"'],
+    [["kv", "gte", "k"], 2, 'unknown command "kv gte" (did you mean "get"?)'],
     [["kv", "frobnicate"], 2, 'unknown command "kv frobnicate"'],
   ])("%j exits %i with a clear message", async (args, code, message) => {
     const r = await cli([...(args as string[]), "--persist-to", dir]);
@@ -89,14 +90,14 @@ describe("edgekv CLI errors: one line, non-zero exit, nothing written", () => {
   it("a rejected write leaves the previous value in place", async () => {
     await cli(["kv", "put", "keep", "good", "--env", "site", "--persist-to", dir]);
     const bad = await cli(["kv", "put", "keep", "bad", "--env", "site", "--ttl", "1", "--persist-to", dir]);
-    expect(bad.code).toBe(1);
+    expect(bad.code).toBe(2);
     const got = await cli(["kv", "get", "keep", "--env", "site", "--persist-to", dir]);
     expect(got.stdout.trim()).toBe("good");
   });
 
   it("--verbose adds the stack trace", async () => {
     const r = await cli(["kv", "put", "k", "v", "--env", "site", "--ttl", "1", "--verbose", "--persist-to", dir]);
-    expect(r.code).toBe(1);
+    expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/\n\s+at /);
   });
 
@@ -109,11 +110,12 @@ describe("edgekv CLI errors: one line, non-zero exit, nothing written", () => {
   it("--help works at every level", async () => {
     const root = await cli(["--help"]);
     expect(root.code).toBe(0);
-    for (const g of ["site", "rollout", "token", "kv"]) expect(root.stdout).toContain(`  ${g}`);
+    for (const g of ["site", "rollout", "token", "kv", "completion"]) expect(root.stdout).toContain(`  edgekv ${g} `);
+    expect(root.stdout).toContain("Exit codes: 0 ok, 1 failure, 2 usage or invalid input");
     const group = await cli(["kv", "--help"]);
     expect(group.stdout).toContain("Commands:");
     const cmd = await cli(["kv", "put", "--help"]);
     expect(cmd.stdout).toContain("Usage: edgekv kv put KEY");
-    expect(cmd.stdout).toContain("--persist-to DIR");
+    expect(cmd.stdout).toMatch(/--persist-to +DIR: local state folder/);
   });
 });

@@ -40,6 +40,9 @@ describe("edgekv site deploy", () => {
     const again = JSON.parse((await cli(["site", "deploy", site, "--persist-to", state, "--json"])).stdout) as typeof r1;
     expect(again).toMatchObject({ version: r1.version, unchanged: true, newBlobs: 0 });
 
+    const unchangedDry = await cli(["site", "deploy", site, "--persist-to", state, "--dry-run"]);
+    expect(unchangedDry.stdout).toMatch(/^nothing would change: the same site is live as /);
+    expect(unchangedDry.stdout).toContain("nothing to upload");
     await writeFile(join(site, "about.html"), "<h1>changed</h1>");
     const dry = await cli(["site", "deploy", site, "--persist-to", state, "--dry-run"]);
     expect(dry.stdout).toMatch(/^would publish /);
@@ -58,7 +61,7 @@ describe("edgekv site deploy", () => {
     const back = await cli(["site", "rollback", "--persist-to", state]);
     expect(back.code, back.stderr).toBe(0);
     expect(back.stdout).toBe(`live: ${r1.version} (was ${second.version})\n`);
-    const gc = await cli(["site", "gc", "--keep", "1", "--grace", "0", "--persist-to", state, "--json"]);
+    const gc = await cli(["site", "gc", "--keep", "1", "--grace", "0", "--persist-to", state, "--json", "--yes"]);
     expect(JSON.parse(gc.stdout)).toMatchObject({ deletedVersions: [] });
   });
 
@@ -70,7 +73,7 @@ describe("edgekv site deploy", () => {
 
     const badRedirect = await siteDir({ "index.html": "x", _redirects: "/a /b 301\n\n/c /d 999\n" });
     const r = await cli(["site", "deploy", badRedirect, "--persist-to", state]);
-    expect(r.code).toBe(1);
+    expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/_redirects:3: invalid status "999"/);
 
     const badHeaders = await siteDir({ "index.html": "x", _headers: "  X-A: 1\n" });

@@ -58,21 +58,27 @@ describe("edgekv rollout: a 10 -> 20 -> 80 -> 100 rollout and rollbacks", () => 
     }
     expect((await status()).config).toMatchObject({ version: 4, percent: 80, live: "blue" });
     await tick();
-    expect((await run("promote")).code).toBe(0);
+    const unconfirmed = await run("promote");
+    expect(unconfirmed.code).toBe(2);
+    expect(unconfirmed.stderr).toContain("not confirmed: promote");
+    expect(unconfirmed.stderr).toContain("add --yes");
+    expect((await run("promote", "--yes")).code).toBe(0);
     expect((await status()).config).toMatchObject({ version: 5, percent: 0, live: "green" });
     const human = await run("status");
     expect(human.stdout).toContain("now:      0% to blue, 100% to green");
   });
 
-  it("refuses invalid input naming the field, and writes nothing", async () => {
+  it("refuses invalid input naming the field (exit 2, before KV is opened), and writes nothing", async () => {
     for (const [args, msg] of [
-      [["set", "150"], "invalid rollout config: percent: must be at most 100"],
-      [["set", "10.555"], "percent: must have at most two decimals"],
+      [["set", "150"], "invalid rollout config: PERCENT: must be at most 100"],
+      [["set", "-5"], "invalid rollout config: PERCENT: must be at least 0"],
+      [["set", "10.555"], "PERCENT: must have at most two decimals"],
       [["schedule", "20@+10m", "10@+5m"], "schedule: steps must be in strictly increasing time order"],
       [["schedule", "120@+1m"], "schedule.0.percent: must be at most 100"],
+      [["schedule", "20@+10m", "10@+20m"], "the ramp goes down at step 2 (20% -> 10%)"],
     ] as const) {
       const r = await run(...args);
-      expect(r.code, args.join(" ")).toBe(1);
+      expect(r.code, args.join(" ")).toBe(2);
       expect(r.stderr).toContain(msg);
     }
     const usage = await run("set", "ten");
@@ -112,10 +118,11 @@ describe("edgekv rollout: a 10 -> 20 -> 80 -> 100 rollout and rollbacks", () => 
     expect(h.find((e) => e.version === 3)).toMatchObject({ action: "set 20%", changes: ["~ percent: 10 -> 20"], at: new Date(T0).toISOString() });
     expect(h[0]!.by).toBeTruthy();
     await tick();
-    const r = await run("rollback", "--to", "3");
+    expect((await run("rollback", "--to", "3")).stderr).toContain("not confirmed: replace the rollout config with version 3's");
+    const r = await run("rollback", "--to", "3", "--yes");
     expect(r.code).toBe(0);
     expect((await status()).config).toMatchObject({ version: 8, percent: 20, live: "blue" });
-    expect((await run("rollback", "--to", "99")).stderr).toContain("no history entry for version 99");
+    expect((await run("rollback", "--to", "99", "--yes")).stderr).toContain("no history entry for version 99");
   });
 
   it("config get prints the document; config put validates, shows the diff and writes", async () => {
@@ -128,13 +135,14 @@ describe("edgekv rollout: a 10 -> 20 -> 80 -> 100 rollout and rollbacks", () => 
     expect(dry.stdout).toContain("~ percent: 20 -> 30");
     expect((await status()).config.version).toBe(8);
     await tick();
-    const put = await run("config", "put", file);
+    expect((await run("config", "put", file)).code).toBe(2); // not confirmed
+    const put = await run("config", "put", file, "--yes");
     expect(put.code).toBe(0);
     expect(put.stdout).toContain("wrote version 9");
     expect(put.stdout).toContain('+ rules.0.to: "green"');
     await writeFile(file, JSON.stringify({ ...doc, live: "red", origins: { blue: "nope", green: "https://g.test" } }));
-    const bad = await run("config", "put", file);
-    expect(bad.code).toBe(1);
+    const bad = await run("config", "put", file, "--yes");
+    expect(bad.code).toBe(2);
     expect(bad.stderr).toContain('live: must be "blue" or "green"');
     expect(bad.stderr).toContain("origins.blue: must be an absolute http(s) URL");
     await writeFile(file, "{ nope");
