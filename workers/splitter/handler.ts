@@ -1,10 +1,11 @@
 import { HttpError, toErrorResponse } from "../../shared/http/errors.ts";
 import { KvOps } from "../../shared/kv/index.ts";
 import type { FailureLimiter } from "../../shared/http/limiter.ts";
-import { DEFAULT_TIMEOUT_MS, type Color } from "./model.ts";
+import { DEFAULT_TIMEOUT_MS, guardState, type Color } from "./model.ts";
 import { normalizePath, type PathPolicy } from "../../shared/http/path.ts";
 import { parseOriginBase } from "../../shared/http/target.ts";
 import { callOrigin, forward, type Attempt, type OriginFetch, type Target } from "./forward.ts";
+import { mirror, type Background } from "./mirror.ts";
 import { readOverride } from "./override.ts";
 import { decide, type Reason } from "./route.ts";
 import type { ConfigSource } from "./store.ts";
@@ -48,9 +49,11 @@ function finish(attempt: Attempt, headers: Record<string, string>, setCookie: st
 /**
  * Routes one request to blue or green and forwards it. Never throws: origin
  * failures are 502/504, missing config is the fallback origin or 503.
- * @example return handle(request, { env, source, fetch, now: Date.now });
+ * `bg` (the request's ExecutionContext) runs mirrored copies after the
+ * response; without it nothing is mirrored.
+ * @example return handle(request, { env, source, fetch, now: Date.now }, ctx);
  */
-export async function handle(request: Request, deps: Deps): Promise<Response> {
+export async function handle(request: Request, deps: Deps, bg?: Background): Promise<Response> {
   const url = new URL(request.url);
   // One path policy (shared/http/path.ts): route on the normalised path and forward exactly it.
   const np = normalizePath(url.pathname, PATH_POLICY);
@@ -78,6 +81,7 @@ export async function handle(request: Request, deps: Deps): Promise<Response> {
   });
   // The origin sees the minted id on the very first request, as on the next ones.
   const cookie = sticky.minted ? `${config.sticky.cookie}=${sticky.id}` : undefined;
+  if (config.mirror && bg) mirror(request, to, config, d.color, deps.fetch, bg, cookie);
   const f = await forward(request, to, config, d.color, deps.fetch, cookie);
   const reason: Reason = f.failedOver ? "failover" : d.reason;
   const color: Color = f.color;
@@ -87,7 +91,8 @@ export async function handle(request: Request, deps: Deps): Promise<Response> {
       "x-edgekv-color": color,
       "x-edgekv-bucket": String(d.bucket),
       "x-edgekv-config-version": String(config.version),
-      "x-edgekv-reason": reason,
+      // With a guard, its state rides along (the why stays on the status page): "schedule; guard=paused".
+      "x-edgekv-reason": config.guard ? `${reason}; guard=${guardState(config)}` : reason,
     },
     sticky.minted ? stickyCookie(config.sticky.cookie, sticky.id, config.sticky.maxAgeSeconds) : undefined,
     timing(),

@@ -2,6 +2,7 @@ import { perIsolate } from "../../shared/http/isolate.ts";
 import { FailureLimiter } from "../../shared/http/limiter.ts";
 import { configTtlMs, type SplitterEnv } from "./env.ts";
 import { handle, type Deps } from "./handler.ts";
+import { tick } from "./scheduled.ts";
 import { ConfigSource } from "./store.ts";
 import { STATUS_RATE_LIMIT_PERIOD_SECONDS } from "./status.ts";
 
@@ -20,7 +21,11 @@ const depsFor = perIsolate(
 );
 
 export default {
-  fetch(request, env): Promise<Response> {
-    return handle(request, depsFor(env));
+  fetch(request, env, ctx): Promise<Response> {
+    return handle(request, depsFor(env), ctx);
+  },
+  // The cron trigger ([env.splitter.triggers]): the guard, and webhooks on every rollout change.
+  async scheduled(controller, env): Promise<void> {
+    await tick({ env, fetch: (r) => fetch(r), now: controller.scheduledTime });
   },
 } satisfies ExportedHandler<SplitterEnv>;

@@ -13,6 +13,8 @@ import { MAX_GLOB_LENGTH } from "../../shared/http/glob.ts";
 export const CONFIG_KEY = "rollout/config";
 /** KV prefix of history entries, `rollout/history/<version zero-padded to 10>`. */
 export const HISTORY_PREFIX = "rollout/history/";
+/** KV key of what the cron last notified webhooks of (`NotifiedSchema`); written only when that changes. */
+export const NOTIFIED_KEY = "rollout/notified";
 /** History entries kept; older ones are deleted by the CLI after each write. */
 export const HISTORY_LIMIT = 50;
 export const MAX_RULES = 50;
@@ -30,15 +32,28 @@ export type Color = (typeof COLORS)[number];
 /** The colour that is not `c`. */
 export const otherColor = (c: Color): Color => (c === "blue" ? "green" : "blue");
 
-/** An absolute http(s) URL without query, fragment or credentials. */
-export function isHttpUrl(s: string): boolean {
+/**
+ * An absolute http(s) URL without fragment or credentials (which would sit in
+ * KV and logs), and without a query unless `query` (webhook receivers may route by one).
+ */
+export function isHttpUrl(s: string, query = false): boolean {
   try {
     const u = new URL(s);
-    return (u.protocol === "http:" || u.protocol === "https:") && !u.search && !u.hash && !u.username && !u.password;
+    return (u.protocol === "http:" || u.protocol === "https:") && (query || !u.search) && !u.hash && !u.username && !u.password;
   } catch {
     return false;
   }
 }
+/** A webhook receiver (see isHttpUrl). */
+export const isWebhookUrl = (s: string): boolean => s.length <= 2048 && isHttpUrl(s, true);
+
+/**
+ * A probe path: one `/`, then RFC 3986 path characters (no `\`, no `//`, no
+ * `.`/`..` segment that would climb out of the origin's prefix), and an
+ * optional query. Probes go only to the configured origin (shared/http/target.ts).
+ */
+export const isProbePath = (s: string): boolean =>
+  s.length <= 256 && /^\/(?!\/)[\w\-.~!$&'()*+,;=:@%/]*(\?[\w\-.~!$&'()*+,;=:@%/?]*)?$/.test(s) && !/(^|\/)\.\.?(\/|\?|$)|%2e|%2f|%5c/i.test(s.split("?")[0]!);
 
 /** RFC 9110 token characters: valid for header and cookie names alike. */
 export const TOKEN_RE = /^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,64}$/;
@@ -108,6 +123,48 @@ const sticky = refine(
   'sticky.header is required when sticky.by is "header"',
 );
 
+/** Probe rounds per tick times their worst duration must fit in a one-minute cron tick, with room for webhooks. */
+export const MAX_GUARD_TICK_MS = 50_000;
+export const DEFAULT_PROBE_TIMEOUT_MS = 2_000;
+export const DEFAULT_PROBE_INTERVAL_MS = 1_000;
+export const MAX_PROBES = 3;
+export const MAX_WEBHOOKS = 5;
+
+const probe = obj(
+  {
+    path: refine(string, isProbePath, "must be a path starting with one / (no //, \\ or dot segments), e.g. /health"),
+    status: opt(all(some(whole(100, 599)), [(a) => a.length <= 10, "must have at most 10 statuses"])),
+    timeoutMs: opt(whole(100, 10_000), DEFAULT_PROBE_TIMEOUT_MS),
+  },
+  true,
+);
+const guardAction = pick(["pause", "rollback"] as const, 'must be "pause" or "rollback"');
+const threshold = refine(
+  obj({ failures: whole(1, 10), of: opt(whole(1, 10)) }, true),
+  (t) => t.of === undefined || t.of >= t.failures,
+  "threshold.of must be at least threshold.failures",
+);
+/** Probe rounds one tick runs: `of`, or `failures` (consecutive) when `of` is absent. */
+export const guardRounds = (t: { failures: number; of?: number | undefined }): number => t.of ?? t.failures;
+
+const guard = refine(
+  obj(
+    {
+      probes: all(some(probe), [(p) => p.length <= MAX_PROBES, `must have at most ${MAX_PROBES} probes`]),
+      threshold: opt(threshold, { failures: 3 }),
+      action: guardAction,
+      intervalMs: opt(whole(0, 10_000), DEFAULT_PROBE_INTERVAL_MS),
+      /** Set by the cron when the guard trips; cleared by `edgekv rollout resume`. Absent: healthy. */
+      trip: opt(obj({ at: time, reason: text(500, 1), action: guardAction }, true)),
+    },
+    true,
+  ),
+  (g) => guardRounds(g.threshold) * (Math.max(...g.probes.map((p) => p.timeoutMs)) + g.intervalMs) <= MAX_GUARD_TICK_MS,
+  `rounds (threshold.of, else threshold.failures) x (largest probe timeoutMs + intervalMs) must be at most ${MAX_GUARD_TICK_MS} ms (one cron tick)`,
+);
+
+const webhookUrl = refine(string, isWebhookUrl, "must be an absolute http(s) URL without credentials or fragment");
+
 const rolloutConfig = refine(
   obj(
     {
@@ -128,6 +185,9 @@ const rolloutConfig = refine(
       overrides: opt(obj({ cookie: opt(token, DEFAULT_OVERRIDE_COOKIE), header: opt(token, DEFAULT_OVERRIDE_HEADER) }, true), {}),
       failover: opt(kind<boolean>("boolean", "must be true or false"), false),
       timeoutMs: opt(whole(100, 120_000), DEFAULT_TIMEOUT_MS),
+      guard: opt(guard),
+      mirror: opt(obj({ percent }, true)),
+      webhooks: opt(obj({ urls: all(some(webhookUrl), [(u) => u.length <= MAX_WEBHOOKS, `must have at most ${MAX_WEBHOOKS} URLs`]) }, true)),
       updatedAt: opt(str),
       updatedBy: opt(text(128)),
     },
@@ -146,12 +206,21 @@ export const RolloutConfigSchema = standard(rolloutConfig);
 
 export type RolloutConfig = Infer<typeof RolloutConfigSchema>;
 /** What may be written: the fields with a default may be left out. */
-export type RolloutConfigInput = Omit<RolloutConfig, "salt" | "sticky" | "overrides" | "failover" | "timeoutMs"> & {
+export type RolloutConfigInput = Omit<RolloutConfig, "salt" | "sticky" | "overrides" | "failover" | "timeoutMs" | "guard"> & {
+  guard?: GuardInput;
   salt?: string;
   sticky?: Partial<RolloutConfig["sticky"]>;
   overrides?: Partial<RolloutConfig["overrides"]>;
   failover?: boolean;
   timeoutMs?: number;
+};
+export type Guard = NonNullable<RolloutConfig["guard"]>;
+export type GuardTrip = NonNullable<Guard["trip"]>;
+/** A guard as written: defaults may be left out. */
+export type GuardInput = Omit<Guard, "probes" | "threshold" | "intervalMs"> & {
+  probes: { path: string; status?: number[]; timeoutMs?: number }[];
+  threshold?: Guard["threshold"];
+  intervalMs?: number;
 };
 export type Rule = NonNullable<RolloutConfig["rules"]>[number];
 export type Step = NonNullable<RolloutConfig["schedule"]>[number];
@@ -161,6 +230,22 @@ export const HistoryEntrySchema = standard(
   obj({ version: whole(1), at: string, by: string, action: string, changes: arr(string), config: rolloutConfig }, true),
 );
 export type HistoryEntry = Infer<typeof HistoryEntrySchema>;
+
+/** What the cron last sent webhooks about: the config version and the schedule step in force. */
+export const NotifiedSchema = standard(obj({ version: whole(1), step: whole(-1), at: string }, true));
+export type Notified = Infer<typeof NotifiedSchema>;
+
+/** `rollout/history/` + this: the version zero-padded to 10 digits, so keys list in version order (the CLI's historyKey). */
+export const historyName = (version: number): string => String(version).padStart(10, "0");
+
+/**
+ * The guard's state as the edge sees it: off (no guard), healthy, paused or rolled back.
+ * @example guardState(cfg) // "healthy"
+ */
+export function guardState(config: Pick<RolloutConfig, "guard">): "off" | "healthy" | "paused" | "rolled-back" {
+  const g = config.guard;
+  return !g ? "off" : !g.trip ? "healthy" : g.trip.action === "pause" ? "paused" : "rolled-back";
+}
 
 export type ParseResult = { ok: true; config: RolloutConfig } | { ok: false; issues: string[] };
 

@@ -5,7 +5,7 @@ import { otherColor, type Color, type RolloutConfig, type Rule } from "./model.t
 import { effectivePercent } from "./schedule.ts";
 
 /** Why a request went where it went (the `x-edgekv-reason` header). */
-export type Reason = "bucket" | "rule" | "override" | "schedule" | "failover" | "fallback";
+export type Reason = "bucket" | "rule" | "override" | "schedule" | "failover" | "fallback" | "guard";
 
 export interface RouteInput {
   method: string;
@@ -58,8 +58,9 @@ export function ruleMatches(rule: Rule, input: RouteInput): boolean {
 }
 
 /**
- * Picks the colour for one request: a verified override, else the first
- * matching rule, else the bucket against the percentage in force now.
+ * Picks the colour for one request: a verified override, else the live colour
+ * while a guard's rollback holds, else the first matching rule, else the
+ * bucket against the percentage in force now (schedule.ts, guard included).
  * @example decide(cfg, { method: "GET", path: "/", headers, id: "abc", override: null, now: Date.now() })
  */
 export function decide(config: RolloutConfig, input: RouteInput): Decision {
@@ -67,6 +68,8 @@ export function decide(config: RolloutConfig, input: RouteInput): Decision {
   const other = otherColor(config.live);
   const eff = effectivePercent(config, input.now);
   if (input.override) return { color: input.override, reason: "override", bucket, percent: eff.percent };
+  // A guard that rolled back sends everybody (rules included) to the live colour; signed testers may still look.
+  if (config.guard?.trip?.action === "rollback") return { color: config.live, reason: "guard", bucket, percent: 0 };
   for (const rule of config.rules ?? []) {
     if (!ruleMatches(rule, input)) continue;
     if (rule.to) return { color: rule.to, reason: "rule", bucket, percent: eff.percent };

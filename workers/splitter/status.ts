@@ -5,9 +5,10 @@ import { bearerSecret } from "../../shared/http/bearer.ts";
 import { HttpError, toErrorResponse } from "../../shared/http/errors.ts";
 import { clientKey, tooManyFailures as rateLimited } from "../../shared/http/limiter.ts";
 import { secretState, weakSecretError } from "../../shared/http/secrets.ts";
-import { otherColor, type RolloutConfig } from "./model.ts";
+import { guardState, otherColor, type RolloutConfig } from "./model.ts";
 import type { Deps } from "./handler.ts";
 import { effectivePercent } from "./schedule.ts";
+import { webhookKey, webhookUrls } from "./webhook.ts";
 
 /** The Worker's own endpoints live under this prefix; everything else is proxied. */
 export const STATUS_PREFIX = "/__edgekv/status";
@@ -44,8 +45,20 @@ export function statusJson(config: RolloutConfig | null, deps: Deps) {
     configTtlMs: s.ttlMs,
     overridesEnabled: secretState("OVERRIDE_SECRET", "splitter", deps.env.OVERRIDE_SECRET).kind === "ok",
     fallbackOrigin: deps.env.FALLBACK_ORIGIN || null,
+    // As of the last cron tick that changed it (the cron writes only on a trip).
+    guard: config?.guard
+      ? { state: guardState(config), action: config.guard.action, since: config.guard.trip?.at ?? null, reason: config.guard.trip?.reason ?? null }
+      : null,
+    mirrorPercent: config?.mirror?.percent ?? 0,
+    webhooks: config ? webhooksOf(config, deps) : null,
     config,
   };
+}
+
+/** How many receivers the cron would notify, and whether it can sign (else webhooks are off). */
+function webhooksOf(config: RolloutConfig, deps: Deps) {
+  const receivers = webhookUrls(config, deps.env.WEBHOOK_URLS).length;
+  return { receivers, on: receivers > 0 && webhookKey(deps.env.WEBHOOK_SECRET) !== null };
 }
 
 const esc = (s: unknown) => String(s).replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
@@ -76,6 +89,9 @@ function html(st: ReturnType<typeof statusJson>): string {
 <h2>Schedule</h2><ol>${steps.map((s) => `<li>${esc(s.at)}: ${s.percent}%</li>`).join("")}</ol>`;
     } else body += "</svg>";
   }
+  const g = st.guard;
+  if (g) body += `<p>Guard: <b>${g.state}</b>${g.since ? ` since ${esc(g.since)}: ${esc(g.reason)}` : ""} (action: ${g.action})</p>`;
+  if (st.mirrorPercent) body += `<p>Mirroring ${st.mirrorPercent}% of GET/HEAD to the other colour.</p>`;
   if (st.lastError) body += `<p>Last config error (${st.lastError.at}): ${esc(st.lastError.message)}</p>`;
   return `<!doctype html><meta charset="utf-8"><title>edgekv rollout</title><h1>edgekv rollout</h1>${body}`;
 }

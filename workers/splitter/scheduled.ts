@@ -1,0 +1,169 @@
+import { KvWriter, json, type KvBinding } from "../../shared/kv/index.ts";
+import type { SplitterEnv } from "./env.ts";
+import type { OriginFetch } from "./forward.ts";
+import { checkGuard } from "./guard.ts";
+import {
+  CONFIG_KEY,
+  HISTORY_PREFIX,
+  HistoryEntrySchema,
+  NOTIFIED_KEY,
+  NotifiedSchema,
+  RolloutConfigSchema,
+  guardState,
+  historyName,
+  otherColor,
+  type Notified,
+  type RolloutConfig,
+} from "./model.ts";
+import { effectivePercent } from "./schedule.ts";
+import { deliver, webhookKey, webhookUrls, type Delivery } from "./webhook.ts";
+
+export interface TickDeps {
+  env: SplitterEnv;
+  /** Probes and webhooks (the global fetch in production). */
+  fetch: OriginFetch;
+  /** The tick's clock: the controller's scheduledTime. */
+  now: number;
+  sleep?: (ms: number) => Promise<void>;
+  log?: (line: string) => void;
+}
+
+/** What one tick did (for tests and the log). */
+export interface TickResult {
+  version: number | null;
+  probed: boolean;
+  tripped: string | null;
+  notified: Delivery[] | null;
+}
+
+/**
+ * KV propagates a write to other locations in about 60 s, and a read there
+ * may return the old value until then: for that long after its own write,
+ * this isolate trusts what it wrote over an older read. A hint that avoids a
+ * duplicate trip or webhook, never the source of truth.
+ */
+const MEMO_MS = 120_000;
+const memos = new WeakMap<KvBinding, { config?: RolloutConfig; notified?: Notified; until: number }>();
+
+const newer = <T extends { version: number }>(read: T | null, memo: T | undefined, live: boolean): T | null =>
+  live && memo && (!read || memo.version > read.version) ? memo : read;
+
+const sleeper = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+/**
+ * One cron tick: probe and evaluate the guard, write a trip once, and send
+ * one webhook per rollout change. A healthy tick, and one where nothing
+ * changed, writes nothing. Never throws.
+ * @example await tick({ env, fetch, now: controller.scheduledTime })
+ */
+export async function tick(deps: TickDeps): Promise<TickResult> {
+  const log = deps.log ?? ((l: string) => console.log(l));
+  const out: TickResult = { version: null, probed: false, tripped: null, notified: null };
+  try {
+    const kv = deps.env.ROLLOUT_KV;
+    const memo = memos.get(kv);
+    const live = !!memo && Date.now() < memo.until;
+    const configs = new KvWriter(kv, { codec: json(RolloutConfigSchema) });
+    let config = newer(await configs.get(CONFIG_KEY), memo?.config, live);
+    if (!config) return out;
+    const guard = config.guard;
+    const eff = effectivePercent(config, deps.now);
+    // Probe only while the non-live colour has a share, or a step that will give it one.
+    if (guard && !guard.trip && (eff.percent > 0 || eff.next)) {
+      out.probed = true;
+      const v = await checkGuard(config, guard, deps.fetch, deps.sleep ?? sleeper);
+      if (v.tripped) {
+        // KV has no compare-and-swap: re-read just before writing, as the CLI does.
+        const again = newer(await configs.get(CONFIG_KEY), memo?.config, live);
+        if (again?.version === config.version) {
+          config = await trip(kv, config, v.reason, deps.now);
+          memos.set(kv, { ...memos.get(kv), config, until: Date.now() + MEMO_MS });
+          out.tripped = v.reason;
+          log(JSON.stringify({ level: "warn", code: "guard_tripped", version: config.version, action: guard.action, reason: v.reason }));
+        }
+      }
+    }
+    out.version = config.version;
+    out.notified = await notify(kv, config, deps, log);
+  } catch (err) {
+    log(JSON.stringify({ level: "error", code: "tick_failed", message: err instanceof Error ? err.message : String(err) }));
+  }
+  return out;
+}
+
+/** Writes the tripped config as version + 1: the history entry first (as the CLI does), then the config. */
+async function trip(kv: KvBinding, config: RolloutConfig, reason: string, now: number): Promise<RolloutConfig> {
+  const guard = config.guard!;
+  const at = new Date(now).toISOString();
+  const next: RolloutConfig = {
+    ...config,
+    version: config.version + 1,
+    updatedAt: at,
+    updatedBy: "guard",
+    guard: { ...guard, trip: { at, reason, action: guard.action } },
+  };
+  const changes = [`+ guard.trip.at: "${at}"`, `+ guard.trip.reason: ${JSON.stringify(reason)}`, `+ guard.trip.action: "${guard.action}"`];
+  if (guard.action === "rollback") {
+    // A real rollback, as `edgekv rollout rollback` writes it: resuming later does not bring the old share back.
+    next.percent = 0;
+    delete next.schedule;
+    if (config.percent !== 0) changes.push(`~ percent: ${config.percent} -> 0`);
+    if (config.schedule) changes.push(`- schedule: ${config.schedule.length} steps`);
+  }
+  const history = new KvWriter(kv, { prefix: HISTORY_PREFIX, codec: json(HistoryEntrySchema) });
+  await history.put(historyName(next.version), { version: next.version, at, by: "guard", action: `guard ${guard.action}`, changes, config: next });
+  await new KvWriter(kv, { codec: json(RolloutConfigSchema) }).put(CONFIG_KEY, next);
+  return next;
+}
+
+/**
+ * Sends one signed event when the config version or the schedule step in
+ * force differs from the last one notified, then remembers it (one small
+ * write, only then). Off without receivers or a strong WEBHOOK_SECRET.
+ */
+async function notify(kv: KvBinding, config: RolloutConfig, deps: TickDeps, log: (l: string) => void): Promise<Delivery[] | null> {
+  const urls = webhookUrls(config, deps.env.WEBHOOK_URLS);
+  if (!urls.length) return null;
+  const key = webhookKey(deps.env.WEBHOOK_SECRET);
+  if (!key) return null;
+  const memo = memos.get(kv);
+  const store = new KvWriter(kv, { codec: json(NotifiedSchema) });
+  const last = newer(await store.get(NOTIFIED_KEY), memo?.notified, !!memo && Date.now() < memo.until);
+  const eff = effectivePercent(config, deps.now);
+  if (last && (last.version > config.version || (last.version === config.version && last.step === eff.step))) return null;
+
+  const changed = !last || last.version !== config.version;
+  const trip = config.guard?.trip;
+  const type = !changed ? "rollout.step" : config.updatedBy === "guard" && trip ? "rollout.guard_tripped" : "rollout.updated";
+  const canary = otherColor(config.live);
+  let text = `edgekv rollout v${config.version}: ${eff.percent}% to ${canary}, ${config.live} live`;
+  if (type === "rollout.step") text += ` (schedule step ${eff.step + 1} of ${config.schedule?.length ?? 0})`;
+  else if (config.updatedBy) text += ` (by ${config.updatedBy})`;
+  if (trip) text += `; guard ${trip.action === "pause" ? "paused the ramp" : "rolled back"} at ${trip.at}: ${trip.reason}`;
+  const body = JSON.stringify({
+    type,
+    timestamp: new Date(deps.now).toISOString(),
+    data: {
+      version: config.version,
+      live: config.live,
+      canary,
+      percent: eff.percent,
+      step: eff.step,
+      guard: guardState(config),
+      trip: trip ?? null,
+      updatedBy: config.updatedBy ?? null,
+    },
+    text,
+  });
+  const id = `msg_edgekv_v${config.version}_s${eff.step + 1}`;
+  const sent = await deliver(urls, id, body, key, deps.fetch, deps.sleep ?? sleeper);
+  for (const d of sent) {
+    // The receiver's origin only: a URL's path or query may hold its own secret.
+    if (!d.ok) log(JSON.stringify({ level: "error", code: "webhook_failed", receiver: new URL(d.url).origin, attempts: d.attempts, last: d.last, id }));
+  }
+  // Remembered even when a receiver failed every attempt: one event per change, never a retry storm.
+  const notified = { version: config.version, step: eff.step, at: new Date(deps.now).toISOString() };
+  await store.put(NOTIFIED_KEY, notified);
+  memos.set(kv, { ...memos.get(kv), notified, until: Date.now() + MEMO_MS });
+  return sent;
+}
