@@ -4,6 +4,7 @@ import type { KvBinding } from "../../shared/kv/index.ts";
 import { listBlobMarkers, publishSite, siteStores } from "../../cli/site/publish.ts";
 import { gc, listVersions, rollback } from "../../cli/site/versions.ts";
 import { POINTER_MAX_AGE_MS } from "../../workers/site/store.ts";
+import { MAX_HOT_FILE_BYTES } from "../../workers/site/hot.ts";
 import { SAMPLE, freshKv, kvReads, publish, server } from "./helpers.ts";
 
 const enc = new TextEncoder();
@@ -275,9 +276,13 @@ describe("KV failures", () => {
   });
 });
 
+// Larger than the isolate holds: served through the Cache API on a custom domain.
+const medium = "m".repeat(MAX_HOT_FILE_BYTES + 1);
+
 describe("the Worker entry point", () => {
   it("serves SITE_KV through exports.default.fetch", async () => {
-    await publish(env.SITE_KV as unknown as KvBinding, { "/index.html": "entry" });
+    // One deploy for the describe: the entry's isolate holds the live pointer for POINTER_FRESH_MS.
+    await publish(env.SITE_KV as unknown as KvBinding, { "/index.html": "entry", "/medium.txt": medium });
     const worker = (exports as unknown as { default: { fetch(r: Request): Promise<Response> } }).default;
     const res = await worker.fetch(new Request("http://site.test/"));
     expect(res.status).toBe(200);
@@ -285,15 +290,20 @@ describe("the Worker entry point", () => {
     expect(res.headers.get("Server-Timing")).toMatch(/^kv;desc="reads=\d+/);
   });
 
-  it("uses the Cache API on a custom domain, and skips it on workers.dev where it has no effect", async () => {
-    await publish(env.SITE_KV as unknown as KvBinding, { "/index.html": "entry" });
+  it("holds small bodies in the isolate; uses the Cache API for larger ones on a custom domain, and skips it on workers.dev", async () => {
     const worker = (exports as unknown as { default: { fetch(r: Request): Promise<Response> } }).default;
-    const timing = async (url: string) => {
+    const get = async (url: string, body: string) => {
       const res = await worker.fetch(new Request(url, { headers: { "Accept-Encoding": "identity" } }));
-      expect(await res.text()).toBe("entry");
+      expect(await res.text()).toBe(body);
       return res.headers.get("Server-Timing") ?? "";
     };
-    expect(await timing("https://www.example.test/")).toMatch(/cache;desc="(hit|miss)"/);
-    expect(await timing("https://edgekv-site.someone.workers.dev/")).not.toContain("cache;");
+    // A small file: read from KV once per isolate (at most), then from the isolate with no KV read.
+    await get("https://www.example.test/", "entry");
+    const hot = await get("https://www.example.test/", "entry");
+    expect(hot).toContain('cache;desc="isolate"');
+    expect(hot).toMatch(/reads=0/);
+    expect(await get("https://edgekv-site.someone.workers.dev/", "entry")).toContain('cache;desc="isolate"');
+    expect(await get("https://www.example.test/medium.txt", medium)).toMatch(/cache;desc="(hit|miss)"/);
+    expect(await get("https://edgekv-site.someone.workers.dev/medium.txt", medium)).not.toContain("cache;");
   });
 });

@@ -123,16 +123,36 @@ describe("not found", () => {
     expect(res.headers.get("Cache-Control")).toBe("no-store");
   });
 
-  it("SPA mode serves the fallback with 200, but still 404s a missing file with an extension", async () => {
+  it("SPA mode serves the fallback with 200 to navigations, but still 404s a missing file with an extension", async () => {
     const kv = freshKv();
     await publish(kv, { "/index.html": "<app>", "/main.js": "js", "/404.html": "nf" }, { spa: "/index.html" });
     const app = server(kv);
-    const deep = await app.fetch("/users/42/settings");
+    const page = { headers: { "Sec-Fetch-Mode": "navigate", Accept: "text/html,*/*;q=0.8" } };
+    const deep = await app.fetch("/users/42/settings", page);
     expect(deep.status).toBe(200);
     expect(await deep.text()).toBe("<app>");
-    const asset = await app.fetch("/missing.js");
+    // Without Sec-Fetch-Mode (older browsers, crawlers), an Accept naming text/html is a navigation.
+    expect((await app.fetch("/users/42", { headers: { Accept: "text/html" } })).status).toBe(200);
+    const asset = await app.fetch("/missing.js", page);
     expect(asset.status).toBe(404);
     expect(await asset.text()).toBe("nf");
+  });
+
+  it("SPA mode gives scripts and API clients a 404 for a missing path, never the app shell", async () => {
+    const kv = freshKv();
+    await publish(kv, { "/index.html": "<app>", "/404.html": "nf" }, { spa: "/index.html" });
+    const app = server(kv);
+    const kinds: Record<string, string>[] = [
+      { "Sec-Fetch-Mode": "cors", Accept: "*/*" }, // fetch() from a script
+      { "Sec-Fetch-Mode": "no-cors", Accept: "text/html" }, // a mode that is not a navigation wins over Accept
+      { Accept: "application/json" }, // an API client
+      {}, // curl
+    ];
+    for (const headers of kinds) {
+      const res = await app.fetch("/api/users", { headers });
+      expect(res.status, JSON.stringify(headers)).toBe(404);
+      expect(await res.text()).toBe("nf");
+    }
   });
 
   it("says so when nothing was deployed", async () => {

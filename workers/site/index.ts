@@ -5,19 +5,21 @@
  */
 import { perIsolate } from "../../shared/http/isolate.ts";
 import type { SiteEnv } from "./env.ts";
+import { HotBodies } from "./hot.ts";
 import { SiteReader } from "./store.ts";
 import { handleSite } from "./serve.ts";
 
 const WORKERS_DEV = /^https?:\/\/[^/]*\.workers\.dev(?::\d+)?\//;
 
-// One reader per isolate (shared/http/isolate.ts), so the pointer, indexes and shards stay cached across requests.
-const readerFor = perIsolate((env: SiteEnv) => new SiteReader(env.SITE_KV));
+// One reader and one body cache per isolate (shared/http/isolate.ts), so the pointer, indexes,
+// shards and small bodies stay cached across requests.
+const depsFor = perIsolate((env: SiteEnv) => ({ reader: new SiteReader(env.SITE_KV), hot: new HotBodies() }));
 
 export default {
   fetch(request, env, ctx): Promise<Response> {
-    const reader = readerFor(env);
+    const { reader, hot } = depsFor(env);
     // The Cache API has no effect on workers.dev: skip its cost there (a regex, not a second URL parse).
     const cache = WORKERS_DEV.test(request.url) ? undefined : caches.default;
-    return handleSite(request, { reader, waitUntil: (p) => ctx.waitUntil(p), cache });
+    return handleSite(request, { reader, hot, waitUntil: (p) => ctx.waitUntil(p), cache });
   },
 } satisfies ExportedHandler<SiteEnv>;

@@ -7,6 +7,7 @@ import { HttpError, toErrorResponse } from "../../shared/http/errors.ts";
 import { normalizePath } from "../../shared/http/path.ts";
 import { KvOps } from "../../shared/kv/ops.ts";
 import { openBody } from "./body.ts";
+import type { HotBodies } from "./hot.ts";
 import { VersionNotReady, type SiteReader } from "./store.ts";
 import { FINGERPRINT_RE, SITE_PATH_POLICY, type Encoding, type Entry, type SiteIndex } from "./model.ts";
 import { etagMatches, ifRangeAllows, parseRange, pickEncoding } from "./negotiate.ts";
@@ -38,10 +39,15 @@ export interface SiteDeps {
    * and path sharing a file shares one entry, and a hit costs no KV read.
    */
   cache?: Cache;
+  /**
+   * Small bodies held in the isolate (hot.ts), by content hash: a hot file then
+   * costs no KV read and no Cache API lookup. Bodies it would not hold use `cache`.
+   */
+  hot?: HotBodies;
 }
 
-/** KV accounting plus what the Cache API did for this request. */
-type SiteOps = KvOps & { edgeCache?: "hit" | "miss" };
+/** KV accounting plus where the body came from: the Cache API (hit/miss) or the isolate. */
+type SiteOps = KvOps & { edgeCache?: "hit" | "miss" | "isolate" };
 
 interface Ctx {
   request: Request;
@@ -132,6 +138,18 @@ async function route(ctx: Ctx, path: string, older: string[]): Promise<Response>
   return notFound(ctx, path);
 }
 
+/**
+ * A browser loading a page, not a script or an API client: `Sec-Fetch-Mode:
+ * navigate`, or (without Sec-Fetch-Mode) an `Accept` naming text/html. Only
+ * these get the SPA fallback, so a missing `/api/users` or `/app` fetched by a
+ * script is a 404, never index.html with a 200.
+ */
+export function isNavigation(h: Headers): boolean {
+  const mode = h.get("Sec-Fetch-Mode");
+  if (mode !== null) return mode === "navigate";
+  return (h.get("Accept") ?? "").includes("text/html");
+}
+
 function exists(ctx: Ctx, index: SiteIndex): (p: string) => Promise<boolean> {
   return async (p) => (await ctx.deps.reader.entry(index, p, ctx.ops)) !== undefined;
 }
@@ -139,7 +157,7 @@ function exists(ctx: Ctx, index: SiteIndex): (p: string) => Promise<boolean> {
 async function notFound(ctx: Ctx, path: string): Promise<Response> {
   const { index, deps, ops } = ctx;
   const last = path.slice(path.lastIndexOf("/") + 1);
-  if (index.spa && !last.includes(".")) {
+  if (index.spa && !last.includes(".") && isNavigation(ctx.request.headers)) {
     const spa = await deps.reader.entry(index, index.spa, ops);
     if (spa) return serveFile(ctx, path, spa, 200);
   }
@@ -153,9 +171,17 @@ async function notFound(ctx: Ctx, path: string): Promise<Response> {
   );
 }
 
+const SECURITY_ENTRIES = Object.entries(SECURITY_HEADERS);
+
+/** The security headers, then the site's `_headers` rules for `path`, on `headers` (before any Response is built). */
+function decorate(ctx: Ctx, path: string, headers: Headers): Headers {
+  for (const [k, v] of SECURITY_ENTRIES) if (!headers.has(k)) headers.set(k, v);
+  applyHeaderRules(ctx.index.headers, path, headers);
+  return headers;
+}
+
 function withHeaders(ctx: Ctx, path: string, res: Response): Response {
-  for (const [k, v] of Object.entries(SECURITY_HEADERS)) if (!res.headers.has(k)) res.headers.set(k, v);
-  applyHeaderRules(ctx.index.headers, path, res.headers);
+  decorate(ctx, path, res.headers);
   return res;
 }
 
@@ -176,8 +202,8 @@ async function serveFile(ctx: Ctx, path: string, entry: Entry, status: 200 | 404
   }
   if (entry.z) headers.set("Vary", "Accept-Encoding");
   if (enc) headers.set("Content-Encoding", enc === "gz" ? "gzip" : "br");
-  const base = withHeaders(ctx, path, new Response(null, { headers }));
-  const out = base.headers;
+  // One Headers, one Response at the end: no intermediate Response to copy headers out of.
+  const out = decorate(ctx, path, headers);
 
   const inm = h.get("If-None-Match");
   const all = [`"${entry.h}"`, `"${entry.h}-br"`, `"${entry.h}-gz"`];
@@ -211,7 +237,12 @@ async function serveFile(ctx: Ctx, path: string, entry: Entry, status: 200 | 404
  * The bytes start..end of a blob: from the colo cache when it has the whole blob,
  * else from KV (filling the cache for whole bodies up to EDGE_CACHE_MAX_BYTES).
  */
-async function bodyOf(ctx: Ctx, entry: Entry, enc: Encoding | "id", size: number, start: number, end: number, code: number): Promise<ReadableStream> {
+async function bodyOf(ctx: Ctx, entry: Entry, enc: Encoding | "id", size: number, start: number, end: number, code: number): Promise<BodyInit> {
+  const hot = ctx.deps.hot;
+  if (hot?.fits(size)) {
+    const bytes = await hotBody(ctx, hot, entry, enc, size);
+    return start === 0 && end === size - 1 ? bytes : bytes.subarray(start, end + 1);
+  }
   const cache = code === 206 || size > EDGE_CACHE_MAX_BYTES ? undefined : ctx.deps.cache;
   // Keyed by content, under this site's origin (Cache API keys are per zone).
   const key = cache && new Request(`${ctx.url.origin}/__edgekv/blob/${entry.h}/${enc}`);
@@ -227,4 +258,20 @@ async function bodyOf(ctx: Ctx, entry: Entry, enc: Encoding | "id", size: number
   const stored = new Response(copy, { headers: { "Cache-Control": CACHE_IMMUTABLE, "Content-Length": String(size) } });
   ctx.waitUntil(cache.put(key, stored).catch(() => undefined));
   return client;
+}
+
+/** The whole stored variant from the isolate, else read once from KV and kept (its hash names it forever). */
+async function hotBody(ctx: Ctx, hot: HotBodies, entry: Entry, enc: Encoding | "id", size: number): Promise<Uint8Array> {
+  const key = `${entry.h}:${enc}`;
+  const held = hot.get(key);
+  if (held) {
+    ctx.ops.edgeCache = "isolate";
+    return held;
+  }
+  const plan = { hash: entry.h, enc, size, chunk: ctx.index.chunk, start: 0, end: size - 1 };
+  const bytes = new Uint8Array(await new Response(await openBody(ctx.deps.reader, plan, ctx.ops, ctx.waitUntil)).arrayBuffer());
+  // A short read is never kept (nor served: the Content-Length would lie).
+  if (bytes.byteLength !== size) throw new HttpError(503, "blob_incomplete", "this file is temporarily unavailable", { "Retry-After": "5" });
+  hot.set(key, bytes);
+  return bytes;
 }
