@@ -4,7 +4,7 @@
  * See docs/site.md.
  */
 import { perIsolate } from "../../shared/http/isolate.ts";
-import type { SiteEnv } from "./env.ts";
+import { previewConfig, type SiteEnv } from "./env.ts";
 import { HotBodies } from "./hot.ts";
 import { SiteReader } from "./store.ts";
 import { handleSite } from "./serve.ts";
@@ -13,13 +13,13 @@ const WORKERS_DEV = /^https?:\/\/[^/]*\.workers\.dev(?::\d+)?\//;
 
 // One reader and one body cache per isolate (shared/http/isolate.ts), so the pointer, indexes,
 // shards and small bodies stay cached across requests.
-const depsFor = perIsolate((env: SiteEnv) => ({ reader: new SiteReader(env.SITE_KV), hot: new HotBodies() }));
+const depsFor = perIsolate((env: SiteEnv) => ({ reader: new SiteReader(env.SITE_KV), hot: new HotBodies(), preview: previewConfig(env) }));
 
 export default {
   fetch(request, env, ctx): Promise<Response> {
-    const { reader, hot } = depsFor(env);
+    const { reader, hot, preview } = depsFor(env);
     // The Cache API has no effect on workers.dev: skip its cost there (a regex, not a second URL parse).
     const cache = WORKERS_DEV.test(request.url) ? undefined : caches.default;
-    return handleSite(request, { reader, hot, waitUntil: (p) => ctx.waitUntil(p), cache });
+    return handleSite(request, { reader, hot, preview, waitUntil: (p) => ctx.waitUntil(p), cache });
   },
 } satisfies ExportedHandler<SiteEnv>;

@@ -8,6 +8,7 @@ import { normalizePath } from "../../shared/http/path.ts";
 import { KvOps } from "../../shared/kv/ops.ts";
 import { openBody } from "./body.ts";
 import type { HotBodies } from "./hot.ts";
+import { previewAsk } from "./preview.ts";
 import { VersionNotReady, type SiteReader } from "./store.ts";
 import { FINGERPRINT_RE, SITE_PATH_POLICY, type Encoding, type Entry, type SiteIndex } from "./model.ts";
 import { etagMatches, ifRangeAllows, parseRange, pickEncoding } from "./negotiate.ts";
@@ -44,6 +45,8 @@ export interface SiteDeps {
    * costs no KV read and no Cache API lookup. Bodies it would not hold use `cache`.
    */
   hot?: HotBodies;
+  /** Previews (preview.ts): PREVIEW_HOST, and PREVIEW_SECRET when it is strong enough to sign links. */
+  preview?: { host: string | undefined; secret: string | undefined };
 }
 
 /** KV accounting plus where the body came from: the Cache API (hit/miss) or the isolate. */
@@ -65,6 +68,7 @@ interface Ctx {
 export async function handleSite(request: Request, deps: SiteDeps): Promise<Response> {
   const ops: SiteOps = new KvOps();
   let version: string | undefined;
+  let preview: string | undefined;
   let res: Response;
   try {
     if (request.method !== "GET" && request.method !== "HEAD") {
@@ -74,10 +78,13 @@ export async function handleSite(request: Request, deps: SiteDeps): Promise<Resp
     const norm = normalizePath(url.pathname, SITE_PATH_POLICY);
     if (!norm.ok) throw new HttpError(400, "bad_path", norm.reason);
     const waitUntil = deps.waitUntil ?? (() => undefined);
+    const ask = deps.preview ? await previewAsk(request, url, deps.preview.host, deps.preview.secret, Date.now()) : undefined;
+    if (ask?.kind === "redirect") return ask.response;
+    preview = ask?.kind === "version" ? ask.version : undefined;
     const pointer = await deps.reader.pointer(ops, waitUntil);
-    if (!pointer) throw new HttpError(404, "no_site", "no site has been deployed yet");
-    // The live version first; one not yet visible here falls back to the previous one.
-    const versions = [pointer.live, ...pointer.previous];
+    // The live version first (or the one previewed, then live); one not yet visible here falls back to the next.
+    const versions = [...(preview ? [preview] : []), ...(pointer ? [pointer.live, ...pointer.previous] : [])];
+    if (!versions.length) throw new HttpError(404, "no_site", "no site has been deployed yet");
     for (let i = 0; !res!; i++) {
       const v = versions[i];
       if (v === undefined) throw new HttpError(503, "version_unavailable", "the site is being deployed, retry shortly", { "Retry-After": "5" });
@@ -88,7 +95,7 @@ export async function handleSite(request: Request, deps: SiteDeps): Promise<Resp
         version ??= v;
       } catch (err) {
         if (!(err instanceof VersionNotReady)) throw err;
-        console.warn(JSON.stringify({ level: "warn", code: "version_not_ready", version: v, message: err.message }));
+        if (v !== preview) console.warn(JSON.stringify({ level: "warn", code: "version_not_ready", version: v, message: err.message }));
       }
     }
   } catch (err) {
@@ -98,6 +105,12 @@ export async function handleSite(request: Request, deps: SiteDeps): Promise<Resp
   h.set("Server-Timing", ops.toServerTiming());
   if (ops.edgeCache) h.append("Server-Timing", `cache;desc="${ops.edgeCache}"`);
   if (version && !h.has("x-edgekv-site-version")) h.set("x-edgekv-site-version", version);
+  if (preview) {
+    // A preview is for the people given it: never indexed, never kept in a shared cache.
+    h.set("X-Robots-Tag", "noindex");
+    const cc = h.get("Cache-Control");
+    if (cc?.startsWith("public")) h.set("Cache-Control", `private${cc.slice("public".length)}`);
+  }
   return res;
 }
 
