@@ -66,6 +66,20 @@ export function gateTokenStore(kv: KvBinding, config: GateConfig, now: () => num
   });
 }
 
+// Token -> its hash, in this isolate's memory only (never written anywhere): a repeated
+// token skips the SHA-256. Bounded like the record cache; the oldest goes first.
+const hashes = new Map<string, Promise<{ hash: string; id: string }>>();
+
+function hashOf(token: string): Promise<{ hash: string; id: string }> {
+  let h = hashes.get(token);
+  if (!h) {
+    if (hashes.size >= CACHE_MAX_ENTRIES) hashes.delete(hashes.keys().next().value as string);
+    h = hashToken(token);
+    hashes.set(token, h);
+  }
+  return h;
+}
+
 function challenge(realm: string, error?: string, description?: string, scope?: string): Record<string, string> {
   let v = `Bearer realm="${realm}"`;
   if (error) v += `, error="${error}", error_description="${description}"`;
@@ -172,14 +186,15 @@ async function authenticate(request: Request, url: URL, deps: GateDeps, ops: KvO
     d.reason = "no credential";
     throw new HttpError(401, "unauthorized", "a bearer token is required", challenge(config.realm));
   }
-  const ip = await clientKey(request, cred.kind === "token" ? cred.token : undefined);
+  // Only the limiter uses the key: without one, no hashing for it.
+  const ip = deps.limiter ? await clientKey(request, cred.kind === "token" ? cred.token : undefined) : "";
   const wait = deps.limiter?.retryAfter(ip) ?? 0;
   if (wait > 0) rateLimited(d, config.realm, wait);
   if (cred.kind === "bad") return fail(d, deps, ip, 400, "invalid_request", cred.reason);
   // Offline: a token with a bad shape or checksum never costs a KV read.
   if (!isWellFormedToken(cred.token)) return fail(d, deps, ip, 401, "invalid_token", "malformed token");
 
-  const { hash, id } = await hashToken(cred.token);
+  const { hash, id } = await hashOf(cred.token);
   d.token = id;
   const record = await deps.tokens.lookup(hash, ops);
   if (!record) return fail(d, deps, ip, 401, "invalid_token", "unknown or revoked token");
