@@ -8,14 +8,9 @@ import { ROOT } from "../../scripts/wrangler-dev.ts";
 
 const read = (path: string) => readFileSync(join(ROOT, path), "utf8");
 
-/** Names typed as secrets in a Worker's env.ts: `NAME?: string` right after a doc comment starting "Secret:" or in a *Secrets interface. */
+/** Secret names a Worker's env.ts types: every `*_SECRET` or `*_JWK` property (edgekv names its secrets so). */
 function secretsOf(envTs: string): string[] {
-  const names = new Set<string>();
-  for (const m of envTs.matchAll(/\/\*\* Secret:[^\n]*\*\/\s*\n\s*([A-Z][A-Z0-9_]*)\?:/g)) names.add(m[1]!);
-  for (const block of envTs.matchAll(/interface \w*Secrets \{([^}]*)\}/g)) {
-    for (const m of block[1]!.matchAll(/^\s*([A-Z][A-Z0-9_]*)\?:/gm)) names.add(m[1]!);
-  }
-  return [...names].sort();
+  return [...new Set([...envTs.matchAll(/^\s*([A-Z][A-Z0-9_]*(?:_SECRET|_JWK))\?:/gm)].map((m) => m[1]!))];
 }
 
 describe("repository conventions", () => {
