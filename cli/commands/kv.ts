@@ -61,68 +61,57 @@ function printValue(ctx: Context, value: Uint8Array, metadata: unknown, withMeta
   if (withMetadata) ctx.out(`${text === null || text.endsWith("\n") || text === "" ? "" : "\n"}${JSON.stringify(metadata)}`);
 }
 
-const get: CommandGroup["commands"][number] = {
-  name: "get",
-  summary: "print a key's value (the exact bytes; --file PATH writes them to a file)",
-  usage: "kv get KEY --env ENV [--file PATH] [--metadata]",
-  details: 'With --json, a value that is not UTF-8 text is given in base64 ("encoding": "base64").',
-  options: {
-    ...ENV_OPTION,
-    file: { type: "string", description: "PATH: write the value to PATH, byte for byte" },
-    metadata: { type: "boolean", description: "print metadata too" },
-  },
-  positionals: { min: 1, max: 1 },
-  async run(ctx, { positionals, values }) {
-    const env = envArg(values);
-    const key = positionals[0]!;
-    checkKvKey(key);
-    const file = stringArg(values, "file");
-    await withRaw(ctx, env, async (store) => {
-      const got = await store.getWithMetadata(key);
-      if (got.value === null) throw new CliError(`key "${key}" not found in ${WORKER_ENVS[env].binding}`);
-      const value = got.value;
-      if (file !== undefined) {
-        await writeFile(file, value);
-        ctx.emit({ key, file, bytes: value.byteLength, metadata: got.metadata }, () => `wrote ${value.byteLength} bytes of ${key} to ${file}`);
-      } else if (ctx.global.json) {
-        const text = asText(value);
-        const shown = text === null ? { value: Buffer.from(value).toString("base64"), encoding: "base64" } : { value: text };
-        ctx.emit({ key, ...shown, metadata: got.metadata }, () => "");
-      } else printValue(ctx, value, got.metadata, flagArg(values, "metadata"));
-    });
-  },
-};
+/** `kv get`: the value to --file, as JSON, or as raw bytes on stdout. */
+async function getValue(ctx: Context, { positionals, values }: { positionals: string[]; values: ArgValues }): Promise<void> {
+  const env = envArg(values);
+  const key = positionals[0]!;
+  checkKvKey(key);
+  const file = stringArg(values, "file");
+  await withRaw(ctx, env, async (store) => {
+    const got = await store.getWithMetadata(key);
+    if (got.value === null) throw new CliError(`key "${key}" not found in ${WORKER_ENVS[env].binding}`);
+    const value = got.value;
+    if (file !== undefined) {
+      await writeFile(file, value);
+      ctx.emit({ key, file, bytes: value.byteLength, metadata: got.metadata }, () => `wrote ${value.byteLength} bytes of ${key} to ${file}`);
+    } else if (ctx.global.json) {
+      const text = asText(value);
+      const shown = text === null ? { value: Buffer.from(value).toString("base64"), encoding: "base64" } : { value: text };
+      ctx.emit({ key, ...shown, metadata: got.metadata }, () => "");
+    } else printValue(ctx, value, got.metadata, flagArg(values, "metadata"));
+  });
+}
 
-const put: CommandGroup["commands"][number] = {
-  name: "put",
-  summary: "write a key (VALUE, or --file PATH for any content, byte for byte)",
-  usage: "kv put KEY [VALUE] --env ENV [--file PATH] [--ttl SECONDS] [--expiration EPOCH] [--metadata JSON]",
-  options: {
-    ...ENV_OPTION,
-    file: { type: "string", description: "PATH: read the value from a file" },
-    ttl: { type: "string", description: "SECONDS: expire after SECONDS (>= 60)" },
-    expiration: { type: "string", description: "EPOCH: expire at EPOCH seconds (>= now + 60)" },
-    metadata: { type: "string", description: "JSON: metadata (<= 1024 bytes serialized)" },
-  },
-  positionals: { min: 1, max: 2 },
-  async run(ctx, { positionals, values }) {
-    const env = envArg(values);
-    const [key, inline] = positionals as [string, string | undefined];
-    const file = stringArg(values, "file");
-    if ((inline === undefined) === (file === undefined)) throw new UsageError("give either VALUE or --file PATH");
-    const options = {
-      expirationTtl: numberArg(values, "ttl"),
-      expiration: numberArg(values, "expiration"),
-      metadata: parseMetadata(stringArg(values, "metadata")),
-    };
-    const content = file === undefined ? new TextEncoder().encode(inline) : await readValueFile(file);
-    // Every KV limit is checked here, before the (slow) namespace is opened.
-    checkKvPut({ key, valueBytes: content.byteLength, ...options }, ctx.now());
-    await withRaw(ctx, env, async (store, where) => {
-      await store.put(key, content, options);
-      ctx.emit({ key, written: true, bytes: content.byteLength, where }, () => `wrote ${key} to ${WORKER_ENVS[env].binding}, ${where}`);
-    });
-  },
+/** `kv put`: VALUE or --file, every KV limit checked before the (slow) namespace is opened. */
+async function putValue(ctx: Context, { positionals, values }: { positionals: string[]; values: ArgValues }): Promise<void> {
+  const env = envArg(values);
+  const [key, inline] = positionals as [string, string | undefined];
+  const file = stringArg(values, "file");
+  if ((inline === undefined) === (file === undefined)) throw new UsageError("give either VALUE or --file PATH");
+  const options = {
+    expirationTtl: numberArg(values, "ttl"),
+    expiration: numberArg(values, "expiration"),
+    metadata: parseMetadata(stringArg(values, "metadata")),
+  };
+  const content = file === undefined ? new TextEncoder().encode(inline) : await readValueFile(file);
+  checkKvPut({ key, valueBytes: content.byteLength, ...options }, ctx.now());
+  await withRaw(ctx, env, async (store, where) => {
+    await store.put(key, content, options);
+    ctx.emit({ key, written: true, bytes: content.byteLength, where }, () => `wrote ${key} to ${WORKER_ENVS[env].binding}, ${where}`);
+  });
+}
+
+const GET_OPTIONS: Record<string, OptionSpec> = {
+  ...ENV_OPTION,
+  file: { type: "string", description: "PATH: write the value to PATH, byte for byte" },
+  metadata: { type: "boolean", description: "print metadata too" },
+};
+const PUT_OPTIONS: Record<string, OptionSpec> = {
+  ...ENV_OPTION,
+  file: { type: "string", description: "PATH: read the value from a file" },
+  ttl: { type: "string", description: "SECONDS: expire after SECONDS (>= 60)" },
+  expiration: { type: "string", description: "EPOCH: expire at EPOCH seconds (>= now + 60)" },
+  metadata: { type: "string", description: "JSON: metadata (<= 1024 bytes serialized)" },
 };
 
 /**
@@ -133,8 +122,23 @@ export const kvGroup: CommandGroup = {
   name: "kv",
   summary: "read and write raw keys (limits checked as the Workers check them)",
   commands: [
-    get,
-    put,
+    {
+      name: "get",
+      summary: "print a key's value (the exact bytes; --file PATH writes them to a file)",
+      usage: "kv get KEY --env ENV [--file PATH] [--metadata]",
+      details: 'With --json, a value that is not UTF-8 text is given in base64 ("encoding": "base64").',
+      options: GET_OPTIONS,
+      positionals: { min: 1, max: 1 },
+      run: getValue,
+    },
+    {
+      name: "put",
+      summary: "write a key (VALUE, or --file PATH for any content, byte for byte)",
+      usage: "kv put KEY [VALUE] --env ENV [--file PATH] [--ttl SECONDS] [--expiration EPOCH] [--metadata JSON]",
+      options: PUT_OPTIONS,
+      positionals: { min: 1, max: 2 },
+      run: putValue,
+    },
     {
       name: "list",
       summary: "list key names, one a line (lazily, page by page)",

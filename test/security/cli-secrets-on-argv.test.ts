@@ -287,7 +287,8 @@ describe("OVERRIDE_SECRET never travels on argv and is never printed", { timeout
     const results = await runAll(runs);
     results.forEach((r, i) => {
       expect(r.code).toBe(1);
-      expect(r.stderr).toContain("OVERRIDE_SECRET is shorter than 32 bytes");
+      // On stderr, or with --json in the error object on stdout (issue 15).
+      expect(everything(r)).toContain("OVERRIDE_SECRET is shorter than 32 bytes");
       expectNoTrace(everything(r), runs[i]!.secret, runs[i]!.args.join(" "));
     });
   });

@@ -48,6 +48,7 @@ beforeAll(async () => {
     "--percent",
     "50",
     "--force",
+    "--yes",
     "--persist-to",
     state.dir,
   ]);

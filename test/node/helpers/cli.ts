@@ -10,6 +10,8 @@ export interface CliResult {
   code: number;
   stdout: string;
   stderr: string;
+  /** stdout exactly as written (binary values); only from `runCli`. */
+  stdoutBytes?: Buffer;
 }
 
 /**
@@ -23,12 +25,15 @@ export function runCli(args: string[], options: { cwd?: string; env?: Record<str
       env: { ...process.env, WRANGLER_SEND_METRICS: "false", NO_COLOR: "1", ...options.env },
       stdio: ["pipe", "pipe", "pipe"],
     });
-    let stdout = "";
+    const out: Buffer[] = [];
     let stderr = "";
-    child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
+    child.stdout.on("data", (d: Buffer) => out.push(d));
     child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
     child.on("error", reject);
-    child.on("close", (code) => resolve({ code: code ?? -1, stdout, stderr }));
+    child.on("close", (code) => {
+      const stdoutBytes = Buffer.concat(out);
+      resolve({ code: code ?? -1, stdout: stdoutBytes.toString(), stderr, stdoutBytes });
+    });
     child.stdin.end(options.input ?? "");
   });
 }
