@@ -192,7 +192,7 @@ describe("_redirects never sends a visitor to another host", () => {
     for (const [i, [rules, re]] of bad.entries()) {
       const site = await siteDir(`bad-${i}`, { "index.html": "x", _redirects: rules });
       const r = await cli(["site", "deploy", site, "--persist-to", join(dir, "state-bad")]);
-      expect(r.code, rules).toBe(1);
+      expect(r.code, rules).toBe(2); // invalid input (issue 15)
       expect(r.stderr, rules).toMatch(re);
     }
   });

@@ -63,8 +63,8 @@ beforeAll(async () => {
   await link(join(dir, "site-link-to-outside"), "dangling-later.txt", false);
 
   deployed = await cli(["site", "deploy", site, "--persist-to", state, "--json"]);
-  // The dangling link fails the deploy ("cannot read"); drop it and deploy the rest.
-  expect(deployed.stderr).toMatch(/cannot read \/dangling-later\.txt: ENOENT/);
+  // The dangling link fails the deploy ("cannot read"; with --json in the error object on stdout); drop it and deploy the rest.
+  expect(deployed.stdout + deployed.stderr).toMatch(/cannot read \/dangling-later\.txt: ENOENT/);
   await rm(join(site, "dangling-later.txt"));
   deployed = await cli(["site", "deploy", site, "--persist-to", state, "--json"]);
   expect(deployed.code, deployed.stderr).toBe(0);
