@@ -240,7 +240,7 @@ async function seed(work: string, persist: string, originUrl: string): Promise<T
     (JSON.parse(await cli(["token", "issue", "--user", user, "--ttl", "86400", "--json"], persist)) as { token: string }).token;
   const token = await issue("bench");
   const revoked = await issue("gone");
-  await cli(["token", "revoke", "--user", "gone"], persist); // its only token (never a token on argv)
+  await cli(["token", "revoke", "--user", "gone", "--yes"], persist); // its only token (never a token on argv)
   return { token, revoked };
 }
 
