@@ -242,8 +242,10 @@ async function serveFile(ctx: Ctx, path: string, entry: Entry, status: 200 | 404
   }
   out.set("Content-Length", String(end - start + 1));
   if (request.method === "HEAD" || size === 0) return new Response(null, { status: code, headers: out });
-  // The stored bytes are already encoded: the runtime must not compress them again.
-  return new Response(await bodyOf(ctx, entry, enc ?? "id", size, start, end, code), { status: code, headers: out, encodeBody: "manual" });
+  const body = await bodyOf(ctx, entry, enc ?? "id", size, start, end, code);
+  // A precompressed variant is already encoded: the runtime must not encode it again. Identity bytes
+  // go out plain, and Cloudflare compresses them for the visitor by its Accept-Encoding (docs/site.md).
+  return new Response(body, enc ? { status: code, headers: out, encodeBody: "manual" } : { status: code, headers: out });
 }
 
 /**
