@@ -4,8 +4,9 @@ import { CliError, InputError, UsageError } from "../errors.ts";
 import { readStdinSecret } from "../secret-input.ts";
 import { generateHint, MIN_SECRET_BYTES } from "../../shared/http/secrets.ts";
 import { configDiff } from "../rollout/diff.ts";
+import { describeGuard, resumeGuard } from "../rollout/guard.ts";
 import { parseSteps, parseWhen } from "../rollout/schedule.ts";
-import { RolloutStore, type Current } from "../rollout/store.ts";
+import { RolloutStore, whoAmI, type Current } from "../rollout/store.ts";
 import { COLORS, otherColor, parseConfig, type Color, type HistoryEntry, type RolloutConfig } from "../../workers/splitter/model.ts";
 import { signOverride } from "../../workers/splitter/override.ts";
 import { effectivePercent } from "../../workers/splitter/schedule.ts";
@@ -61,6 +62,11 @@ async function commit(ctx: Context, store: RolloutStore, base: Current, next: ob
     ctx.emit({ changed: false, version: base.version }, () => `nothing to change (version ${base.version})`);
     return;
   }
+  reportWrite(ctx, done, action, where);
+}
+
+/** What a write did: the new version and its changes. */
+function reportWrite(ctx: Context, done: { config: RolloutConfig; changes: string[] }, action: string, where: string): void {
   ctx.emit({ changed: true, version: done.config.version, changes: done.changes, config: done.config, where }, () =>
     [`wrote version ${done.config.version} (${action}) to ROLLOUT_KV, ${where}`, ...done.changes.map((l) => `  ${l}`)].join("\n"),
   );
@@ -234,7 +240,8 @@ export const rolloutGroup: CommandGroup = {
         await withRollout(ctx, async (store, where) => {
           const config = await store.require();
           const now = ctx.now();
-          ctx.emit({ where, effective: effectivePercent(config, now), config }, () => describe(config, now));
+          const guard = describeGuard(config, now);
+          ctx.emit({ where, effective: effectivePercent(config, now), guard, config }, () => [describe(config, now), ...guard.lines].join("\n"));
         });
       },
     },
@@ -280,6 +287,15 @@ export const rolloutGroup: CommandGroup = {
           const { version: _v, updatedAt: _a, updatedBy: _b, ...restored } = entry.config;
           await commit(ctx, store, cur, restored, `rollback to ${to}`, where);
         });
+      },
+    },
+    {
+      name: "resume",
+      summary: "clear a tripped guard after a human looked: a paused ramp continues where it stopped; after a rollback the share stays 0%",
+      usage: "rollout resume",
+      details: 'The guard (config `guard`) trips by itself when green fails its probes; it never clears by itself. See docs/splitter.md "Guard".',
+      async run(ctx) {
+        await withRollout(ctx, async (store, where) => reportWrite(ctx, await resumeGuard(store, whoAmI(), ctx.now()), "resume", where));
       },
     },
     {

@@ -2,7 +2,7 @@
  * cli/rollout/guard.ts (issue 14): `rollout resume` and the guard in `rollout status`,
  * through the CLI's RolloutStore on a real local KV namespace (Miniflare).
  */
-import { mkdtemp, rm } from "node:fs/promises";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Miniflare } from "miniflare";
@@ -12,6 +12,7 @@ import { RolloutStore } from "../../../cli/rollout/store.ts";
 import type { KvBinding } from "../../../shared/kv/index.ts";
 import { CONFIG_KEY, parseConfig, type RolloutConfig, type RolloutConfigInput } from "../../../workers/splitter/model.ts";
 import { effectivePercent } from "../../../workers/splitter/schedule.ts";
+import { runCli } from "../helpers/cli.ts";
 import { readKeyWorker, startWithEnvBindings } from "../helpers/miniflare.ts";
 
 const T0 = Date.parse("2026-11-20T10:00:00Z");
@@ -104,5 +105,32 @@ describe("resumedConfig / resumeGuard (rollout resume)", () => {
     const [latest] = await store.history();
     expect(latest).toMatchObject({ version: 4, by: "alice@laptop", action: "resume" });
     await expect(resumeGuard(store, "alice@laptop", T0 + 46 * MIN)).rejects.toThrow("has not tripped");
+  });
+});
+
+describe("the commands: rollout status shows the guard, rollout resume clears a trip", () => {
+  it("status --json carries the guard; resume clears it once, then says there is nothing to resume", async () => {
+    const state = await mkdtemp(join(tmpdir(), "edgekv-guard-cmd-"));
+    try {
+      const at = ["--persist-to", state];
+      expect((await runCli(["rollout", "init", "--blue", "https://blue.test", "--green", "https://green.test", ...at])).code).toBe(0);
+      const file = join(state, "tripped.json");
+      const { version: _v, ...tripped } = config();
+      await writeFile(file, JSON.stringify(tripped));
+      expect((await runCli(["rollout", "config", "put", file, "--yes", ...at])).code).toBe(0);
+      const status = JSON.parse((await runCli(["rollout", "status", "--json", ...at])).stdout) as { guard: { state: string; reason: string } };
+      expect(status.guard).toMatchObject({ state: "paused", reason });
+      const human = await runCli(["rollout", "status", ...at]);
+      expect(human.stdout).toContain("run `edgekv rollout resume`");
+      const resumed = await runCli(["rollout", "resume", "--json", ...at]);
+      expect(resumed.code).toBe(0);
+      expect((JSON.parse(resumed.stdout) as { config: RolloutConfig }).config.guard?.trip).toBeUndefined();
+      expect(JSON.parse((await runCli(["rollout", "status", "--json", ...at])).stdout).guard.state).toBe("healthy");
+      const again = await runCli(["rollout", "resume", ...at]);
+      expect(again.code).toBe(1);
+      expect(again.stderr).toContain("has not tripped");
+    } finally {
+      await rm(state, { recursive: true, force: true });
+    }
   });
 });
