@@ -121,7 +121,7 @@ function buildContext(values: ArgValues, io: MainIo, env: Record<string, string 
             : `no wrangler config at ${target.configPath}`,
         );
       }
-      const handle = await openKv(workerEnv, target);
+      const handle = await openKv(workerEnv, target, env);
       try {
         return await fn(handle.kv, handle.where);
       } finally {

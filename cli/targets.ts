@@ -1,8 +1,10 @@
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import type { KvBinding } from "../shared/kv/index.ts";
 import { CliError } from "./errors.ts";
+import { resolveAccount } from "./remote/account.ts";
+import { remoteKv, type RemoteKvBinding } from "./remote/binding.ts";
+import { CfApiClient, checkApiBase, DEFAULT_API_BASE_URL, type ClientOptions } from "./remote/client.ts";
+import { resolveCredentials } from "./remote/credentials.ts";
 
 /** The three Workers, their wrangler environment and the one KV binding each has. */
 export const WORKER_ENVS = {
@@ -36,13 +38,14 @@ export function localStatePath(target: KvTarget): string {
 }
 
 /**
- * Opens the KV namespace of one Worker environment. Local and remote share
- * everything but the transport: both go through wrangler's platform proxy,
- * which hands back a real `KVNamespace` binding (local: the same SQLite state
- * `wrangler dev` uses; remote: a proxy to the account, authenticated by
- * `wrangler login` or CLOUDFLARE_API_TOKEN).
+ * Opens the KV namespace of one Worker environment. Local state goes through wrangler's
+ * platform proxy, which hands back a real `KVNamespace` binding (the same SQLite state
+ * `wrangler dev` uses). Remote goes straight to Workers KV's REST API (cli/remote/):
+ * no preview Worker is uploaded, so a token with only "Workers KV Storage: Edit" is
+ * enough, and many keys go in one bulk request. `vars` holds CLOUDFLARE_API_TOKEN,
+ * CLOUDFLARE_ACCOUNT_ID and CLOUDFLARE_API_BASE_URL (default: process.env).
  */
-export async function openKv(env: WorkerEnv, target: KvTarget): Promise<OpenKv> {
+export async function openKv(env: WorkerEnv, target: KvTarget, vars: Readonly<Record<string, string | undefined>> = process.env): Promise<OpenKv> {
   process.env.WRANGLER_SEND_METRICS ??= "false";
   const { getPlatformProxy, unstable_readConfig } = await import("wrangler");
   const { binding } = WORKER_ENVS[env];
@@ -72,32 +75,27 @@ export async function openKv(env: WorkerEnv, target: KvTarget): Promise<OpenKv> 
         `\`npx wrangler kv namespace create ${binding}\` and put its id in ${target.configPath}`,
     );
   }
-  // A throwaway config holding only this binding, marked remote.
-  const dir = await mkdtemp(join(tmpdir(), "edgekv-remote-"));
-  const remoteConfig = join(dir, "wrangler.json");
-  await writeFile(
-    remoteConfig,
-    JSON.stringify({
-      name: config.name,
-      compatibility_date: config.compatibility_date,
-      ...(config.account_id ? { account_id: config.account_id } : {}),
-      kv_namespaces: [{ binding, id: ns.id, remote: true }],
-    }),
-  );
-  try {
-    const proxy = await getPlatformProxy<Record<string, KvBinding>>({ configPath: remoteConfig, remoteBindings: true, persist: false });
-    return {
-      kv: proxy.env[binding] as KvBinding,
-      where: `remote (namespace ${ns.id})`,
-      dispose: async () => {
-        await proxy.dispose();
-        await rm(dir, { recursive: true, force: true });
-      },
-    };
-  } catch (err) {
-    await rm(dir, { recursive: true, force: true });
-    throw new CliError(
-      `cannot reach KV namespace ${ns.id} remotely (run \`npx wrangler login\` or set CLOUDFLARE_API_TOKEN): ${err instanceof Error ? err.message : String(err)}`,
-    );
-  }
+  const kv = await openRemoteKv({ namespaceId: ns.id, configAccountId: config.account_id, cwd: dirname(resolve(target.configPath)), vars });
+  return { kv, where: kv.where, dispose: async () => {} };
+}
+
+/**
+ * The REST binding for one namespace: credentials, API base and account resolved in
+ * wrangler's order (cli/remote/credentials.ts, cli/remote/account.ts).
+ * @example const kv = await openRemoteKv({ namespaceId, configAccountId: undefined, cwd, vars: process.env });
+ */
+export async function openRemoteKv(options: {
+  namespaceId: string;
+  configAccountId: string | undefined;
+  cwd: string;
+  vars: Readonly<Record<string, string | undefined>>;
+  onRequest?: ClientOptions["onRequest"];
+}): Promise<RemoteKvBinding> {
+  const { vars } = options;
+  const baseUrl = vars.CLOUDFLARE_API_BASE_URL?.trim() || DEFAULT_API_BASE_URL;
+  checkApiBase(baseUrl);
+  const { token } = await resolveCredentials(vars, options.cwd);
+  const client = new CfApiClient({ baseUrl, token, ...(options.onRequest ? { onRequest: options.onRequest } : {}) });
+  const account = await resolveAccount(vars, options.configAccountId, client);
+  return remoteKv(client, account.id, options.namespaceId);
 }

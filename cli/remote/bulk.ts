@@ -1,0 +1,76 @@
+/**
+ * Writing many keys at once: through the REST API's bulk write when the binding has it
+ * (`--remote`), else one put per key (local state, a Worker's binding). No Node APIs,
+ * so a publisher that runs in workerd tests can call it too.
+ */
+import { checkExpiration, checkExpirationTtl, checkKey, checkMetadataSize, KV_LIMITS, KvLimitError, type KvBinding } from "../../shared/kv/index.ts";
+
+/** One key to write: its full name (any store prefix included), value and options. */
+export interface KvPair {
+  key: string;
+  value: string | Uint8Array;
+  metadata?: unknown;
+  expiration?: number;
+  expirationTtl?: number;
+}
+
+/** A binding that can write many pairs in few requests (the REST binding of `--remote`). */
+export interface BulkWriter {
+  /** Writes every pair; returns when all are stored (or throws, some maybe stored). */
+  bulkPut(pairs: readonly KvPair[]): Promise<void>;
+}
+
+/** Whether `kv` writes in bulk. */
+export function canBulkPut(kv: KvBinding): kv is KvBinding & BulkWriter {
+  return typeof (kv as Partial<BulkWriter>).bulkPut === "function";
+}
+
+/** Puts in flight at once when there is no bulk write. */
+export const WRITE_MANY_CONCURRENCY = 8;
+
+/** Throws a `KvLimitError` for the first pair that breaks a KV limit, before anything is sent. */
+export function checkPairs(pairs: readonly KvPair[], nowMs: number): void {
+  for (const p of pairs) {
+    checkKey(p.key);
+    const bytes = typeof p.value === "string" ? new TextEncoder().encode(p.value).byteLength : p.value.byteLength;
+    if (bytes > KV_LIMITS.valueMaxBytes) {
+      throw new KvLimitError("value-bytes", bytes, `value of ${p.key} is ${bytes} bytes, more than ${KV_LIMITS.valueMaxBytes}`, KV_LIMITS.valueMaxBytes);
+    }
+    if (p.metadata !== undefined) checkMetadataSize(p.metadata);
+    if (p.expirationTtl !== undefined) checkExpirationTtl(p.expirationTtl);
+    if (p.expiration !== undefined) checkExpiration(p.expiration, nowMs);
+  }
+}
+
+/**
+ * Writes `pairs`: one bulk request per 10,000 pairs (and < 100 MB) when `kv` can, else
+ * one put each, `concurrency` at a time. Limits are checked first, so a bad pair sends
+ * nothing. Pairs whose order matters (a marker after its parts, a pointer after its
+ * index) go in separate calls: within one call there is no order.
+ * @example await writeMany(kv, files.map((f) => ({ key: "site:b:" + f.hash, value: f.bytes, metadata: f.meta })));
+ */
+export async function writeMany(
+  kv: KvBinding,
+  pairs: readonly KvPair[],
+  options: { concurrency?: number; now?: () => number } = {},
+): Promise<{ bulk: boolean }> {
+  checkPairs(pairs, (options.now ?? Date.now)());
+  if (pairs.length === 0) return { bulk: canBulkPut(kv) };
+  if (canBulkPut(kv)) {
+    await kv.bulkPut(pairs);
+    return { bulk: true };
+  }
+  let next = 0;
+  const worker = async () => {
+    while (next < pairs.length) {
+      const p = pairs[next++] as KvPair;
+      await kv.put(p.key, p.value, {
+        ...(p.metadata !== undefined ? { metadata: p.metadata } : {}),
+        ...(p.expiration !== undefined ? { expiration: p.expiration } : {}),
+        ...(p.expirationTtl !== undefined ? { expirationTtl: p.expirationTtl } : {}),
+      });
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(options.concurrency ?? WRITE_MANY_CONCURRENCY, pairs.length) }, worker));
+  return { bulk: false };
+}

@@ -1,0 +1,469 @@
+/**
+ * A local stand-in for the documented subset of Cloudflare's v4 API that Workers KV
+ * needs, for tests, the benchmark and trying `--remote` offline. Built from the API
+ * reference, not from what the CLI sends:
+ *   https://developers.cloudflare.com/api/resources/kv/subresources/namespaces/  (bulk_update, bulk_delete, bulk_get)
+ *   https://developers.cloudflare.com/api/resources/kv/subresources/namespaces/subresources/values/methods/update
+ *   https://developers.cloudflare.com/api/resources/kv/subresources/namespaces/subresources/keys/methods/list/
+ *   https://developers.cloudflare.com/api/typescript/resources/kv/subresources/namespaces/subresources/metadata/
+ *   https://developers.cloudflare.com/kv/api/write-key-value-pairs/  (bulk: 10,000 pairs, 100 MB)
+ *   https://developers.cloudflare.com/kv/platform/limits/            (key 512 B, value 25 MiB, metadata 1024 B, ttl >= 60 s)
+ * What it does as documented: the envelope {success, errors[{code,message}], messages,
+ * result, result_info{count,cursor}}; `Authorization: Bearer`; "Workers KV Storage
+ * Read" for reads and "Write" for writes (403 otherwise); values raw or multipart
+ * (`value`, `metadata`) with ?expiration / ?expiration_ttl; bulk writes of <= 10,000
+ * pairs and <= 100 MB with `base64`, `expiration`, `expiration_ttl`, `metadata`; bulk
+ * get of <= 100 keys (text or json, withMetadata); cursor paging of keys.
+ * Error codes 10000 (authentication) and 10009 (key not found) are the API's; the codes
+ * for malformed input below are the stand-in's own (the reference does not list them).
+ * For tests: faults (429/5xx with Retry-After) injected by route, requests counted by route.
+ *
+ * Standalone: `node scripts/cf-api.ts [--port 8787]`, then point the CLI or wrangler at it:
+ *   CLOUDFLARE_API_BASE_URL=http://127.0.0.1:8787/client/v4 CLOUDFLARE_ACCOUNT_ID=<printed> CLOUDFLARE_API_TOKEN=<printed>
+ */
+import { randomBytes } from "node:crypto";
+import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
+import { pathToFileURL } from "node:url";
+
+export const BASE_PATH = "/client/v4";
+export const DEFAULT_ACCOUNT_ID = "0123456789abcdef0123456789abcdef";
+/** The token every test uses unless it configures others; it grants everything. */
+export const DEFAULT_TOKEN = "edgekv-standin-token-0000000000000000";
+export const BULK_MAX_PAIRS = 10_000;
+export const BULK_MAX_BYTES = 100_000_000;
+export const BULK_GET_MAX_KEYS = 100;
+export const KEY_MAX_BYTES = 512;
+export const VALUE_MAX_BYTES = 25 * 1024 * 1024;
+export const METADATA_MAX_BYTES = 1024;
+export const MIN_TTL_SECONDS = 60;
+export const LIST_MAX_LIMIT = 1000;
+export const LIST_MIN_LIMIT = 10;
+
+export type Permission = "kv:read" | "kv:write";
+export interface TokenGrant {
+  /** Account ids the token may act in; "*" for all. */
+  accounts: string[] | "*";
+  permissions: Permission[];
+}
+
+export interface Fault {
+  /** `METHOD route`, e.g. "PUT bulk", "GET values"; any when left out. */
+  route?: string;
+  status: number;
+  /** Seconds, sent as `Retry-After`. */
+  retryAfter?: number;
+  /** How many matching requests fail (default 1). */
+  times?: number;
+  /** Matching requests let through before the first failure (default 0). */
+  skip?: number;
+}
+
+export interface StandInOptions {
+  port?: number;
+  tokens?: Record<string, TokenGrant>;
+  accounts?: { id: string; name: string }[];
+  /** Keys per page of `GET keys` at most (the API pages at 1000). */
+  pageSize?: number;
+  /** Epoch ms; injectable for expiration tests. */
+  now?: () => number;
+}
+
+export interface Entry {
+  value: Uint8Array;
+  metadata?: unknown;
+  /** Epoch seconds. */
+  expiration?: number;
+}
+
+export interface RequestRecord {
+  method: string;
+  route: string;
+  status: number;
+}
+
+export interface CfApiStandIn {
+  /** The API base, e.g. http://127.0.0.1:PORT/client/v4. */
+  url: string;
+  accountId: string;
+  token: string;
+  /** Requests by `METHOD route`, faulted ones included. */
+  counts(): Record<string, number>;
+  /** Requests that write (PUT/DELETE values, PUT bulk, POST bulk/delete). */
+  writeRequests(): number;
+  log: RequestRecord[];
+  resetCounts(): void;
+  inject(fault: Fault): void;
+  /** The live map of one namespace's entries (created empty when new). */
+  namespace(namespaceId: string, accountId?: string): Map<string, Entry>;
+  close(): Promise<void>;
+}
+
+const WRITE_ROUTES = new Set(["PUT values", "DELETE values", "PUT bulk", "POST bulk/delete"]);
+
+class HttpError extends Error {
+  readonly status: number;
+  readonly code: number;
+  constructor(status: number, code: number, message: string) {
+    super(message);
+    this.status = status;
+    this.code = code;
+  }
+}
+
+function envelope(result: unknown, resultInfo?: Record<string, unknown>): string {
+  return JSON.stringify({ success: true, errors: [], messages: [], result, ...(resultInfo ? { result_info: resultInfo } : {}) });
+}
+
+function failure(code: number, message: string): string {
+  return JSON.stringify({ success: false, errors: [{ code, message }], messages: [], result: null });
+}
+
+/** KV lists keys in the byte order of their UTF-8. */
+function byteOrder(a: string, b: string): number {
+  return Buffer.compare(Buffer.from(a), Buffer.from(b));
+}
+
+async function readBody(req: IncomingMessage, max: number): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  let total = 0;
+  for await (const chunk of req as AsyncIterable<Buffer>) {
+    total += chunk.byteLength;
+    if (total > max) throw new HttpError(413, 10011, `request entity too large (more than ${max} bytes)`);
+    chunks.push(chunk);
+  }
+  return Buffer.concat(chunks);
+}
+
+function checkKeyName(key: unknown): string {
+  if (typeof key !== "string" || key.length === 0) throw new HttpError(400, 10019, "key name is missing");
+  if (Buffer.byteLength(key) > KEY_MAX_BYTES) throw new HttpError(414, 10019, `key name too long (more than ${KEY_MAX_BYTES} bytes)`);
+  if (key === "." || key === "..") throw new HttpError(400, 10019, `illegal key name "${key}"`);
+  return key;
+}
+
+function checkMetadata(raw: unknown): unknown {
+  if (raw === undefined || raw === null) return undefined;
+  const s = JSON.stringify(raw);
+  if (Buffer.byteLength(s) > METADATA_MAX_BYTES) throw new HttpError(413, 10012, `metadata too large (more than ${METADATA_MAX_BYTES} bytes)`);
+  return raw;
+}
+
+/** The expiration (epoch seconds) from `expiration` / `expiration_ttl`; the TTL wins when both are given. */
+function expirationOf(expiration: unknown, ttl: unknown, nowSec: number): number | undefined {
+  if (ttl !== undefined && ttl !== null && ttl !== "") {
+    const n = Number(ttl);
+    if (!Number.isFinite(n) || n < MIN_TTL_SECONDS)
+      throw new HttpError(400, 10020, `Invalid expiration_ttl of ${String(ttl)}. Expiration TTL must be at least ${MIN_TTL_SECONDS}.`);
+    return nowSec + Math.floor(n);
+  }
+  if (expiration !== undefined && expiration !== null && expiration !== "") {
+    const n = Number(expiration);
+    if (!Number.isFinite(n) || n < nowSec + MIN_TTL_SECONDS) {
+      throw new HttpError(
+        400,
+        10021,
+        `Invalid expiration of ${String(expiration)}. Expiration times must be at least ${MIN_TTL_SECONDS} seconds in the future.`,
+      );
+    }
+    return Math.floor(n);
+  }
+  return undefined;
+}
+
+function checkValueSize(value: Uint8Array): Uint8Array {
+  if (value.byteLength > VALUE_MAX_BYTES) throw new HttpError(413, 10011, `value too large (more than ${VALUE_MAX_BYTES} bytes)`);
+  return value;
+}
+
+function parseJson(body: Buffer): unknown {
+  try {
+    return JSON.parse(body.toString("utf8")) as unknown;
+  } catch {
+    throw new HttpError(400, 10026, "could not parse request body as JSON");
+  }
+}
+
+/**
+ * Starts the stand-in on 127.0.0.1.
+ * @example const api = await startCfApi(); process.env.CLOUDFLARE_API_BASE_URL = api.url;
+ */
+export async function startCfApi(options: StandInOptions = {}): Promise<CfApiStandIn> {
+  const accounts = options.accounts ?? [{ id: DEFAULT_ACCOUNT_ID, name: "edgekv stand-in" }];
+  const tokens: Record<string, TokenGrant> = options.tokens ?? { [DEFAULT_TOKEN]: { accounts: "*", permissions: ["kv:read", "kv:write"] } };
+  const pageSize = Math.min(LIST_MAX_LIMIT, options.pageSize ?? LIST_MAX_LIMIT);
+  const now = options.now ?? Date.now;
+  const stores = new Map<string, Map<string, Entry>>();
+  const counts = new Map<string, number>();
+  const log: RequestRecord[] = [];
+  const faults: (Fault & { seen: number; failed: number })[] = [];
+
+  const namespace = (namespaceId: string, accountId = accounts[0]?.id ?? DEFAULT_ACCOUNT_ID) => {
+    const id = `${accountId}/${namespaceId}`;
+    let m = stores.get(id);
+    if (!m) stores.set(id, (m = new Map()));
+    return m;
+  };
+  const live = (m: Map<string, Entry>, key: string): Entry | undefined => {
+    const e = m.get(key);
+    if (e?.expiration !== undefined && e.expiration <= Math.floor(now() / 1000)) {
+      m.delete(key);
+      return undefined;
+    }
+    return e;
+  };
+
+  function authorize(req: IncomingMessage, accountId: string | undefined, need: Permission | undefined): TokenGrant {
+    const auth = req.headers.authorization ?? "";
+    const m = /^Bearer (\S+)$/.exec(auth);
+    const grant = m ? tokens[m[1] as string] : undefined;
+    if (!grant) throw new HttpError(401, 10000, "Authentication error");
+    if (accountId !== undefined && grant.accounts !== "*" && !grant.accounts.includes(accountId)) throw new HttpError(403, 10000, "Authentication error");
+    if (need && !grant.permissions.includes(need)) throw new HttpError(403, 10000, "Authentication error");
+    return grant;
+  }
+
+  function takeFault(route: string): Fault | undefined {
+    for (const f of faults) {
+      if (f.route !== undefined && f.route !== route) continue;
+      f.seen++;
+      if (f.seen <= (f.skip ?? 0)) continue;
+      if (f.failed >= (f.times ?? 1)) continue;
+      f.failed++;
+      return f;
+    }
+    return undefined;
+  }
+
+  async function handle(req: IncomingMessage, res: ServerResponse): Promise<{ route: string; status: number }> {
+    const url = new URL(req.url ?? "/", "http://standin");
+    const method = req.method ?? "GET";
+    const send = (status: number, body: string | Uint8Array, type = "application/json", headers: Record<string, string> = {}) => {
+      res.writeHead(status, { "content-type": type, ...headers });
+      res.end(body);
+      return status;
+    };
+
+    // Control endpoints for a standalone stand-in (loopback only, like the server).
+    if (url.pathname === "/__standin/counts" && method === "GET") return { route: "control", status: send(200, JSON.stringify(Object.fromEntries(counts))) };
+    if (url.pathname === "/__standin/faults" && method === "POST") {
+      faults.push({ ...(parseJson(await readBody(req, 64 * 1024)) as Fault), seen: 0, failed: 0 });
+      return { route: "control", status: send(200, envelope({})) };
+    }
+
+    if (!url.pathname.startsWith(`${BASE_PATH}/`)) return { route: "unknown", status: send(404, failure(7000, "No route for that URI")) };
+    const rawPath = url.pathname.slice(BASE_PATH.length);
+    const parts = rawPath.split("/");
+    // ["", "accounts", A, "storage", "kv", "namespaces", N, what, ...rest]
+    let route = "unknown";
+    if (rawPath === "/accounts") route = "accounts";
+    else if (parts[1] === "accounts" && parts[3] === "storage" && parts[4] === "kv" && parts[5] === "namespaces" && parts[6]) {
+      const what = parts[7];
+      if ((what === "values" || what === "metadata") && parts.length > 8) route = what;
+      else if (what === "keys" && parts.length === 8) route = "keys";
+      else if (what === "bulk" && parts.length === 8) route = "bulk";
+      else if (what === "bulk" && parts.length === 9 && (parts[8] === "get" || parts[8] === "delete")) route = `bulk/${parts[8]}`;
+    }
+    const name = `${method} ${route}`;
+    counts.set(name, (counts.get(name) ?? 0) + 1);
+    const fault = takeFault(name);
+    if (fault) {
+      req.resume();
+      const headers: Record<string, string> = fault.retryAfter !== undefined ? { "retry-after": String(fault.retryAfter) } : {};
+      const message = fault.status === 429 ? "Too many requests" : "Internal server error";
+      return { route: name, status: send(fault.status, failure(fault.status === 429 ? 10429 : 10500, message), "application/json", headers) };
+    }
+    const nowSec = Math.floor(now() / 1000);
+
+    if (route === "accounts" && method === "GET") {
+      const grant = authorize(req, undefined, undefined);
+      const visible = accounts.filter((a) => grant.accounts === "*" || grant.accounts.includes(a.id));
+      const perPage = Math.max(5, Math.min(50, Number(url.searchParams.get("per_page") ?? 20) || 20));
+      const page = Math.max(1, Number(url.searchParams.get("page") ?? 1) || 1);
+      const slice = visible.slice((page - 1) * perPage, page * perPage);
+      return {
+        route: name,
+        status: send(
+          200,
+          envelope(slice, { page, per_page: perPage, count: slice.length, total_count: visible.length, total_pages: Math.ceil(visible.length / perPage) }),
+        ),
+      };
+    }
+    if (route === "unknown" || route === "accounts") {
+      req.resume();
+      return { route: name, status: send(404, failure(7003, `Could not route to ${rawPath}, perhaps your object identifier is invalid?`)) };
+    }
+
+    const accountId = decodeURIComponent(parts[2] ?? "");
+    const namespaceId = decodeURIComponent(parts[6] ?? "");
+    if (!accounts.some((a) => a.id === accountId)) throw new HttpError(403, 10000, "Authentication error");
+    const store = namespace(namespaceId, accountId);
+
+    if (route === "values" || route === "metadata") {
+      const key = checkKeyName(decodeURIComponent(parts.slice(8).join("/")));
+      if (method === "GET") {
+        authorize(req, accountId, "kv:read");
+        const e = live(store, key);
+        if (!e) return { route: name, status: send(404, failure(10009, "get: 'key not found'")) };
+        if (route === "metadata") return { route: name, status: send(200, envelope(e.metadata ?? null)) };
+        return { route: name, status: send(200, e.value, "application/octet-stream") };
+      }
+      if (route === "values" && method === "PUT") {
+        authorize(req, accountId, "kv:write");
+        const body = await readBody(req, VALUE_MAX_BYTES + 64 * 1024);
+        const type = req.headers["content-type"] ?? "";
+        let value: Uint8Array;
+        let metadata: unknown;
+        if (type.startsWith("multipart/form-data")) {
+          const form = await new Response(body, { headers: { "content-type": type } }).formData();
+          const v = form.get("value");
+          if (v === null) throw new HttpError(400, 10025, "multipart body has no value field");
+          value = typeof v === "string" ? Buffer.from(v) : new Uint8Array(await v.arrayBuffer());
+          const m = form.get("metadata");
+          if (m !== null) metadata = checkMetadata(parseJson(Buffer.from(typeof m === "string" ? m : await m.text())));
+        } else value = body;
+        const expiration = expirationOf(url.searchParams.get("expiration") ?? undefined, url.searchParams.get("expiration_ttl") ?? undefined, nowSec);
+        store.set(key, { value: checkValueSize(value), ...(metadata !== undefined ? { metadata } : {}), ...(expiration !== undefined ? { expiration } : {}) });
+        return { route: name, status: send(200, envelope({})) };
+      }
+      if (route === "values" && method === "DELETE") {
+        authorize(req, accountId, "kv:write");
+        store.delete(key);
+        return { route: name, status: send(200, envelope({})) };
+      }
+    }
+
+    if (route === "keys" && method === "GET") {
+      authorize(req, accountId, "kv:read");
+      const rawLimit = url.searchParams.get("limit");
+      const limit = rawLimit === null ? LIST_MAX_LIMIT : Number(rawLimit);
+      if (!Number.isInteger(limit) || limit < LIST_MIN_LIMIT || limit > LIST_MAX_LIMIT) {
+        throw new HttpError(400, 10022, `Invalid key limit ${rawLimit}; must be between ${LIST_MIN_LIMIT} and ${LIST_MAX_LIMIT}`);
+      }
+      const prefix = url.searchParams.get("prefix") ?? "";
+      const cursor = url.searchParams.get("cursor");
+      const after = cursor ? Buffer.from(cursor, "base64url").toString("utf8") : undefined;
+      const names = [...store.keys()].filter((k) => k.startsWith(prefix) && live(store, k) && (after === undefined || byteOrder(k, after) > 0)).sort(byteOrder);
+      const page = names.slice(0, Math.min(limit, pageSize));
+      const more = names.length > page.length;
+      const result = page.map((k) => {
+        const e = store.get(k) as Entry;
+        return { name: k, ...(e.expiration !== undefined ? { expiration: e.expiration } : {}), ...(e.metadata !== undefined ? { metadata: e.metadata } : {}) };
+      });
+      const next = more ? Buffer.from(page.at(-1) as string).toString("base64url") : "";
+      return { route: name, status: send(200, envelope(result, { count: result.length, cursor: next })) };
+    }
+
+    if (route === "bulk" && method === "PUT") {
+      authorize(req, accountId, "kv:write");
+      const body = await readBody(req, BULK_MAX_BYTES);
+      const items = parseJson(body);
+      if (!Array.isArray(items)) throw new HttpError(400, 10026, "the body must be an array of key-value pairs");
+      if (items.length > BULK_MAX_PAIRS) throw new HttpError(400, 10028, `too many pairs in one bulk write (${items.length}; at most ${BULK_MAX_PAIRS})`);
+      // Validate all first: a bad pair writes nothing.
+      const writes: [string, Entry][] = items.map((raw: unknown) => {
+        const item = raw as { key?: unknown; value?: unknown; base64?: unknown; expiration?: unknown; expiration_ttl?: unknown; metadata?: unknown };
+        if (!item || typeof item !== "object") throw new HttpError(400, 10026, "each pair must be an object");
+        const key = checkKeyName(item.key);
+        if (typeof item.value !== "string") throw new HttpError(400, 10026, `value of ${key} must be a string`);
+        if (item.base64 !== undefined && typeof item.base64 !== "boolean") throw new HttpError(400, 10026, "base64 must be a boolean");
+        const value = item.base64 ? Buffer.from(item.value, "base64") : Buffer.from(item.value, "utf8");
+        const expiration = expirationOf(item.expiration, item.expiration_ttl, nowSec);
+        const metadata = checkMetadata(item.metadata);
+        return [key, { value: checkValueSize(value), ...(metadata !== undefined ? { metadata } : {}), ...(expiration !== undefined ? { expiration } : {}) }];
+      });
+      for (const [k, e] of writes) store.set(k, e);
+      return { route: name, status: send(200, envelope({ successful_key_count: writes.length, unsuccessful_keys: [] })) };
+    }
+
+    if (route === "bulk/delete" && method === "POST") {
+      authorize(req, accountId, "kv:write");
+      const keys = parseJson(await readBody(req, BULK_MAX_BYTES));
+      if (!Array.isArray(keys) || !keys.every((k) => typeof k === "string")) throw new HttpError(400, 10026, "the body must be an array of keys");
+      if (keys.length > BULK_MAX_PAIRS) throw new HttpError(400, 10028, `too many keys in one bulk delete (${keys.length}; at most ${BULK_MAX_PAIRS})`);
+      for (const k of keys as string[]) store.delete(k);
+      return { route: name, status: send(200, envelope({ successful_key_count: keys.length, unsuccessful_keys: [] })) };
+    }
+
+    if (route === "bulk/get" && method === "POST") {
+      authorize(req, accountId, "kv:read");
+      const q = parseJson(await readBody(req, 1024 * 1024)) as { keys?: unknown; type?: unknown; withMetadata?: unknown };
+      if (!Array.isArray(q?.keys) || !q.keys.every((k) => typeof k === "string")) throw new HttpError(400, 10026, "keys must be an array of strings");
+      if (q.keys.length > BULK_GET_MAX_KEYS) throw new HttpError(400, 10028, `too many keys in one bulk get (${q.keys.length}; at most ${BULK_GET_MAX_KEYS})`);
+      const type = q.type ?? "text";
+      if (type !== "text" && type !== "json") throw new HttpError(400, 10026, 'type must be "text" or "json"');
+      const values: Record<string, unknown> = {};
+      for (const key of q.keys as string[]) {
+        const e = live(store, key);
+        if (!e) {
+          values[key] = null;
+          continue;
+        }
+        const text = Buffer.from(e.value).toString("utf8");
+        let value: unknown = text;
+        if (type === "json") {
+          try {
+            value = JSON.parse(text);
+          } catch {
+            throw new HttpError(400, 10026, `value of ${key} is not JSON`);
+          }
+        }
+        values[key] = q.withMetadata ? { value, metadata: e.metadata ?? null, ...(e.expiration !== undefined ? { expiration: e.expiration } : {}) } : value;
+      }
+      return { route: name, status: send(200, envelope({ values })) };
+    }
+
+    req.resume();
+    return { route: name, status: send(405, failure(10405, `method ${method} not allowed on ${route}`)) };
+  }
+
+  const server = createServer((req, res) => {
+    handle(req, res).then(
+      ({ route, status }) => log.push({ method: req.method ?? "", route, status }),
+      (err: unknown) => {
+        const e = err instanceof HttpError ? err : new HttpError(500, 10500, "internal error");
+        if (!(err instanceof HttpError)) console.error("cf-api stand-in:", err);
+        req.resume();
+        if (!res.headersSent) {
+          res.writeHead(e.status, { "content-type": "application/json", connection: "close" });
+          res.end(failure(e.code, e.message));
+        }
+        log.push({ method: req.method ?? "", route: "error", status: e.status });
+      },
+    );
+  });
+  await new Promise<void>((resolve) => server.listen(options.port ?? 0, "127.0.0.1", resolve));
+  const { port } = server.address() as AddressInfo;
+
+  return {
+    url: `http://127.0.0.1:${port}${BASE_PATH}`,
+    accountId: accounts[0]?.id ?? DEFAULT_ACCOUNT_ID,
+    token: Object.keys(tokens)[0] ?? DEFAULT_TOKEN,
+    counts: () => Object.fromEntries(counts),
+    writeRequests: () => [...counts].reduce((n, [k, v]) => n + (WRITE_ROUTES.has(k) ? v : 0), 0),
+    log,
+    resetCounts: () => {
+      counts.clear();
+      log.length = 0;
+    },
+    inject: (fault) => faults.push({ ...fault, seen: 0, failed: 0 }),
+    namespace,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  const i = process.argv.indexOf("--port");
+  const port = i > 0 ? Number(process.argv[i + 1]) : 8787;
+  // A fresh token per run unless one is given in the environment (never on the command line).
+  const token = process.env.CLOUDFLARE_API_TOKEN || `standin-${randomBytes(16).toString("hex")}`;
+  const api = await startCfApi({ port, tokens: { [token]: { accounts: "*", permissions: ["kv:read", "kv:write"] } } });
+  console.log(`Cloudflare API stand-in on ${api.url} (in memory; Ctrl-C stops it)`);
+  console.log(`  export CLOUDFLARE_API_BASE_URL=${api.url}`);
+  console.log(`  export CLOUDFLARE_ACCOUNT_ID=${api.accountId}`);
+  if (!process.env.CLOUDFLARE_API_TOKEN) console.log(`  export CLOUDFLARE_API_TOKEN=${token}   # a throwaway token for this stand-in only`);
+}
