@@ -1,11 +1,23 @@
 import { flagArg, numberArg, stringArg, type ArgValues, type CommandGroup, type Context } from "../command.ts";
-import { InputError } from "../errors.ts";
+import { CliError, InputError, UsageError } from "../errors.ts";
 import { formatBytes, progress, table } from "../output.ts";
-import { TRAILING_SLASH, type TrailingSlash } from "../../workers/site/model.ts";
-import { nodeCompressor, readConfigFile, walkSite } from "../site/deploy.ts";
-import { checkFiles, publishSite, siteStores, type PublishOptions, type PublishResult } from "../site/publish.ts";
+import { readStdinSecret } from "../secret-input.ts";
+import { generateHint, MIN_SECRET_BYTES } from "../../shared/http/secrets.ts";
+import { indexKey, TRAILING_SLASH, type TrailingSlash } from "../../workers/site/model.ts";
+import { DEFAULT_PREVIEW_SECONDS, MAX_PREVIEW_SECONDS, PREVIEW_PARAM, VERSION_RE, signPreview } from "../../workers/site/preview.ts";
+import { IGNORE_FILE, nodeCompressor, readConfigFile, walkSite } from "../site/deploy.ts";
+import {
+  FREE_PLAN_WRITES_PER_DAY,
+  checkFiles,
+  publishSite,
+  siteStores,
+  type PublishOptions,
+  type PublishResult,
+  type WriteCount,
+  type WritePlan,
+} from "../site/publish.ts";
 import { parseHeaders, parseRedirects } from "../site/rules.ts";
-import { DEFAULT_GC_KEEP, gc, listVersions, rollback } from "../site/versions.ts";
+import { DEFAULT_GC_KEEP, gc, listVersions, promote, rollback, type VersionInfo } from "../site/versions.ts";
 
 /** Everything `site deploy` needs from its arguments and the folder, read and checked before KV is opened. */
 async function deployPlan(ctx: Context, dir: string, values: ArgValues): Promise<Omit<PublishOptions, "now" | "onProgress">> {
@@ -26,11 +38,31 @@ async function deployPlan(ctx: Context, dir: string, values: ArgValues): Promise
     headers: headersText === undefined ? [] : parseHeaders(headersText, `${dir}/_headers`),
     slash: slash as TrailingSlash,
     ...(spa ? { spa } : {}),
-    compress: nodeCompressor,
+    // Cloudflare compresses text for visitors itself; stored variants cost a KV write each.
+    ...(flagArg(values, "precompress") ? { compress: nodeCompressor } : {}),
     dryRun: flagArg(values, "dry-run"),
+    preview: flagArg(values, "preview"),
     ...(keepPrevious !== undefined ? { keepPrevious } : {}),
     ...(concurrency !== undefined ? { concurrency } : {}),
   };
+}
+
+/** "20 KV writes (16 blobs + 2 shards + 1 index + 1 pointer)". */
+export function describeWrites(w: WriteCount, atMost = false): string {
+  const n = (k: number, one: string, many: string) => `${k} ${k === 1 ? one : many}`;
+  const parts = [n(w.blobs, "blob", "blobs"), n(w.shards, "shard", "shards"), n(w.index, "index", "indexes"), n(w.pointer, "pointer", "pointers")];
+  return `${atMost ? "at most " : ""}${w.total.toLocaleString("en-US")} KV ${w.total === 1 ? "write" : "writes"}${w.total ? ` (${parts.join(" + ")})` : ""}`;
+}
+
+/** The stderr warning when a deploy to the account writes more than the Free plan allows in a day, else undefined. */
+export function freePlanWarning(plan: WritePlan): string | undefined {
+  const total = plan.writes.total;
+  if (total <= FREE_PLAN_WRITES_PER_DAY) return undefined;
+  return (
+    `warning: this deploy makes ${plan.atMost ? "up to " : ""}${total.toLocaleString("en-US")} KV writes; the Workers Free plan allows ` +
+    `${FREE_PLAN_WRITES_PER_DAY.toLocaleString("en-US")} a day, so it may stop part-way (run it again the next day: stored files are not written again) ` +
+    "unless the account is on Workers Paid (1 million writes a month included)"
+  );
 }
 
 /** What a deploy did (or, with --dry-run, would do), for people. */
@@ -40,14 +72,80 @@ function deploySummary(r: PublishResult, where: string, ms: number): string {
       ? "nothing would change: the same site is live as"
       : "unchanged, still live:"
     : r.dryRun
-      ? "would publish"
-      : "published";
+      ? r.preview
+        ? "would upload preview"
+        : "would publish"
+      : r.preview
+        ? "uploaded preview"
+        : "published";
   const uploaded = r.unchanged ? "nothing to upload" : `${r.newBlobs} new blobs, ${formatBytes(r.uploadedBytes)} ${r.dryRun ? "to upload" : "uploaded"}`;
-  return (
-    `${verb} ${r.version} (${where})\n` +
-    `  ${r.files} files, ${formatBytes(r.totalBytes)}; ${uploaded}; ${ms} ms` +
-    (r.previous && !r.unchanged && !r.dryRun ? `\n  previous: ${r.previous} (edgekv site rollback)` : "")
-  );
+  const writes = `${r.dryRun ? "would make " : ""}${describeWrites(r.writes)}`;
+  let next = "";
+  if (r.preview && !r.unchanged) {
+    next =
+      `\n  live is still ${r.previous ?? "(none)"}; the pointer was not written` +
+      `\n  look: edgekv site preview ${r.version} --url https://YOUR-SITE  (or https://${r.version.toLowerCase()}.PREVIEW_HOST/)` +
+      `\n  make it live: edgekv site promote ${r.version}`;
+  } else if (r.previous && !r.unchanged && !r.dryRun) next = `\n  previous: ${r.previous} (edgekv site rollback)`;
+  return `${verb} ${r.version} (${where})\n  ${r.files} files, ${formatBytes(r.totalBytes)}; ${uploaded}; ${ms} ms\n  ${writes}${next}`;
+}
+
+/** A version id argument, checked before KV is opened. Never echoed: a secret typed in its place must not be printed. */
+function versionArg(raw: string | undefined): string {
+  if (raw === undefined || !VERSION_RE.test(raw)) {
+    throw new InputError("VERSION must be a version id such as 20261202T051200Z-1a2b3c4d (see `edgekv site versions`)");
+  }
+  return raw;
+}
+
+/** `--ttl 1h` (s, m, h, d; combined as 1h30m) in seconds, within the Worker's longest link. */
+export function previewTtl(raw: string | undefined): number {
+  if (raw === undefined) return DEFAULT_PREVIEW_SECONDS;
+  const units: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86400 };
+  // Checked whole so that a mistyped value is not echoed back.
+  if (!/^(\d{1,9}[smhd])+$/.test(raw)) throw new UsageError("--ttl takes a duration such as 30m, 2h, 1d or 1h30m");
+  const seconds = [...raw.matchAll(/(\d+)([smhd])/g)].reduce((n, m) => n + Number(m[1]) * units[m[2]!]!, 0);
+  if (seconds < 1) throw new InputError("--ttl must be at least 1s");
+  if (seconds > MAX_PREVIEW_SECONDS) throw new InputError(`--ttl must be at most ${MAX_PREVIEW_SECONDS / 86400}d (the site Worker refuses longer links)`);
+  return seconds;
+}
+
+/** `--url`: where the link points (any page of the site); http(s), no credentials. */
+export function previewBase(raw: string | undefined): URL | undefined {
+  if (raw === undefined) return undefined;
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw new InputError("--url must be an absolute URL such as https://www.example.com/");
+  }
+  if (url.protocol !== "https:" && url.protocol !== "http:") throw new InputError("--url must be an http or https URL");
+  if (url.username || url.password) throw new InputError("--url must not hold a user name or password");
+  return url;
+}
+
+/**
+ * PREVIEW_SECRET from stdin (asked for, or piped with the variable unset) or the environment,
+ * never argv. A short one is refused: the Worker turns links off with it.
+ */
+async function previewSecret(ctx: Context, fromStdin: boolean): Promise<string> {
+  const fromEnv = ctx.env.PREVIEW_SECRET;
+  let secret: string;
+  if (fromStdin || (!fromEnv && !ctx.stdin.isTTY)) {
+    secret = await readStdinSecret(ctx.stdin, "PREVIEW_SECRET", "edgekv site preview VERSION --secret-stdin < preview-secret.txt");
+  } else if (fromEnv) secret = fromEnv;
+  else throw new UsageError("set PREVIEW_SECRET in the environment or pipe it in with --secret-stdin");
+  if (new TextEncoder().encode(secret).length < MIN_SECRET_BYTES) {
+    throw new CliError(
+      `PREVIEW_SECRET is shorter than ${MIN_SECRET_BYTES} bytes, so the site Worker ignores links signed with it; generate one with: ${generateHint("PREVIEW_SECRET", "site")}`,
+    );
+  }
+  return secret;
+}
+
+/** One row's state in `site versions`. */
+function versionState(v: VersionInfo): string {
+  return v.live ? "live" : v.skew ? "previous" : v.preview ? "preview" : "";
 }
 
 /**
@@ -56,18 +154,23 @@ function deploySummary(r: PublishResult, where: string, ms: number): string {
  */
 export const siteGroup: CommandGroup = {
   name: "site",
-  summary: "publish, list, roll back and clean up sites in SITE_KV",
-  details: "A deploy uploads only the blobs KV lacks, then the manifest, then flips the pointer (one write).\nSee docs/site.md.",
+  summary: "publish, preview, promote, list, roll back and clean up sites in SITE_KV",
+  details:
+    "A deploy uploads only the blobs KV lacks, then the manifest, then flips the pointer (one write);\n" +
+    "with --preview it stops before the pointer, and `site promote` flips it later.\nSee docs/site.md.",
   commands: [
     {
       name: "deploy",
       summary: "publish a folder as a new live version",
-      usage: "site deploy DIR [--dry-run] [--spa FILE] [--trailing-slash auto|force|drop|none] [--keep-previous N]",
+      usage: "site deploy DIR [--dry-run] [--preview] [--precompress] [--spa FILE] [--trailing-slash auto|force|drop|none] [--keep-previous N]",
       details:
-        "Skips dotfiles (except .well-known). _headers and _redirects (Pages syntax) are compiled into the manifest.\n" +
+        `Skips dotfiles (except .well-known) and what DIR/${IGNORE_FILE} names (gitignore syntax). _headers and _redirects\n` +
+        "(Pages syntax) are compiled into the manifest. One KV write per new file, plus the manifest; prints the count.\n" +
         "Safe to kill at any moment: the live site changes only with the last write.",
       options: {
-        "dry-run": { type: "boolean", description: "hash, compress and count, write nothing" },
+        "dry-run": { type: "boolean", description: "hash and count the KV writes, write nothing" },
+        preview: { type: "boolean", description: "upload and record the version, leave the live one (see site preview, site promote)" },
+        precompress: { type: "boolean", description: "also store brotli and gzip copies where they save 10% (a KV write each)" },
         spa: { type: "string", description: "FILE: SPA fallback (e.g. index.html), served 200 for extension-less misses" },
         "trailing-slash": { type: "string", description: "P: auto (default), force, drop or none" },
         "keep-previous": { type: "string", description: "N: previous versions served for version skew (default 3)" },
@@ -78,11 +181,33 @@ export const siteGroup: CommandGroup = {
         const dir = positionals[0]!;
         const plan = await deployPlan(ctx, dir, values);
         const started = ctx.now();
-        const bar = progress(plan.dryRun ? "hashing" : "uploading", { tty: ctx.isTTY && !ctx.global.json, write: ctx.errRaw });
+        const tty = ctx.isTTY && !ctx.global.json;
+        let phase = "";
+        let bar: ReturnType<typeof progress> | undefined;
+        const onProgress = (done: number, total: number, p: string) => {
+          if (p !== phase) {
+            bar?.done();
+            phase = p;
+            bar = progress(p, { tty, write: ctx.errRaw });
+          }
+          bar!.update(done, total);
+        };
+        const onPlan = (p: WritePlan) => {
+          bar?.done();
+          bar = undefined;
+          phase = "";
+          if (!p.unchanged)
+            ctx.err(
+              `site deploy: ${p.newBlobs} new blobs; ${p.writes.total ? (plan.dryRun ? "would make " : "will make ") : ""}${describeWrites(p.writes, p.atMost)}`,
+            );
+          // Only the account's writes count against a plan; local state is free.
+          const warning = ctx.global.target.remote ? freePlanWarning(p) : undefined;
+          if (warning) ctx.err(warning);
+        };
         if (!ctx.isTTY) ctx.err(`site deploy: ${plan.files.length} files from ${dir} (${ctx.describeTarget()})`);
         await ctx.withKv("site", async (kv, where) => {
-          const result = await publishSite(kv, { ...plan, now: () => ctx.now(), onProgress: (done, total) => bar.update(done, total) });
-          bar.done();
+          const result = await publishSite(kv, { ...plan, now: () => ctx.now(), onProgress, onPlan });
+          bar?.done();
           const ms = ctx.now() - started;
           ctx.emit({ ...result, ms, where }, () => deploySummary(result, where, ms));
         });
@@ -99,10 +224,16 @@ export const siteGroup: CommandGroup = {
             versions.length === 0
               ? "no versions"
               : `${table(
-                  ["  VERSION", "DEPLOYED", "FILES", "SIZE"],
-                  versions.map((v) => [`${v.live ? "*" : v.skew ? "+" : " "} ${v.id}`, new Date(v.at).toISOString(), String(v.files), formatBytes(v.bytes)]),
+                  ["  VERSION", "STATE", "DEPLOYED", "FILES", "SIZE"],
+                  versions.map((v) => [
+                    `${v.live ? "*" : v.skew ? "+" : v.preview ? "p" : " "} ${v.id}`,
+                    versionState(v),
+                    new Date(v.at).toISOString(),
+                    String(v.files),
+                    formatBytes(v.bytes),
+                  ]),
                   ctx.style,
-                )}\n(* live, + previous versions still served for version skew)`,
+                )}\n(* live; + previous, still served for version skew; p uploaded with --preview, never live unless promoted)`,
           );
         });
       },
@@ -121,11 +252,77 @@ export const siteGroup: CommandGroup = {
       },
     },
     {
+      name: "promote",
+      summary: "make a version (a preview) live: one write",
+      usage: "site promote VERSION [--yes]",
+      details:
+        "Flips the pointer to VERSION, as rollback does; the version live before joins those kept for version skew.\n" +
+        "Asks first (--yes without a terminal). Seen everywhere within about a minute (docs/site.md, Consistency bound).",
+      positionals: { min: 1, max: 1 },
+      async run(ctx, { positionals }) {
+        const version = versionArg(positionals[0]);
+        await ctx.confirm(`make site version ${version} live`);
+        await ctx.withKv("site", async (kv) => {
+          const r = await promote(siteStores(kv, ctx.now), version, () => ctx.now());
+          ctx.emit(r, () => (r.unchanged ? `${r.to} is already live; nothing written` : `live: ${r.to} (was ${r.from ?? "nothing"})`));
+        });
+      },
+    },
+    {
+      name: "preview",
+      summary: "print a signed link that shows the whole site at VERSION",
+      usage: "site preview VERSION [--url https://www.example.com/] [--ttl 1d] [--secret-stdin]",
+      details:
+        "Signs with the site Worker's PREVIEW_SECRET, from the PREVIEW_SECRET environment variable or stdin\n" +
+        "(--secret-stdin, or a pipe when the variable is unset). Never on the command line: ps and shell history keep argv.\n" +
+        "  edgekv site preview 20261202T051200Z-1a2b3c4d --url https://www.example.com/ --secret-stdin < preview-secret.txt\n" +
+        "Whoever opens the link browses that version (a cookie) until it expires; the secret is never printed.",
+      options: {
+        url: { type: "string", description: "URL: the page the link opens (default: a path to append to your site's URL)" },
+        ttl: {
+          type: "string",
+          description: `DURATION: validity, e.g. 1h or 7d (default ${DEFAULT_PREVIEW_SECONDS / 3600}h, at most ${MAX_PREVIEW_SECONDS / 86400}d)`,
+        },
+        "secret-stdin": { type: "boolean", description: "read PREVIEW_SECRET from stdin (default: $PREVIEW_SECRET)" },
+        // Declared only to refuse it with a reason.
+        secret: { type: "string", description: "S: refused: argv is visible in ps and shell history" },
+      },
+      positionals: { min: 1, max: 1 },
+      async run(ctx, { positionals, values }) {
+        if (values.secret !== undefined) {
+          throw new UsageError(
+            "--secret is refused: ps and shell history keep the command line. Set PREVIEW_SECRET in the environment or pipe it in with --secret-stdin",
+          );
+        }
+        const version = versionArg(positionals[0]);
+        const ttl = previewTtl(stringArg(values, "ttl"));
+        const base = previewBase(stringArg(values, "url"));
+        const secret = await previewSecret(ctx, flagArg(values, "secret-stdin"));
+        await ctx.withKv("site", async (kv) => {
+          // A link to a version that is gone would quietly show the live site: say so now instead.
+          if (!(await siteStores(kv, ctx.now).index.get(indexKey(version)))) {
+            throw new CliError(`version ${version} not found (see \`edgekv site versions\`)`);
+          }
+        });
+        const exp = Math.floor(ctx.now() / 1000) + ttl;
+        const token = await signPreview(secret, version, exp);
+        const url = base ? new URL(base) : new URL("https://site.invalid/");
+        url.searchParams.set(PREVIEW_PARAM, token);
+        const link = base ? url.href : `${url.pathname}${url.search}`;
+        const expires = new Date(exp * 1000).toISOString();
+        ctx.emit({ version, url: link, expires, ttlSeconds: ttl }, () =>
+          base
+            ? `${link}\n\nshows ${version} until ${expires} to whoever opens it (the live site to everyone else)`
+            : `${link}\n\nappend it to your site's URL (or use --url); shows ${version} until ${expires} to whoever opens it`,
+        );
+      },
+    },
+    {
       name: "gc",
       summary: "delete old versions and the blobs no retained version uses",
       usage: "site gc [--keep N] [--grace SECONDS] [--dry-run] [--yes]",
       details:
-        "Keeps the newest N versions (default 5), the live one and those kept for version skew.\nAsks first unless --dry-run (--yes without a terminal).",
+        "Keeps the newest N versions (default 5; previews count), the live one and those kept for version skew.\nAsks first unless --dry-run (--yes without a terminal).",
       options: {
         keep: { type: "string", description: "N: versions to keep, newest first (default 5)" },
         grace: { type: "string", description: "SECONDS: spare blobs uploaded in the last SECONDS (default 3600)" },

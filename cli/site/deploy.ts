@@ -1,10 +1,11 @@
 /** The Node side of `edgekv site deploy`: walking the folder and compressing with node:zlib. */
 import type { Dirent } from "node:fs";
-import { readFile, readdir, realpath, stat } from "node:fs/promises";
+import { lstat, readFile, readdir, realpath, stat } from "node:fs/promises";
 import { isAbsolute, join, relative, sep } from "node:path";
 import { promisify } from "node:util";
 import { brotliCompress, constants, gzip } from "node:zlib";
-import { CliError } from "../errors.ts";
+import ignore, { type Ignore } from "ignore";
+import { CliError, InputError } from "../errors.ts";
 import type { Compressor, FileSource } from "./publish.ts";
 
 const br = promisify(brotliCompress);
@@ -12,6 +13,14 @@ const gz = promisify(gzip);
 
 /** Files that configure the site rather than being served. */
 export const CONFIG_FILES = new Set(["_headers", "_redirects"]);
+
+/**
+ * The ignore file at the top of the site folder (gitignore syntax, like Static Assets'
+ * `.assetsignore`). It can only leave files out: a dotfile is never published, itself included.
+ */
+export const IGNORE_FILE = ".edgekvignore";
+/** A larger ignore file is refused: it is a mistake, not a list of patterns. */
+export const MAX_IGNORE_FILE_BYTES = 1024 * 1024;
 
 /**
  * Most folder entries one walk visits. In-tree directory symlinks are followed, so a
@@ -43,7 +52,12 @@ function guardedLoad(rootReal: string, abs: string): () => Promise<Uint8Array> {
 
 /**
  * Every servable file under `root`, skipping dotfiles and dot-folders except `.well-known`,
- * and the `_headers`/`_redirects` files at the top.
+ * the `_headers`/`_redirects` files at the top, and what `.edgekvignore` names.
+ *
+ * The ignore file is consulted after the default rules, so it can only remove files: a
+ * `!pattern` re-includes nothing the defaults skip (a dotfile, a link out of the folder).
+ * Its patterns match the path inside the site folder (a link's own path, not its target),
+ * case-insensitively; a folder it names is not walked at all.
  *
  * Symlinks: one whose real path is outside the site folder (or that loops, or names neither
  * a file nor a folder) is skipped with a warning and never read. One that stays inside is
@@ -61,6 +75,13 @@ export async function walkSite(root: string, options: { warn?: Warn } = {}): Pro
   }
   if (!info.isDirectory()) throw new CliError(`${root} is not a folder`);
   const rootReal = await realpath(root);
+  const ig = await readIgnoreFile(root, rootReal);
+  const ignored = (abs: string, dir: boolean) => {
+    if (!ig) return false;
+    const rel = relative(root, abs).split(sep).join("/") + (dir ? "/" : "");
+    // Either Unicode form: a name written NFC in the file and stored NFD on disk (macOS) still matches.
+    return ig.ignores(rel) || ig.ignores(rel.normalize("NFC"));
+  };
   const out: FileSource[] = [];
   let visited = 0;
   const sitePath = (abs: string) => `/${relative(root, abs).split(sep).join("/")}`;
@@ -72,10 +93,12 @@ export async function walkSite(root: string, options: { warn?: Warn } = {}): Pro
       if (++visited > MAX_WALK_ENTRIES) throw new CliError(`the site folder has more than ${MAX_WALK_ENTRIES} entries (counting followed symlinks)`);
       if (d.name.startsWith(".") && !(d.name === ".well-known" && (d.isDirectory() || d.isSymbolicLink()))) continue;
       const abs = join(dir, d.name);
+      if (ignored(abs, false)) continue;
       const e = await classify(d, abs, rootReal, (why) => skip(abs, why));
       if (e.kind === "dangling")
         add(abs); // fails the deploy with "cannot read /x: ENOENT"
       else if (e.kind === "dir") {
+        if (ignored(abs, true)) continue;
         const real = e.real ?? (await realpath(abs));
         if (chain.includes(real)) skip(abs, "symlink loop");
         else await walk(abs, [...chain, real]);
@@ -84,6 +107,33 @@ export async function walkSite(root: string, options: { warn?: Warn } = {}): Pro
   };
   await walk(root, [rootReal]);
   return out.sort((a, b) => (a.path < b.path ? -1 : 1));
+}
+
+/**
+ * The site's `.edgekvignore`, if any. One that cannot be read as a file inside the folder
+ * fails the deploy rather than being skipped: files meant to stay out would be published.
+ */
+async function readIgnoreFile(root: string, rootReal: string): Promise<Ignore | undefined> {
+  const abs = join(root, IGNORE_FILE);
+  try {
+    await lstat(abs);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === "ENOENT") return undefined;
+    throw new CliError(`cannot read /${IGNORE_FILE}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
+  }
+  let text: string;
+  try {
+    const real = await realpath(abs);
+    if (!isInside(rootReal, real)) throw new CliError(`/${IGNORE_FILE} is a symlink out of the site folder; refusing to deploy without its rules`);
+    const info = await stat(real);
+    if (!info.isFile()) throw new CliError(`/${IGNORE_FILE} is not a file`);
+    if (info.size > MAX_IGNORE_FILE_BYTES) throw new InputError(`/${IGNORE_FILE} is larger than ${MAX_IGNORE_FILE_BYTES} bytes`);
+    text = await readFile(real, "utf8");
+  } catch (err) {
+    if (err instanceof CliError) throw err;
+    throw new CliError(`cannot read /${IGNORE_FILE}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
+  }
+  return ignore().add(text);
 }
 
 async function listFolder(dir: string): Promise<Dirent[]> {
@@ -123,7 +173,10 @@ async function classify(d: Dirent, abs: string, rootReal: string, skip: (why: st
   return d.name.startsWith(".") ? { kind: "skip" } : { kind: "file", real };
 }
 
-/** Brotli (quality 11) and gzip (level 9): the deploy pays once, every visitor saves. */
+/**
+ * Brotli (quality 11) and gzip (level 9), for `site deploy --precompress`: the deploy pays
+ * once, and a variant is kept only when it saves at least MIN_PRECOMPRESS_SAVING.
+ */
 export const nodeCompressor: Compressor = async (data) => {
   const [b, g] = await Promise.all([
     br(data, { params: { [constants.BROTLI_PARAM_QUALITY]: 11, [constants.BROTLI_PARAM_SIZE_HINT]: data.byteLength } }),

@@ -3,8 +3,12 @@
  * moment harmless: blobs (content-addressed, never overwritten; each blob's marker
  * key last), then manifest shards, then the index, then the pointer. Until the
  * pointer is written the live site is untouched; the next deploy skips every blob
- * already stored. No Node APIs here (reading and compressing files is injected),
- * so the workerd tests publish with the same code.
+ * already stored. A preview (`preview: true`) stops before the pointer.
+ *
+ * Two passes: every file is hashed first, so the KV writes are counted (and
+ * reported through `onPlan`) before the first one; then only new blobs are read
+ * again, checked against their hash, and uploaded. No Node APIs here (reading and
+ * compressing files is injected), so the workerd tests publish with the same code.
  */
 import { normalizePath, MAX_PATH_BYTES } from "../../shared/http/path.ts";
 import { sha256Hex } from "../../shared/crypto.ts";
@@ -14,6 +18,7 @@ import { encodePath } from "../../workers/site/resolve.ts";
 import {
   DEFAULT_CHUNK_BYTES,
   DEFAULT_SKEW_VERSIONS,
+  ENCODINGS,
   FINGERPRINT_RE,
   MAX_SITE_PATH_BYTES,
   POINTER_KEY,
@@ -69,19 +74,60 @@ export interface PublishOptions {
   keepPrevious?: number;
   concurrency?: number;
   dryRun?: boolean;
+  /** Upload and record the version without moving the live pointer (`site deploy --preview`). */
+  preview?: boolean;
   now: () => number;
-  onProgress?: (done: number, total: number) => void;
+  /** Progress of each pass: hashing every file, then uploading the new blobs. */
+  onProgress?: (done: number, total: number, phase: "hashing" | "uploading") => void;
+  /** Called once every file is hashed, before the first KV write (and in a dry run). */
+  onPlan?: (plan: WritePlan) => void;
+}
+
+/** KV writes of one deploy, by kind. */
+export interface WriteCount {
+  /** Blob parts and precompressed variants. */
+  blobs: number;
+  shards: number;
+  index: number;
+  pointer: number;
+  total: number;
+}
+
+/** The writes a deploy will make, known before it writes anything. */
+export interface WritePlan {
+  writes: WriteCount;
+  /** True when `writes` is an upper bound: with precompression, a variant is kept only if it saves enough. */
+  atMost: boolean;
+  newBlobs: number;
+  unchanged: boolean;
 }
 
 export interface PublishResult {
   version: string;
   unchanged: boolean;
   dryRun: boolean;
+  /** Recorded without moving the live pointer. */
+  preview: boolean;
   files: number;
   newBlobs: number;
   uploadedBytes: number;
   totalBytes: number;
   previous: string | null;
+  /** The KV writes made (or, in a dry run, that would be made). */
+  writes: WriteCount;
+}
+
+/**
+ * A precompressed variant is stored only when it is at least this much smaller than identity:
+ * it costs one more KV write, and Cloudflare compresses text for visitors anyway (docs/site.md).
+ */
+export const MIN_PRECOMPRESS_SAVING = 0.1;
+/** KV writes a day on the Workers Free plan (https://developers.cloudflare.com/kv/platform/pricing/). */
+export const FREE_PLAN_WRITES_PER_DAY = 1000;
+
+/** A write count from its parts. */
+export function writeCount(blobs: number, shards: number, index: number, pointer: number): WriteCount {
+  return { blobs, shards, index, pointer, total: blobs + shards + index + pointer };
 }
 
 /** The stores of the site's keys, validated with the schemas the Worker's data model defines. */
@@ -160,11 +206,19 @@ export function checkFiles(files: readonly FileSource[], spa: string | undefined
   if (spa !== undefined && !seen.has(spa)) throw new InputError(`--spa ${spa}: no such file in the site`);
 }
 
-/** Uploads each new blob once (content-addressed), counting what it wrote. */
+/** A file after the first pass: hashed, its bytes dropped (new blobs are read again to upload). */
+interface Hashed {
+  source: FileSource;
+  hash: string;
+  size: number;
+  type: string;
+  compressible: boolean;
+}
+
+/** Uploads new blobs (content-addressed), counting the writes it makes, or would make in a dry run. */
 class BlobUploader {
-  newBlobs = 0;
   uploadedBytes = 0;
-  readonly #uploads = new Map<string, Promise<BlobMeta["z"]>>();
+  writes = 0;
   readonly stores: SiteStores;
   readonly options: PublishOptions;
   readonly chunk: number;
@@ -174,78 +228,93 @@ class BlobUploader {
     this.chunk = chunk;
   }
 
-  /** The blob's compressed sizes, uploading it first unless `known` (already in KV) or already under way. */
-  ensure(hash: string, data: Uint8Array, compressible: boolean, known: BlobMeta | undefined): Promise<BlobMeta["z"]> {
-    if (known) return Promise.resolve(known.z);
-    let pending = this.#uploads.get(hash);
-    if (!pending) this.#uploads.set(hash, (pending = this.#upload(hash, data, compressible)));
-    return pending;
-  }
-
-  async #upload(hash: string, data: Uint8Array, compressible: boolean): Promise<BlobMeta["z"]> {
+  /** Uploads one new blob (variants, then identity with its marker last); the variant sizes stored. */
+  async upload(f: Hashed): Promise<BlobMeta["z"]> {
     const { options } = this;
-    const variants = compressible && options.compress ? await options.compress(data) : {};
+    const compress = f.compressible ? options.compress : undefined;
+    // A dry run without compression needs no bytes: the sizes are known.
+    if (options.dryRun && !compress) {
+      this.#count(f.size);
+      return undefined;
+    }
+    const data = await loadFile(f.source);
+    // The key is the hash of the first read: bytes that changed since must not be stored under it.
+    if (data.byteLength !== f.size || (await sha256Hex(data)) !== f.hash) {
+      throw new CliError(`${f.source.path} changed during the deploy; run it again`);
+    }
+    const variants = compress ? await compress(data) : {};
     const z: NonNullable<BlobMeta["z"]> = {};
-    for (const enc of ["br", "gz"] as const) {
+    for (const enc of ENCODINGS) {
       const v = variants[enc];
-      if (v && v.byteLength < data.byteLength) {
+      if (v && v.byteLength <= data.byteLength * (1 - MIN_PRECOMPRESS_SAVING)) {
         z[enc] = v.byteLength;
-        if (!options.dryRun) await this.#putParts(hash, enc, v);
+        await this.#putParts(f.hash, enc, v);
       }
     }
     const zz = Object.keys(z).length ? z : undefined;
-    if (!options.dryRun) await this.#putParts(hash, "id", data, { t: options.now(), ...(zz ? { z: zz } : {}) });
-    this.newBlobs++;
+    await this.#putParts(f.hash, "id", data, { t: options.now(), ...(zz ? { z: zz } : {}) });
     return zz;
   }
 
+  #count(bytes: number): void {
+    this.writes += partsOf(bytes, this.chunk);
+    this.uploadedBytes += bytes;
+  }
+
   async #putParts(hash: string, enc: Encoding | "id", data: Uint8Array, meta?: BlobMeta): Promise<void> {
+    if (this.options.dryRun) return this.#count(data.byteLength);
     const parts = partsOf(data.byteLength, this.chunk);
     // Part 0 of identity is the marker: written after every other part.
     for (let i = parts - 1; i >= 0; i--) {
       const body = data.subarray(i * this.chunk, (i + 1) * this.chunk);
       await this.stores.blob.put(blobKey(hash, enc, parts, i, this.chunk), body, i === 0 && meta ? { metadata: meta } : {});
       this.uploadedBytes += body.byteLength;
+      this.writes++;
     }
   }
 }
 
-/** Reads, hashes and (when new) uploads every file; the manifest entries, sorted by path, and their total size. */
-async function storeFiles(
-  options: PublishOptions,
-  uploader: BlobUploader,
-  markers: Map<string, BlobMeta>,
-): Promise<{ entries: (readonly [string, Entry])[]; totalBytes: number }> {
+async function loadFile(f: FileSource): Promise<Uint8Array> {
+  try {
+    return await f.load();
+  } catch (err) {
+    if (err instanceof CliError) throw err;
+    throw new CliError(`cannot read ${f.path}: ${(err as { code?: string }).code ?? (err as Error).message}`);
+  }
+}
+
+/** First pass: reads and hashes every file (nothing is kept in memory but the hash). */
+async function hashFiles(options: PublishOptions): Promise<Hashed[]> {
   const { files } = options;
-  let totalBytes = 0;
   let done = 0;
-  const entries = await mapLimit(files, options.concurrency ?? DEFAULT_CONCURRENCY, async (f) => {
-    let data: Uint8Array;
-    try {
-      data = await f.load();
-    } catch (err) {
-      throw new CliError(`cannot read ${f.path}: ${(err as { code?: string }).code ?? (err as Error).message}`);
-    }
+  return mapLimit(files, options.concurrency ?? DEFAULT_CONCURRENCY, async (source) => {
+    const data = await loadFile(source);
     const hash = await sha256Hex(data);
-    const { type, compressible } = contentTypeOf(f.path);
-    const z = await uploader.ensure(hash, data, compressible, markers.get(markerKey(hash, data.byteLength, uploader.chunk)));
-    totalBytes += data.byteLength;
-    options.onProgress?.(++done, files.length);
-    const name = f.path.slice(f.path.lastIndexOf("/") + 1);
-    const entry: Entry = { h: hash, s: data.byteLength, t: type, ...(z ? { z } : {}), ...(FINGERPRINT_RE.test(name) ? { i: 1 as const } : {}) };
-    return [f.path, entry] as const;
+    options.onProgress?.(++done, files.length, "hashing");
+    return { source, hash, size: data.byteLength, ...contentTypeOf(source.path) };
   });
-  entries.sort((a, b) => (a[0] < b[0] ? -1 : 1));
-  return { entries, totalBytes };
+}
+
+/** The manifest entries, sorted by path; `z` comes from the stored markers or the uploads. */
+function manifestEntries(hashed: readonly Hashed[], zOf: (f: Hashed) => BlobMeta["z"]): (readonly [string, Entry])[] {
+  const entries = hashed.map((f) => {
+    const z = zOf(f);
+    const name = f.source.path.slice(f.source.path.lastIndexOf("/") + 1);
+    const entry: Entry = { h: f.hash, s: f.size, t: f.type, ...(z ? { z } : {}), ...(FINGERPRINT_RE.test(name) ? { i: 1 as const } : {}) };
+    return [f.source.path, entry] as const;
+  });
+  return entries.sort((a, b) => (a[0] < b[0] ? -1 : 1));
 }
 
 /** The version's settings and rules, as the index stores them. */
-function siteConfig(options: PublishOptions, entries: readonly (readonly [string, Entry])[]) {
+function siteConfig(options: PublishOptions, files: readonly Hashed[]) {
   return {
     slash: options.slash ?? "auto",
     ...(options.spa !== undefined ? { spa: options.spa } : {}),
-    notFound: entries
-      .map(([p]) => p)
+    // Sorted by path first (the order manifests always had), so the manifest hash does not depend on the input order.
+    notFound: files
+      .map((f) => f.source.path)
+      .sort()
       .filter((p) => p.endsWith("/404.html"))
       .map((p) => p.slice(0, -8))
       .sort((a, b) => b.length - a.length),
@@ -255,46 +324,83 @@ function siteConfig(options: PublishOptions, entries: readonly (readonly [string
 }
 
 /**
- * Publishes a site version and makes it live (one pointer write, last).
- * @example const r = await publishSite(env.SITE_KV, { files, now: Date.now }); // r.version
+ * Publishes a site version and makes it live (one pointer write, last), or with
+ * `preview` records it without touching the pointer.
+ * @example const r = await publishSite(env.SITE_KV, { files, now: Date.now }); // r.version, r.writes.total
  */
 export async function publishSite(kv: KvBinding, options: PublishOptions): Promise<PublishResult> {
   const { now } = options;
   checkFiles(options.files, options.spa);
   const stores = siteStores(kv, now);
-  const uploader = new BlobUploader(stores, options, options.chunk ?? DEFAULT_CHUNK_BYTES);
+  const chunk = options.chunk ?? DEFAULT_CHUNK_BYTES;
+  const uploader = new BlobUploader(stores, options, chunk);
   const markers = await listBlobMarkers(stores);
   const pointer = await stores.pointer.get(POINTER_KEY);
-  const { entries, totalBytes } = await storeFiles(options, uploader, markers);
-  const config = siteConfig(options, entries);
-  const hash = await sha256Hex(JSON.stringify({ entries, config }));
-  const base = {
-    files: entries.length,
-    newBlobs: uploader.newBlobs,
-    uploadedBytes: uploader.uploadedBytes,
-    totalBytes,
-    dryRun: options.dryRun === true,
-    previous: pointer?.live ?? null,
-  };
+  const hashed = await hashFiles(options);
+  const totalBytes = hashed.reduce((n, f) => n + f.size, 0);
+  const known = (f: Hashed) => markers.get(markerKey(f.hash, f.size, chunk));
+  // Each new content once, however many paths share it.
+  const fresh = new Map<string, Hashed>();
+  for (const f of hashed) if (!known(f) && !fresh.has(f.hash)) fresh.set(f.hash, f);
+  const config = siteConfig(options, hashed);
+  const preview = options.preview === true;
+  const base = { files: hashed.length, newBlobs: fresh.size, totalBytes, dryRun: options.dryRun === true, preview, previous: pointer?.live ?? null };
 
-  // An identical site already live: nothing to write at all.
-  if (pointer) {
+  // Nothing new to store: an identical site already live means nothing to write at all.
+  if (fresh.size === 0 && pointer) {
+    const hash = await manifestHash(
+      manifestEntries(hashed, (f) => known(f)?.z),
+      config,
+    );
     const live = await stores.index.get(indexKey(pointer.live)).catch(() => null);
-    if (live?.hash === hash) return { ...base, version: pointer.live, unchanged: true };
+    if (live?.hash === hash) {
+      const writes = writeCount(0, 0, 0, 0);
+      options.onPlan?.({ writes, atMost: false, newBlobs: 0, unchanged: true });
+      return { ...base, version: pointer.live, unchanged: true, uploadedBytes: 0, writes };
+    }
   }
+  const shards = Math.max(1, Math.ceil(hashed.length / SHARD_TARGET_ENTRIES));
+  let blobWrites = 0;
+  let atMost = false;
+  for (const f of fresh.values()) {
+    const parts = partsOf(f.size, chunk);
+    blobWrites += parts;
+    // A variant is at most 90% of identity, so it needs no more parts than identity.
+    if (f.compressible && options.compress) {
+      blobWrites += ENCODINGS.length * parts;
+      atMost = true;
+    }
+  }
+  options.onPlan?.({ writes: writeCount(blobWrites, shards, 1, preview ? 0 : 1), atMost, newBlobs: fresh.size, unchanged: false });
+
+  const uploaded = new Map<string, BlobMeta["z"]>();
+  let done = 0;
+  await mapLimit([...fresh.values()], options.concurrency ?? DEFAULT_CONCURRENCY, async (f) => {
+    uploaded.set(f.hash, await uploader.upload(f));
+    options.onProgress?.(++done, fresh.size, "uploading");
+  });
+  const entries = manifestEntries(hashed, (f) => (uploaded.has(f.hash) ? uploaded.get(f.hash) : known(f)?.z));
+  const hash = await manifestHash(entries, config);
   const id = versionId(now(), hash);
-  if (options.dryRun) return { ...base, version: id, unchanged: false };
+  const writes = writeCount(uploader.writes, shards, 1, preview ? 0 : 1);
+  const result = { ...base, version: id, unchanged: false, uploadedBytes: uploader.uploadedBytes, writes };
+  if (options.dryRun) return result;
 
   // Shards, then the index, then the pointer: a reader never sees a version before all of it is stored.
-  const shards = Math.max(1, Math.ceil(entries.length / SHARD_TARGET_ENTRIES));
   const shardValues: Shard[] = Array.from({ length: shards }, () => ({}));
   for (const [p, e] of entries) shardValues[shardOf(p, shards)]![p] = e;
   await mapLimit(shardValues, options.concurrency ?? DEFAULT_CONCURRENCY, (s, n) => stores.shard.put(shardKey(id, n), s));
-  const index: SiteIndex = { v: 1, id, at: now(), hash, files: entries.length, bytes: totalBytes, shards, chunk: uploader.chunk, ...config };
-  const meta: VersionMeta = { at: index.at, files: index.files, bytes: index.bytes };
+  const index: SiteIndex = { v: 1, id, at: now(), hash, files: entries.length, bytes: totalBytes, shards, chunk, ...config };
+  const meta: VersionMeta = { at: index.at, files: index.files, bytes: index.bytes, ...(preview ? { preview: 1 as const } : {}) };
   await stores.index.put(indexKey(id), index, { metadata: meta });
-  await writePointer(stores, id, pointer, options.keepPrevious ?? DEFAULT_SKEW_VERSIONS, now);
-  return { ...base, version: id, unchanged: false };
+  // A preview never moves the pointer: only `site promote` and `site rollback` do.
+  if (!preview) await writePointer(stores, id, pointer, options.keepPrevious ?? DEFAULT_SKEW_VERSIONS, now);
+  return result;
+}
+
+/** sha256 of the manifest content: equal for identical sites. */
+function manifestHash(entries: readonly (readonly [string, Entry])[], config: ReturnType<typeof siteConfig>): Promise<string> {
+  return sha256Hex(JSON.stringify({ entries, config }));
 }
 
 /** Writes the pointer: `live` plus the versions before it, newest first. One KV write. */

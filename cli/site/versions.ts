@@ -17,6 +17,8 @@ export interface VersionInfo {
   live: boolean;
   /** Kept in the pointer for version skew. */
   skew: boolean;
+  /** Uploaded with `site deploy --preview` (it stays marked after a promote: that writes only the pointer). */
+  preview: boolean;
 }
 
 /**
@@ -28,8 +30,8 @@ export async function listVersions(stores: SiteStores): Promise<{ pointer: Point
   const versions: VersionInfo[] = [];
   for await (const k of stores.index.keys({ prefix: "v:" })) {
     const id = k.name.slice(2);
-    const m = k.metadata ?? { at: 0, files: 0, bytes: 0 };
-    versions.push({ id, ...m, live: pointer?.live === id, skew: pointer?.previous.includes(id) ?? false });
+    const { at, files, bytes, preview } = k.metadata ?? { at: 0, files: 0, bytes: 0 };
+    versions.push({ id, at, files, bytes, live: pointer?.live === id, skew: pointer?.previous.includes(id) ?? false, preview: preview === 1 });
   }
   versions.sort((a, b) => b.at - a.at || (a.id < b.id ? 1 : -1));
   return { pointer, versions };
@@ -49,6 +51,20 @@ export async function rollback(stores: SiteStores, version: string | undefined, 
   if (!index) throw new CliError(`version ${to} not found (see \`edgekv site versions\`)`);
   await writePointer(stores, to, pointer, Math.max(DEFAULT_SKEW_VERSIONS, pointer.previous.length), now);
   return { from: pointer.live, to };
+}
+
+/**
+ * Makes `version` live: one pointer write, as rollback (the old live version joins the skew
+ * list). The only way, with rollback, that a preview becomes live. Works before any site is live.
+ * @example await promote(stores, "20261202T051200Z-1a2b3c4d", Date.now) // { from: "2026...-ab", to: "20261202T051200Z-1a2b3c4d", unchanged: false }
+ */
+export async function promote(stores: SiteStores, version: string, now: () => number): Promise<{ from: string | null; to: string; unchanged: boolean }> {
+  const pointer = await stores.pointer.get(POINTER_KEY);
+  if (pointer?.live === version) return { from: version, to: version, unchanged: true };
+  const index = await stores.index.get(indexKey(version));
+  if (!index) throw new CliError(`version ${version} not found (see \`edgekv site versions\`)`);
+  await writePointer(stores, version, pointer, Math.max(DEFAULT_SKEW_VERSIONS, pointer?.previous.length ?? 0), now);
+  return { from: pointer?.live ?? null, to: version, unchanged: false };
 }
 
 export interface GcResult {
@@ -76,7 +92,9 @@ async function blobKeysOf(stores: SiteStores, index: SiteIndex, into: Set<string
 
 /**
  * Deletes versions beyond the newest `keep` (never the live one or those kept for skew),
- * then every blob no retained version uses and older than the grace period.
+ * then every blob no retained version uses and older than the grace period. Previews count
+ * as versions: one among the newest `keep` is kept whole (its links keep working); an older
+ * one is deleted, and its links then show the live site.
  * @example await gc(stores, { keep: 5, now: Date.now })
  */
 export async function gc(stores: SiteStores, options: { keep?: number; graceMs?: number; dryRun?: boolean; now: () => number }): Promise<GcResult> {

@@ -153,6 +153,9 @@ export type Pointer = Infer<typeof PointerSchema>;
 export const BlobMetaSchema = standard(obj({ t: num, z: opt(sizes) }));
 export type BlobMeta = Infer<typeof BlobMetaSchema>;
 
-/** Metadata of a version's index key, so `site versions` needs one list. */
-export const VersionMetaSchema = standard(obj({ at: num, files: num, bytes: num }));
+/**
+ * Metadata of a version's index key, so `site versions` needs one list. `preview: 1`: uploaded
+ * with `site deploy --preview` (the pointer was not moved); absent on older versions.
+ */
+export const VersionMetaSchema = standard(obj({ at: num, files: num, bytes: num, preview: opt(lit(1)) }));
 export type VersionMeta = Infer<typeof VersionMetaSchema>;

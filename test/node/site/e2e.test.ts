@@ -20,7 +20,8 @@ let version: string;
 
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), "edgekv-site-e2e-"));
-  const deployed = await runCli(["site", "deploy", FIXTURE, "--persist-to", dir, "--json"]);
+  // --precompress: this fixture checks stored brotli variants too (the default stores identity only).
+  const deployed = await runCli(["site", "deploy", FIXTURE, "--precompress", "--persist-to", dir, "--json"]);
   expect(deployed.code, deployed.stderr).toBe(0);
   version = (JSON.parse(deployed.stdout) as { version: string }).version;
   dev = await startWranglerDev({ env: "site", persistTo: dir });
