@@ -32,7 +32,7 @@ function runWranglerAuthToken(cwd: string, env: Readonly<Record<string, string |
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [wranglerBin(), "auth", "token", "--json"], {
       cwd,
-      env: { ...env, WRANGLER_SEND_METRICS: "false", NO_COLOR: "1" } as Record<string, string>,
+      env: { ...env, WRANGLER_SEND_METRICS: "false", NO_COLOR: "1" } as unknown as NodeJS.ProcessEnv,
       stdio: ["ignore", "pipe", "pipe"],
       timeout: WRANGLER_AUTH_TIMEOUT_MS,
     });
