@@ -9,9 +9,12 @@
 // through (it sets 127.0.0.1 only when there is none), so each run here is a
 // distinct client by that header.
 import fc from "fast-check";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import type { DevServer } from "../node/helpers/wrangler-dev.ts";
-import { raw, rawRequest, startGate, startOrigin, startSplitter, stateDir, type Origin } from "./env.ts";
+import { raw, rawRequest, startGate, startOrigin, startSplitter, stateDir, type Origin, limiterWindowHeadroom } from "./env.ts";
+
+// Each test counts failures up to the limit: never across a limiter window boundary.
+beforeEach(() => limiterWindowHeadroom(), 70_000);
 
 const ADMIN_SECRET = "bruteforce-admin-secret-0123456789abcdefXYZ";
 const STATUS_SECRET = "bruteforce-status-secret-0123456789abcdefXYZ";

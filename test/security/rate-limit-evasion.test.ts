@@ -19,12 +19,15 @@
 import { join } from "node:path";
 import fc from "fast-check";
 import { Miniflare, convertV4MiniflareOptions } from "miniflare";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { unstable_getMiniflareWorkerOptions } from "wrangler";
 import { bundleWorker } from "../../bench/lib/runtime.ts";
 import { ROOT } from "../../scripts/wrangler-dev.ts";
 import type { DevServer } from "../node/helpers/wrangler-dev.ts";
-import { issueToken, raw, rawRequest, startGate, startOrigin, stateDir, type Origin } from "./env.ts";
+import { issueToken, raw, rawRequest, startGate, startOrigin, stateDir, type Origin, limiterWindowHeadroom } from "./env.ts";
+
+// Each test counts failures up to the limit: never across a limiter window boundary.
+beforeEach(() => limiterWindowHeadroom(), 70_000);
 
 const LIMIT = 20; // wrangler.toml [[env.auth.ratelimits]] simple.limit
 const ADMIN_SECRET = "rate-limit-evasion-admin-secret-0123456789";

@@ -8,9 +8,12 @@
 // Defence: workers/splitter/status.ts (Authorization: Bearer only;
 // SECRET_QUERY_PARAM refused and counted by FAILED_STATUS_LIMITER).
 import fc from "fast-check";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import type { DevServer } from "../node/helpers/wrangler-dev.ts";
-import { raw, rawRequest, startOrigin, startSplitter, stateDir, type Origin } from "./env.ts";
+import { raw, rawRequest, startOrigin, startSplitter, stateDir, type Origin, limiterWindowHeadroom } from "./env.ts";
+
+// Each test counts failures up to the limit: never across a limiter window boundary.
+beforeEach(() => limiterWindowHeadroom(), 70_000);
 
 const SECRET = "status-secret-in-query-0123456789abcdefXYZ";
 const LIMIT = 10; // wrangler.toml [[env.splitter.ratelimits]] simple.limit
