@@ -1,10 +1,14 @@
 import { env } from "cloudflare:workers";
-import { describe, expect, it } from "vitest";
+import { beforeEach, describe, expect, it } from "vitest";
 import { FailureLimiter, MAX_NO_IP_FAILURES_PER_WINDOW } from "../../shared/http/limiter.ts";
 import { MIN_SECRET_BYTES } from "../../shared/http/secrets.ts";
 import { RATE_LIMIT_PERIOD_SECONDS } from "../../workers/auth/env.ts";
 import { TokenRecordSchema } from "../../workers/auth/model.ts";
 import { bearer, makeGate, uniqueUser } from "./helpers.ts";
+import { limiterWindowHeadroom } from "../limiter-window.ts";
+
+// Tests here count failures up to the limit: never across a limiter window boundary.
+beforeEach(() => limiterWindowHeadroom(), 70_000);
 
 const SECRET = "admin-secret-for-tests-0123456789abcdef"; // >= MIN_SECRET_BYTES
 const LIMIT = 20; // wrangler.toml [[env.auth.ratelimits]] simple.limit

@@ -1,13 +1,17 @@
 // Through the real Worker entry (wrangler.toml [env.auth]): vars, the real
 // FAILED_AUTH_LIMITER binding (it works in the local runtime) and real KV.
 import { env, exports } from "cloudflare:workers";
-import { describe, expect, it } from "vitest";
+import { beforeEach, describe, expect, it } from "vitest";
 import { parseKvServerTiming } from "../../shared/kv/index.ts";
 import { RATE_LIMIT_PERIOD_SECONDS, type AuthEnv } from "../../workers/auth/env.ts";
 import { handle } from "../../workers/auth/gate.ts";
 import { depsFor } from "../../workers/auth/index.ts";
 import { TokenStore } from "../../cli/token/store.ts";
 import { generateToken } from "../../workers/auth/token.ts";
+import { limiterWindowHeadroom } from "../limiter-window.ts";
+
+// Tests here count failures up to the limit: never across a limiter window boundary.
+beforeEach(() => limiterWindowHeadroom(), 70_000);
 
 const LIMIT = 20; // wrangler.toml [[env.auth.ratelimits]] simple.limit
 // The Exports typing has no `default` unless generated from the entry module.

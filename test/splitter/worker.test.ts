@@ -10,6 +10,10 @@ import { signOverride } from "../../workers/splitter/override.ts";
 import { ConfigSource } from "../../workers/splitter/store.ts";
 import { STATUS_RATE_LIMIT_PERIOD_SECONDS } from "../../workers/splitter/status.ts";
 import { BLUE, GREEN, cfg, origins } from "./fixtures.ts";
+import { limiterWindowHeadroom } from "../limiter-window.ts";
+
+// Tests here count failures up to the limit: never across a limiter window boundary.
+beforeEach(() => limiterWindowHeadroom(), 70_000);
 
 const TTL = 1_000;
 // Secrets of at least MIN_SECRET_BYTES (shorter ones turn nothing on, see "weak secrets" below).
