@@ -257,7 +257,10 @@ describe("output", () => {
     await writeFile(join(site, "index.html"), "<h1>hi</h1>");
     const r = await runCli(["site", "deploy", site, ...state()]);
     expect(r.code, r.stderr).toBe(0);
-    expect(r.stderr).toMatch(/^site deploy: 1 files from .*\nuploading: 1\/1\n$/);
+    // Issue 12: files are hashed first, then the KV writes are announced before the upload.
+    expect(r.stderr).toMatch(
+      /^site deploy: 1 files from .*\nhashing: 1\/1\nsite deploy: 1 new blobs; will make 4 KV writes \(1 blob \+ 1 shard \+ 1 index \+ 1 pointer\)\nuploading: 1\/1\n$/,
+    );
     expect(r.stdout).toMatch(/1 files, 11 B; 1 new blobs, \d+ B uploaded/);
     expect(r.stdout).not.toContain("0.00 MiB");
     expect((await runCli(["nope"])).stderr).not.toContain("\u001b[");
