@@ -16,7 +16,7 @@
 import type { KvValueWithMetadata } from "../../shared/kv/binding.ts";
 import type { KvBinding, KvListKey, KvListResult, KvPutOptions } from "../../shared/kv/index.ts";
 import { KV_LIMITS, KvLimitError } from "../../shared/kv/index.ts";
-import type { BulkWriter, KvPair } from "./bulk.ts";
+import type { BulkWriter, KvPair, WriteBatcher } from "./bulk.ts";
 import { boundedStream, CfApiError, MAX_ATTEMPTS, MAX_VALUE_RESPONSE_BYTES, readBounded, type CfApiClient } from "./client.ts";
 
 /** Pairs per bulk write, and keys per bulk delete (the API's limit). */
@@ -38,7 +38,8 @@ export interface RemoteStats {
 }
 
 export type RemoteKvBinding = KvBinding &
-  BulkWriter & {
+  BulkWriter &
+  WriteBatcher & {
     bulkDelete(keys: readonly string[]): Promise<void>;
     readonly stats: RemoteStats;
     /** "remote (account A, namespace N)". */
@@ -203,10 +204,37 @@ export function remoteKv(client: CfApiClient, accountId: string, namespaceId: st
     return { value, metadata, cacheStatus: null };
   }
 
+  /** Puts held by `batch`, sent as one bulk write when it ends; null outside a batch. */
+  let held: KvPair[] | null = null;
+
+  async function batch<T>(fn: () => Promise<T>): Promise<T> {
+    if (held) return fn();
+    held = [];
+    try {
+      const result = await fn();
+      const pairs = held;
+      held = null;
+      if (pairs.length) await bulkPut(pairs);
+      return result;
+    } finally {
+      held = null;
+    }
+  }
+
   async function put(key: string, value: string | ArrayBuffer | ArrayBufferView | ReadableStream, options: KvPutOptions = {}): Promise<void> {
     const segment = keySegment(key);
     // A stream is read first (bounded): a retry must be able to send the body again.
     const data = value instanceof ReadableStream ? await readBounded(value, KV_LIMITS.valueMaxBytes, `the value of ${key}`) : toBytes(value);
+    if (held) {
+      held.push({
+        key,
+        value: data,
+        ...(options.metadata !== undefined ? { metadata: options.metadata } : {}),
+        ...(options.expiration !== undefined ? { expiration: options.expiration } : {}),
+        ...(options.expirationTtl !== undefined ? { expirationTtl: options.expirationTtl } : {}),
+      });
+      return;
+    }
     const query = { expiration: options.expiration, expiration_ttl: options.expirationTtl };
     let body: string | Uint8Array | FormData = data;
     let contentType: string | undefined = "application/octet-stream";
@@ -287,6 +315,7 @@ export function remoteKv(client: CfApiClient, accountId: string, namespaceId: st
     list,
     bulkPut,
     bulkDelete,
+    batch,
     stats,
     where: `remote (account ${accountId}, namespace ${namespaceId})`,
   };

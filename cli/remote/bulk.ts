@@ -20,6 +20,27 @@ export interface BulkWriter {
   bulkPut(pairs: readonly KvPair[]): Promise<void>;
 }
 
+/** A binding that can hold writes and send them together (the REST binding of `--remote`). */
+export interface WriteBatcher {
+  /**
+   * Runs `fn`; the puts it makes are held and sent as one bulk write when it returns
+   * (nothing is sent when it throws). Reads inside `fn` do not see the held writes.
+   */
+  batch<T>(fn: () => Promise<T>): Promise<T>;
+}
+
+/**
+ * Runs `fn` so that its puts reach KV in one request where the binding can (`--remote`),
+ * and as they come otherwise. For writes that belong together (a config and its history
+ * entry, a token and its index entry): one request, and none of them when `fn` throws.
+ * Within one request there is no order between the keys.
+ * @example await writeTogether(kv, async () => { await a.put("x", 1); await b.put("y", 2); });
+ */
+export function writeTogether<T>(kv: KvBinding, fn: () => Promise<T>): Promise<T> {
+  const batcher = kv as Partial<WriteBatcher>;
+  return typeof batcher.batch === "function" ? batcher.batch(fn) : fn();
+}
+
 /** Whether `kv` writes in bulk. */
 export function canBulkPut(kv: KvBinding): kv is KvBinding & BulkWriter {
   return typeof (kv as Partial<BulkWriter>).bulkPut === "function";

@@ -5,7 +5,9 @@
  * and kept in memory only: never on a command line, in a URL, or in a message.
  */
 import { spawn } from "node:child_process";
+import { readFileSync } from "node:fs";
 import { createRequire } from "node:module";
+import { dirname, join } from "node:path";
 import { CliError } from "../errors.ts";
 
 /** How long `wrangler auth token` may take (an OAuth refresh is one round trip). */
@@ -24,7 +26,9 @@ export interface Credentials {
 
 /** Path of wrangler's own entry script in node_modules (run with this Node, not a shell). */
 export function wranglerBin(): string {
-  return createRequire(import.meta.url).resolve("wrangler/bin/wrangler.js");
+  const pkg = createRequire(import.meta.url).resolve("wrangler/package.json");
+  const { bin } = JSON.parse(readFileSync(pkg, "utf8")) as { bin?: Record<string, string> };
+  return join(dirname(pkg), bin?.wrangler ?? "bin/wrangler.js");
 }
 
 /** Runs `wrangler auth token --json`; stdout and stderr are captured, bounded, never echoed. */
@@ -81,10 +85,16 @@ export async function resolveCredentials(env: Readonly<Record<string, string | u
   }
   if (!parsed || typeof parsed.token !== "string" || parsed.token.trim() === "") {
     // wrangler's own reason ("Not logged in..."), first line only; it never holds a token when there is none.
-    const why = run.stderr
+    const why = `${run.stderr}\n${run.stdout}`
       .split("\n")
-      .map((l) => l.replace(/^[^A-Za-z]+/, "").trim())
-      .find((l) => l.length > 0);
+      .map((l) =>
+        l
+          .replace(/\u001b\[[0-9;]*m/g, "")
+          .replace("[ERROR]", "")
+          .replace(/^[^\p{L}]+/u, "")
+          .trim(),
+      )
+      .find((l) => l.length > 0 && !l.startsWith("Logs were written") && !l.startsWith("{") && !/token/i.test(l.replace("wrangler login", "")));
     throw new CliError(`${NO_CREDENTIALS}${why ? ` (wrangler: ${why.slice(0, 200)})` : ""}`);
   }
   return { token: parsed.token.trim(), source: "wrangler auth token" };

@@ -11,6 +11,7 @@ import {
   type RolloutConfig,
 } from "../../workers/splitter/model.ts";
 import { CliError } from "../errors.ts";
+import { writeTogether } from "../remote/bulk.ts";
 import { configDiff } from "./diff.ts";
 
 /** `rollout/history/0000000007`: zero-padded so keys list in version order. */
@@ -95,9 +96,12 @@ export class RolloutStore {
     // Best effort against a concurrent writer (KV has no compare-and-swap).
     const again = await this.current();
     if (again.version !== base.version) throw new CliError(`the config changed meanwhile (now version ${again.version}); run the command again`);
-    // History first: the audit trail never misses a config that went live.
-    await this.#history.put(historyKey(r.config.version), { version: r.config.version, at, by, action, changes, config: r.config });
-    await this.#config.put(CONFIG_KEY, r.config);
+    // History first: the audit trail never misses a config that went live. On --remote both go in one
+    // bulk request (cli/remote/bulk.ts), so neither is written unless the request succeeds.
+    await writeTogether(this.#config.binding, async () => {
+      await this.#history.put(historyKey(r.config.version), { version: r.config.version, at, by, action, changes, config: r.config });
+      await this.#config.put(CONFIG_KEY, r.config);
+    });
     await this.#prune();
     return { config: r.config, changes };
   }

@@ -3,8 +3,18 @@
  * plus listing (`KvStore`, which the Worker does not bundle). Records are
  * validated with the Worker's own `TokenRecordSchema` (workers/auth/model.ts).
  */
-import { KvStore, text, type KvBinding } from "../../shared/kv/index.ts";
-import { checkUser, TOKEN_KEY_PREFIX, Tokens, USER_INDEX_PREFIX, type TokenRecord, type TokenStoreOptions } from "../../workers/auth/store.ts";
+import { KvStore, text, type KvBinding, type KvOps } from "../../shared/kv/index.ts";
+import {
+  checkUser,
+  TOKEN_KEY_PREFIX,
+  Tokens,
+  USER_INDEX_PREFIX,
+  type IssueInput,
+  type Issued,
+  type TokenRecord,
+  type TokenStoreOptions,
+} from "../../workers/auth/store.ts";
+import { writeTogether } from "../remote/bulk.ts";
 
 export {
   LABEL_PATTERN,
@@ -41,6 +51,11 @@ export class TokenStore extends Tokens {
     super(kv, options);
     this.#records = new KvStore(kv, { prefix: TOKEN_KEY_PREFIX, codec: this.records.codec, now: this._now });
     this.#index = new KvStore(kv, { prefix: USER_INDEX_PREFIX, codec: text(), now: this._now });
+  }
+
+  /** The Worker's `issue`; on --remote the record and its index entry go in one bulk request. */
+  override issue(input: IssueInput, ops?: KvOps): Promise<Issued> {
+    return writeTogether(this.#records.binding, () => super.issue(input, ops));
   }
 
   /**

@@ -44,6 +44,7 @@ export async function remoteProject(options: StandInOptions = {}): Promise<Remot
       CLOUDFLARE_ACCOUNT_ID: api.accountId,
       WRANGLER_SEND_METRICS: "false",
       // wrangler must not find a developer's own login or config while testing.
+      HOME: dir,
       XDG_CONFIG_HOME: join(dir, "xdg"),
       WRANGLER_LOG_PATH: join(dir, "logs"),
     },
