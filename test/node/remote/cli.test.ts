@@ -36,7 +36,11 @@ async function wrangler(args: string[]): Promise<{ stdout: Buffer; stderr: strin
 }
 
 /** Every byte value, twice, and some invalid UTF-8. */
-const BINARY = Buffer.concat([Buffer.from(Array.from({ length: 256 }, (_, i) => i)), Buffer.from([0xc3, 0x28, 0xff, 0xfe, 0, 10, 13]), Buffer.alloc(3000, 0x80)]);
+const BINARY = Buffer.concat([
+  Buffer.from(Array.from({ length: 256 }, (_, i) => i)),
+  Buffer.from([0xc3, 0x28, 0xff, 0xfe, 0, 10, 13]),
+  Buffer.alloc(3000, 0x80),
+]);
 
 describe("kv get/put --remote", () => {
   it("writes binary byte for byte in one request, and reads it back exactly (stdout and --file)", async () => {
@@ -223,7 +227,9 @@ describe("credentials, account and errors", () => {
         join(oauth.dir, "xdg", ".wrangler", "config", "default.toml"),
         'oauth_token = "oauth-token-from-login"\nexpiration_time = "2099-01-01T00:00:00.000Z"\nrefresh_token = "unused"\nscopes = ["account:read"]\n',
       );
-      const r = await runCli(["kv", "put", "k", "v", "--env", "site", "--remote", "--config", oauth.config], { env: { ...oauth.env, CLOUDFLARE_API_TOKEN: "" } });
+      const r = await runCli(["kv", "put", "k", "v", "--env", "site", "--remote", "--config", oauth.config], {
+        env: { ...oauth.env, CLOUDFLARE_API_TOKEN: "" },
+      });
       expect(r.code, r.stderr).toBe(0);
       expect(oauth.api.namespace(NAMESPACE_IDS.site).has("k")).toBe(true);
       expect(r.stdout + r.stderr).not.toContain("oauth-token-from-login");
