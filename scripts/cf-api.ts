@@ -50,13 +50,19 @@ export interface TokenGrant {
 export interface Fault {
   /** `METHOD route`, e.g. "PUT bulk", "GET values"; any when left out. */
   route?: string;
-  status: number;
+  /** The status to answer (default 500); ignored with `unsuccessful`. */
+  status?: number;
   /** Seconds, sent as `Retry-After`. */
   retryAfter?: number;
   /** How many matching requests fail (default 1). */
   times?: number;
   /** Matching requests let through before the first failure (default 0). */
   skip?: number;
+  /**
+   * For "PUT bulk" only: answer 200 but leave the first N pairs unwritten, listed in
+   * `unsuccessful_keys` (the API's way to say "retry these").
+   */
+  unsuccessful?: number;
 }
 
 export interface StandInOptions {
@@ -267,11 +273,15 @@ export async function startCfApi(options: StandInOptions = {}): Promise<CfApiSta
     const name = `${method} ${route}`;
     counts.set(name, (counts.get(name) ?? 0) + 1);
     const fault = takeFault(name);
-    if (fault) {
+    let partial = 0;
+    if (fault?.unsuccessful !== undefined) partial = fault.unsuccessful;
+    else if (fault) {
       req.resume();
       const headers: Record<string, string> = fault.retryAfter !== undefined ? { "retry-after": String(fault.retryAfter) } : {};
-      const message = fault.status === 429 ? "Too many requests" : "Internal server error";
-      return { route: name, status: send(fault.status, failure(fault.status === 429 ? 10429 : 10500, message), "application/json", headers) };
+      const status = fault.status ?? 500;
+      const [code, message] =
+        status === 429 ? [10429, "Too many requests"] : status === 401 || status === 403 ? [10000, "Authentication error"] : [10500, "Internal server error"];
+      return { route: name, status: send(status, failure(code, message), "application/json", headers) };
     }
     const nowSec = Math.floor(now() / 1000);
 
@@ -372,8 +382,9 @@ export async function startCfApi(options: StandInOptions = {}): Promise<CfApiSta
         const metadata = checkMetadata(item.metadata);
         return [key, { value: checkValueSize(value), ...(metadata !== undefined ? { metadata } : {}), ...(expiration !== undefined ? { expiration } : {}) }];
       });
-      for (const [k, e] of writes) store.set(k, e);
-      return { route: name, status: send(200, envelope({ successful_key_count: writes.length, unsuccessful_keys: [] })) };
+      const failed = writes.slice(0, partial).map(([k]) => k);
+      for (const [k, e] of writes.slice(partial)) store.set(k, e);
+      return { route: name, status: send(200, envelope({ successful_key_count: writes.length - failed.length, unsuccessful_keys: failed })) };
     }
 
     if (route === "bulk/delete" && method === "POST") {
