@@ -105,7 +105,7 @@ describe("bulk writes", () => {
 
 describe("the binding under the library (KvStore), as the commands use it", () => {
   it("get/put/list/delete with metadata and expiration, and a bulk get", async () => {
-    const store = new KvStore(kv, { prefix: "doc:", codec: json() });
+    const store = new KvStore(kv, { prefix: "doc:", codec: json<{ n: number }>() });
     await store.put("a", { n: 1 }, { metadata: { v: 1 }, expirationTtl: 120 });
     await store.put("b", { n: 2 });
     expect(await store.getWithMetadata("a")).toMatchObject({ value: { n: 1 }, metadata: { v: 1 } });
