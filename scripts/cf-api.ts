@@ -100,6 +100,8 @@ export interface CfApiStandIn {
   log: RequestRecord[];
   resetCounts(): void;
   inject(fault: Fault): void;
+  /** Drops every injected fault (the "network" heals). */
+  clearFaults(): void;
   /** The live map of one namespace's entries (created empty when new). */
   namespace(namespaceId: string, accountId?: string): Map<string, Entry>;
   close(): Promise<void>;
@@ -458,6 +460,9 @@ export async function startCfApi(options: StandInOptions = {}): Promise<CfApiSta
       log.length = 0;
     },
     inject: (fault) => faults.push({ ...fault, seen: 0, failed: 0 }),
+    clearFaults: () => {
+      faults.length = 0;
+    },
     namespace,
     close: () =>
       new Promise<void>((resolve) => {
