@@ -278,7 +278,6 @@ async function loadFile(f: FileSource): Promise<Uint8Array> {
   try {
     return await f.load();
   } catch (err) {
-    if (err instanceof CliError) throw err;
     throw new CliError(`cannot read ${f.path}: ${(err as { code?: string }).code ?? (err as Error).message}`);
   }
 }
