@@ -234,7 +234,7 @@ async function seed(work: string, persist: string, originUrl: string): Promise<T
   const siteDir = join(work, "site");
   await mkdir(siteDir);
   await writeBenchSite(siteDir);
-  await cli(["site", "deploy", siteDir, "--json"], persist);
+  await cli(["site", "deploy", siteDir, "--precompress", "--json"], persist);
   await cli(["rollout", "init", "--blue", `${originUrl}/blue`, "--green", `${originUrl}/green`, "--live", "blue", "--percent", "50"], persist);
   const issue = async (user: string) =>
     (JSON.parse(await cli(["token", "issue", "--user", user, "--ttl", "86400", "--json"], persist)) as { token: string }).token;

@@ -23,6 +23,8 @@ export const PREVIEW_COOKIE = "edgekv_preview";
 /** Default and longest lifetime of a preview link, in seconds. */
 export const DEFAULT_PREVIEW_SECONDS = 24 * 3600;
 export const MAX_PREVIEW_SECONDS = 30 * 24 * 3600;
+/** Clock difference tolerated between the CLI that signs and the edge that checks. */
+const CLOCK_SKEW_SECONDS = 300;
 /** A version id as `edgekv site deploy` makes it (cli/site/publish.ts versionId). */
 export const VERSION_RE = /^\d{8}T\d{6}Z-[0-9a-f]{8}$/;
 /** The same id as a DNS label: hostnames are lowercase. */
@@ -54,7 +56,7 @@ export async function verifyPreview(secret: string, token: string, nowMs: number
   const exp = Number(expText);
   const now = nowMs / 1000;
   // Expired, or valid for longer than any link the CLI makes (a leaked secret's forgery is still bounded).
-  if (exp <= now || exp > now + MAX_PREVIEW_SECONDS) return null;
+  if (exp <= now || exp > now + MAX_PREVIEW_SECONDS + CLOCK_SKEW_SECONDS) return null;
   return (await timingSafeEqualStrings(await hmacSha256(secret, signed(version, exp)), sig)) ? version : null;
 }
 
