@@ -96,6 +96,36 @@ describe("bulk writes", () => {
     }
   });
 
+  it("the bulk plan for a site deploy: 10,000 small files in 3 write requests; a cut re-run sends only the missing batch", async () => {
+    // What publishSite sends once it uses writeMany (docs/remote.md): blobs, shards and the index in
+    // one writeMany (bodies in order, the index in the last), then the pointer on its own.
+    const blobs = pairs(10_000, "site:b:").map((p) => ({ ...p, metadata: { t: 1 } }));
+    const shards = pairs(40, "site:v:1:s:");
+    const index = { key: "site:v:1", value: "{}", metadata: { files: 10_000 } };
+    await writeMany(kv, [...blobs, ...shards, index]);
+    await kv.put("site:live", "{}");
+    const writes = api.counts();
+    expect(writes).toEqual({ "PUT bulk": 2, "PUT values": 1 });
+    const keys = api.namespace(NS).size;
+    console.log(`bulk plan, first deploy of 10,000 small files: ${keys} keys in 3 write requests (${((3 / keys) * 10_000).toFixed(2)} per 10,000 keys)`);
+
+    // Cut after the first body: a re-run finds those markers and sends the rest only.
+    api.namespace(NS).clear();
+    api.resetCounts();
+    api.inject({ route: "PUT bulk", status: 403, skip: 1, times: 1 });
+    await expect(writeMany(kv, [...blobs, ...shards, index])).rejects.toThrow("HTTP 403");
+    const stored = new Set(api.namespace(NS).keys());
+    expect(stored.size).toBe(10_000);
+    expect(stored.has("site:v:1")).toBe(false);
+    api.resetCounts();
+    await writeMany(
+      kv,
+      [...blobs, ...shards, index].filter((p) => !stored.has(p.key)),
+    );
+    expect(api.counts()).toEqual({ "PUT bulk": 1 });
+    expect(api.namespace(NS).size).toBe(10_041);
+  });
+
   it("writeMany checks every KV limit before sending anything", async () => {
     await expect(writeMany(kv, [...pairs(3), { key: "x".repeat(513), value: "v" }])).rejects.toThrow("KV limit key-bytes");
     await expect(writeMany(kv, [{ key: "k", value: "v", expirationTtl: 10 }])).rejects.toThrow("KV limit expiration-ttl");
