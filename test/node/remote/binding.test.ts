@@ -6,7 +6,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { KvStore, json } from "../../../shared/kv/index.ts";
 import { remoteKv, BULK_MAX_BYTES, bulkBodies, keySegment, type RemoteKvBinding } from "../../../cli/remote/binding.ts";
-import { writeMany, type KvPair } from "../../../cli/remote/bulk.ts";
+import { WriteBatch, writeMany, type KvPair } from "../../../cli/remote/bulk.ts";
 import { CfApiClient, readBounded, retryDelay, RETRY_AFTER_MAX_MS } from "../../../cli/remote/client.ts";
 import { startCfApi, BULK_MAX_PAIRS, type CfApiStandIn } from "../../../scripts/cf-api.ts";
 import { readKeyWorker, startWithEnvBindings } from "../helpers/miniflare.ts";
@@ -24,6 +24,7 @@ beforeAll(async () => {
 });
 afterAll(() => api?.close());
 afterEach(() => {
+  api.clearFaults();
   api.resetCounts();
   api.namespace(NS).clear();
 });
@@ -90,6 +91,14 @@ describe("bulk writes", () => {
       const bin = await local.getWithMetadata("bin", "arrayBuffer");
       expect([...new Uint8Array(bin.value!)]).toEqual([1, 2, 255]);
       expect(bin.metadata).toEqual({ m: 1 });
+      const batch = new WriteBatch(local as never);
+      expect(batch.bulk).toBe(false);
+      await batch.add({ key: "b/1", value: "one" });
+      await batch.addLast({ key: "b/0", value: "zero", metadata: { last: true } });
+      await batch.flush();
+      expect(await local.get("b/1")).toBe("one");
+      expect((await local.getWithMetadata("b/0")).metadata).toEqual({ last: true });
+      expect(batch.stats).toMatchObject({ pairs: 2, requests: 2 });
     } finally {
       await mf.dispose();
       await rm(dir, { recursive: true, force: true });
@@ -124,6 +133,40 @@ describe("bulk writes", () => {
     );
     expect(api.counts()).toEqual({ "PUT bulk": 1 });
     expect(api.namespace(NS).size).toBe(10_041);
+  });
+
+  it("WriteBatch: pairs added one at a time, 8 at once, go out 10,000 a request", async () => {
+    const batch = new WriteBatch(kv);
+    const all = pairs(25_000);
+    let next = 0;
+    await Promise.all(
+      Array.from({ length: 8 }, async () => {
+        while (next < all.length) await batch.add(all[next++]!);
+      }),
+    );
+    await batch.flush();
+    expect(api.counts()).toEqual({ "PUT bulk": 3 });
+    expect(api.namespace(NS).size).toBe(25_000);
+    expect(batch.stats).toMatchObject({ pairs: 25_000, requests: 3 });
+  });
+
+  it.each([1, 2])("WriteBatch: a marker (addLast) is never stored before its parts, whichever request fails (request %i cut)", async (skip) => {
+    const batch = new WriteBatch(kv);
+    api.inject({ route: "PUT bulk", status: 403, skip, times: 1_000_000 });
+    const blobs = 6_000;
+    const run = async () => {
+      for (let i = 0; i < blobs; i++) {
+        await batch.add({ key: `part/${i}`, value: new Uint8Array([i % 256, 1]) });
+        await batch.addLast({ key: `marker/${i}`, value: new Uint8Array([i % 256, 0]), metadata: { parts: 2 } });
+      }
+      await batch.flush();
+    };
+    await expect(run()).rejects.toThrow("HTTP 403");
+    const stored = api.namespace(NS);
+    const markers = [...stored.keys()].filter((k) => k.startsWith("marker/"));
+    for (const m of markers) expect(stored.has(m.replace("marker/", "part/"))).toBe(true);
+    expect(markers.length).toBe(skip === 1 ? 0 : 5_000);
+    expect(api.log.filter((l) => l.route === "PUT bulk").map((l) => l.status)).toEqual(skip === 1 ? [200, 403] : [200, 200, 403]);
   });
 
   it("writeMany checks every KV limit before sending anything", async () => {
