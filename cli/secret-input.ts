@@ -4,6 +4,7 @@
  * history keeps it on disk. This module is the one place that reads them.
  */
 import { isWellFormedToken, TOKEN_LENGTH, TOKEN_PREFIX } from "../workers/auth/token.ts";
+import { generateHint, MIN_SECRET_BYTES } from "../shared/http/secrets.ts";
 import { CliError, UsageError } from "./errors.ts";
 
 /** Most bytes read from stdin for one secret: a token is 34, a secret a few dozen; more is a mistake. */
@@ -81,3 +82,35 @@ export function argHoldsToken(arg: string): boolean {
 export const TOKEN_ON_ARGV_MESSAGE =
   "a token on the command line is kept by ps and shell history, so edgekv refuses it; " +
   "pipe it in (`edgekv token revoke --stdin < token.txt`) or name it by id or user (`token revoke --id ID` or `--user ID`, ids from `token list`)";
+
+/** Which Worker secret a command signs with, and how its messages name it. */
+export interface SigningSecretSpec {
+  /** The variable, e.g. "OVERRIDE_SECRET". */
+  name: string;
+  /** Its wrangler environment, for the generate hint. */
+  wranglerEnv: string;
+  /** What the Worker does with a short one, e.g. "the splitter ignores overrides signed with it". */
+  weakEffect: string;
+  /** A command line that pipes it in, for the prompt and errors. */
+  example: string;
+}
+
+/**
+ * A Worker secret the CLI signs with (OVERRIDE_SECRET, PREVIEW_SECRET): from stdin
+ * (with `--secret-stdin`, or piped while the variable is unset) or the environment,
+ * never argv. One shorter than MIN_SECRET_BYTES is refused, as the Worker refuses it.
+ * @example const s = await signingSecret(ctx.env, ctx.stdin, fromStdin, { name: "PREVIEW_SECRET", wranglerEnv: "site", ... });
+ */
+export async function signingSecret(env: Record<string, string | undefined>, stdin: StdinSource, fromStdin: boolean, spec: SigningSecretSpec): Promise<string> {
+  const fromEnv = env[spec.name];
+  let secret: string;
+  if (fromStdin || (!fromEnv && !stdin.isTTY)) secret = await readStdinSecret(stdin, spec.name, spec.example);
+  else if (fromEnv) secret = fromEnv;
+  else throw new UsageError(`set ${spec.name} in the environment or pipe it in with --secret-stdin`);
+  if (new TextEncoder().encode(secret).length < MIN_SECRET_BYTES) {
+    throw new CliError(
+      `${spec.name} is shorter than ${MIN_SECRET_BYTES} bytes, so ${spec.weakEffect}; generate one with: ${generateHint(spec.name, spec.wranglerEnv)}`,
+    );
+  }
+  return secret;
+}

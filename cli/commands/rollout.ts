@@ -1,8 +1,7 @@
 import { readFile } from "node:fs/promises";
 import { flagArg, numberArg, stringArg, type ArgValues, type CommandGroup, type Context } from "../command.ts";
 import { CliError, InputError, UsageError } from "../errors.ts";
-import { readStdinSecret } from "../secret-input.ts";
-import { generateHint, MIN_SECRET_BYTES } from "../../shared/http/secrets.ts";
+import { signingSecret } from "../secret-input.ts";
 import { configDiff } from "../rollout/diff.ts";
 import { describeGuard, resumeGuard } from "../rollout/guard.ts";
 import { parseSteps, parseWhen } from "../rollout/schedule.ts";
@@ -101,23 +100,14 @@ function checkRamp(steps: readonly { percent: number }[], allowDecrease: boolean
   }
 }
 
-/**
- * OVERRIDE_SECRET from stdin (asked for, or piped with the variable unset) or the environment.
- * A short one is refused: the splitter ignores overrides signed with it (shared/http/secrets.ts).
- */
-async function overrideSecret(ctx: Context, fromStdin: boolean): Promise<string> {
-  const fromEnv = ctx.env.OVERRIDE_SECRET;
-  let secret: string;
-  if (fromStdin || (!fromEnv && !ctx.stdin.isTTY)) {
-    secret = await readStdinSecret(ctx.stdin, "OVERRIDE_SECRET", "edgekv rollout override green --secret-stdin < override-secret.txt");
-  } else if (fromEnv) secret = fromEnv;
-  else throw new UsageError("set OVERRIDE_SECRET in the environment or pipe it in with --secret-stdin");
-  if (new TextEncoder().encode(secret).length < MIN_SECRET_BYTES) {
-    throw new CliError(
-      `OVERRIDE_SECRET is shorter than ${MIN_SECRET_BYTES} bytes, so the splitter ignores overrides signed with it; generate one with: ${generateHint("OVERRIDE_SECRET", "splitter")}`,
-    );
-  }
-  return secret;
+/** OVERRIDE_SECRET: from stdin or the environment, never argv (cli/secret-input.ts). */
+function overrideSecret(ctx: Context, fromStdin: boolean): Promise<string> {
+  return signingSecret(ctx.env, ctx.stdin, fromStdin, {
+    name: "OVERRIDE_SECRET",
+    wranglerEnv: "splitter",
+    weakEffect: "the splitter ignores overrides signed with it",
+    example: "edgekv rollout override green --secret-stdin < override-secret.txt",
+  });
 }
 
 function stickyArg(values: ArgValues): object | undefined {

@@ -1,8 +1,7 @@
 import { flagArg, numberArg, stringArg, type ArgValues, type CommandGroup, type Context } from "../command.ts";
 import { CliError, InputError, UsageError } from "../errors.ts";
 import { formatBytes, progress, table } from "../output.ts";
-import { readStdinSecret } from "../secret-input.ts";
-import { generateHint, MIN_SECRET_BYTES } from "../../shared/http/secrets.ts";
+import { signingSecret } from "../secret-input.ts";
 import { indexKey, TRAILING_SLASH, type TrailingSlash } from "../../workers/site/model.ts";
 import { DEFAULT_PREVIEW_SECONDS, MAX_PREVIEW_SECONDS, PREVIEW_PARAM, VERSION_RE, signPreview } from "../../workers/site/preview.ts";
 import { IGNORE_FILE, nodeCompressor, readConfigFile, walkSite } from "../site/deploy.ts";
@@ -124,23 +123,14 @@ export function previewBase(raw: string | undefined): URL | undefined {
   return url;
 }
 
-/**
- * PREVIEW_SECRET from stdin (asked for, or piped with the variable unset) or the environment,
- * never argv. A short one is refused: the Worker turns links off with it.
- */
-async function previewSecret(ctx: Context, fromStdin: boolean): Promise<string> {
-  const fromEnv = ctx.env.PREVIEW_SECRET;
-  let secret: string;
-  if (fromStdin || (!fromEnv && !ctx.stdin.isTTY)) {
-    secret = await readStdinSecret(ctx.stdin, "PREVIEW_SECRET", "edgekv site preview VERSION --secret-stdin < preview-secret.txt");
-  } else if (fromEnv) secret = fromEnv;
-  else throw new UsageError("set PREVIEW_SECRET in the environment or pipe it in with --secret-stdin");
-  if (new TextEncoder().encode(secret).length < MIN_SECRET_BYTES) {
-    throw new CliError(
-      `PREVIEW_SECRET is shorter than ${MIN_SECRET_BYTES} bytes, so the site Worker ignores links signed with it; generate one with: ${generateHint("PREVIEW_SECRET", "site")}`,
-    );
-  }
-  return secret;
+/** PREVIEW_SECRET: from stdin or the environment, never argv (cli/secret-input.ts). */
+function previewSecret(ctx: Context, fromStdin: boolean): Promise<string> {
+  return signingSecret(ctx.env, ctx.stdin, fromStdin, {
+    name: "PREVIEW_SECRET",
+    wranglerEnv: "site",
+    weakEffect: "the site Worker ignores links signed with it",
+    example: "edgekv site preview VERSION --secret-stdin < preview-secret.txt",
+  });
 }
 
 /** One row's state in `site versions`. */
