@@ -54,7 +54,7 @@ export class CfApiError extends CliError {
   readonly status: number;
   readonly codes: readonly number[];
   constructor(message: string, status: number, codes: readonly number[] = []) {
-    super(message, 1, "remote_api");
+    super(message, 1, "failed");
     this.name = "CfApiError";
     this.status = status;
     this.codes = codes;
@@ -275,7 +275,8 @@ export class CfApiClient {
       );
     }
     if (res.status === 429) {
-      return new CfApiError(`Cloudflare API rate limit (HTTP 429, ${detail}) on ${route}${tried}; try again later`, 429, codesOf(errors));
+      // Worded without the status number: the library retries errors that say "429" again (its own backoff on top of ours).
+      return new CfApiError(`Cloudflare API rate limit (Too Many Requests, ${detail}) on ${route}${tried}; try again later`, 429, codesOf(errors));
     }
     return new CfApiError(`Cloudflare API error (HTTP ${res.status}, ${detail}) on ${route}${tried}`, res.status, codesOf(errors));
   }

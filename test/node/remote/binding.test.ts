@@ -7,7 +7,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { KvStore, json } from "../../../shared/kv/index.ts";
 import { remoteKv, BULK_MAX_BYTES, bulkBodies, keySegment, type RemoteKvBinding } from "../../../cli/remote/binding.ts";
 import { WriteBatch, writeMany, type KvPair } from "../../../cli/remote/bulk.ts";
-import { CfApiClient, readBounded, retryDelay, RETRY_AFTER_MAX_MS } from "../../../cli/remote/client.ts";
+import { CfApiClient, MAX_ATTEMPTS, readBounded, retryDelay, RETRY_AFTER_MAX_MS } from "../../../cli/remote/client.ts";
 import { startCfApi, BULK_MAX_PAIRS, type CfApiStandIn } from "../../../scripts/cf-api.ts";
 import { readKeyWorker, startWithEnvBindings } from "../helpers/miniflare.ts";
 import { mkdtemp, rm } from "node:fs/promises";
@@ -45,6 +45,15 @@ describe("bulk writes", () => {
     await kv.bulkPut(pairs(25_000));
     expect(api.log.filter((l) => l.route === "PUT bulk").map((l) => l.status)).toEqual([200, 429, 200, 502, 200]);
     expect(api.namespace(NS).size).toBe(25_000);
+  });
+
+  it("retries are bounded: a 429 that never ends fails after MAX_ATTEMPTS requests, in one line", async () => {
+    api.inject({ route: "PUT bulk", status: 429, retryAfter: 0, times: 100 });
+    const err = await kv.bulkPut(pairs(5)).catch((e: unknown) => e as Error);
+    expect(err).toBeInstanceOf(Error);
+    expect((err as Error).message).toMatch(/^Cloudflare API rate limit \(Too Many Requests, code 10429: Too many requests\) on PUT bulk after 5 attempts/);
+    expect(api.counts()).toEqual({ "PUT bulk": MAX_ATTEMPTS });
+    expect(api.namespace(NS).size).toBe(0);
   });
 
   it("keys the API lists as unsuccessful are sent again, only those", async () => {
