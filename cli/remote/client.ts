@@ -213,7 +213,8 @@ export class CfApiClient {
           method,
           headers,
           body: options.body as RequestInit["body"],
-          redirect: "error",
+          // A redirect is never followed: the token goes to the configured base and nowhere else.
+          redirect: "manual",
           signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
         });
       } catch (err) {
@@ -225,6 +226,13 @@ export class CfApiClient {
       }
       this.#onRequest?.({ method, path, status: res.status, attempt, bytesSent });
       if (res.ok || (res.status === 404 && options.allow404)) return res;
+      if (res.status >= 300 && res.status < 400) {
+        await res.body?.cancel().catch(() => {});
+        throw new CfApiError(
+          `the Cloudflare API answered ${method} ${routeOf(path)} with a redirect (HTTP ${res.status}); not followed (the token is sent to ${this.base.host} only)`,
+          res.status,
+        );
+      }
       const retryable = res.status === 429 || res.status >= 500;
       if (retryable && attempt < MAX_ATTEMPTS) {
         await res.body?.cancel().catch(() => {});
