@@ -86,6 +86,8 @@ export interface RequestRecord {
   method: string;
   route: string;
   status: number;
+  /** For a bulk write: the keys it stored. */
+  keys?: number;
 }
 
 export interface CfApiStandIn {
@@ -243,7 +245,7 @@ export async function startCfApi(options: StandInOptions = {}): Promise<CfApiSta
     return undefined;
   }
 
-  async function handle(req: IncomingMessage, res: ServerResponse): Promise<{ route: string; status: number }> {
+  async function handle(req: IncomingMessage, res: ServerResponse): Promise<{ route: string; status: number; keys?: number }> {
     const url = new URL(req.url ?? "/", "http://standin");
     const method = req.method ?? "GET";
     const send = (status: number, body: string | Uint8Array, type = "application/json", headers: Record<string, string> = {}) => {
@@ -386,7 +388,8 @@ export async function startCfApi(options: StandInOptions = {}): Promise<CfApiSta
       });
       const failed = writes.slice(0, partial).map(([k]) => k);
       for (const [k, e] of writes.slice(partial)) store.set(k, e);
-      return { route: name, status: send(200, envelope({ successful_key_count: writes.length - failed.length, unsuccessful_keys: failed })) };
+      const stored = writes.length - failed.length;
+      return { route: name, keys: stored, status: send(200, envelope({ successful_key_count: stored, unsuccessful_keys: failed })) };
     }
 
     if (route === "bulk/delete" && method === "POST") {
@@ -432,7 +435,7 @@ export async function startCfApi(options: StandInOptions = {}): Promise<CfApiSta
 
   const server = createServer((req, res) => {
     handle(req, res).then(
-      ({ route, status }) => log.push({ method: req.method ?? "", route, status }),
+      ({ route, status, keys }) => log.push({ method: req.method ?? "", route, status, ...(keys === undefined ? {} : { keys }) }),
       (err: unknown) => {
         const e = err instanceof HttpError ? err : new HttpError(500, 10500, "internal error");
         if (!(err instanceof HttpError)) console.error("cf-api stand-in:", err);

@@ -3,16 +3,19 @@
  * (`--remote`), else one put per key (local state, a Worker's binding). No Node APIs,
  * so a publisher that runs in workerd tests can call it too.
  */
-import { checkExpiration, checkExpirationTtl, checkKey, checkMetadataSize, KV_LIMITS, KvLimitError, type KvBinding } from "../../shared/kv/index.ts";
+import {
+  checkExpiration,
+  checkExpirationTtl,
+  checkKey,
+  checkMetadataSize,
+  KV_LIMITS,
+  KvLimitError,
+  type KvBinding,
+  type KvPair,
+} from "../../shared/kv/index.ts";
 
-/** One key to write: its full name (any store prefix included), value and options. */
-export interface KvPair {
-  key: string;
-  value: string | Uint8Array;
-  metadata?: unknown;
-  expiration?: number;
-  expirationTtl?: number;
-}
+/** One key to write: its full name (any store prefix included), value and options (`KvStore.pair` makes one). */
+export type { KvPair };
 
 /** A binding that can write many pairs in few requests (the REST binding of `--remote`). */
 export interface BulkWriter {

@@ -46,6 +46,7 @@ import {
   type SiteIndex,
   type VersionMeta,
 } from "../../workers/site/model.ts";
+import { WriteBatch } from "../remote/bulk.ts";
 import { contentTypeOf } from "./mime.ts";
 
 /** Uploads in flight at once. */
@@ -222,10 +223,13 @@ class BlobUploader {
   readonly stores: SiteStores;
   readonly options: PublishOptions;
   readonly chunk: number;
-  constructor(stores: SiteStores, options: PublishOptions, chunk: number) {
+  /** Where the writes go: bulk requests on --remote (cli/remote/bulk.ts), one put each on local state. */
+  readonly batch: WriteBatch;
+  constructor(stores: SiteStores, options: PublishOptions, chunk: number, batch: WriteBatch) {
     this.stores = stores;
     this.options = options;
     this.chunk = chunk;
+    this.batch = batch;
   }
 
   /** Uploads one new blob (variants, then identity with its marker last); the variant sizes stored. */
@@ -264,10 +268,13 @@ class BlobUploader {
   async #putParts(hash: string, enc: Encoding | "id", data: Uint8Array, meta?: BlobMeta): Promise<void> {
     if (this.options.dryRun) return this.#count(data.byteLength);
     const parts = partsOf(data.byteLength, this.chunk);
-    // Part 0 of identity is the marker: written after every other part.
+    // Part 0 of identity is the marker: stored only after every other key of the blob (addLast).
+    const others = parts > 1 || meta?.z !== undefined;
     for (let i = parts - 1; i >= 0; i--) {
       const body = data.subarray(i * this.chunk, (i + 1) * this.chunk);
-      await this.stores.blob.put(blobKey(hash, enc, parts, i, this.chunk), body, i === 0 && meta ? { metadata: meta } : {});
+      const pair = await this.stores.blob.pair(blobKey(hash, enc, parts, i, this.chunk), body, i === 0 && meta ? { metadata: meta } : {});
+      if (enc === "id" && i === 0 && others) await this.batch.addLast(pair);
+      else await this.batch.add(pair);
       this.uploadedBytes += body.byteLength;
       this.writes++;
     }
@@ -332,7 +339,8 @@ export async function publishSite(kv: KvBinding, options: PublishOptions): Promi
   checkFiles(options.files, options.spa);
   const stores = siteStores(kv, now);
   const chunk = options.chunk ?? DEFAULT_CHUNK_BYTES;
-  const uploader = new BlobUploader(stores, options, chunk);
+  const batch = new WriteBatch(kv, { now });
+  const uploader = new BlobUploader(stores, options, chunk, batch);
   const markers = await listBlobMarkers(stores);
   const pointer = await stores.pointer.get(POINTER_KEY);
   const hashed = await hashFiles(options);
@@ -388,10 +396,12 @@ export async function publishSite(kv: KvBinding, options: PublishOptions): Promi
   // Shards, then the index, then the pointer: a reader never sees a version before all of it is stored.
   const shardValues: Shard[] = Array.from({ length: shards }, () => ({}));
   for (const [p, e] of entries) shardValues[shardOf(p, shards)]![p] = e;
-  await mapLimit(shardValues, options.concurrency ?? DEFAULT_CONCURRENCY, (s, n) => stores.shard.put(shardKey(id, n), s));
+  // With the blobs in as few bulk requests as the API allows (--remote); nothing points at them until the pointer.
+  for (const [n, s] of shardValues.entries()) await batch.add(await stores.shard.pair(shardKey(id, n), s));
   const index: SiteIndex = { v: 1, id, at: now(), hash, files: entries.length, bytes: totalBytes, shards, chunk, ...config };
   const meta: VersionMeta = { at: index.at, files: index.files, bytes: index.bytes, ...(preview ? { preview: 1 as const } : {}) };
-  await stores.index.put(indexKey(id), index, { metadata: meta });
+  await batch.add(await stores.index.pair(indexKey(id), index, { metadata: meta }));
+  await batch.flush();
   // A preview never moves the pointer: only `site promote` and `site rollback` do.
   if (!preview) await writePointer(stores, id, pointer, options.keepPrevious ?? DEFAULT_SKEW_VERSIONS, now);
   return result;

@@ -30,6 +30,7 @@ export {
   checkExpirationTtl,
   checkKey,
   checkMetadataSize,
+  type KvPair,
   type ListedKey,
   type ListOptions,
   type ListPage,

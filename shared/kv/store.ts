@@ -100,6 +100,15 @@ export interface ReadResult<V, M> {
   error?: EdgeKvError;
 }
 
+/** One key as a bulk write sends it: full key (prefix included), encoded value, and what `put` would pass. */
+export interface KvPair {
+  key: string;
+  value: string | Uint8Array;
+  metadata?: unknown;
+  expiration?: number;
+  expirationTtl?: number;
+}
+
 export interface ListedKey<M> {
   /** The key without the store's prefix. */
   name: string;
@@ -367,6 +376,17 @@ export class KvWriter<V, M = unknown, K extends Codec<V>["kind"] = Codec<V>["kin
    * @example await store.put("current", cfg, { expirationTtl: 3600, metadata: { by: "cli" } });
    */
   async put(key: string, value: V, options: WriteOptions<M> = {}): Promise<void> {
+    const { full, encoded, putOptions } = await this._prepare(key, value, options);
+    await this.#write(full, encoded, putOptions, options.ops);
+    if (this._cache) {
+      // Keep what we wrote, so this isolate reads its own write at once.
+      const stored = this.codec.kind === "json" || this.codec.kind === "text" ? value : null;
+      this._remember(full, stored, (putOptions.metadata as M | undefined) ?? null);
+    }
+  }
+
+  /** Everything `put` checks and encodes, up to the KV call: the full key, the encoded value, the options. */
+  protected async _prepare(key: string, value: V, options: WriteOptions<M>) {
     const full = this.keyFor(key);
     const putOptions: KvPutOptions = {};
     if (options.expirationTtl !== undefined) {
@@ -382,13 +402,7 @@ export class KvWriter<V, M = unknown, K extends Codec<V>["kind"] = Codec<V>["kin
       checkMetadataSize(metadata);
       putOptions.metadata = metadata;
     }
-    const encoded = await this.#encode(full, value, options.size);
-    await this.#write(full, encoded, putOptions, options.ops);
-    if (this._cache) {
-      // Keep what we wrote, so this isolate reads its own write at once.
-      const stored = this.codec.kind === "json" || this.codec.kind === "text" ? value : null;
-      this._remember(full, stored, (putOptions.metadata as M | undefined) ?? null);
-    }
+    return { full, encoded: await this.#encode(full, value, options.size), putOptions };
   }
 
   /**
@@ -513,6 +527,18 @@ export class KvStore<V, M = unknown, K extends Codec<V>["kind"] = Codec<V>["kind
       }
     }
     return out;
+  }
+
+  /**
+   * What `put` would write, checked and encoded exactly as `put` does, without
+   * writing it: for a caller that sends many keys in one bulk request.
+   * json, text and bytes stores (a stream has no bytes to hold).
+   * @example batch.add(await store.pair("s:v1:0", shard)) // { key: "site:s:v1:0", value: "{...}" }
+   */
+  async pair(key: string, value: V, options: Omit<WriteOptions<M>, "ops" | "size"> = {}): Promise<KvPair> {
+    if (this.codec.kind === "stream") throw new KvUnsupportedError("pair needs a json, text or bytes store, not stream");
+    const { full, encoded, putOptions } = await this._prepare(key, value, options);
+    return { key: full, value: encoded as string | Uint8Array, ...putOptions };
   }
 
   /**
