@@ -57,6 +57,22 @@ describe("basics", () => {
     expect((await s.fetch("/about", { headers: { "If-None-Match": '"other"' } })).status).toBe(200);
   });
 
+  it("a 304 repeats the validator and caching headers of the 200 (RFC 9110 15.4.5), with _headers rules for Cache-Control", async () => {
+    const kv = freshKv();
+    await publish(kv, { "/page.html": "<p>x</p>".repeat(100), "/_headers": "/page\n  Cache-Control: public, max-age=60\n" });
+    const app = server(kv);
+    const full = await app.fetch("/page", { headers: { "Accept-Encoding": "gzip" } });
+    const etag = full.headers.get("ETag")!;
+    const res = await app.fetch("/page", { headers: { "Accept-Encoding": "gzip", "If-None-Match": etag } });
+    expect(res.status).toBe(304);
+    expect(res.headers.get("ETag")).toBe(etag);
+    expect(res.headers.get("Cache-Control")).toBe("public, max-age=60");
+    expect(res.headers.get("Vary")).toBe(full.headers.get("Vary"));
+    // Body headers belong to a body: a 304 has none.
+    expect(res.headers.get("Content-Type")).toBeNull();
+    expect(res.headers.get("Content-Encoding")).toBeNull();
+  });
+
   it("serves an empty file", async () => {
     const res = await s.fetch("/empty.txt");
     expect(res.status).toBe(200);

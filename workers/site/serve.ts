@@ -205,10 +205,18 @@ async function serveFile(ctx: Ctx, path: string, entry: Entry, status: 200 | 404
   const enc = wantsRange ? undefined : pickEncoding(h.get("Accept-Encoding"), entry.z);
   const size = enc ? entry.z![enc]! : entry.s;
   const etag = `"${entry.h}${enc ? `-${enc}` : ""}"`;
-  const headers = new Headers({
-    "Content-Type": entry.t,
-    "Cache-Control": status === 404 ? CACHE_NONE : entry.i ? CACHE_IMMUTABLE : CACHE_REVALIDATE,
-  });
+  const cacheControl = status === 404 ? CACHE_NONE : entry.i ? CACHE_IMMUTABLE : CACHE_REVALIDATE;
+  const inm = h.get("If-None-Match");
+  if (status === 200 && inm !== null && etagMatches(inm, [`"${entry.h}"`, `"${entry.h}-br"`, `"${entry.h}-gz"`])) {
+    // RFC 9110 15.4.5: a 304 repeats the validator and the caching headers of the 200, nothing
+    // more: every header is CPU per request (bench: 9 headers cost 2x what 5 do).
+    const headers = new Headers({ ETag: etag, "Cache-Control": cacheControl });
+    if (entry.z) headers.set("Vary", "Accept-Encoding");
+    // A `_headers` rule may set Cache-Control (or Expires) for this path: it applies here too.
+    if (ctx.index.headers.length) applyHeaderRules(ctx.index.headers, path, headers);
+    return new Response(null, { status: 304, headers });
+  }
+  const headers = new Headers({ "Content-Type": entry.t, "Cache-Control": cacheControl });
   if (status === 200) {
     headers.set("ETag", etag);
     headers.set("Accept-Ranges", "bytes");
@@ -218,12 +226,6 @@ async function serveFile(ctx: Ctx, path: string, entry: Entry, status: 200 | 404
   // One Headers, one Response at the end: no intermediate Response to copy headers out of.
   const out = decorate(ctx, path, headers);
 
-  const inm = h.get("If-None-Match");
-  const all = [`"${entry.h}"`, `"${entry.h}-br"`, `"${entry.h}-gz"`];
-  if (status === 200 && inm !== null && etagMatches(inm, all)) {
-    out.delete("Content-Encoding");
-    return new Response(null, { status: 304, headers: out });
-  }
   let start = 0;
   let end = size - 1;
   let code: number = status;
