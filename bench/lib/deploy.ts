@@ -7,6 +7,7 @@ import { mkdir, mkdtemp, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
+import { remoteProject, type RemoteProject } from "../../scripts/cf-api.ts";
 import { ROOT } from "../../scripts/wrangler-dev.ts";
 import { table } from "./stats.ts";
 
@@ -15,7 +16,7 @@ const REGISTER = fileURLToPath(new URL("./kv-count-register.mjs", import.meta.ur
 
 export interface DeployRow {
   files: number;
-  tool: "edgekv site deploy" | "wrangler kv bulk put";
+  tool: "edgekv site deploy" | "edgekv site deploy --remote" | "wrangler kv bulk put";
   step: "first deploy" | "unchanged redeploy" | "one file changed";
   /** Wall time of the whole command, process start to exit. */
   wallMs: number;
@@ -23,6 +24,8 @@ export interface DeployRow {
   toolMs: number | null;
   blobsWritten: number | null;
   kv: { reads: number; readKeys: number; writes: number; deletes: number; lists: number };
+  /** `--remote` only: requests to the Cloudflare API (the local stand-in, scripts/cf-api.ts), and how many of them write. */
+  api?: { requests: number; writeRequests: number };
 }
 
 /** Deterministic text files of 0.5–3 KB in folders of 100 (html, css, js, txt). */
@@ -85,6 +88,31 @@ async function bulkPut(file: string, persist: string, keys: number): Promise<Omi
  * Runs the three steps with both tools on fresh local state under `work`.
  * @example const rows = await deployBench(1000, tmp, console.error);
  */
+/** One `edgekv site deploy --remote` against the API stand-in: keys written and requests, as the stand-in counted them. */
+async function remoteDeploy(dir: string, p: RemoteProject): Promise<Omit<DeployRow, "files" | "tool" | "step">> {
+  p.api.resetCounts();
+  p.api.log.length = 0;
+  const started = performance.now();
+  const { stdout } = await run(process.execPath, [join(ROOT, "cli", "bin.mjs"), "site", "deploy", dir, "--json", "--remote", "--config", p.config], {
+    cwd: ROOT,
+    env: { ...process.env, ...p.env, NO_COLOR: "1" },
+    maxBuffer: 16 * 1024 * 1024,
+  });
+  const wallMs = performance.now() - started;
+  const out = JSON.parse(stdout) as { newBlobs: number; ms: number };
+  const counts = p.api.counts();
+  const n = (route: string) => counts[route] ?? 0;
+  const written = p.api.log.reduce((k, l) => k + (l.route === "PUT bulk" ? (l.keys ?? 0) : l.route === "PUT values" && l.status === 200 ? 1 : 0), 0);
+  const requests = Object.values(counts).reduce((a, b) => a + b, 0);
+  return {
+    wallMs,
+    toolMs: out.ms,
+    blobsWritten: out.newBlobs,
+    kv: { reads: n("GET values") + n("POST bulk/get"), readKeys: 0, writes: written, deletes: 0, lists: n("GET keys") },
+    api: { requests, writeRequests: p.api.writeRequests() },
+  };
+}
+
 export async function deployBench(n: number, work: string, log: (s: string) => void, quick = false): Promise<DeployRow[]> {
   const base = await mkdtemp(join(work, `deploy-${n}-`));
   const dir = join(base, "site");
@@ -99,6 +127,19 @@ export async function deployBench(n: number, work: string, log: (s: string) => v
     const r = await edgekvDeploy(dir, edgekvState, join(base, `count-${i}.json`));
     rows.push({ files: n, tool: "edgekv site deploy", step, ...r });
     log(`  edgekv site deploy, ${n} files, ${step}: ${(r.wallMs / 1000).toFixed(1)} s, ${r.blobsWritten} blobs, ${r.kv.writes} writes`);
+  }
+  // The same three steps with --remote, against the local API stand-in (requests counted there).
+  await writeFile(changed, (await readFile(changed, "utf8")).replace(/changed\n$/, ""));
+  const project = await remoteProject();
+  try {
+    for (const step of steps) {
+      if (step === "one file changed") await writeFile(changed, `${await readFile(changed, "utf8")}changed\n`);
+      const r = await remoteDeploy(dir, project);
+      rows.push({ files: n, tool: "edgekv site deploy --remote", step, ...r });
+      log(`  edgekv site deploy --remote, ${n} files, ${step}: ${r.kv.writes} keys in ${r.api?.writeRequests} write requests (${r.api?.requests} requests)`);
+    }
+  } finally {
+    await project.close();
   }
   // Same files as `wrangler kv bulk put` JSON (text values), first without the change, as above.
   await writeFile(changed, (await readFile(changed, "utf8")).replace(/changed\n$/, ""));
@@ -119,7 +160,7 @@ export async function deployBench(n: number, work: string, log: (s: string) => v
 /** The deploy rows as a Markdown table. */
 export function deployTable(rows: readonly DeployRow[]): string {
   return table(
-    ["files", "tool", "step", "wall time", "blobs written", "KV writes", "KV reads (keys)", "KV lists"],
+    ["files", "tool", "step", "wall time", "blobs written", "KV writes", "KV reads (keys)", "KV lists", "API requests (writing)"],
     rows.map((r) => [
       r.files.toLocaleString("en-US"),
       r.tool,
@@ -129,6 +170,7 @@ export function deployTable(rows: readonly DeployRow[]): string {
       r.kv.writes,
       r.tool === "wrangler kv bulk put" ? "0" : `${r.kv.reads} (${r.kv.readKeys})`,
       r.kv.lists,
+      r.api ? `${r.api.requests} (${r.api.writeRequests})` : "—",
     ]),
   );
 }
