@@ -7,7 +7,7 @@
 import { HttpError, toErrorResponse } from "../../shared/http/errors.ts";
 import { anyGlob } from "../../shared/http/glob.ts";
 import { normalizePath } from "../../shared/http/path.ts";
-import { KvOps, type KvBinding } from "../../shared/kv/index.ts";
+import { IsolateCache, KvOps, type KvBinding } from "../../shared/kv/index.ts";
 import { CACHE_MAX_ENTRIES, KV_CACHE_TTL_SECONDS, NEGATIVE_CACHE_MS, type GateConfig } from "./env.ts";
 import { JWKS_PATHS, jwksResponse } from "./assertion.ts";
 import { extractCredential, type Credential } from "./credential.ts";
@@ -67,16 +67,14 @@ export function gateTokenStore(kv: KvBinding, config: GateConfig, now: () => num
 }
 
 // Token -> its hash, in this isolate's memory only (never written anywhere): a repeated
-// token skips the SHA-256. Bounded like the record cache; the oldest goes first.
-const hashes = new Map<string, Promise<{ hash: string; id: string }>>();
+// token skips the SHA-256. The library's bounded LRU (shared/kv/cache.ts), sized like the record cache.
+const hashes = new IsolateCache<Promise<{ hash: string; id: string }>, null>(CACHE_MAX_ENTRIES);
 
 function hashOf(token: string): Promise<{ hash: string; id: string }> {
-  let h = hashes.get(token);
-  if (!h) {
-    if (hashes.size >= CACHE_MAX_ENTRIES) hashes.delete(hashes.keys().next().value as string);
-    h = hashToken(token);
-    hashes.set(token, h);
-  }
+  const held = hashes.get(token)?.value;
+  if (held) return held;
+  const h = hashToken(token);
+  hashes.set(token, { value: h, metadata: null, freshUntil: Number.POSITIVE_INFINITY });
   return h;
 }
 
