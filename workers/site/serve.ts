@@ -209,7 +209,7 @@ async function serveFile(ctx: Ctx, path: string, entry: Entry, status: 200 | 404
   const inm = h.get("If-None-Match");
   if (status === 200 && inm !== null && etagMatches(inm, [`"${entry.h}"`, `"${entry.h}-br"`, `"${entry.h}-gz"`])) {
     // RFC 9110 15.4.5: a 304 repeats the validator and the caching headers of the 200, nothing
-    // more: every header is CPU per request (bench: 9 headers cost 2x what 5 do).
+    // more: every header is CPU per request (micro A/B: a 304 with 9 headers 222 µs, 5 206 µs, 1 193 µs).
     const headers = new Headers({ ETag: etag, "Cache-Control": cacheControl });
     if (entry.z) headers.set("Vary", "Accept-Encoding");
     // A `_headers` rule may set Cache-Control (or Expires) for this path: it applies here too.
