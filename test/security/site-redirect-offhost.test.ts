@@ -6,13 +6,14 @@
  * so nothing on our side normalises them first. Deploy-time refusals go through the CLI too.
  */
 import fc from "fast-check";
-import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
+import { mkdtemp, rm } from "node:fs/promises";
 import { connect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { cli } from "../node/helpers/cli.ts";
 import { startWranglerDev, type DevServer } from "../node/helpers/wrangler-dev.ts";
+import { siteDir as writeSite } from "../node/helpers/site.ts";
 
 const EXTERNAL = "https://example.com";
 /** Rules whose targets an attacker fills; `/ext*` go to an absolute URL that must keep its host. */
@@ -28,12 +29,7 @@ const REDIRECTS = [
 let dir: string;
 let dev: DevServer;
 
-async function siteDir(name: string, files: Record<string, string>): Promise<string> {
-  const root = join(dir, name);
-  await mkdir(root, { recursive: true });
-  for (const [p, c] of Object.entries(files)) await writeFile(join(root, p), c);
-  return root;
-}
+const siteDir = (name: string, files: Record<string, string>) => writeSite(dir, files, name);
 
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), "edgekv-sec-redirect-"));

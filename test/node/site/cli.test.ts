@@ -1,8 +1,9 @@
-import { mkdir, mkdtemp, rm, symlink, writeFile, cp } from "node:fs/promises";
+import { mkdtemp, rm, symlink, writeFile, cp } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { cli } from "../helpers/cli.ts";
+import { siteDir as writeSite } from "../helpers/site.ts";
 import { parseHeaders, parseRedirects } from "../../../cli/site/rules.ts";
 import { walkSite } from "../../../cli/site/deploy.ts";
 import { contentTypeOf } from "../../../cli/site/mime.ts";
@@ -17,14 +18,7 @@ afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-async function siteDir(files: Record<string, string>): Promise<string> {
-  const root = await mkdtemp(join(dir, "site-"));
-  for (const [p, c] of Object.entries(files)) {
-    await mkdir(join(root, p, ".."), { recursive: true });
-    await writeFile(join(root, p), c);
-  }
-  return root;
-}
+const siteDir = (files: Record<string, string>) => writeSite(dir, files);
 
 describe("edgekv site deploy", () => {
   it("deploys, redeploys unchanged with no blob, dry-runs without writing, lists and rolls back", async () => {

@@ -1,12 +1,13 @@
 // `.edgekvignore` (issue 12): gitignore syntax at the top of the site folder. It is read
 // after the default rules, so it can only leave files out: no pattern re-includes a
 // dotfile, the rule files, or a symlink that leads out of the folder.
-import { mkdir, mkdtemp, rm, symlink, writeFile } from "node:fs/promises";
+import { mkdtemp, rm, symlink } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { IGNORE_FILE, walkSite } from "../../../cli/site/deploy.ts";
 import { cli } from "../helpers/cli.ts";
+import { siteDir as writeSite } from "../helpers/site.ts";
 
 let dir: string;
 beforeAll(async () => {
@@ -16,14 +17,7 @@ afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-async function siteDir(files: Record<string, string>): Promise<string> {
-  const root = await mkdtemp(join(dir, "site-"));
-  for (const [p, c] of Object.entries(files)) {
-    await mkdir(join(root, p, ".."), { recursive: true });
-    await writeFile(join(root, p), c);
-  }
-  return root;
-}
+const siteDir = (files: Record<string, string>) => writeSite(dir, files);
 
 const paths = async (root: string) => (await walkSite(root, { warn: () => undefined })).map((f) => f.path);
 
