@@ -1,7 +1,6 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { HttpError, KV_RETRY_AFTER_SECONDS, toErrorResponse } from "../../shared/http/errors.ts";
-import { anyGlob, compileGlob } from "../../shared/http/glob.ts";
 import { MAX_PATH_BYTES, normalizePath } from "../../shared/http/path.ts";
 import { originTarget, parseOriginBase } from "../../shared/http/target.ts";
 import { KvLimitError, KvOps, KvRateLimitError, KvUnavailableError, KvValidationError, parseKvServerTiming } from "../../shared/kv/index.ts";
@@ -199,36 +198,6 @@ describe("originTarget: the configured origin, whatever the path", () => {
 
   it("refuses credentials, queries and other schemes in the configured URL", () => {
     for (const bad of ["ftp://x", "https://u:p@x", "https://x/?a=1", "https://x/#f", "not a url"]) expect(() => parseOriginBase(bad)).toThrow(RangeError);
-  });
-});
-
-describe("compileGlob", () => {
-  it.each([
-    ["/health", "/health", true],
-    ["/health", "/health/x", false],
-    ["/public/*", "/public/css/a.css", true],
-    ["/public/*", "/public", false],
-    ["/api/*/items", "/api/v1/items", true],
-    ["*.js", "/a/b.js", true],
-    ["/a.b", "/aXb", false],
-    ["*", "/anything", true],
-  ])("%s on %s -> %s", (glob, path, expected) => {
-    expect(compileGlob(glob)(path)).toBe(expected);
-  });
-
-  it("treats regex characters literally", () => {
-    expect(compileGlob("/(a|b)+")("/(a|b)+")).toBe(true);
-    expect(compileGlob("/(a|b)+")("/a")).toBe(false);
-  });
-
-  it("refuses empty and overlong globs", () => {
-    expect(() => compileGlob("")).toThrow(RangeError);
-    expect(() => compileGlob("*".repeat(300))).toThrow(RangeError);
-  });
-
-  it("anyGlob is true when one matches", () => {
-    expect(anyGlob([compileGlob("/a"), compileGlob("/b/*")], "/b/c")).toBe(true);
-    expect(anyGlob([], "/b/c")).toBe(false);
   });
 });
 
