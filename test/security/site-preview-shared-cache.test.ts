@@ -49,15 +49,28 @@ let live: string;
 let preview: string;
 let token: string;
 
-function files(tag: string, withOnly: boolean): Record<string, string> {
+/**
+ * The site at one version: per case a page, and the preview differs from live in three more ways:
+ * a page only it has (`only`), a page only live has (`gone`: a 404 in the preview), and a
+ * `_redirects` rule only it has (`moved`: a 301 in the preview, a page live).
+ */
+function files(tag: string, isPreview: boolean): Record<string, string> {
   const out: Record<string, string> = {};
   const headers: string[] = [];
+  const redirects: string[] = [];
   for (const [name, { rules }] of Object.entries(CASES)) {
     out[`${name}/page.html`] = `<p>${tag} ${name}</p>`;
-    if (withOnly) out[`${name}/only.html`] = `<p>${tag} only ${name}</p>`;
+    if (isPreview) {
+      out[`${name}/only.html`] = `<p>${tag} only ${name}</p>`;
+      redirects.push(`/${name}/moved /${name}/page 301`);
+    } else {
+      out[`${name}/gone.html`] = `<p>${tag} gone ${name}</p>`;
+      out[`${name}/moved.html`] = `<p>${tag} moved ${name}</p>`;
+    }
     for (const lines of rules) headers.push(`/${name}/*`, ...lines.map((l) => `  ${l}`));
   }
   out._headers = `${headers.join("\n")}\n`;
+  if (redirects.length) out._redirects = `${redirects.join("\n")}\n`;
   return out;
 }
 
@@ -158,6 +171,19 @@ describe.skipIf(SKIP)("a preview is never kept by a shared cache in front of the
         const anonOnly = await get(only);
         expect(anonOnly.status, `${label}: preview-only page`).toBe(404);
         expect(anonOnly.body).not.toContain("preview");
+        // The preview's 404 and its redirect (the rules apply to both) are not kept either.
+        for (const [what, status] of [
+          ["gone", 404],
+          ["moved", 301],
+        ] as const) {
+          const at = `/${name}/${what}?w=${way}`;
+          const seen = await asPreviewer(way, at);
+          expect(seen.status, `${label}: ${what} as previewer`).toBe(status);
+          expect(seen.headers["cache-control"], `${label}: ${what}`).toBe("private, no-store");
+          const visitor = await get(at);
+          expect(visitor.status, `${label}: ${what} for the visitor`).toBe(200);
+          expect(visitor.body).toBe(`<p>live ${what} ${name}</p>`);
+        }
       }
     }
   });
