@@ -4,10 +4,11 @@ import { CliError, InputError, UsageError } from "../errors.ts";
 import { signingSecret } from "../secret-input.ts";
 import { configDiff } from "../rollout/diff.ts";
 import { describeGuard, resumeGuard } from "../rollout/guard.ts";
-import { parseSteps, parseWhen } from "../rollout/schedule.ts";
+import { parseSteps } from "../rollout/schedule.ts";
 import { RolloutStore, whoAmI, type Current } from "../rollout/store.ts";
 import { COLORS, otherColor, parseConfig, type Color, type HistoryEntry, type RolloutConfig } from "../../workers/splitter/model.ts";
 import { signOverride } from "../../workers/splitter/override.ts";
+import { linkTtl } from "../link-ttl.ts";
 import { effectivePercent } from "../../workers/splitter/schedule.ts";
 import { table } from "../output.ts";
 import { checkRolloutFields } from "../validate.ts";
@@ -348,7 +349,7 @@ export const rolloutGroup: CommandGroup = {
         "secret-stdin": { type: "boolean", description: "read OVERRIDE_SECRET from stdin (default: $OVERRIDE_SECRET)" },
         // Declared only to refuse it with a reason; parseArgs would just call it unknown.
         secret: { type: "string", description: "S: refused: argv is visible in ps and shell history" },
-        ttl: { type: "string", description: "DURATION: validity, e.g. 2h or 1d (default 1d)" },
+        ttl: { type: "string", description: "DURATION: validity, e.g. 2h or 1d (default 1d, at most 30d)" },
       },
       positionals: { min: 1, max: 1 },
       async run(ctx, { positionals, values }) {
@@ -360,10 +361,7 @@ export const rolloutGroup: CommandGroup = {
         // Not colorArg: a secret typed in COLOR's place must not be echoed back.
         const color = positionals[0] as Color;
         if (!COLORS.includes(color)) throw new UsageError("COLOR must be blue or green");
-        const ttl = stringArg(values, "ttl", "1d");
-        // Checked here so a mistyped value (a secret in the wrong place?) is not echoed back.
-        if (!/^(\d+[smhd])+$/.test(ttl)) throw new UsageError("--ttl takes a duration such as 2h, 1d or 1h30m");
-        const exp = Math.floor(parseWhen(`+${ttl}`, ctx.now()) / 1000);
+        const exp = Math.floor(ctx.now() / 1000) + linkTtl(stringArg(values, "ttl"), 86400);
         const secret = await overrideSecret(ctx, flagArg(values, "secret-stdin"));
         const value = await signOverride(secret, color, exp);
         const expires = new Date(exp * 1000).toISOString();

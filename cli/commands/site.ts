@@ -3,7 +3,9 @@ import { CliError, InputError, UsageError } from "../errors.ts";
 import { formatBytes, progress, table } from "../output.ts";
 import { signingSecret } from "../secret-input.ts";
 import { indexKey, TRAILING_SLASH, type TrailingSlash } from "../../workers/site/model.ts";
-import { DEFAULT_PREVIEW_SECONDS, MAX_PREVIEW_SECONDS, PREVIEW_PARAM, VERSION_RE, signPreview } from "../../workers/site/preview.ts";
+import { MAX_LINK_SECONDS } from "../../shared/signed-link.ts";
+import { DEFAULT_PREVIEW_SECONDS, PREVIEW_PARAM, VERSION_RE, signPreview } from "../../workers/site/preview.ts";
+import { linkTtl } from "../link-ttl.ts";
 import { IGNORE_FILE, nodeCompressor, readConfigFile, walkSite } from "../site/deploy.ts";
 import {
   FREE_PLAN_WRITES_PER_DAY,
@@ -97,17 +99,8 @@ function versionArg(raw: string | undefined): string {
   return raw;
 }
 
-/** `--ttl 1h` (s, m, h, d; combined as 1h30m) in seconds, within the Worker's longest link. */
-export function previewTtl(raw: string | undefined): number {
-  if (raw === undefined) return DEFAULT_PREVIEW_SECONDS;
-  const units: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86400 };
-  // Checked whole so that a mistyped value is not echoed back.
-  if (!/^(\d{1,9}[smhd])+$/.test(raw)) throw new UsageError("--ttl takes a duration such as 30m, 2h, 1d or 1h30m");
-  const seconds = [...raw.matchAll(/(\d+)([smhd])/g)].reduce((n, m) => n + Number(m[1]) * units[m[2]!]!, 0);
-  if (seconds < 1) throw new InputError("--ttl must be at least 1s");
-  if (seconds > MAX_PREVIEW_SECONDS) throw new InputError(`--ttl must be at most ${MAX_PREVIEW_SECONDS / 86400}d (the site Worker refuses longer links)`);
-  return seconds;
-}
+/** `--ttl` of `site preview` in seconds (cli/link-ttl.ts: at most the signed-link cap, 30d). */
+export const previewTtl = (raw: string | undefined): number => linkTtl(raw, DEFAULT_PREVIEW_SECONDS);
 
 /** `--url`: where the link points (any page of the site); http(s), no credentials. */
 export function previewBase(raw: string | undefined): URL | undefined {
@@ -271,7 +264,7 @@ export const siteGroup: CommandGroup = {
         url: { type: "string", description: "URL: the page the link opens (default: a path to append to your site's URL)" },
         ttl: {
           type: "string",
-          description: `DURATION: validity, e.g. 1h or 7d (default ${DEFAULT_PREVIEW_SECONDS / 3600}h, at most ${MAX_PREVIEW_SECONDS / 86400}d)`,
+          description: `DURATION: validity, e.g. 1h or 7d (default ${DEFAULT_PREVIEW_SECONDS / 3600}h, at most ${MAX_LINK_SECONDS / 86400}d)`,
         },
         "secret-stdin": { type: "boolean", description: "read PREVIEW_SECRET from stdin (default: $PREVIEW_SECRET)" },
         // Declared only to refuse it with a reason.

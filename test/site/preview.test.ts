@@ -2,7 +2,8 @@
 // one version whole, while everyone else keeps the live one; a bad link is the
 // live site, never an error page; nothing here can move the live pointer.
 import { beforeAll, describe, expect, it } from "vitest";
-import { DEFAULT_PREVIEW_SECONDS, MAX_PREVIEW_SECONDS, PREVIEW_PARAM, signPreview, verifyPreview, versionFromHost } from "../../workers/site/preview.ts";
+import { MAX_LINK_SECONDS } from "../../shared/signed-link.ts";
+import { DEFAULT_PREVIEW_SECONDS, PREVIEW_PARAM, signPreview, verifyPreview, versionFromHost } from "../../workers/site/preview.ts";
 import { handleSite } from "../../workers/site/serve.ts";
 import { SiteReader } from "../../workers/site/store.ts";
 import { freshKv, publish } from "./helpers.ts";
@@ -79,7 +80,7 @@ describe("signed preview links", () => {
       `${live}.${exp}.${sig}`, // another version under the same signature
       `${v}.${Number(exp) + 60}.${sig}`, // expiry pushed out
       await signPreview(OTHER, older, now() + 3600), // another secret
-      await signPreview(SECRET, older, now() + MAX_PREVIEW_SECONDS + 3600), // longer than any link the CLI makes
+      await signPreview(SECRET, older, now() + MAX_LINK_SECONDS + 3600), // longer than any link the CLI makes
       "garbage",
       `${good}.extra`,
       "x".repeat(5000),

@@ -11,29 +11,23 @@
  *   tampered with or for another secret redirects the same way but clears the
  *   cookie: the live site, never an error page.
  *
- * Tokens are `<version>.<expiry in epoch seconds>.<HMAC-SHA-256>` under
+ * Tokens are signed links (shared/signed-link.ts) in the "edgekv-preview"
+ * context, `<version>.<expiry in epoch seconds>.<HMAC-SHA-256>`, under
  * PREVIEW_SECRET (at least MIN_SECRET_BYTES, a Worker secret; the CLI signs
- * with the same value from its environment). Runtime-neutral: the CLI imports it.
+ * with the same value from its environment), valid for at most 30 days.
+ * Runtime-neutral: the CLI imports it.
  */
-import { hmacSha256, timingSafeEqualStrings } from "../../shared/crypto.ts";
+import { signLink, verifyLink } from "../../shared/signed-link.ts";
 import { cookieValue } from "../../shared/http/cookies.ts";
 
 export const PREVIEW_PARAM = "edgekv_preview";
 export const PREVIEW_COOKIE = "edgekv_preview";
-/** Default and longest lifetime of a preview link, in seconds. */
-export const DEFAULT_PREVIEW_SECONDS = 24 * 3600;
-export const MAX_PREVIEW_SECONDS = 30 * 24 * 3600;
-/** Clock difference tolerated between the CLI that signs and the edge that checks. */
-const CLOCK_SKEW_SECONDS = 300;
+/** Default lifetime of a preview link, in seconds (the longest is the signed-link cap, MAX_LINK_SECONDS). */
+export const DEFAULT_PREVIEW_SECONDS = 86_400; // 24 h
 /** A version id as `edgekv site deploy` makes it (cli/site/publish.ts versionId). */
 export const VERSION_RE = /^\d{8}T\d{6}Z-[0-9a-f]{8}$/;
 /** The same id as a DNS label: hostnames are lowercase. */
 const VERSION_LABEL = /^(\d{8})t(\d{6})z-([0-9a-f]{8})$/;
-/** Longer tokens are junk (a version, an expiry and a 43-character signature fit in far less). */
-const MAX_TOKEN_CHARS = 128;
-
-/** What is signed: a fixed context, so a signature made for something else never verifies here. */
-const signed = (version: string, exp: number) => `edgekv-preview:${version}.${exp}`;
 
 /**
  * A preview token for `version`, valid until `exp` (epoch seconds).
@@ -41,23 +35,16 @@ const signed = (version: string, exp: number) => `edgekv-preview:${version}.${ex
  */
 export async function signPreview(secret: string, version: string, exp: number): Promise<string> {
   if (!VERSION_RE.test(version)) throw new RangeError(`not a version id: ${version}`);
-  if (!Number.isSafeInteger(exp) || exp <= 0) throw new RangeError("the expiry must be a positive whole number of seconds");
-  return `${version}.${exp}.${await hmacSha256(secret, signed(version, exp))}`;
+  return signLink(secret, "edgekv-preview", version, exp);
 }
 
 /**
  * The version a token names, or null when it is malformed, expired, too far in the future, or not signed with `secret`.
  * @example await verifyPreview(secret, token, Date.now()) // "20261202T051200Z-1a2b3c4d" | null
  */
-export async function verifyPreview(secret: string, token: string, nowMs: number): Promise<string | null> {
-  if (token.length > MAX_TOKEN_CHARS) return null;
-  const [version, expText, sig, ...rest] = token.split(".");
-  if (rest.length || !version || !expText || !sig || !VERSION_RE.test(version) || !/^\d{1,12}$/.test(expText)) return null;
-  const exp = Number(expText);
-  const now = nowMs / 1000;
-  // Expired, or valid for longer than any link the CLI makes (a leaked secret's forgery is still bounded).
-  if (exp <= now || exp > now + MAX_PREVIEW_SECONDS + CLOCK_SKEW_SECONDS) return null;
-  return (await timingSafeEqualStrings(await hmacSha256(secret, signed(version, exp)), sig)) ? version : null;
+export function verifyPreview(secret: string, token: string, nowMs: number): Promise<string | null> {
+  // Only a version id is ever signed in this context (signPreview), and any signed subject is a safe KV key part.
+  return verifyLink(secret, "edgekv-preview", token, nowMs);
 }
 
 /**
@@ -97,11 +84,12 @@ async function swapLink(url: URL, token: string, secret: string, nowMs: number):
   // Path-absolute and on this host: never a redirect elsewhere ("//x" would be another host).
   const location = clean.pathname.replace(/^\/+/, "/") + clean.search;
   const version = await verifyPreview(secret, token, nowMs);
-  const exp = version ? Number(token.split(".")[1]) : 0;
-  const maxAge = Math.max(0, Math.floor(exp - nowMs / 1000));
+  // A good token expires after now (verifyLink): its Max-Age is positive.
+  const maxAge = version ? Math.floor(Number(token.split(".")[1]) - nowMs / 1000) : 0;
   const cookie = `${PREVIEW_COOKIE}=${version ? token : ""}; Path=/; Max-Age=${maxAge}; HttpOnly; Secure; SameSite=Lax`;
   return new Response(null, {
     status: 302,
-    headers: { Location: location, "Set-Cookie": cookie, "Cache-Control": "no-store", "Referrer-Policy": "no-referrer", "X-Robots-Tag": "noindex" },
+    // serve.ts finish() makes it `private, no-store` and noindex, as every preview response.
+    headers: { Location: location, "Set-Cookie": cookie, "Referrer-Policy": "no-referrer" },
   });
 }

@@ -79,7 +79,8 @@ export async function handleSite(request: Request, deps: SiteDeps): Promise<Resp
     if (!norm.ok) throw new HttpError(400, "bad_path", norm.reason);
     const waitUntil = deps.waitUntil ?? (() => undefined);
     const ask = deps.preview ? await previewAsk(request, url, deps.preview.host, deps.preview.secret, Date.now()) : undefined;
-    if (ask?.kind === "redirect") return ask.response;
+    // The link's swap sets the preview cookie: as private as the preview itself.
+    if (ask?.kind === "redirect") return finish(ask.response, ops, deps, undefined, true);
     preview = ask?.kind === "version" ? ask.version : undefined;
     const pointer = await deps.reader.pointer(ops, waitUntil);
     // The live version first (or the one previewed, then live); one not yet visible here falls back to the next.
@@ -101,15 +102,32 @@ export async function handleSite(request: Request, deps: SiteDeps): Promise<Resp
   } catch (err) {
     res = toErrorResponse(err);
   }
+  return finish(res, ops, deps, version, !!preview);
+}
+
+/**
+ * Every header a cache takes orders from: Cache-Control, RFC 9213's CDN-Cache-Control and its
+ * vendor forms (Cloudflare-CDN-Cache-Control...), Surrogate-Control (Fastly, Varnish, Squid),
+ * Akamai's Edge-Control, nginx's X-Accel-Expires (which outranks Cache-Control there), Expires, Pragma.
+ */
+const CACHE_DIRECTIVES = /(cache|surrogate|edge)-control$|expires$|^pragma$/;
+
+/**
+ * Every response leaves here. With preview links on, what a URL answers depends on the preview
+ * cookie, so every response says `Vary: Cookie`; a response chosen by a preview (or setting its
+ * cookie) is `private, no-store` whatever `_headers` said, so no cache in front can keep it.
+ */
+function finish(res: Response, ops: SiteOps, deps: SiteDeps, version: string | undefined, preview: boolean): Response {
   const h = res.headers;
   h.set("Server-Timing", ops.toServerTiming());
   if (ops.edgeCache) h.append("Server-Timing", `cache;desc="${ops.edgeCache}"`);
   if (version && !h.has("x-edgekv-site-version")) h.set("x-edgekv-site-version", version);
+  if (deps.preview?.secret && !/(^|,)\s*(cookie|\*)\s*(,|$)/i.test(h.get("Vary") ?? "")) h.append("Vary", "Cookie");
   if (preview) {
-    // A preview is for the people given it: never indexed, never kept in a shared cache.
+    // Never indexed, never kept by a shared cache.
+    for (const k of [...h.keys()]) if (CACHE_DIRECTIVES.test(k)) h.delete(k);
+    h.set("Cache-Control", "private, no-store");
     h.set("X-Robots-Tag", "noindex");
-    const cc = h.get("Cache-Control");
-    if (cc?.startsWith("public")) h.set("Cache-Control", `private${cc.slice("public".length)}`);
   }
   return res;
 }
