@@ -20,11 +20,12 @@ import { hashToken, isWellFormedToken } from "./token.ts";
 
 export const ADMIN_PREFIX = "/__edgekv/";
 /**
- * Query parameters servers read as the request's method (docs/security.md "Method overrides"):
- * `_method` (Laravel and Symfony, Spring's HiddenHttpMethodFilter, Express method-override with a
- * key) and `X-HTTP-Method-Override` (ASP.NET MVC 5 reads it from the query), compared case-folded.
+ * Query parameter names servers read as the request's method, case folded (docs/security.md
+ * "Method overrides: who reads them where"): `_method` (Laravel and Symfony, Spring's
+ * HiddenHttpMethodFilter, Express method-override with a key) and `X-HTTP-Method-Override`
+ * and kin (ASP.NET MVC 5 reads it from the query).
  */
-export const OVERRIDE_PARAMS: readonly string[] = ["_method", "x-http-method-override", "x-http-method", "x-method-override"];
+const OVERRIDE_NAME = /^(_|x-(http-)?)method(-override)?$/;
 // The cheap test before reading the query: each spelling of those names holds "method" or a percent-escape.
 const OVERRIDE_RE = /method|%/i;
 
@@ -238,7 +239,7 @@ function authorize(
 /**
  * The first method this request could act as that the scopes do not allow,
  * or undefined. Besides its own method, a request may act as the method a
- * query parameter names (OVERRIDE_PARAMS, in every spelling servers read:
+ * query parameter names (OVERRIDE_NAME, in every spelling servers read:
  * `overrides`), so each of those must be in scope too; `*` (any method) when
  * a value is not a plain method. (Override headers never reach the origin: strip.ts.)
  */
@@ -253,35 +254,29 @@ const decodeBytes = (s: string) => s.replace(/\+/g, " ").replace(/%([0-9a-f]{2})
 
 /**
  * The methods the query's override parameters name, uppercased, `*` for a value that is not
- * a plain method (empty, junk, non-ASCII). Read as widely as any server reads them: pairs split on
- * `&` and also on `;`; PHP takes the last duplicate, Express the first, so every one counts.
+ * a plain method (empty, junk, non-ASCII). Read as widely as any server reads them: pairs split
+ * on `&` and also on `;`; every duplicate counts (PHP acts on the last, Express on the first).
+ * A name is decoded, cut at a NUL (PHP's C strings), trimmed of blanks and controls, case folded
+ * (ASP.NET), `.` and space read as `_`, and `[` opening an array under the name before it or,
+ * unmatched, read as `_` (PHP).
  * @example overrides("?.method=delete&_method[]=PUT&_METHOD=%00") // ["DELETE", "PUT", "*"]
  */
 export function overrides(search: string): string[] {
   const q = search.slice(1);
   const out: string[] = [];
   for (const pair of new Set([...q.split("&"), ...q.split(/[&;]/)])) {
-    const eq = pair.indexOf("=");
-    if (!isOverrideName(eq < 0 ? pair : pair.slice(0, eq))) continue;
-    const v = decodeBytes(eq < 0 ? "" : pair.slice(eq + 1)).trim();
-    out.push(/^[a-z]+$/i.test(v) ? v.toUpperCase() : "*");
+    const [name = "", ...value] = pair.split("=");
+    const n = decodeBytes(name)
+      .split("\0")[0]!
+      .replace(/^[\x01-\x20\x7f]+|[\x01-\x20\x7f]+$/g, "")
+      .toLowerCase()
+      .replace(/[ .]/g, "_");
+    if (OVERRIDE_NAME.test(n.split("[")[0]!) || OVERRIDE_NAME.test(n.replace(/\[/g, "_"))) {
+      const v = decodeBytes(value.join("=")).trim();
+      out.push(/^[a-z]+$/i.test(v) ? v.toUpperCase() : "*");
+    }
   }
   return out;
-}
-
-/**
- * True when some server reads the parameter name `raw` as one of OVERRIDE_PARAMS: decoded, cut
- * at a NUL (PHP's C strings), blanks and controls trimmed, case folded (ASP.NET), `.` and space as
- * `_` (PHP), and `[` either opening an array under the name before it or, unmatched, as `_` (PHP).
- */
-function isOverrideName(raw: string): boolean {
-  const n = decodeBytes(raw)
-    .split("\0")[0]!
-    .replace(/^[\x01-\x20\x7f]+|[\x01-\x20\x7f]+$/g, "")
-    .toLowerCase()
-    .replace(/[ .]/g, "_");
-  const b = n.indexOf("[");
-  return OVERRIDE_PARAMS.includes(n) || (b >= 0 && (OVERRIDE_PARAMS.includes(n.slice(0, b)) || OVERRIDE_PARAMS.includes(n.replace(/\[/g, "_"))));
 }
 
 /**
