@@ -29,6 +29,8 @@ const OVERRIDE_NAMES = [
   "_method%20",
   "[method", // an unmatched `[` read as `_`
   "X-HTTP-Method-Override", // ASP.NET MVC 5 reads it from the query
+  "X-HTTP-Method-%u004Fverride", // and decodes IIS's %uXXXX
+  "%u005Fmethod",
   "x-http-method-override",
   "X-HTTP-Method",
   "X-Method-Override",
@@ -47,7 +49,7 @@ describe("overrides(): the methods a query's override parameters name", () => {
 
   it("every duplicate counts (PHP takes the last, Express the first); values are decoded and trimmed", () => {
     expect(overrides("?_method=PUT&_method=DELETE")).toEqual(["PUT", "DELETE"]);
-    expect(overrides("?_method=%44ELETE&.method=+patch+&_method=put%0D%0A")).toEqual(["DELETE", "PATCH", "PUT"]);
+    expect(overrides("?_method=%44ELETE&.method=+patch+&_method=put%0D%0A&_method=%u0044elete")).toEqual(["DELETE", "PATCH", "PUT", "DELETE"]);
   });
 
   it("a value that is not a plain method needs any method (`*`): empty, junk, arrays of junk, non-ASCII", () => {

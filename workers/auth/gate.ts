@@ -249,8 +249,12 @@ function firstUnscopedMethod(scopes: readonly string[], method: string, path: st
   return overrides(search).find((m) => !scopeAllows(scopes, m, path));
 }
 
-/** `+` and percent-escapes decoded byte for byte (PHP decodes names to bytes; no UTF-8 needed to spell ASCII). */
-const decodeBytes = (s: string) => s.replace(/\+/g, " ").replace(/%([0-9a-f]{2})/gi, (_, h: string) => String.fromCharCode(Number.parseInt(h, 16)));
+/**
+ * `+` and percent-escapes decoded byte for byte (PHP decodes names to bytes; no UTF-8 needed to
+ * spell ASCII), and IIS's `%uXXXX`, which ASP.NET decodes.
+ */
+const decodeBytes = (s: string) =>
+  s.replace(/\+/g, " ").replace(/%(u[0-9a-f]{4}|[0-9a-f]{2})/gi, (_, h: string) => String.fromCharCode(Number.parseInt(h.slice(-4), 16)));
 
 /**
  * The methods the query's override parameters name, uppercased, `*` for a value that is not
