@@ -25,7 +25,7 @@ const OVERRIDE_NAMES = [
   "%5Fmethod",
   "%5f%6D%65%74%68%6F%64",
   "_meth%6Fd",
-  "%09_method", // trimmed by some readers
+  "%09_method", // white space around a name is trimmed by some readers
   "_method%20",
   "[method", // an unmatched `[` read as `_`
   "X-HTTP-Method-Override", // ASP.NET MVC 5 reads it from the query
