@@ -36,7 +36,21 @@ const OVERRIDE_NAMES = [
   "X-Method-Override",
 ];
 // Names no server reads as an override: left alone.
-const PLAIN_NAMES = ["method", "_methods", "my_method", "__method", "._method", "_method_", "method_", "x_method", "payment_method", "_[method", "%255Fmethod"];
+const PLAIN_NAMES = [
+  "method",
+  "_methods",
+  "my_method",
+  "__method",
+  "._method",
+  "_method_",
+  "method_",
+  "x_method",
+  "payment_method",
+  "_[method",
+  "%255Fmethod",
+  "x-method",
+  "_method-override",
+];
 
 describe("overrides(): the methods a query's override parameters name", () => {
   it.each(OVERRIDE_NAMES)("%s=delete is DELETE", (name) => {

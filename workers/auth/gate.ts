@@ -25,7 +25,7 @@ export const ADMIN_PREFIX = "/__edgekv/";
  * HiddenHttpMethodFilter, Express method-override with a key) and `X-HTTP-Method-Override`
  * and kin (ASP.NET MVC 5 reads it from the query).
  */
-const OVERRIDE_NAME = /^(_|x-(http-)?)method(-override)?$/;
+const OVERRIDE_NAME = /^(_|x-http-)method$|^x-(http-)?method-override$/;
 // The cheap test before reading the query: each spelling of those names holds "method" or a percent-escape.
 const OVERRIDE_RE = /method|%/i;
 
