@@ -1,10 +1,11 @@
 // Attack class: cross-site request forgery with a cookie credential. Another
 // site makes the victim's browser send a state-changing request; the browser
 // attaches the gate's cookie. For a non-GET/HEAD request authenticated only
-// by the cookie, the gate requires `Origin` to be its own origin or one of
-// CORS_ALLOW_ORIGINS (or, without Origin, `Sec-Fetch-Site: same-origin|same-site`),
-// else 403 and nothing is forwarded.
-// Defence: workers/auth/gate.ts `sameSiteRequest`.
+// by the cookie, the gate requires `Origin` to be exactly its own origin or one
+// of CORS_ALLOW_ORIGINS (with `Sec-Fetch-Site`, when sent, agreeing), else 403
+// and nothing is forwarded: no Origin, `null` and sibling subdomains are refused.
+// Every combination, WebSocket upgrades included: cookie-csrf-matrix.test.ts.
+// Defence: workers/auth/gate.ts `needsOrigin` / `fromAllowedOrigin`.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { DevServer } from "../node/helpers/wrangler-dev.ts";
 import { issueToken, startGate, startOrigin, stateDir, type Origin } from "./env.ts";
@@ -56,6 +57,13 @@ describe("a cookie alone does not let another site write", () => {
       { Origin: `${ALLOWED}:443` },
       { "Sec-Fetch-Site": "cross-site" },
       { "Sec-Fetch-Site": "none" },
+      // Without Origin, Sec-Fetch-Site alone vouches for nothing: browsers send Origin on every write.
+      { "Sec-Fetch-Site": "same-origin" },
+      { "Sec-Fetch-Site": "same-site" },
+      // A sibling subdomain's 307: the browser keeps method, body and cookie, and sends Origin: null.
+      { Origin: "null", "Sec-Fetch-Site": "same-site" },
+      { Origin: "http://sibling.localhost", "Sec-Fetch-Site": "same-site" },
+      { Origin: self, "Sec-Fetch-Site": "same-site" },
       { Origin: "https://evil.example", "Sec-Fetch-Site": "same-origin" },
       { Referer: `${self}/account` },
     ];
@@ -68,12 +76,13 @@ describe("a cookie alone does not let another site write", () => {
     }
   });
 
-  it("same-origin, allowed-origin and same-site writes pass", async () => {
+  it("writes from the gate's own origin and from an allowed CORS origin pass", async () => {
     const friendly: Record<string, string>[] = [
       { Origin: new URL(gate.url).origin },
+      { Origin: new URL(gate.url).origin, "Sec-Fetch-Site": "same-origin" },
       { Origin: ALLOWED },
-      { "Sec-Fetch-Site": "same-origin" },
-      { "Sec-Fetch-Site": "same-site" },
+      { Origin: ALLOWED, "Sec-Fetch-Site": "same-site" },
+      { Origin: ALLOWED, "Sec-Fetch-Site": "cross-site" },
     ];
     for (const extra of friendly) {
       const r = await send("POST", { ...cookie(), ...extra });

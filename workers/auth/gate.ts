@@ -19,10 +19,15 @@ import { Tokens, type TokenRecord } from "./store.ts";
 import { hashToken, isWellFormedToken } from "./token.ts";
 
 export const ADMIN_PREFIX = "/__edgekv/";
-/** The query parameter Rails, Laravel and Express method-override read as the method. */
-export const METHOD_PARAM = "_method";
-// A cheap test before parsing the query: the name, or any percent-encoding that could spell it.
-const METHOD_PARAM_RE = /method|%/i;
+/**
+ * Query parameter names servers read as the request's method, case folded (docs/security.md
+ * "Method overrides: who reads them where"): `_method` (Laravel and Symfony, Spring's
+ * HiddenHttpMethodFilter, Express method-override with a key) and `X-HTTP-Method-Override`
+ * and kin (ASP.NET MVC 5 reads it from the query).
+ */
+const OVERRIDE_NAME = /^(_|x-http-)method$|^x-(http-)?method-override$/;
+// The cheap test before reading the query: each spelling of those names holds "method" or a percent-escape.
+const OVERRIDE_RE = /method|%/i;
 
 export interface GateDeps {
   config: GateConfig;
@@ -202,7 +207,7 @@ async function authenticate(request: Request, url: URL, deps: GateDeps, ops: KvO
   return { record, source: cred.source };
 }
 
-/** Throws a 403 unless this token may make this request: a same-site write for a cookie, every method in scope. */
+/** Throws a 403 unless this token may make this request: an allowed origin for a cookie's write or upgrade, every method in scope. */
 function authorize(
   request: Request,
   url: URL,
@@ -213,13 +218,12 @@ function authorize(
   decided: string,
   encoded: string,
 ): void {
-  const method = request.method;
-  // A cookie alone must not let another site make the browser write (CSRF).
-  if (source === "cookie" && method !== "GET" && method !== "HEAD" && !sameSiteRequest(request, url, config)) {
+  // A cookie alone must not let another site make the browser write or open a socket (CSRF, CSWSH).
+  if (source === "cookie" && needsOrigin(request) && !fromAllowedOrigin(request, url, config)) {
     d.reason = "cross-site request with a cookie credential";
     throw new HttpError(403, "cross_site_request", "cross-site requests authenticated by cookie are refused", challenge(config.realm));
   }
-  const refused = firstUnscopedMethod(record.scopes, method, decided, url);
+  const refused = firstUnscopedMethod(record.scopes, request.method, decided, url.search);
   if (refused !== undefined) {
     const needed = `${refused}:${encoded}`;
     d.reason = "insufficient scope";
@@ -234,35 +238,69 @@ function authorize(
 
 /**
  * The first method this request could act as that the scopes do not allow,
- * or undefined. Besides its own method, a POST carrying `?_method=X` acts as X
- * in Rails, Laravel and Express method-override, so X must be in scope too.
- * (Override headers never reach the origin: strip.ts.)
+ * or undefined. Besides its own method, a request may act as the method a
+ * query parameter names (OVERRIDE_NAME, in every spelling servers read:
+ * `overrides`), so each of those must be in scope too; `*` (any method) when
+ * a value is not a plain method. (Override headers never reach the origin: strip.ts.)
  */
-function firstUnscopedMethod(scopes: readonly string[], method: string, path: string, url: URL): string | undefined {
+function firstUnscopedMethod(scopes: readonly string[], method: string, path: string, search: string): string | undefined {
   if (!scopeAllows(scopes, method, path)) return method;
-  if (!METHOD_PARAM_RE.test(url.search)) return undefined;
-  for (const v of url.searchParams.getAll(METHOD_PARAM)) {
-    const m = v.trim().toUpperCase();
-    if (!scopeAllows(scopes, m, path)) return m.replace(/[^A-Z]/g, "") || "?";
-  }
-  return undefined;
+  if (scopes.length === 0 || !OVERRIDE_RE.test(search)) return undefined;
+  return overrides(search).find((m) => !scopeAllows(scopes, m, path));
 }
 
 /**
- * True when a browser says the request comes from this site: `Origin` is the
- * gate's own origin or an allowed CORS origin, or `Sec-Fetch-Site` is
- * same-origin/same-site. A request with neither header is refused (fail closed).
+ * `+` and percent-escapes decoded byte for byte (PHP decodes names to bytes; no UTF-8 needed to
+ * spell ASCII), and IIS's `%uXXXX`, which ASP.NET decodes.
  */
-export function sameSiteRequest(request: Request, url: URL, config: GateConfig): boolean {
-  const origin = request.headers.get("origin");
-  if (origin !== null && origin !== "null") {
-    if (origin === url.origin) return true;
-    const cors = config.cors;
-    if (cors && cors.origins !== "*" && cors.origins.has(origin)) return true;
-    return false;
+const decodeBytes = (s: string) =>
+  s.replace(/\+/g, " ").replace(/%(u[0-9a-f]{4}|[0-9a-f]{2})/gi, (_, h: string) => String.fromCharCode(Number.parseInt(h.slice(-4), 16)));
+
+/**
+ * The methods the query's override parameters name, uppercased, `*` for a value that is not
+ * a plain method (empty, junk, non-ASCII). Read as widely as any server reads them: pairs split
+ * on `&` and also on `;`; every duplicate counts (PHP acts on the last, Express on the first).
+ * A name is decoded, cut at a NUL (PHP's C strings), trimmed of white space (linear: no regex), case folded
+ * (ASP.NET), `.` and space read as `_`, and `[` opening an array under the name before it or,
+ * unmatched, read as `_` (PHP).
+ * @example overrides("?.method=delete&_method[]=PUT&_METHOD=%00") // ["DELETE", "PUT", "*"]
+ */
+export function overrides(search: string): string[] {
+  const q = search.slice(1);
+  const out: string[] = [];
+  for (const pair of new Set([...q.split("&"), ...q.split(/[&;]/)])) {
+    const [name = "", ...value] = pair.split("=");
+    const n = decodeBytes(name).split("\0")[0]!.trim().toLowerCase().replace(/[ .]/g, "_");
+    if (OVERRIDE_NAME.test(n.split("[")[0]!) || OVERRIDE_NAME.test(n.replace(/\[/g, "_"))) {
+      const v = decodeBytes(value.join("=")).trim();
+      out.push(/^[a-z]+$/i.test(v) ? v.toUpperCase() : "*");
+    }
   }
+  return out;
+}
+
+/**
+ * True when a browser could use this request to change state or hold a channel open: any
+ * method but GET and HEAD, or an upgrade (a WebSocket is a GET, and no CORS guards its frames).
+ */
+export function needsOrigin(request: Request): boolean {
+  const h = request.headers;
+  return (request.method !== "GET" && request.method !== "HEAD") || h.has("upgrade") || h.has("sec-websocket-key") || h.get("sec-fetch-mode") === "websocket";
+}
+
+/**
+ * True when `Origin` is exactly the gate's own origin (and `Sec-Fetch-Site`, if sent, agrees:
+ * same-origin) or exactly one of CORS_ALLOW_ORIGINS (and `Sec-Fetch-Site` is not same-origin or
+ * none). Fails closed: browsers send `Origin` on every write and WebSocket, so none, `null` (a
+ * redirect from elsewhere, a sandbox) or any other value is refused, and a sibling subdomain
+ * (same-site) is another site here.
+ */
+export function fromAllowedOrigin(request: Request, url: URL, config: GateConfig): boolean {
+  const origin = request.headers.get("origin");
   const site = request.headers.get("sec-fetch-site");
-  return site === "same-origin" || site === "same-site";
+  if (origin === url.origin) return site === null || site === "same-origin";
+  const cors = config.cors;
+  return origin !== null && cors !== undefined && cors.origins !== "*" && cors.origins.has(origin) && site !== "same-origin" && site !== "none";
 }
 
 async function fail(d: Decision, deps: GateDeps, ip: string, status: 400 | 401, error: string, reason: string): Promise<never> {
