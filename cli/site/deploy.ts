@@ -6,6 +6,7 @@ import { promisify } from "node:util";
 import { brotliCompress, constants, gzip } from "node:zlib";
 import ignore, { type Ignore } from "ignore";
 import { CliError, InputError } from "../errors.ts";
+import { safeText } from "../output.ts";
 import { dotSegment, isInside, judgeEntry, judgedLoad, siteRel, WELL_KNOWN, type SiteRules } from "./judge.ts";
 import type { Compressor, FileSource } from "./publish.ts";
 
@@ -31,7 +32,7 @@ export const MAX_WALK_ENTRIES = 100_000;
 
 /** Where walk warnings go: the CLI passes its stderr channel (`ctx.err`). */
 export type Warn = (line: string) => void;
-const stderrWarn: Warn = (line) => process.stderr.write(`${line}\n`);
+const stderrWarn: Warn = (line) => process.stderr.write(`${safeText(line)}\n`);
 
 /**
  * Every servable file under `root`, skipping dotfiles and dot-folders except `.well-known`,
