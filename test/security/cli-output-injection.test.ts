@@ -164,10 +164,19 @@ describe("what KV holds cannot write to the terminal or leak the token", () => {
     }
   });
 
-  it("token issue still prints exactly the token", async () => {
-    const r = await run(p, ["token", "issue", "--user", "alice"]);
+  it("token issue still prints exactly the token; token list shows a hostile label escaped, and intact under --json", async () => {
+    // The label schema refuses C0 and DEL, not C1, bidi or zero-width characters.
+    const label = `lbl${PAYLOADS[2]}${PAYLOADS[3]}${PAYLOADS[4]}${PAYLOADS[5]}`;
+    const r = await run(p, ["token", "issue", "--user", "alice", "--name", label]);
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toMatch(/^ekv_[0-9A-Za-z]+\n$/);
+    const plain = await run(p, ["token", "list"]);
+    expect(plain.code, plain.stderr).toBe(0);
+    expect(plain.stdout).toContain("lbl\\u009b31m\\u202eevil");
+    expectSafe(plain, "token list");
+    const json = await run(p, ["token", "list", "--json"]);
+    expectSafe(json, "token list --json");
+    expect((JSON.parse(json.stdout) as { label: string }[]).map((t) => t.label)).toContain(label);
   });
 });
 
