@@ -9,7 +9,7 @@ import { tokenGroup } from "./commands/token.ts";
 import { findWranglerConfig, CONFIG_NAMES } from "./config.ts";
 import { confirmAction, terminalAsk, type Ask } from "./confirm.ts";
 import { CliError, UsageError } from "./errors.ts";
-import { guardedWriter, OutputClosed, plain, registerSecret, safeText, styleFor, type Style } from "./output.ts";
+import { guardedWriter, markedStyle, OutputClosed, plain, registerSecret, safeText, styleFor, type Style } from "./output.ts";
 import { parseArgv, printCompletions } from "./parser.ts";
 import { argHoldsToken, processStdin, TOKEN_ON_ARGV_MESSAGE, type StdinSource } from "./secret-input.ts";
 import { localStatePath, openKv, type KvTarget } from "./targets.ts";
@@ -72,21 +72,19 @@ function sinks(io: MainIo): Sinks {
   const errStream = io.stderr ? undefined : guardedWriter(process.stderr);
   const rawOut = io.stdout ?? ((s: string) => stdout!.write(`${s}\n`));
   const rawErr = io.stderr ?? ((s: string) => errStream!.write(`${s}\n`));
-  const outStyle = io.stdout ? plain : styleFor(process.stdout);
-  const errStyle = io.stderr ? plain : styleFor(process.stderr);
-  // Our own colour sequences survive only where the stream shows colour.
-  const outColour = outStyle("bold", "x") !== "x";
-  const errColour = errStyle("bold", "x") !== "x";
-  const out = (s: string) => rawOut(safeText(s, { multiline: true, colour: outColour }));
+  // Only the CLI's own colour codes survive the filter, and only where the stream shows colour.
+  const outStyle = io.stdout ? plain : markedStyle(styleFor(process.stdout));
+  const errStyle = io.stderr ? plain : markedStyle(styleFor(process.stderr));
+  const out = (s: string) => rawOut(safeText(s, { multiline: true }));
   return {
     out,
     bytes: io.stdoutBytes ?? (stdout ? (d) => stdout.write(d) : (d) => out(new TextDecoder().decode(d).replace(/\n$/, ""))),
-    err: (s) => rawErr(safeText(s, { colour: errColour })),
-    errText: (s) => rawErr(safeText(s, { multiline: true, colour: errColour })),
+    err: (s) => rawErr(safeText(s)),
+    errText: (s) => rawErr(safeText(s, { multiline: true })),
     // A bar is redrawn in place: its leading CR and final newline are the CLI's, the rest one line.
     errRaw: (t) => {
       const m = /^(\r?)([\s\S]*?)(\n?)$/.exec(t)!;
-      const text = `${m[1]}${safeText(m[2]!, { colour: errColour })}${m[3]}`;
+      const text = `${m[1]}${safeText(m[2]!)}${m[3]}`;
       // Injected stderr is line-based: a redrawn bar becomes one line per redraw.
       if (io.stderr) text.trim() && io.stderr(text.replace(/^\r/, "").trimEnd());
       else errStream!.write(text);

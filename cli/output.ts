@@ -55,9 +55,11 @@ export function registerSecret(secret: string | undefined): void {
 const UNSAFE = /[\p{Cc}\p{Cf}\p{Zl}\p{Zp}\p{Cs}]/gu;
 /** The same, except tab, newline and CR before a newline: the layout of multi-line output. */
 const UNSAFE_MULTILINE = /(?![\t\n]|\r\n)[\p{Cc}\p{Cf}\p{Zl}\p{Zp}\p{Cs}]/gu;
-/** The colour sequences `styleText` writes for the formats the CLI uses (`StyleFormat`); kept only on a colour terminal. */
-const OWN_SGR = /\u001b\[(?:1|2|22|31|32|33|39)m/g;
-const SGR_MARK = "\u{10fffe}";
+/**
+ * Stands for ESC in the CLI's own colour codes (`markedStyle`) until `safeText` has escaped
+ * everything else: random per process, so no value from outside can hold it.
+ */
+const ESC_MARK = `<esc:${crypto.randomUUID()}>`;
 
 /**
  * A character as a JSON-style escape (`\u001b`, a surrogate pair for astral ones): visible,
@@ -85,8 +87,6 @@ function redactSecrets(text: string): string {
 export interface SafeTextOptions {
   /** Keep tab, newline and CRLF (a table, a value); else they are escaped too (a message is one line). */
   multiline?: boolean;
-  /** The stream shows colour: the CLI's own colour sequences are kept. */
-  colour?: boolean;
 }
 
 /**
@@ -97,11 +97,13 @@ export interface SafeTextOptions {
  * @example safeText("a\u001b]0;pwned\u0007b") // "a\\u001b]0;pwned\\u0007b"
  */
 export function safeText(text: string, options: SafeTextOptions = {}): string {
-  let out = redactSecrets(text);
-  // The mark stands for the CLI's own ESC while everything else is escaped (one in the data is escaped first).
-  if (options.colour) out = out.replaceAll(SGR_MARK, escapeChar(SGR_MARK)).replace(OWN_SGR, (m) => SGR_MARK + m.slice(1));
-  out = out.replace(options.multiline ? UNSAFE_MULTILINE : UNSAFE, escapeChar);
-  return options.colour ? out.replaceAll(SGR_MARK, "\u001b") : out;
+  const out = escapeText(text, options.multiline === true);
+  return out.includes(ESC_MARK) ? out.replaceAll(ESC_MARK, "\u001b") : out;
+}
+
+/** Redacted and escaped; the CLI's own colour marks are left for the writer (`safeText`) to turn into ESC. */
+function escapeText(text: string, multiline: boolean): string {
+  return redactSecrets(text).replace(multiline ? UNSAFE_MULTILINE : UNSAFE, escapeChar);
 }
 
 /**
@@ -110,7 +112,7 @@ export function safeText(text: string, options: SafeTextOptions = {}): string {
  * @example oneLine("a\nb") // "a\\u000ab"
  */
 export function oneLine(text: string): string {
-  return safeText(text);
+  return escapeText(text, false);
 }
 
 /**
@@ -140,6 +142,18 @@ export const plain: Style = (_format, text) => text;
  */
 export function styleFor(stream: NodeJS.WriteStream): Style {
   return (format, text) => styleText(format, text, { stream, validateStream: true });
+}
+
+/**
+ * `style` with its escape sequences marked, so that they, and only they, survive `safeText`
+ * (an escape sequence in the styled text itself is escaped like any other).
+ * @example const style = markedStyle(styleFor(process.stderr)); safeText(style("red", "x")) // "\u001b[31mx\u001b[39m" on a colour terminal
+ */
+export function markedStyle(style: Style): Style {
+  return (format, text) => {
+    const [open = "", close = ""] = style(format, "\u0000").split("\u0000");
+    return `${open.replaceAll("\u001b", ESC_MARK)}${text}${close.replaceAll("\u001b", ESC_MARK)}`;
+  };
 }
 
 /** Thrown by a write after the reader of stdout went away (`edgekv kv list | head -1`): ends the command quietly. */

@@ -1,6 +1,6 @@
 /** The Node side of `edgekv site deploy`: walking the folder and compressing with node:zlib. */
 import type { Dirent } from "node:fs";
-import { lstat, readFile, readdir, realpath, stat } from "node:fs/promises";
+import { lstat, readdir, realpath, stat } from "node:fs/promises";
 import { join, relative, sep } from "node:path";
 import { promisify } from "node:util";
 import { brotliCompress, constants, gzip } from "node:zlib";
@@ -139,7 +139,8 @@ async function readIgnoreFile(root: string, rootReal: string): Promise<Ignore | 
     const info = await stat(real);
     if (!info.isFile()) throw new CliError(`/${IGNORE_FILE} is not a file`);
     if (info.size > MAX_IGNORE_FILE_BYTES) throw new InputError(`/${IGNORE_FILE} is larger than ${MAX_IGNORE_FILE_BYTES} bytes`);
-    text = await readFile(real, "utf8");
+    // Read as judged: a FIFO or a link swapped in after the checks fails instead of blocking or leading elsewhere.
+    text = new TextDecoder().decode(await judgedLoad(real)());
   } catch (err) {
     if (err instanceof CliError) throw err;
     throw new CliError(`cannot read /${IGNORE_FILE}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
