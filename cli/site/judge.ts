@@ -55,6 +55,8 @@ export async function judgeEntry(d: Dirent, abs: string, dirReal: string, linked
   if (d.name === WELL_KNOWN && (linked || d.isSymbolicLink())) {
     return skip(`${WELL_KNOWN} is published only as a real folder, not through a symlink`);
   }
+  // Anything else named .well-known is a dotfile.
+  if (d.name === WELL_KNOWN && !d.isDirectory()) return skip();
   if (!d.isSymbolicLink()) {
     const dir = d.isDirectory();
     if (!dir && !d.isFile()) return skip();
