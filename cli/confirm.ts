@@ -5,6 +5,7 @@
  */
 import { createInterface } from "node:readline/promises";
 import { CliError, ConfirmationError } from "./errors.ts";
+import { safeText } from "./output.ts";
 
 /** Asks one question on the terminal and returns the answer. */
 export type Ask = (question: string) => Promise<string>;
@@ -26,7 +27,8 @@ export async function confirmAction(action: string, options: ConfirmOptions): Pr
   if (!options.interactive) {
     throw new ConfirmationError(`not confirmed: ${action}; there is no terminal to ask on, so add --yes to go ahead`);
   }
-  const answer = (await options.ask(`${action}? [y/N] `)).trim().toLowerCase();
+  // The action names keys and versions: shown through the output filter like every other line.
+  const answer = (await options.ask(`${safeText(action)}? [y/N] `)).trim().toLowerCase();
   if (answer !== "y" && answer !== "yes") throw new CliError("aborted; nothing changed", 1, "aborted");
 }
 

@@ -9,7 +9,7 @@ import { tokenGroup } from "./commands/token.ts";
 import { findWranglerConfig, CONFIG_NAMES } from "./config.ts";
 import { confirmAction, terminalAsk, type Ask } from "./confirm.ts";
 import { CliError, UsageError } from "./errors.ts";
-import { guardedWriter, OutputClosed, plain, styleFor, type Style } from "./output.ts";
+import { guardedWriter, markedStyle, OutputClosed, plain, registerSecret, safeText, styleFor, type Style } from "./output.ts";
 import { parseArgv, printCompletions } from "./parser.ts";
 import { argHoldsToken, processStdin, TOKEN_ON_ARGV_MESSAGE, type StdinSource } from "./secret-input.ts";
 import { localStatePath, openKv, type KvTarget } from "./targets.ts";
@@ -48,11 +48,19 @@ export interface MainIo {
   stdin?: StdinSource;
 }
 
-/** Where output goes: injected functions (tests, scripts) or the process's streams, guarded against EPIPE. */
+/**
+ * Where output goes: injected functions (tests, scripts) or the process's streams, guarded
+ * against EPIPE. Every line passes `safeText` here, so no command can print a control
+ * character or a secret it did not mean to: `out` and `errText` keep the layout (newlines,
+ * tabs), `err` and `errRaw` are one line each. Only `bytes` (a raw value to a pipe or
+ * file) is written as it is.
+ */
 interface Sinks {
   out(line: string): void;
   bytes(data: Uint8Array): void;
   err(line: string): void;
+  /** Several lines to stderr (help on a usage error, a stack with --verbose). */
+  errText(text: string): void;
   errRaw(text: string): void;
   outStyle: Style;
   errStyle: Style;
@@ -62,16 +70,27 @@ interface Sinks {
 function sinks(io: MainIo): Sinks {
   const stdout = io.stdout ? undefined : guardedWriter(process.stdout);
   const errStream = io.stderr ? undefined : guardedWriter(process.stderr);
-  const out = io.stdout ?? ((s: string) => stdout!.write(`${s}\n`));
-  const err = io.stderr ?? ((s: string) => errStream!.write(`${s}\n`));
+  const rawOut = io.stdout ?? ((s: string) => stdout!.write(`${s}\n`));
+  const rawErr = io.stderr ?? ((s: string) => errStream!.write(`${s}\n`));
+  // Only the CLI's own colour codes survive the filter, and only where the stream shows colour.
+  const outStyle = io.stdout ? plain : markedStyle(styleFor(process.stdout));
+  const errStyle = io.stderr ? plain : markedStyle(styleFor(process.stderr));
+  const out = (s: string) => rawOut(safeText(s, { multiline: true }));
   return {
     out,
     bytes: io.stdoutBytes ?? (stdout ? (d) => stdout.write(d) : (d) => out(new TextDecoder().decode(d).replace(/\n$/, ""))),
-    err,
-    // Injected stderr is line-based: a redrawn bar becomes one line per redraw.
-    errRaw: io.stderr ? (t) => t.trim() && io.stderr!(t.replace(/^\r/, "").trimEnd()) : (t) => errStream!.write(t),
-    outStyle: io.stdout ? plain : styleFor(process.stdout),
-    errStyle: io.stderr ? plain : styleFor(process.stderr),
+    err: (s) => rawErr(safeText(s)),
+    errText: (s) => rawErr(safeText(s, { multiline: true })),
+    // A bar is redrawn in place: its leading CR and final newline are the CLI's, the rest one line.
+    errRaw: (t) => {
+      const m = /^(\r?)([\s\S]*?)(\n?)$/.exec(t)!;
+      const text = `${m[1]}${safeText(m[2]!)}${m[3]}`;
+      // Injected stderr is line-based: a redrawn bar becomes one line per redraw.
+      if (io.stderr) text.trim() && io.stderr(text.replace(/^\r/, "").trimEnd());
+      else errStream!.write(text);
+    },
+    outStyle,
+    errStyle,
     stdoutIsTTY: io.stdoutIsTTY ?? (io.stdout ? false : Boolean(process.stdout.isTTY)),
   };
 }
@@ -168,7 +187,14 @@ function reportError(err: unknown, s: Sinks, options: { json: boolean; verbose: 
     s.err(`${s.errStyle("red", "edgekv:")} ${message}${internal}`);
     if (err instanceof UsageError && !message.startsWith("usage:")) s.err("run with --help for usage");
   }
-  if (options.verbose && err instanceof Error && err.stack) s.err(err.stack);
+  // The frames only: the message was printed above, on one line.
+  if (options.verbose && err instanceof Error && err.stack)
+    s.errText(
+      err.stack
+        .split("\n")
+        .filter((l) => /^\s+at /.test(l))
+        .join("\n"),
+    );
   return exit;
 }
 
@@ -187,6 +213,8 @@ export async function main(argv: string[], io: MainIo = {}): Promise<number> {
   const env = io.env ?? process.env;
   let json = flagGiven(argv, "--json");
   let verbose = flagGiven(argv, "--verbose");
+  // Known before anything can print: a message, an answer or a value that holds the token shows [redacted].
+  registerSecret(env.CLOUDFLARE_API_TOKEN?.trim());
   try {
     // First: a token on argv is already exposed (ps, history); refuse it before any message could repeat it.
     // Nothing else of argv is read, --json included: the refusal is always one line on stderr.
@@ -200,7 +228,7 @@ export async function main(argv: string[], io: MainIo = {}): Promise<number> {
     }
     const parsed = await parseArgv(argv, GROUPS, version());
     if (parsed.kind === "output") {
-      (parsed.exit === 0 ? s.out : s.err)(parsed.text);
+      (parsed.exit === 0 ? s.out : s.errText)(parsed.text);
       return parsed.exit;
     }
     json = parsed.values.json === true;

@@ -6,6 +6,7 @@
 import { isWellFormedToken, TOKEN_LENGTH, TOKEN_PREFIX } from "../workers/auth/token.ts";
 import { generateHint, MIN_SECRET_BYTES } from "../shared/http/secrets.ts";
 import { CliError, UsageError } from "./errors.ts";
+import { registerSecret } from "./output.ts";
 
 /** Most bytes read from stdin for one secret: a token is 34, a secret a few dozen; more is a mistake. */
 export const MAX_STDIN_SECRET_BYTES = 8 * 1024;
@@ -112,5 +113,7 @@ export async function signingSecret(env: Record<string, string | undefined>, std
       `${spec.name} is shorter than ${MIN_SECRET_BYTES} bytes, so ${spec.weakEffect}; generate one with: ${generateHint(spec.name, spec.wranglerEnv)}`,
     );
   }
+  // What is signed with it may be printed (a signed link); the secret itself never is.
+  registerSecret(secret);
   return secret;
 }

@@ -2,6 +2,7 @@ import { readFile, writeFile } from "node:fs/promises";
 import { KvStore, bytes, type KvBinding } from "../../shared/kv/index.ts";
 import { flagArg, numberArg, stringArg, type ArgValues, type CommandGroup, type Context, type OptionSpec } from "../command.ts";
 import { CliError, UsageError } from "../errors.ts";
+import { oneLine } from "../output.ts";
 import { WORKER_ENVS, type WorkerEnv } from "../targets.ts";
 import { checkKvKey, checkKvPut } from "../validate.ts";
 
@@ -158,7 +159,8 @@ export const kvGroup: CommandGroup = {
             if (keys.length >= max) break;
             keys.push(k);
           }
-          ctx.emit(keys, () => keys.map((k) => k.name).join("\n"));
+          // One key a line: a key holding a newline or an escape sequence is shown escaped (cli/output.ts).
+          ctx.emit(keys, () => keys.map((k) => oneLine(k.name)).join("\n"));
         });
       },
     },

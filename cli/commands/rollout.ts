@@ -10,7 +10,7 @@ import { COLORS, otherColor, parseConfig, type Color, type HistoryEntry, type Ro
 import { signOverride } from "../../workers/splitter/override.ts";
 import { linkTtl } from "../link-ttl.ts";
 import { effectivePercent } from "../../workers/splitter/schedule.ts";
-import { table } from "../output.ts";
+import { oneLine, table } from "../output.ts";
 import { checkRolloutFields } from "../validate.ts";
 
 /** Opens ROLLOUT_KV (local or --remote) as a RolloutStore. */
@@ -126,7 +126,7 @@ function historyTable(entries: readonly HistoryEntry[], ctx: Context): string {
     entries.map((e) => [`v${e.version}`, e.at, e.by, e.action]),
     ctx.style,
   ).split("\n");
-  return [header, ...lines.flatMap((line, i) => [line, ...entries[i]!.changes.map((c) => `    ${c}`)])].join("\n");
+  return [header, ...lines.flatMap((line, i) => [line, ...entries[i]!.changes.map((c) => `    ${oneLine(c)}`)])].join("\n");
 }
 
 /** The config `rollout init` writes, from its flags, checked (before KV is opened) by the splitter's schema. */

@@ -40,7 +40,8 @@ export async function resolveAccount(
   }
   const listed = accounts
     .slice(0, 10)
-    .map((a) => `${a.id} (${client.redact(a.name)})`)
+    // Each entry as the API sent it is data: one line, bounded, the token and control characters out.
+    .map((a) => client.redact(`${a.id} (${a.name})`))
     .join(", ");
   throw new CliError(
     `the API token sees ${accounts.length} accounts; pick one with CLOUDFLARE_ACCOUNT_ID or account_id in the wrangler config: ${listed}${accounts.length > 10 ? ", ..." : ""}`,

@@ -5,6 +5,7 @@
  * hold the token.
  */
 import { CliError } from "../errors.ts";
+import { oneLine, registerSecret } from "../output.ts";
 
 /** Cloudflare's API base, as wrangler uses it; `CLOUDFLARE_API_BASE_URL` overrides it. */
 export const DEFAULT_API_BASE_URL = "https://api.cloudflare.com/client/v4";
@@ -179,18 +180,18 @@ export class CfApiClient {
     this.base = checkApiBase(options.baseUrl);
     if (!options.token || /[\s\u0000-\u001f]/.test(options.token)) throw new CliError("the Cloudflare API token is empty or malformed");
     this.#token = options.token;
+    // Wherever it comes from (the environment, `wrangler auth token`), the CLI never prints it.
+    registerSecret(options.token);
     this.#fetch = options.fetch ?? fetch;
     this.#sleep = options.sleep ?? ((ms) => new Promise((r) => setTimeout(r, ms)));
     this.#random = options.random ?? Math.random;
     this.#onRequest = options.onRequest;
   }
 
-  /** A message from outside, safe to print: the token cut out, no control characters, bounded. */
+  /** A message from outside, safe to print: one line, the token cut out, control characters escaped (cli/output.ts), bounded. */
   redact(text: string): string {
-    const clean = text
-      .split(this.#token)
-      .join("[redacted]")
-      .replace(/[\u0000-\u001f\u007f]+/g, " ");
+    // Redacted before it is cut: a cut through the token would leave part of it.
+    const clean = oneLine(text);
     return clean.length > MAX_MESSAGE_CHARS ? `${clean.slice(0, MAX_MESSAGE_CHARS)}…` : clean;
   }
 

@@ -1,11 +1,13 @@
 /** The Node side of `edgekv site deploy`: walking the folder and compressing with node:zlib. */
 import type { Dirent } from "node:fs";
-import { lstat, readFile, readdir, realpath, stat } from "node:fs/promises";
-import { isAbsolute, join, relative, sep } from "node:path";
+import { lstat, readdir, realpath, stat } from "node:fs/promises";
+import { join, relative, sep } from "node:path";
 import { promisify } from "node:util";
 import { brotliCompress, constants, gzip } from "node:zlib";
 import ignore, { type Ignore } from "ignore";
 import { CliError, InputError } from "../errors.ts";
+import { safeText } from "../output.ts";
+import { dotSegment, isInside, judgeEntry, judgedLoad, siteRel, WELL_KNOWN, type SiteRules } from "./judge.ts";
 import type { Compressor, FileSource } from "./publish.ts";
 
 const br = promisify(brotliCompress);
@@ -30,25 +32,7 @@ export const MAX_WALK_ENTRIES = 100_000;
 
 /** Where walk warnings go: the CLI passes its stderr channel (`ctx.err`). */
 export type Warn = (line: string) => void;
-const stderrWarn: Warn = (line) => process.stderr.write(`${line}\n`);
-
-/** True when `real` (a resolved path) is `rootReal` or under it. */
-function isInside(rootReal: string, real: string): boolean {
-  const rel = relative(rootReal, real);
-  return rel === "" || (rel !== ".." && !rel.startsWith(`..${sep}`) && !isAbsolute(rel));
-}
-
-/**
- * Reads a file only if its real path is still inside the site folder: checked again at
- * read time, so a link swapped after the walk cannot leak what it points to.
- */
-function guardedLoad(rootReal: string, abs: string): () => Promise<Uint8Array> {
-  return async () => {
-    const real = await realpath(abs);
-    if (!isInside(rootReal, real)) throw new CliError(`${abs} points outside the site folder`);
-    return readFile(real);
-  };
-}
+const stderrWarn: Warn = (line) => process.stderr.write(`${safeText(line)}\n`);
 
 /**
  * Every servable file under `root`, skipping dotfiles and dot-folders except `.well-known`,
@@ -59,10 +43,14 @@ function guardedLoad(rootReal: string, abs: string): () => Promise<Uint8Array> {
  * Its patterns match the path inside the site folder (a link's own path, not its target),
  * case-insensitively; a folder it names is not walked at all.
  *
- * Symlinks: one whose real path is outside the site folder (or that loops, or names neither
- * a file nor a folder) is skipped with a warning and never read. One that stays inside is
- * followed, served under the link's own path: a folder link is walked unless it leads back
- * to a folder being walked (a loop).
+ * Symlinks (cli/site/judge.ts): a file is judged by what it is, not by its link's name. One
+ * whose real path is outside the site folder (or that loops, or names neither a file nor a
+ * folder) is skipped with a warning and never read. One that stays inside is followed and
+ * served under the link's own path only if its real path would be published itself (no dot
+ * segment, not a rule file, not left out by `.edgekvignore`); the same holds for every entry
+ * of a folder reached through a link, and `.well-known` is never published through one. A
+ * folder link is walked unless it leads back to a folder being walked (a loop). A file is
+ * read from its judged real path, checked again when opened.
  * @example const files = await walkSite("./public", { warn: ctx.err }); // [{ path: "/index.html", load }]
  */
 export async function walkSite(root: string, options: { warn?: Warn } = {}): Promise<FileSource[]> {
@@ -74,39 +62,62 @@ export async function walkSite(root: string, options: { warn?: Warn } = {}): Pro
     throw new CliError(`site folder ${root} does not exist`);
   }
   if (!info.isDirectory()) throw new CliError(`${root} is not a folder`);
-  const rootReal = await realpath(root);
-  const ig = await readIgnoreFile(root, rootReal);
-  const ignored = (abs: string, dir: boolean) => {
-    if (!ig) return false;
-    const rel = relative(root, abs).split(sep).join("/") + (dir ? "/" : "");
-    // Either Unicode form: a name written NFC in the file and stored NFD on disk (macOS) still matches.
-    return ig.ignores(rel) || ig.ignores(rel.normalize("NFC"));
-  };
+  const rules = await siteRules(root);
   const out: FileSource[] = [];
   let visited = 0;
   const sitePath = (abs: string) => `/${relative(root, abs).split(sep).join("/")}`;
-  const skip = (abs: string, why: string) => warn(`warning: skipping ${sitePath(abs)}: ${why}`);
-  const add = (abs: string) => out.push({ path: sitePath(abs).normalize("NFC"), load: guardedLoad(rootReal, abs) });
-  // `chain`: real paths of the folders being walked, from the root down (loop detection).
-  const walk = async (dir: string, chain: readonly string[]): Promise<void> => {
+  const ignored = (abs: string, dir: boolean) => rules.ignored(relative(root, abs).split(sep).join("/"), dir);
+  const add = (abs: string, load: FileSource["load"]) => out.push({ path: sitePath(abs).normalize("NFC"), load });
+  // `chain`: real paths of the folders being walked, from the root down (loop detection); `linked`: reached through a symlink.
+  const walk = async (dir: string, chain: readonly string[], linked: boolean): Promise<void> => {
     for (const d of await listFolder(dir)) {
       if (++visited > MAX_WALK_ENTRIES) throw new CliError(`the site folder has more than ${MAX_WALK_ENTRIES} entries (counting followed symlinks)`);
-      if (d.name.startsWith(".") && !(d.name === ".well-known" && (d.isDirectory() || d.isSymbolicLink()))) continue;
+      if (d.name.startsWith(".") && d.name !== WELL_KNOWN) continue;
       const abs = join(dir, d.name);
       if (ignored(abs, false)) continue;
-      const e = await classify(d, abs, rootReal, (why) => skip(abs, why));
-      if (e.kind === "dangling")
-        add(abs); // fails the deploy with "cannot read /x: ENOENT"
+      const e = await judgeEntry(d, abs, chain.at(-1)!, linked, rules);
+      if (e.kind === "skip") {
+        if (e.why) warn(`warning: skipping ${sitePath(abs)}: ${e.why}`);
+      } else if (e.kind === "dangling") add(abs, dangling);
       else if (e.kind === "dir") {
         if (ignored(abs, true)) continue;
-        const real = e.real ?? (await realpath(abs));
-        if (chain.includes(real)) skip(abs, "symlink loop");
-        else await walk(abs, [...chain, real]);
-      } else if (e.kind === "file" && !(dir === root && CONFIG_FILES.has(d.name))) add(abs);
+        if (chain.includes(e.real)) warn(`warning: skipping ${sitePath(abs)}: symlink loop`);
+        else await walk(abs, [...chain, e.real], e.linked);
+      } else if (!(dir === root && CONFIG_FILES.has(d.name))) add(abs, judgedLoad(e.real));
     }
   };
-  await walk(root, [rootReal]);
+  await walk(root, [rules.rootReal], false);
   return out.sort((a, b) => (a.path < b.path ? -1 : 1));
+}
+
+/** A dangling link's load: fails the deploy with "cannot read /x: ENOENT", and never follows what the link names later. */
+const dangling = async (): Promise<Uint8Array> => {
+  throw Object.assign(new Error("dangling symlink"), { code: "ENOENT" });
+};
+
+/**
+ * The default rules and `.edgekvignore` of a site folder: which paths inside it are not
+ * published (cli/site/judge.ts judges link targets with them).
+ */
+export async function siteRules(root: string): Promise<SiteRules & { ignored(rel: string, dir: boolean): boolean }> {
+  const rootReal = await realpath(root);
+  const ig = await readIgnoreFile(root, rootReal);
+  const ignored = (rel: string, dir: boolean) => {
+    if (!ig || rel === "") return false;
+    const p = rel + (dir ? "/" : "");
+    // Either Unicode form: a name written NFC in the file and stored NFD on disk (macOS) still matches.
+    return ig.ignores(p) || ig.ignores(p.normalize("NFC"));
+  };
+  return {
+    rootReal,
+    ignored,
+    excluded(rel, dir) {
+      if (dotSegment(rel)) return `/${rel} is a dotfile or inside a dot-folder`;
+      if (!dir && CONFIG_FILES.has(rel)) return `/${rel} is a rule file, not served`;
+      if (ignored(rel, dir)) return `/${rel} is left out by ${IGNORE_FILE}`;
+      return undefined;
+    },
+  };
 }
 
 /**
@@ -128,7 +139,8 @@ async function readIgnoreFile(root: string, rootReal: string): Promise<Ignore | 
     const info = await stat(real);
     if (!info.isFile()) throw new CliError(`/${IGNORE_FILE} is not a file`);
     if (info.size > MAX_IGNORE_FILE_BYTES) throw new InputError(`/${IGNORE_FILE} is larger than ${MAX_IGNORE_FILE_BYTES} bytes`);
-    text = await readFile(real, "utf8");
+    // Read as judged: a FIFO or a link swapped in after the checks fails instead of blocking or leading elsewhere.
+    text = new TextDecoder().decode(await judgedLoad(real)());
   } catch (err) {
     if (err instanceof CliError) throw err;
     throw new CliError(`cannot read /${IGNORE_FILE}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
@@ -144,35 +156,6 @@ async function listFolder(dir: string): Promise<Dirent[]> {
   }
 }
 
-type Classified = { kind: "file" | "dir"; real?: string } | { kind: "dangling" } | { kind: "skip" };
-
-/** What a folder entry is, following a symlink only when it stays inside the site folder. */
-async function classify(d: Dirent, abs: string, rootReal: string, skip: (why: string) => void): Promise<Classified> {
-  if (!d.isSymbolicLink()) return d.isDirectory() ? { kind: "dir" } : d.isFile() ? { kind: "file" } : { kind: "skip" };
-  let real: string;
-  try {
-    real = await realpath(abs);
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    // A dangling link stays in the list so the deploy fails with "cannot read /x: ENOENT".
-    if (code === "ENOENT") return { kind: "dangling" };
-    skip(code === "ELOOP" ? "symlink loop" : `cannot resolve symlink (${code ?? String(err)})`);
-    return { kind: "skip" };
-  }
-  if (!isInside(rootReal, real)) {
-    skip("symlink points outside the site folder");
-    return { kind: "skip" };
-  }
-  const target = await stat(real);
-  if (target.isDirectory()) return { kind: "dir", real };
-  if (!target.isFile()) {
-    skip("symlink to something that is neither a file nor a folder");
-    return { kind: "skip" };
-  }
-  // A dot-named link to a file is skipped quietly, as a dotfile is.
-  return d.name.startsWith(".") ? { kind: "skip" } : { kind: "file", real };
-}
-
 /**
  * Brotli (quality 11) and gzip (level 9), for `site deploy --precompress`: the deploy pays
  * once, and a variant is kept only when it saves at least MIN_PRECOMPRESS_SAVING.
@@ -186,20 +169,26 @@ export const nodeCompressor: Compressor = async (data) => {
 };
 
 /**
- * Reads `_redirects`/`_headers` if present. One that is a symlink out of the site folder
- * is ignored with a warning, as `walkSite` does, and never read.
+ * Reads `_redirects`/`_headers` if present. One that is a symlink out of the site folder, or
+ * to a path the site would not publish (a dotfile, what `.edgekvignore` leaves out: its
+ * header values would be served), is ignored with a warning and never read.
  */
 export async function readConfigFile(root: string, name: string, options: { warn?: Warn } = {}): Promise<string | undefined> {
   const abs = join(root, name);
+  const ignoring = (why: string): undefined => void (options.warn ?? stderrWarn)(`warning: ignoring /${name}: ${why}`);
   try {
     const real = await realpath(abs);
-    if (!isInside(await realpath(root), real)) {
-      (options.warn ?? stderrWarn)(`warning: ignoring /${name}: symlink points outside the site folder`);
-      return undefined;
+    const rules = await siteRules(root);
+    if (!isInside(rules.rootReal, real)) return ignoring("symlink points outside the site folder");
+    const rel = siteRel(rules.rootReal, real);
+    if (rel !== name && (dotSegment(rel) || rules.ignored(rel, false))) {
+      return ignoring(`symlink target /${rel} is ${dotSegment(rel) ? "a dotfile or inside a dot-folder" : `left out by ${IGNORE_FILE}`}`);
     }
-    return await readFile(real, "utf8");
+    if (!(await stat(real)).isFile()) throw new CliError(`/${name} is not a file`);
+    return new TextDecoder().decode(await judgedLoad(real)());
   } catch (err) {
+    if (err instanceof CliError) throw err;
     if ((err as NodeJS.ErrnoException).code === "ENOENT") return undefined;
-    throw new CliError(`cannot read ${join(root, name)}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
+    throw new CliError(`cannot read ${join(root, name)}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
   }
 }

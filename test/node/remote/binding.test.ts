@@ -271,7 +271,10 @@ describe("client guards", () => {
 
   it("redacts the token from any message the server sends back", () => {
     const c = new CfApiClient({ baseUrl: "https://api.cloudflare.com/client/v4", token: "sekrit-token-123" });
-    expect(c.redact("bad token sekrit-token-123 given\n")).toBe("bad token [redacted] given ");
+    expect(c.redact("bad token sekrit-token-123 given\n")).toBe("bad token [redacted] given\\u000a");
+    // Also percent-encoded; escape sequences are escaped, and where invisible characters hide the token they are dropped.
+    expect(c.redact(`a ${encodeURIComponent("sekrit-token-123")} b \u001b[2J\u009b`)).toBe("a [redacted] b \\u001b[2J\\u009b");
+    expect(c.redact(`a s\u200bekrit-token-123 \u001b[2J\u009b`)).toBe("a [redacted] [2J");
   });
 
   it("backs off exponentially with jitter, honours Retry-After (seconds or a date) up to a cap", () => {
