@@ -52,13 +52,14 @@ export const canonicalName = (name: string): string => name.toLowerCase().replac
 /**
  * FORWARDED_HOST (a Worker var): undefined when unset or empty; a RangeError
  * unless it is a bare `host[:port]` exactly as a URL spells it (lowercase, no
- * scheme, path, credentials or default port).
+ * scheme, path, credentials, wildcard or default port).
  * @example parseForwardedHost("www.example.com") // "www.example.com"
  */
 export function parseForwardedHost(raw: string | undefined): string | undefined {
   const v = raw?.trim();
   if (!v) return undefined;
-  if (URL.parse(`http://${v}`)?.host !== v) throw new RangeError("FORWARDED_HOST must be host[:port] in lowercase, e.g. www.example.com");
+  if (!/^[a-z\d.:[\]-]+$/.test(v) || URL.parse(`http://${v}`)?.host !== v)
+    throw new RangeError("FORWARDED_HOST must be host[:port] in lowercase, e.g. www.example.com");
   return v;
 }
 
