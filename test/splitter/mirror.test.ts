@@ -238,7 +238,7 @@ describe("mirror: a copy carries no one's credentials", () => {
 });
 
 describe("x-edgekv-mirror: only the splitter sets it, only on copies", () => {
-  const spoofs = [
+  const spoofs: Record<string, string>[] = [
     { "x-edgekv-mirror": "1" },
     { "X-EDGEKV-MIRROR": "1" },
     { x_edgekv_mirror: "1" },
