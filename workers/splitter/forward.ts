@@ -43,7 +43,7 @@ const isMirrorMark = (canonical: string) => canonical === MIRROR_HEADER;
  * x-edgekv-mirror, exactly one sticky cookie pair (the id used); the
  * normalised path and the query on the configured origin (never a host the
  * request chose); the body streamed; redirects returned, not followed.
- * @example originRequest(request, { incoming: url, path: "/x", search: "" }, parseOriginBase("https://green.example.com"), { signal })
+ * @example originRequest(request, { incoming: url, path: "/x", search: "" }, parseOriginBase("https://green.example.com"), ctl.signal)
  */
 export function originRequest(request: Request, to: Target, base: OriginBase, signal?: AbortSignal): Request {
   const h = forwardHeaders(request, to.incoming, { forwardedHost: to.forwardedHost, drop: isMirrorMark });
