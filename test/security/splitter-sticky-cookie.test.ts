@@ -9,7 +9,7 @@
 // Defence: workers/splitter/sticky.ts, forward.ts, handler.ts (docs/splitter.md "Sticky ids").
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { DevServer } from "../node/helpers/wrangler-dev.ts";
-import { startOrigin, startSplitter, stateDir, type Origin } from "./env.ts";
+import { raw, startOrigin, startSplitter, stateDir, type Origin } from "./env.ts";
 
 let state: Awaited<ReturnType<typeof stateDir>>;
 let blue: Origin;
@@ -99,6 +99,26 @@ describe("a garbled or doubled sticky cookie does not reshuffle the visitor", ()
       const minted = /^edgekv_id=([\w-]{22});/.exec(a.setCookie ?? "")?.[1];
       expect(minted, cookie).toBeDefined();
       expect(stickyPairs(a.originCookie).map((p) => p.trim())).toEqual([`edgekv_id=${minted}`]);
+    }
+  });
+});
+
+describe('two Cookie header lines (raw HTTP; the runtime joins them with ", ")', () => {
+  it.each([
+    ["edgekv_id=x", `edgekv_id=${ID}; a=1`],
+    [`edgekv_id=${ID}`, "edgekv_id="],
+    ["a=1", `edgekv_id=${ID}`],
+  ])("%s / %s: the visitor's bucket, no new id, one sticky pair to the origin", async (first, second) => {
+    const reference = await get(`edgekv_id=${ID}`);
+    for (let i = 0; i < 3; i++) {
+      const r = await raw(splitter.port, `GET /page HTTP/1.1\r\nHost: 127.0.0.1\r\nCookie: ${first}\r\nCookie: ${second}\r\nConnection: close\r\n\r\n`);
+      expect(r.status).toBe(200);
+      expect(/^x-edgekv-bucket: (\d+)$/im.exec(r.head)?.[1]).toBe(reference.bucket);
+      expect(r.head).not.toMatch(/^set-cookie:/im);
+      // The echo origin's JSON body (chunked or not): the Cookie it received.
+      const cookie = /"cookie":"([^"]*)"/.exec(r.body)?.[1];
+      expect(cookie?.match(/edgekv_id=/g)).toHaveLength(1);
+      expect(cookie).toContain(`edgekv_id=${ID}`);
     }
   });
 });

@@ -100,6 +100,28 @@ describe("a garbled or doubled sticky cookie", () => {
     expect(t.seen[0]!.headers.cookie).toBe(`a=1; EDGEKV_ID=${OTHER}; b="two"; c=; edgekv_id=${VALID}`);
   });
 
+  it('two Cookie header lines (joined with ", "): the valid id in the second is found, one pair forwarded', async () => {
+    await write(cfg({ percent: 50 }));
+    const t = setup();
+    const reference = await t.send({ cookie: `edgekv_id=${VALID}` });
+    for (const lines of [
+      ["edgekv_id=x", `edgekv_id=${VALID}; a=1`],
+      [`edgekv_id=${VALID}`, "edgekv_id=x"],
+      ["a=1", `edgekv_id=${VALID}`],
+    ]) {
+      const res = await handle(new Request("https://app.test/page", { headers: lines.map((v) => ["cookie", v]) }), {
+        env: { ROLLOUT_KV: env.ROLLOUT_KV },
+        source: new ConfigSource(env.ROLLOUT_KV, { ttlMs: 60_000 }),
+        fetch: t.fetch,
+        now: Date.now,
+      });
+      await res.text();
+      expect([res.headers.get("x-edgekv-bucket"), res.headers.get("set-cookie")]).toEqual([reference.headers.get("x-edgekv-bucket"), null]);
+      expect(t.seen.at(-1)!.headers.cookie!.match(/edgekv_id=/g)).toHaveLength(1);
+      expect(t.seen.at(-1)!.headers.cookie).toContain(`edgekv_id=${VALID}`);
+    }
+  });
+
   it("only garbage: a new id is minted, set, and is the only sticky pair the origin sees", async () => {
     await write(cfg({ percent: 50 }));
     const t = setup();

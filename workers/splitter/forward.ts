@@ -1,4 +1,4 @@
-import { withoutCookie } from "../../shared/http/cookies.ts";
+import { cookieValues } from "../../shared/http/cookies.ts";
 import { HttpError } from "../../shared/http/errors.ts";
 import { forwardHeaders, forwardRequest } from "../../shared/http/forward.ts";
 import { originTarget, parseOriginBase, type OriginBase } from "../../shared/http/target.ts";
@@ -50,8 +50,17 @@ export function originRequest(request: Request, to: Target, base: OriginBase, si
   const jar = to.sticky;
   if (jar) {
     // A garbled or planted duplicate never reaches the origin: it sees the one id the colour was chosen by.
-    const prev = h.get("cookie");
-    const cookie = [prev === null ? null : withoutCookie(prev, jar.name), jar.id === undefined ? null : `${jar.name}=${jar.id}`].filter(Boolean).join("; ");
+    // Two Cookie lines arrive joined by ", ": a sticky pair after a comma is removed too (no id holds a comma).
+    const rest = (h.get("cookie") ?? "").split(";").map((part) =>
+      part
+        .split(",")
+        .filter((p) => !cookieValues(p, jar.name).length)
+        .join(","),
+    );
+    const cookie = [...rest, jar.id === undefined ? "" : `${jar.name}=${jar.id}`]
+      .map((p) => p.trim())
+      .filter(Boolean)
+      .join("; ");
     if (cookie) h.set("cookie", cookie);
     else h.delete("cookie");
   }
