@@ -211,6 +211,17 @@ describe("mirror: a copy carries no one's credentials", () => {
     expect(t.mirrored()[3]!.headers.cookie).toBe(`edgekv_id=${minted}`);
   });
 
+  it("a query access_token (RFC 6750) is left off the copy; the rest of the query is kept", async () => {
+    await write(cfg({ percent: 0, mirror: { percent: 100 } }));
+    const t = setup();
+    for (const q of ["?access_token=tok-secret&q=1", "?q=1&ACCESS_TOKEN=tok-secret", "?access_token=tok-secret"]) {
+      const { ctx } = await t.send(`/page${q}`);
+      await waitOnExecutionContext(ctx);
+    }
+    expect(t.mirrored().map((m) => m.url)).toEqual([`${GREEN}/page?q=1`, `${GREEN}/page?q=1`, `${GREEN}/page`]);
+    expect(t.seen.filter((s) => s.url.startsWith(BLUE)).every((s) => s.url.includes("tok-secret"))).toBe(true);
+  });
+
   it("mirror.stripHeaders: the operator's names are removed (any case, _ for -), credentials or not", async () => {
     await write(cfg({ percent: 0, mirror: { percent: 100, stripHeaders: ["X-Session-Token", "x-tenant"] } }));
     const t = setup();

@@ -21,7 +21,8 @@ const CREDENTIAL =
  * not serving this one, marked `x-edgekv-mirror: 1`, in `waitUntil`: the
  * user's response never waits for it or sees its outcome. Never a body
  * (the copy is built from the method and headers only), never credentials
- * (above) nor `mirror.stripHeaders`; its response body is discarded unread.
+ * (above, and a query `access_token`) nor `mirror.stripHeaders`; its response
+ * body is discarded unread.
  * Call it only once the user's own request has its response headers: the
  * copy then never reaches an origin first (a shared replay cache would
  * otherwise refuse the user's request as the replay of its copy).
@@ -38,8 +39,20 @@ export function mirror(request: Request, to: Target, config: RolloutConfig, serv
     const c = canonicalName(name);
     if (c !== "content-length" && !strip.has(c) && (m.forwardCredentials || (c !== override && !CREDENTIAL.test(c)))) headers.append(name, value);
   }
+  // RFC 6750's query token is a credential too (the gate removes it from what it forwards; a direct caller may not).
+  let search = to.search;
+  if (!m.forwardCredentials && /[?&]access_token=/i.test(search)) {
+    const q = new URLSearchParams(search);
+    for (const k of [...q.keys()]) if (k.toLowerCase() === "access_token") q.delete(k);
+    search = q.size ? `?${q}` : "";
+  }
   const ctl = new AbortController();
-  const copy = originRequest(new Request(request.url, { method: request.method, headers }), to, originBases(config)[otherColor(served)], ctl.signal);
+  const copy = originRequest(
+    new Request(request.url, { method: request.method, headers }),
+    { ...to, search },
+    originBases(config)[otherColor(served)],
+    ctl.signal,
+  );
   // Set after the policy, which drops any client-sent x-edgekv-mirror: only copies carry it.
   copy.headers.set(MIRROR_HEADER, "1");
   const timer = setTimeout(() => ctl.abort(), config.timeoutMs);
