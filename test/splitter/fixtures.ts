@@ -19,7 +19,7 @@ export interface Seen {
  * An origin as a function (the splitter's `deps.fetch`): answers with which
  * origin it is, and records what it received. `behave` can fail per origin.
  */
-export function origins(behave: (origin: string, req: Request) => Response | Promise<Response> | undefined = () => undefined) {
+export function origins(behave: (origin: string, req: Request) => Response | Promise<Response | undefined> | undefined = () => undefined) {
   const seen: Seen[] = [];
   const fetch = async (req: Request): Promise<Response> => {
     const u = new URL(req.url);

@@ -5,7 +5,7 @@
  */
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { HistoryEntrySchema, MAX_RULES, MAX_STEPS, parseConfig, RolloutConfigSchema } from "../../workers/splitter/model.ts";
+import { HistoryEntrySchema, MAX_MIRROR_STRIP, MAX_RULES, MAX_STEPS, parseConfig, RolloutConfigSchema } from "../../workers/splitter/model.ts";
 
 const token = fc.constantFrom("edgekv_id", "x-test", "a");
 const time = (i: number) => new Date(Date.UTC(2026, 10, 20, 0, i)).toISOString();
@@ -65,6 +65,10 @@ const invalid: [path: string, change: Record<string, unknown>][] = [
   ["failover", { failover: "yes" }],
   ["timeoutMs", { timeoutMs: 120_001 }],
   ["updatedBy", { updatedBy: "x".repeat(129) }],
+  ["mirror.forwardCredentials", { mirror: { percent: 1, forwardCredentials: "true" } }],
+  ["mirror.stripHeaders.0", { mirror: { percent: 1, stripHeaders: ["x-session token"] } }],
+  ["mirror.stripHeaders.0", { mirror: { percent: 1, stripHeaders: [""] } }],
+  ["mirror.stripHeaders", { mirror: { percent: 1, stripHeaders: "x-api-key" } }],
 ];
 
 describe("RolloutConfigSchema, the one schema of the rollout config", () => {
@@ -130,6 +134,19 @@ describe("RolloutConfigSchema, the one schema of the rollout config", () => {
       ok: false,
       issues: [`rules: must have at most ${MAX_RULES} rules`],
     });
+  });
+
+  it("mirror: forwardCredentials defaults to false; stripHeaders are header names, at most MAX_MIRROR_STRIP", () => {
+    const base = { version: 1, live: "blue", origins: { blue: "https://b.test", green: "https://g.test" }, percent: 0 };
+    const m = (mirror: Record<string, unknown>) => parseConfig({ ...base, mirror });
+    expect(m({ percent: 5 })).toMatchObject({ ok: true, config: { mirror: { percent: 5, forwardCredentials: false } } });
+    const names = Array.from({ length: MAX_MIRROR_STRIP }, (_, i) => `x-h${i}`);
+    expect(m({ percent: 5, stripHeaders: names, forwardCredentials: true }).ok).toBe(true);
+    expect(m({ percent: 5, stripHeaders: [...names, "x-one-more"] })).toEqual({
+      ok: false,
+      issues: [`mirror.stripHeaders: must have at most ${MAX_MIRROR_STRIP} names`],
+    });
+    expect(m({ percent: 5, stripheaders: ["x-a"] })).toEqual({ ok: false, issues: ["mirror.stripheaders: unknown key"] });
   });
 
   it("is a Standard Schema, and history entries nest it", () => {

@@ -133,7 +133,7 @@ describe("routing through handle() with real local KV", () => {
     expect(forged.headers.get("x-edgekv-reason")).toBe("bucket");
   });
 
-  it("forwards method, body and headers; sets X-Forwarded-*; drops hop-by-hop headers", async () => {
+  it("forwards method, body and headers; sets X-Forwarded-* (For = CF-Connecting-IP, never the client's chain); drops hop-by-hop headers", async () => {
     await write(cfg({ percent: 0 }));
     const t = setup();
     const res = await t.get("/api/items?x=1&y=2", {
@@ -158,7 +158,7 @@ describe("routing through handle() with real local KV", () => {
     expect(seen.headers).toMatchObject({
       "x-forwarded-host": "app.test",
       "x-forwarded-proto": "https",
-      "x-forwarded-for": "198.51.100.1, 203.0.113.9",
+      "x-forwarded-for": "203.0.113.9",
       "x-app": "kept",
     });
     for (const h of ["keep-alive", "x-secret-hop", "te", "host"]) expect(seen.headers).not.toHaveProperty(h);

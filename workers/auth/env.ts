@@ -8,6 +8,7 @@ import { compileGlob, type GlobMatcher } from "../../shared/http/glob.ts";
 import { HttpError } from "../../shared/http/errors.ts";
 import { parseAssertionKeys, type AssertionSigner } from "./assertion.ts";
 import { parseOriginBase, type OriginBase } from "../../shared/http/target.ts";
+import { parseForwardedHost } from "../../shared/http/forward.ts";
 
 /** Bindings and vars the gate reads that wrangler.toml does not set by default (so cf-typegen cannot see them), and its secrets. */
 interface AuthExtras {
@@ -66,6 +67,8 @@ export interface GateConfig {
   forwardAuthorization: boolean;
   /** Lowercase names stripped from every forwarded request besides x-edgekv-*. */
   stripHeaders: ReadonlySet<string>;
+  /** FORWARDED_HOST: the X-Forwarded-Host of every forwarded request; undefined = the host the request reached. */
+  forwardedHost: string | undefined;
   cors: CorsPolicy | undefined;
   /** Base URL of the origin (no query); undefined when the ORIGIN service binding is used. */
   originUrl: string | undefined;
@@ -110,6 +113,7 @@ export function parseConfig(env: AuthEnv): GateConfig {
     allowQueryToken: env.ALLOW_QUERY_TOKEN === "true",
     forwardAuthorization: env.FORWARD_AUTHORIZATION === "true",
     stripHeaders: new Set(list(env.IDENTITY_HEADERS).map((h) => h.toLowerCase().replace(/_/g, "-"))),
+    forwardedHost: parseHost(env.FORWARDED_HOST),
     cors: parseCors(env, cookieName),
     originUrl: originBase && originBase.origin + originBase.prefix,
     originBase,
@@ -118,6 +122,14 @@ export function parseConfig(env: AuthEnv): GateConfig {
     adminSecret: env.ADMIN_SECRET || undefined,
     allowCacheMs: allowCacheSeconds * 1000,
   };
+}
+
+function parseHost(raw: string | undefined): string | undefined {
+  try {
+    return parseForwardedHost(raw);
+  } catch (err) {
+    throw bad((err as Error).message);
+  }
 }
 
 /** ORIGIN_URL, parsed; undefined when the ORIGIN service binding is used. */

@@ -6,9 +6,10 @@
  */
 import { ASSERTION_HEADER, assertionClaims, type AssertionSigner } from "./assertion.ts";
 import { withoutCookie } from "../../shared/http/cookies.ts";
+import { forwardHeaders, forwardRequest } from "../../shared/http/forward.ts";
 import { originTarget } from "../../shared/http/target.ts";
 import { QUERY_TOKEN_PARAM } from "./credential.ts";
-import { stripClientHeaders } from "./strip.ts";
+import { isStripped } from "./strip.ts";
 import type { GateConfig } from "./env.ts";
 import type { TokenRecord } from "./store.ts";
 
@@ -45,15 +46,9 @@ export async function buildOriginRequest(
   config: GateConfig,
   nowMs: number,
 ): Promise<Request> {
-  const headers = new Headers(request.headers);
-  // Identity, method-override and path-override headers a client may not send (strip.ts).
-  stripClientHeaders(headers, config.stripHeaders);
-  headers.delete("host");
-  headers.set("x-forwarded-host", url.host);
-  headers.set("x-forwarded-proto", url.protocol.slice(0, -1));
-  // The client's address as Cloudflare saw it, never a chain the client wrote.
-  const ip = request.headers.get("cf-connecting-ip");
-  if (ip) headers.set("x-forwarded-for", ip);
+  // The shared forwarding policy (shared/http/forward.ts: Host, hop-by-hop, X-Forwarded-*), minus the
+  // identity, method-override and path-override headers a client may not send (strip.ts).
+  const headers = forwardHeaders(request, url, { forwardedHost: config.forwardedHost, drop: (n) => isStripped(n, config.stripHeaders) });
   if (!config.forwardAuthorization) {
     headers.delete("authorization");
     const cookie = headers.get("cookie");
@@ -81,11 +76,9 @@ export async function buildOriginRequest(
   // The configured origin plus the decided path: nothing in the request picks the host (shared/http/target.ts).
   const target = originTarget(config.originBase ?? { origin: url.origin, prefix: "" }, path, search);
   if (identity && config.assertion) headers.set(ASSERTION_HEADER, await signAssertion(config.assertion, config, identity, request.method, url, target, nowMs));
-  const hasBody = request.method !== "GET" && request.method !== "HEAD";
   // An authenticated answer is one user's: Cloudflare's cache keys subrequests by URL alone, so
   // never let it store or serve one (another user with the same path in scope would get it).
-  const cache = identity ? { cache: "no-store" as const } : {};
-  return new Request(target, { method: request.method, headers, body: hasBody ? request.body : null, redirect: "manual", ...cache });
+  return forwardRequest(request, target, headers, identity ? { cache: "no-store" } : {});
 }
 
 /** The identity JWT for one forwarded request. */

@@ -1,19 +1,9 @@
+import { cookieValues } from "../../shared/http/cookies.ts";
 import { HttpError } from "../../shared/http/errors.ts";
+import { forwardHeaders, forwardRequest } from "../../shared/http/forward.ts";
 import { originTarget, parseOriginBase, type OriginBase } from "../../shared/http/target.ts";
 import { otherColor, type Color, type RolloutConfig } from "./model.ts";
 
-/** Hop-by-hop headers (RFC 9110 7.6.1): they describe one connection, not the request. */
-const HOP_BY_HOP = [
-  "connection",
-  "keep-alive",
-  "proxy-authenticate",
-  "proxy-authorization",
-  "proxy-connection",
-  "te",
-  "trailer",
-  "transfer-encoding",
-  "upgrade",
-];
 /** Methods retried on the other colour when failover is on (and the request has no body to replay). */
 const IDEMPOTENT = new Set(["GET", "HEAD", "OPTIONS", "PUT", "DELETE"]);
 
@@ -29,52 +19,52 @@ export function originBases(config: RolloutConfig): Record<Color, OriginBase> {
   return b;
 }
 
-/** Where a request goes: the incoming URL (for X-Forwarded-*) and the normalised path and query to forward. */
+/** Where a request goes and what it carries besides the client's headers. */
 export interface Target {
+  /** The URL received (X-Forwarded-Proto/-Host). */
   incoming: URL;
   /** The canonical percent-encoded path the decision was made on (shared/http/path.ts `encoded`). */
   path: string;
   /** The query as received ("" or "?..."). */
   search: string;
+  /** FORWARDED_HOST, when pinned. */
+  forwardedHost?: string | undefined;
+  /** The sticky cookie's name and the one id forwarded under it (undefined: none); absent: Cookie as received. */
+  sticky?: { name: string; id: string | undefined };
 }
 
+/** `x-edgekv-mirror` (any case, `_` for `-`): set by the splitter on copies only, never passed from a client. */
+export const MIRROR_HEADER = "x-edgekv-mirror";
+const isMirrorMark = (canonical: string) => canonical === MIRROR_HEADER;
+
 /**
- * The request to send to `base`: same method, headers, streamed body; the
+ * The request to send to `base`: the shared forwarding policy
+ * (shared/http/forward.ts: Host, hop-by-hop, X-Forwarded-*), no client-sent
+ * x-edgekv-mirror, exactly one sticky cookie pair (the id used); the
  * normalised path and the query on the configured origin (never a host the
- * request chose); Host from the origin; X-Forwarded-*; hop-by-hop headers
- * dropped (except a WebSocket upgrade); redirects returned, not followed.
- * @example originRequest(request, { incoming: url, path: "/x", search: "" }, parseOriginBase("https://green.example.com"), { signal })
+ * request chose); the body streamed; redirects returned, not followed.
+ * @example originRequest(request, { incoming: url, path: "/x", search: "" }, parseOriginBase("https://green.example.com"), ctl.signal)
  */
-export function originRequest(request: Request, to: Target, base: OriginBase, options: { signal?: AbortSignal; cookie?: string } = {}): Request {
-  const target = originTarget(base, to.path, to.search);
-  const url = to.incoming;
-  const h = new Headers(request.headers);
-  const ws = h.get("upgrade")?.toLowerCase() === "websocket";
-  for (const name of (h.get("connection") ?? "").split(",")) if (name.trim()) h.delete(name.trim());
-  for (const name of HOP_BY_HOP) h.delete(name);
-  if (ws) {
-    h.set("upgrade", "websocket");
-    h.set("connection", "Upgrade");
+export function originRequest(request: Request, to: Target, base: OriginBase, signal?: AbortSignal): Request {
+  const h = forwardHeaders(request, to.incoming, { forwardedHost: to.forwardedHost, drop: isMirrorMark });
+  const jar = to.sticky;
+  if (jar) {
+    // A garbled or planted duplicate never reaches the origin: it sees the one id the colour was chosen by.
+    // Two Cookie lines arrive joined by ", ": a sticky pair after a comma is removed too (no id holds a comma).
+    const rest = (h.get("cookie") ?? "").split(";").map((part) =>
+      part
+        .split(",")
+        .filter((p) => !cookieValues(p, jar.name).length)
+        .join(","),
+    );
+    const cookie = [...rest, jar.id === undefined ? "" : `${jar.name}=${jar.id}`]
+      .map((p) => p.trim())
+      .filter(Boolean)
+      .join("; ");
+    if (cookie) h.set("cookie", cookie);
+    else h.delete("cookie");
   }
-  h.delete("host");
-  h.set("x-forwarded-host", url.host);
-  h.set("x-forwarded-proto", url.protocol.slice(0, -1));
-  const ip = request.headers.get("cf-connecting-ip");
-  if (ip) {
-    const prev = h.get("x-forwarded-for");
-    h.set("x-forwarded-for", prev ? `${prev}, ${ip}` : ip);
-  }
-  if (options.cookie) {
-    const prev = h.get("cookie");
-    h.set("cookie", prev ? `${prev}; ${options.cookie}` : options.cookie);
-  }
-  return new Request(target, {
-    method: request.method,
-    headers: h,
-    body: request.body,
-    redirect: "manual",
-    ...(options.signal ? { signal: options.signal } : {}),
-  });
+  return forwardRequest(request, originTarget(base, to.path, to.search), h, signal ? { signal } : {});
 }
 
 export type Attempt = { ok: true; response: Response } | { ok: false; error: HttpError };
@@ -86,19 +76,11 @@ export type Attempt = { ok: true; response: Response } | { ok: false; error: Htt
  * go to the logs (as the error's cause).
  * @example const a = await callOrigin(req, to, "green", parseOriginBase("https://green.example.com"), 10_000, fetch);
  */
-export async function callOrigin(
-  request: Request,
-  to: Target,
-  color: string,
-  base: OriginBase,
-  timeoutMs: number,
-  fetchFn: OriginFetch,
-  cookie?: string,
-): Promise<Attempt> {
+export async function callOrigin(request: Request, to: Target, color: string, base: OriginBase, timeoutMs: number, fetchFn: OriginFetch): Promise<Attempt> {
   const ctl = new AbortController();
   const timer = setTimeout(() => ctl.abort(), timeoutMs);
   try {
-    const forwarded = originRequest(request, to, base, { signal: ctl.signal, ...(cookie ? { cookie } : {}) });
+    const forwarded = originRequest(request, to, base, ctl.signal);
     return { ok: true, response: await fetchFn(forwarded) };
   } catch (err) {
     if (err instanceof HttpError) return { ok: false, error: err };
@@ -132,12 +114,12 @@ export interface Forwarded {
  * allowed, once more to the other colour.
  * @example const f = await forward(request, cfg, "green", fetch);
  */
-export async function forward(request: Request, to: Target, config: RolloutConfig, color: Color, fetchFn: OriginFetch, cookie?: string): Promise<Forwarded> {
+export async function forward(request: Request, to: Target, config: RolloutConfig, color: Color, fetchFn: OriginFetch): Promise<Forwarded> {
   const bases = originBases(config);
-  const first = await callOrigin(request, to, color, bases[color], config.timeoutMs, fetchFn, cookie);
+  const first = await callOrigin(request, to, color, bases[color], config.timeoutMs, fetchFn);
   const failed = !first.ok || first.response.status >= 500;
   if (!failed || !canFailOver(config, request)) return { attempt: first, color, failedOver: false };
   if (first.ok) await first.response.body?.cancel();
   const other = otherColor(color);
-  return { attempt: await callOrigin(request, to, other, bases[other], config.timeoutMs, fetchFn, cookie), color: other, failedOver: true };
+  return { attempt: await callOrigin(request, to, other, bases[other], config.timeoutMs, fetchFn), color: other, failedOver: true };
 }

@@ -1,9 +1,11 @@
 import { HttpError, toErrorResponse } from "../../shared/http/errors.ts";
 import { KvOps } from "../../shared/kv/index.ts";
 import type { FailureLimiter } from "../../shared/http/limiter.ts";
-import { DEFAULT_TIMEOUT_MS, guardState, type Color } from "./model.ts";
+import { DEFAULT_TIMEOUT_MS, guardState, type Color, type RolloutConfig } from "./model.ts";
 import { normalizePath, type PathPolicy } from "../../shared/http/path.ts";
 import { parseOriginBase } from "../../shared/http/target.ts";
+import { parseForwardedHost } from "../../shared/http/forward.ts";
+import { appendVary } from "../../shared/http/vary.ts";
 import { callOrigin, forward, type Attempt, type OriginFetch, type Target } from "./forward.ts";
 import { mirror, type Background } from "./mirror.ts";
 import { readOverride } from "./override.ts";
@@ -32,7 +34,7 @@ export const PATH_POLICY: PathPolicy = { pathParams: true };
 /** Seconds a client should wait after a 503 for want of config. */
 const RETRY_AFTER_S = "5";
 
-function finish(attempt: Attempt, headers: Record<string, string>, setCookie: string | undefined, timing: string): Response {
+function finish(attempt: Attempt, headers: Record<string, string>, setCookie: string | undefined, timing: string, vary: string[] = []): Response {
   let res: Response;
   if (!attempt.ok) res = toErrorResponse(attempt.error);
   else if (attempt.response.status === 101) {
@@ -43,6 +45,7 @@ function finish(attempt: Attempt, headers: Record<string, string>, setCookie: st
   for (const [k, v] of Object.entries(headers)) res.headers.set(k, v);
   if (setCookie) res.headers.append("set-cookie", setCookie);
   res.headers.append("server-timing", timing);
+  appendVary(res.headers, vary);
   return res;
 }
 
@@ -59,7 +62,13 @@ export async function handle(request: Request, deps: Deps, bg?: Background): Pro
   const np = normalizePath(url.pathname, PATH_POLICY);
   if (!np.ok) return toErrorResponse(new HttpError(np.status, "invalid_path", np.reason));
   if (np.path.startsWith(STATUS_PREFIX)) return statusResponse(request, url, deps);
-  const to: Target = { incoming: url, path: np.encoded, search: url.search };
+  let forwardedHost: string | undefined;
+  try {
+    forwardedHost = parseForwardedHost(deps.env.FORWARDED_HOST);
+  } catch (err) {
+    return toErrorResponse(new HttpError(500, "misconfigured", "the splitter is misconfigured", {}, { cause: err }));
+  }
+  const to: Target = { incoming: url, path: np.encoded, search: url.search, forwardedHost };
   const ops = new KvOps();
   const { config } = await deps.source.load(ops);
   const now = deps.now();
@@ -79,10 +88,12 @@ export async function handle(request: Request, deps: Deps, bg?: Background): Pro
     override,
     now,
   });
-  // The origin sees the minted id on the very first request, as on the next ones.
-  const cookie = sticky.minted ? `${config.sticky.cookie}=${sticky.id}` : undefined;
-  if (config.mirror && bg) mirror(request, to, config, d.color, deps.fetch, bg, cookie);
-  const f = await forward(request, to, config, d.color, deps.fetch, cookie);
+  // The origin sees exactly one sticky pair, the id used (minted on the very first request, as on the next ones).
+  to.sticky = { name: config.sticky.cookie, id: sticky.cookie };
+  const f = await forward(request, to, config, d.color, deps.fetch);
+  // Only now that the user's request has its response headers (its origin has taken it): the copy
+  // never overtakes it. After a failover both colours have seen the request: no copy.
+  if (config.mirror && bg && !f.failedOver) mirror(request, to, config, d.color, deps.fetch, bg);
   const reason: Reason = f.failedOver ? "failover" : d.reason;
   const color: Color = f.color;
   return finish(
@@ -96,7 +107,22 @@ export async function handle(request: Request, deps: Deps, bg?: Background): Pro
     },
     sticky.minted ? stickyCookie(config.sticky.cookie, sticky.id, config.sticky.maxAgeSeconds) : undefined,
     timing(),
+    varyOf(config, !!deps.env.OVERRIDE_SECRET),
   );
+}
+
+/**
+ * The request headers the colour may depend on, for Vary: the cookies (sticky
+ * id, override, rule cookies), the sticky header, the override header, rule
+ * headers. A shared cache keyed on them never serves one visitor's colour to
+ * another. (IP stickiness, country and colo are not headers a cache can key on.)
+ */
+function varyOf(config: RolloutConfig, overrides: boolean): string[] {
+  const v = ["Cookie"];
+  if (config.sticky.by === "header" && config.sticky.header) v.push(config.sticky.header);
+  if (overrides) v.push(config.overrides.header);
+  for (const r of config.rules ?? []) if (r.match.header) v.push(r.match.header.name);
+  return v;
 }
 
 /** No valid config was ever read: the fallback origin when set, else 503 (the reason goes to the logs). */

@@ -129,6 +129,8 @@ export const DEFAULT_PROBE_TIMEOUT_MS = 2_000;
 export const DEFAULT_PROBE_INTERVAL_MS = 1_000;
 export const MAX_PROBES = 3;
 export const MAX_WEBHOOKS = 5;
+/** Header names `mirror.stripHeaders` may list. */
+export const MAX_MIRROR_STRIP = 32;
 
 const probe = obj(
   {
@@ -186,7 +188,17 @@ const rolloutConfig = refine(
       failover: opt(kind<boolean>("boolean", "must be true or false"), false),
       timeoutMs: opt(whole(100, 120_000), DEFAULT_TIMEOUT_MS),
       guard: opt(guard),
-      mirror: opt(obj({ percent }, true)),
+      mirror: opt(
+        obj(
+          {
+            percent,
+            // Credentials (Authorization, identity headers, cookies besides the sticky id) ride on copies only when opted in.
+            forwardCredentials: opt(kind<boolean>("boolean", "must be true or false"), false),
+            stripHeaders: opt(all(arr(token), [(a) => a.length <= MAX_MIRROR_STRIP, `must have at most ${MAX_MIRROR_STRIP} names`])),
+          },
+          true,
+        ),
+      ),
       webhooks: opt(obj({ urls: all(some(webhookUrl), [(u) => u.length <= MAX_WEBHOOKS, `must have at most ${MAX_WEBHOOKS} URLs`]) }, true)),
       updatedAt: opt(str),
       updatedBy: opt(text(128)),
@@ -206,8 +218,9 @@ export const RolloutConfigSchema = standard(rolloutConfig);
 
 export type RolloutConfig = Infer<typeof RolloutConfigSchema>;
 /** What may be written: the fields with a default may be left out. */
-export type RolloutConfigInput = Omit<RolloutConfig, "salt" | "sticky" | "overrides" | "failover" | "timeoutMs" | "guard"> & {
+export type RolloutConfigInput = Omit<RolloutConfig, "salt" | "sticky" | "overrides" | "failover" | "timeoutMs" | "guard" | "mirror"> & {
   guard?: GuardInput;
+  mirror?: { percent: number; forwardCredentials?: boolean; stripHeaders?: string[] };
   salt?: string;
   sticky?: Partial<RolloutConfig["sticky"]>;
   overrides?: Partial<RolloutConfig["overrides"]>;
@@ -222,6 +235,7 @@ export type GuardInput = Omit<Guard, "probes" | "threshold" | "intervalMs"> & {
   threshold?: Guard["threshold"];
   intervalMs?: number;
 };
+export type Mirror = NonNullable<RolloutConfig["mirror"]>;
 export type Rule = NonNullable<RolloutConfig["rules"]>[number];
 export type Step = NonNullable<RolloutConfig["schedule"]>[number];
 

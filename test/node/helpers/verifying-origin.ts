@@ -34,6 +34,8 @@ export interface VerifyOptions {
   /** Paths this origin serves to anyone (the gate's PUBLIC_PATHS): no assertion needed there. */
   publicPrefixes?: string[];
   port?: number;
+  /** The jti replay cache (jti -> exp); pass one Map to several origins for a cache they share. */
+  usedJti?: Map<string, number>;
 }
 
 export interface VerifyingOrigin {
@@ -54,7 +56,7 @@ export interface VerifyingOrigin {
 export async function startVerifyingOrigin(options: VerifyOptions): Promise<VerifyingOrigin> {
   const seen: Verdict[] = [];
   const key = options.secret ? new TextEncoder().encode(options.secret) : createRemoteJWKSet(new URL("/.well-known/jwks.json", options.issuer));
-  const usedJti = new Map<string, number>();
+  const usedJti = options.usedJti ?? new Map<string, number>();
 
   async function verify(req: IncomingMessage): Promise<{ ok: boolean; reason: string; claims?: JWTPayload }> {
     const raw = req.headers[ASSERTION_HEADER];
