@@ -1,10 +1,15 @@
 /**
- * Reading a Cookie request header (RFC 6265 section 5.4): pairs split on ";",
- * name and value trimmed, a part without "=" or with an empty name ignored,
- * values taken as they are (no unquoting, no decoding). One parser for every
- * Worker, so the gate, the splitter and the origin request agree on what a
- * cookie is.
+ * Reading a Cookie request header (RFC 6265 section 5.4): pairs split on ";"
+ * and on "," (a client that sends two Cookie lines reaches the Worker with them
+ * joined by ", ", and a cookie after that comma is still a cookie to origins that
+ * split on both), name and value trimmed, a part without "=" or with an empty
+ * name ignored, values taken as they are (no unquoting, no decoding). One parser
+ * for every Worker, so the gate, the splitter and the origin request agree on
+ * what a cookie is. A value holding a comma (RFC 6265 forbids it) is read up to it.
  */
+
+/** Where one pair ends and the next begins. */
+const SEPARATOR = /[;,]/;
 
 /**
  * Every value of cookie `name`, in order. For a credential, more than one is
@@ -13,7 +18,7 @@
  */
 export function cookieValues(header: string | null, name: string): string[] {
   const out: string[] = [];
-  for (const part of (header ?? "").split(";")) {
+  for (const part of (header ?? "").split(SEPARATOR)) {
     const eq = part.indexOf("=");
     if (eq > 0 && part.slice(0, eq).trim() === name) out.push(part.slice(eq + 1).trim());
   }
@@ -33,9 +38,13 @@ export const cookieValue = (header: string | null, name: string): string | null 
  * @example withoutCookie("a=1; t=x; b=2", "t") // "a=1; b=2"
  */
 export function withoutCookie(header: string, name: string): string | null {
-  const parts = header.split(";");
-  // A part holds no ";", so cookieValues of one part is that pair alone.
-  const kept = parts.filter((part) => !cookieValues(part, name).length);
+  // Each part keeps the separator before it, so the other pairs reach the origin as sent.
+  const parts = header.split(/(?=[;,])/);
+  const kept = parts.filter((part) => !cookieValues(part.slice(SEPARATOR.test(part[0] ?? "") ? 1 : 0), name).length);
   if (kept.length === parts.length) return header;
-  return kept.length ? kept.join(";").trim() : null;
+  const rest = kept
+    .join("")
+    .replace(/^[\s;,]+/, "")
+    .trim();
+  return rest ? rest : null;
 }

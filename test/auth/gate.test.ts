@@ -178,6 +178,18 @@ describe("forwarding an allowed request", () => {
     expect(cookie.received[0]!.headers["x-edgekv-user"]).toBe("carol");
   });
 
+  it('a cookie credential after the ", " that joins two Cookie lines is still a credential: counted, and never forwarded', async () => {
+    const g = makeGate({ AUTH_COOKIE: "ekv" });
+    const { token } = await g.issue({ user: "dave" });
+    // With a bearer token too, that is two credentials, not a cookie smuggled past the gate to the origin.
+    await expectRejected(await g.fetch("/x", { headers: { ...bearer(token).headers, Cookie: `theme=dark, ekv=${token}` } }), 400, "invalid_request");
+    expect(g.received).toEqual([]);
+    // Alone, it authenticates and leaves the Cookie header; the other pairs keep their bytes.
+    expect((await g.fetch("/x", { headers: { Cookie: `theme=dark, ekv=${token}; lang=fr` } })).status).toBe(200);
+    expect(g.received[0]!.headers.cookie).toBe("theme=dark; lang=fr");
+    expect(JSON.stringify(g.received[0])).not.toContain(token);
+  });
+
   it("an unreachable origin is a 502, not a crash", async () => {
     const g = makeGate();
     g.deps.origin = () => Promise.reject(new Error("connection refused"));

@@ -45,6 +45,25 @@ describe("cookies: one parser for the splitter and the gate", () => {
   });
 });
 
+describe('cookies: two Cookie lines joined by ", "', () => {
+  it("a pair after the comma is a cookie like any other", () => {
+    expect(cookieValues("a=1, t=x", "t")).toEqual(["x"]);
+    expect(cookieValues("t=junk, t=x; b=2", "t")).toEqual(["junk", "x"]);
+    expect(cookieValue("a=1,t=x", "t")).toBe("x");
+  });
+
+  it("withoutCookie removes it there too and keeps every other byte as sent", () => {
+    expect(withoutCookie("a=1, t=x", "t")).toBe("a=1");
+    expect(withoutCookie("t=x, a=1; b=2", "t")).toBe("a=1; b=2");
+    expect(withoutCookie("a=1; t=x, b=2", "t")).toBe("a=1, b=2");
+    expect(withoutCookie("t=x, t=y", "t")).toBeNull();
+    // A value with a comma (outside RFC 6265, sent by some sites) keeps its bytes when it is not the one removed.
+    expect(withoutCookie("prefs=a,b; t=x", "t")).toBe("prefs=a,b");
+    const header = "prefs=a,b; c=d";
+    expect(withoutCookie(header, "t")).toBe(header);
+  });
+});
+
 describe("bearer: one parser for tokens and secrets", () => {
   const h = (authorization?: string) => new Headers(authorization === undefined ? {} : { authorization });
 

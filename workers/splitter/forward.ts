@@ -1,4 +1,4 @@
-import { cookieValues } from "../../shared/http/cookies.ts";
+import { withoutCookie } from "../../shared/http/cookies.ts";
 import { HttpError } from "../../shared/http/errors.ts";
 import { forwardHeaders, forwardRequest } from "../../shared/http/forward.ts";
 import { originTarget, parseOriginBase, type OriginBase } from "../../shared/http/target.ts";
@@ -49,18 +49,10 @@ export function originRequest(request: Request, to: Target, base: OriginBase, si
   const h = forwardHeaders(request, to.incoming, { forwardedHost: to.forwardedHost, drop: isMirrorMark });
   const jar = to.sticky;
   if (jar) {
-    // A garbled or planted duplicate never reaches the origin: it sees the one id the colour was chosen by.
-    // Two Cookie lines arrive joined by ", ": a sticky pair after a comma is removed too (no id holds a comma).
-    const rest = (h.get("cookie") ?? "").split(";").map((part) =>
-      part
-        .split(",")
-        .filter((p) => !cookieValues(p, jar.name).length)
-        .join(","),
-    );
-    const cookie = [...rest, jar.id === undefined ? "" : `${jar.name}=${jar.id}`]
-      .map((p) => p.trim())
-      .filter(Boolean)
-      .join("; ");
+    // A garbled or planted duplicate never reaches the origin: it sees the one id the colour was chosen by
+    // (withoutCookie removes every pair of that name, also after the ", " that joins two Cookie lines).
+    const rest = withoutCookie(h.get("cookie") ?? "", jar.name);
+    const cookie = [rest, jar.id === undefined ? null : `${jar.name}=${jar.id}`].filter(Boolean).join("; ");
     if (cookie) h.set("cookie", cookie);
     else h.delete("cookie");
   }

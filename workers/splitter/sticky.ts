@@ -38,8 +38,8 @@ export function cookieId(header: string | null, name: string): string | undefine
  * @example stickyId(request, cfg) // { id: "Qk3...", minted: true, cookie: "Qk3..." }
  */
 export function stickyId(headers: Headers, sticky: RolloutConfig["sticky"]): StickyId {
-  // Two Cookie lines arrive joined by ", " (no id holds a comma): split there too, or the valid id is lost.
-  const c = cookieId(headers.get("cookie")?.replace(/,/g, ";") ?? null, sticky.cookie);
+  // Two Cookie lines arrive joined by ", ": the shared parser splits there too, or the valid id is lost.
+  const c = cookieId(headers.get("cookie"), sticky.cookie);
   if (sticky.by === "header" && sticky.header) {
     const v = headers.get(sticky.header);
     if (v) return { id: `h:${v}`, minted: false, cookie: c };
