@@ -92,14 +92,3 @@ export function isStripped(name: string, extra: ReadonlySet<string>): boolean {
   for (const p of STRIPPED_PREFIXES) if (n.startsWith(p)) return true;
   return false;
 }
-
-/**
- * Deletes every stripped header from `headers` (in place).
- * @example stripClientHeaders(headers, config.stripHeaders)
- */
-export function stripClientHeaders(headers: Headers, extra: ReadonlySet<string>): void {
-  // Collect first: deleting while iterating a Headers skips entries.
-  const doomed: string[] = [];
-  for (const name of headers.keys()) if (isStripped(name, extra)) doomed.push(name);
-  for (const name of doomed) headers.delete(name);
-}
