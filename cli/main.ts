@@ -12,6 +12,7 @@ import { CliError, UsageError } from "./errors.ts";
 import { guardedWriter, OutputClosed, plain, styleFor, type Style } from "./output.ts";
 import { parseArgv, printCompletions } from "./parser.ts";
 import { argHoldsToken, processStdin, TOKEN_ON_ARGV_MESSAGE, type StdinSource } from "./secret-input.ts";
+import { redirectStrayStdout } from "./stdout.ts";
 import { localStatePath, openKv, type KvTarget } from "./targets.ts";
 
 export { GLOBAL_OPTIONS } from "./parser.ts";
@@ -184,6 +185,8 @@ const flagGiven = (argv: readonly string[], flag: string) => {
  */
 export async function main(argv: string[], io: MainIo = {}): Promise<number> {
   const s = sinks(io);
+  // After sinks(): the command's own writer keeps the real stdout; anything else printed there goes to stderr.
+  const restoreStdout = io.stdout ? () => {} : redirectStrayStdout();
   const env = io.env ?? process.env;
   let json = flagGiven(argv, "--json");
   let verbose = flagGiven(argv, "--verbose");
@@ -195,6 +198,8 @@ export async function main(argv: string[], io: MainIo = {}): Promise<number> {
       throw new UsageError(TOKEN_ON_ARGV_MESSAGE);
     }
     if (argv[0] === "--get-yargs-completions") {
+      // yargs prints the completions itself: they are this command's output.
+      restoreStdout();
       await printCompletions(argv, GROUPS, version());
       return 0;
     }
@@ -212,5 +217,7 @@ export async function main(argv: string[], io: MainIo = {}): Promise<number> {
     return 0;
   } catch (err) {
     return reportError(err, s, { json, verbose });
+  } finally {
+    restoreStdout();
   }
 }

@@ -66,6 +66,8 @@ export function guardedWriter(stream: NodeJS.WriteStream): Guarded {
   const known = guarded.get(stream);
   if (known) return known;
   let closed = false;
+  // Taken now: while a command runs, stray writes to process.stdout are sent to stderr (cli/stdout.ts).
+  const write = stream.write.bind(stream);
   stream.on("error", (err: NodeJS.ErrnoException) => {
     if (err.code === "EPIPE" || err.code === "ERR_STREAM_DESTROYED") closed = true;
     else throw err;
@@ -73,7 +75,7 @@ export function guardedWriter(stream: NodeJS.WriteStream): Guarded {
   const writer: Guarded = {
     write(chunk) {
       if (closed) throw new OutputClosed();
-      stream.write(chunk);
+      write(chunk);
     },
     get closed() {
       return closed;

@@ -343,7 +343,7 @@ export const rolloutGroup: CommandGroup = {
         "or from stdin (--secret-stdin, or a pipe when the variable is unset; trailing newline ignored,\n" +
         "as `wrangler secret put` does). Never on the command line: `ps` and shell history keep argv.\n" +
         "  edgekv rollout override green --secret-stdin < override-secret.txt\n" +
-        "Prints the signed value (safe to share with testers until it expires), never the secret.",
+        "Prints the signed value on stdout (safe to share with testers until it expires; how to use it goes to stderr), never the secret.",
       options: {
         "secret-stdin": { type: "boolean", description: "read OVERRIDE_SECRET from stdin (default: $OVERRIDE_SECRET)" },
         // Declared only to refuse it with a reason; parseArgs would just call it unknown.
@@ -367,10 +367,11 @@ export const rolloutGroup: CommandGroup = {
         const secret = await overrideSecret(ctx, flagArg(values, "secret-stdin"));
         const value = await signOverride(secret, color, exp);
         const expires = new Date(exp * 1000).toISOString();
-        ctx.emit(
-          { color, value, expires, header: "x-edgekv-override", cookie: "edgekv_override" },
-          () => `${value}\n\ncurl -H 'x-edgekv-override: ${value}' https://your.app/\nor set cookie edgekv_override=${value} (valid until ${expires})`,
-        );
+        ctx.emit({ color, value, expires, header: "x-edgekv-override", cookie: "edgekv_override" }, () => value);
+        // How to use it is a hint, not the result: stderr, so `V=$(edgekv rollout override green)` gets one line.
+        if (!ctx.global.json) {
+          ctx.err(`curl -H 'x-edgekv-override: ${value}' https://your.app/\nor set cookie edgekv_override=${value} (valid until ${expires})`);
+        }
       },
     },
   ],

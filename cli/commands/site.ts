@@ -300,11 +300,15 @@ export const siteGroup: CommandGroup = {
         url.searchParams.set(PREVIEW_PARAM, token);
         const link = base ? url.href : `${url.pathname}${url.search}`;
         const expires = new Date(exp * 1000).toISOString();
-        ctx.emit({ version, url: link, expires, ttlSeconds: ttl }, () =>
-          base
-            ? `${link}\n\nshows ${version} until ${expires} to whoever opens it (the live site to everyone else)`
-            : `${link}\n\nappend it to your site's URL (or use --url); shows ${version} until ${expires} to whoever opens it`,
-        );
+        ctx.emit({ version, url: link, expires, ttlSeconds: ttl }, () => link);
+        // The hint goes to stderr: stdout is the link alone (`URL=$(edgekv site preview ...)`).
+        if (!ctx.global.json) {
+          ctx.err(
+            base
+              ? `shows ${version} until ${expires} to whoever opens it (the live site to everyone else)`
+              : `append it to your site's URL (or use --url); shows ${version} until ${expires} to whoever opens it`,
+          );
+        }
       },
     },
     {
