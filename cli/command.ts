@@ -25,6 +25,11 @@ export interface GlobalOptions {
   target: KvTarget;
 }
 
+/** A confirmation that --yes does not give: only `flag` (e.g. --allow-decrease) or a person at the terminal. */
+export interface ConfirmWith {
+  flag: string;
+}
+
 /** What a command gets: parsed flags, output, and the KV target. */
 export interface Context {
   readonly global: GlobalOptions;
@@ -46,8 +51,9 @@ export interface Context {
   /**
    * Resolves when a destructive `action` may go ahead: --yes, or "y" typed on the terminal.
    * Without a terminal and without --yes it throws (exit 2), before anything changed.
+   * With `options.flag`, --yes does not count: only that flag (checked by the caller) or a terminal.
    */
-  confirm(action: string): Promise<void>;
+  confirm(action: string, options?: ConfirmWith): Promise<void>;
   /** "local (DIR)" or "remote": where `withKv` would act, without opening anything. */
   describeTarget(): string;
   /** Opens an environment's KV namespace for the duration of `fn`. */

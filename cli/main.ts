@@ -106,9 +106,10 @@ function buildContext(values: ArgValues, io: MainIo, env: Record<string, string 
     errRaw: s.errRaw,
     style: s.outStyle,
     emit: (result, human) => s.out(global.json ? JSON.stringify(result, null, 2) : human()),
-    confirm: (action) =>
+    confirm: (action, options) =>
       confirmAction(`${action} (${where()})`, {
-        yes: global.yes,
+        yes: options ? false : global.yes,
+        ...(options ? { flag: options.flag } : {}),
         // Only the process's own terminal: a caller that injects stdin or stderr (tooling, tests) is never asked.
         interactive: io.interactive ?? (!io.stdin && !io.stderr && stdin.isTTY && Boolean(process.stderr.isTTY)),
         ask: io.ask ?? terminalAsk,

@@ -3,6 +3,7 @@ import { flagArg, numberArg, stringArg, type ArgValues, type CommandGroup, type 
 import { CliError, InputError, UsageError } from "../errors.ts";
 import { signingSecret } from "../secret-input.ts";
 import { configDiff } from "../rollout/diff.ts";
+import { describeDecrease, effectiveChange, findDecrease } from "../rollout/ramp.ts";
 import { describeGuard, resumeGuard } from "../rollout/guard.ts";
 import { parseSteps, parseWhen } from "../rollout/schedule.ts";
 import { RolloutStore, whoAmI, type Current } from "../rollout/store.ts";
@@ -54,8 +55,17 @@ function describe(c: RolloutConfig, now: number): string {
   return lines.join("\n");
 }
 
-/** Writes, then reports what changed (or that nothing did). */
-async function commit(ctx: Context, store: RolloutStore, base: Current, next: object, action: string, where: string): Promise<void> {
+/**
+ * Writes, then reports what changed (or that nothing did). A write that moves users back
+ * (cli/rollout/ramp.ts) needs `allowDecrease` (--allow-decrease, or `rollback`, whose job it is)
+ * or a "y" typed on a terminal; --yes is not enough, and without a terminal it is refused (exit 2).
+ */
+async function commit(ctx: Context, store: RolloutStore, base: Current, next: object, action: string, where: string, allowDecrease: boolean): Promise<void> {
+  if (!allowDecrease) {
+    const candidate = parseConfig({ ...next, version: base.version + 1 });
+    const down = candidate.ok ? findDecrease(base.config, candidate.config, ctx.now()) : undefined;
+    if (down) await ctx.confirm(`${action}: ${describeDecrease(down)}`, { flag: "--allow-decrease" });
+  }
   const done = await store.write(base, next, action);
   if (!done) {
     ctx.emit({ changed: false, version: base.version }, () => `nothing to change (version ${base.version})`);
@@ -71,12 +81,12 @@ function reportWrite(ctx: Context, done: { config: RolloutConfig; changes: strin
   );
 }
 
-/** Reads the current config, then writes `change(config)` (validated, versioned, audited). */
-function rewrite(ctx: Context, action: string, change: (config: RolloutConfig) => object): Promise<void> {
+/** Reads the current config, then writes `change(config)` (validated, versioned, audited; see `commit`). */
+function rewrite(ctx: Context, action: string, change: (config: RolloutConfig) => object, allowDecrease: boolean): Promise<void> {
   return withRollout(ctx, async (store, where) => {
     const cur = await store.current();
     const config = await store.require();
-    await commit(ctx, store, cur, change(config), action, where);
+    await commit(ctx, store, cur, change(config), action, where, allowDecrease);
   });
 }
 
@@ -99,6 +109,11 @@ function checkRamp(steps: readonly { percent: number }[], allowDecrease: boolean
     );
   }
 }
+
+const ALLOW_DECREASE = {
+  type: "boolean",
+  description: "accept a write that lowers the share in force (moves users back; not implied by --yes)",
+} as const;
 
 /** OVERRIDE_SECRET: from stdin or the environment, never argv (cli/secret-input.ts). */
 function overrideSecret(ctx: Context, fromStdin: boolean): Promise<string> {
@@ -171,7 +186,7 @@ async function readConfigFile(file: string): Promise<object> {
   return input;
 }
 
-async function configPut(ctx: Context, file: string, dryRun: boolean): Promise<void> {
+async function configPut(ctx: Context, file: string, dryRun: boolean, allowDecrease: boolean): Promise<void> {
   const input = await readConfigFile(file);
   if (!dryRun) await ctx.confirm(`replace the rollout config with ${file}`);
   await withRollout(ctx, async (store, where) => {
@@ -179,11 +194,14 @@ async function configPut(ctx: Context, file: string, dryRun: boolean): Promise<v
     if (dryRun) {
       const r = parseConfig({ ...input, version: cur.version + 1 });
       if (!r.ok) throw new InputError(`invalid rollout config: ${r.issues.join("; ")}`);
-      const changes = configDiff(cur.config, r.config);
+      const effective = effectiveChange(cur.config, r.config, ctx.now());
+      const changes = [...(effective ? [effective] : []), ...configDiff(cur.config, r.config)];
+      const down = findDecrease(cur.config, r.config, ctx.now());
+      if (down) changes.push(`! moves users back: ${describeDecrease(down)}; needs --allow-decrease`);
       ctx.emit({ valid: true, changes }, () => (changes.length ? changes.join("\n") : "no changes"));
       return;
     }
-    await commit(ctx, store, cur, input, `config put ${file}`, where);
+    await commit(ctx, store, cur, input, `config put ${file}`, where, allowDecrease);
   });
 }
 
@@ -198,7 +216,7 @@ export const rolloutGroup: CommandGroup = {
       name: "init",
       summary: "create the rollout config (live colour at 100% unless --percent)",
       usage:
-        "rollout init --blue URL --green URL [--live blue|green] [--percent P] [--sticky cookie|ip|header:NAME] [--salt S] [--failover] [--timeout MS] [--force]",
+        "rollout init --blue URL --green URL [--live blue|green] [--percent P] [--sticky cookie|ip|header:NAME] [--salt S] [--failover] [--timeout MS] [--force [--allow-decrease]]",
       options: {
         blue: { type: "string", description: "URL: blue origin (absolute http(s) URL)" },
         green: { type: "string", description: "URL: green origin" },
@@ -209,6 +227,7 @@ export const rolloutGroup: CommandGroup = {
         failover: { type: "boolean", description: "retry idempotent requests once on the other colour" },
         timeout: { type: "string", description: "MS: origin timeout (default 10000)" },
         force: { type: "boolean", description: "replace an existing config (asks first; --yes without a terminal)" },
+        "allow-decrease": ALLOW_DECREASE,
       },
       async run(ctx, { values }) {
         const next = initConfig(values);
@@ -218,7 +237,7 @@ export const rolloutGroup: CommandGroup = {
             if (!flagArg(values, "force")) throw new CliError(`a rollout config already exists (version ${cur.version}); use --force to replace it`);
             await ctx.confirm(`replace the rollout config (version ${cur.version}) with a new one`);
           }
-          await commit(ctx, store, cur, next, "init", where);
+          await commit(ctx, store, cur, next, "init", where, flagArg(values, "allow-decrease"));
         });
       },
     },
@@ -238,14 +257,21 @@ export const rolloutGroup: CommandGroup = {
     {
       name: "set",
       summary: "send PERCENT (0..100, two decimals) to the other colour now; clears any schedule",
-      usage: "rollout set PERCENT",
+      usage: "rollout set PERCENT [--allow-decrease]",
+      details: "A share lower than the one in force moves users back: refused unless --allow-decrease (or confirmed on a terminal).",
+      options: { "allow-decrease": ALLOW_DECREASE },
       positionals: { min: 1, max: 1 },
-      async run(ctx, { positionals }) {
+      async run(ctx, { positionals, values }) {
         const percent = percentArg(positionals[0]!);
-        await rewrite(ctx, `set ${percent}%`, (config) => {
-          if (config.schedule?.length) ctx.err(`note: clearing the schedule (${config.schedule.length} steps)`);
-          return { ...unscheduled(config), percent };
-        });
+        await rewrite(
+          ctx,
+          `set ${percent}%`,
+          (config) => {
+            if (config.schedule?.length) ctx.err(`note: clearing the schedule (${config.schedule.length} steps)`);
+            return { ...unscheduled(config), percent };
+          },
+          flagArg(values, "allow-decrease"),
+        );
       },
     },
     {
@@ -254,7 +280,7 @@ export const rolloutGroup: CommandGroup = {
       usage: "rollout promote [--yes]",
       async run(ctx) {
         await ctx.confirm("promote: make the other colour live for 100% of traffic");
-        await rewrite(ctx, "promote", (config) => ({ ...unscheduled(config), live: otherColor(config.live), percent: 0 }));
+        await rewrite(ctx, "promote", (config) => ({ ...unscheduled(config), live: otherColor(config.live), percent: 0 }), false);
       },
     },
     {
@@ -266,7 +292,8 @@ export const rolloutGroup: CommandGroup = {
       async run(ctx, { values }) {
         const to = numberArg(values, "to", { min: 1, integer: true });
         if (to === undefined) {
-          await rewrite(ctx, "rollback", (config) => ({ ...unscheduled(config), percent: 0 }));
+          // Moving users back is what rollback is for: never refused, never asked.
+          await rewrite(ctx, "rollback", (config) => ({ ...unscheduled(config), percent: 0 }), true);
           return;
         }
         await ctx.confirm(`replace the rollout config with version ${to}'s`);
@@ -275,7 +302,7 @@ export const rolloutGroup: CommandGroup = {
           const entry = await store.entry(to);
           if (!entry) throw new CliError(`no history entry for version ${to} (the last 50 are kept; see \`edgekv rollout history\`)`);
           const { version: _v, updatedAt: _a, updatedBy: _b, ...restored } = entry.config;
-          await commit(ctx, store, cur, restored, `rollback to ${to}`, where);
+          await commit(ctx, store, cur, restored, `rollback to ${to}`, where, true);
         });
       },
     },
@@ -294,21 +321,23 @@ export const rolloutGroup: CommandGroup = {
       usage: "rollout schedule STEP... [--allow-decrease] (e.g. 10@now 20@+10m 50@+30m 100@+1h)",
       details:
         "The Worker computes the percentage from the clock: no controller, no further write.\nBefore the first step the base percent applies. `set` or `rollback` clears the schedule.\n" +
-        "A step lower than the one before is refused (it moves users back) unless --allow-decrease.",
-      options: { "allow-decrease": { type: "boolean", description: "accept a step lower than the one before it" } },
+        "A step lower than the one before, or than the share in force now, is refused (it moves users back)\n" +
+        "unless --allow-decrease (or confirmed on a terminal).",
+      options: { "allow-decrease": ALLOW_DECREASE },
       positionals: { min: 1, max: 50 },
       async run(ctx, { positionals, values }) {
         const schedule = parseSteps(positionals, ctx.now());
         checkRolloutFields({ schedule });
         checkRamp(schedule, flagArg(values, "allow-decrease"));
-        await rewrite(ctx, `schedule ${positionals.join(" ")}`, (config) => ({ ...config, schedule }));
+        const allow = flagArg(values, "allow-decrease");
+        await rewrite(ctx, `schedule ${positionals.join(" ")}`, (config) => ({ ...config, schedule }), allow);
       },
     },
     {
       name: "config",
       summary: "config get: print the stored JSON; config put FILE: validate, show the diff, write (asks first)",
-      usage: "rollout config get | rollout config put FILE [--dry-run] [--yes]",
-      options: { "dry-run": { type: "boolean", description: "validate and show the diff, do not write" } },
+      usage: "rollout config get | rollout config put FILE [--dry-run] [--yes] [--allow-decrease]",
+      options: { "dry-run": { type: "boolean", description: "validate and show the diff, do not write" }, "allow-decrease": ALLOW_DECREASE },
       positionals: { min: 1, max: 2 },
       async run(ctx, { positionals, values }) {
         const [sub, file] = positionals as [string, string | undefined];
@@ -318,7 +347,7 @@ export const rolloutGroup: CommandGroup = {
           return;
         }
         if (sub !== "put" || file === undefined) throw new UsageError("usage: edgekv rollout config get | rollout config put FILE");
-        await configPut(ctx, file, flagArg(values, "dry-run"));
+        await configPut(ctx, file, flagArg(values, "dry-run"), flagArg(values, "allow-decrease"));
       },
     },
     {
