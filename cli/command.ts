@@ -64,6 +64,11 @@ export interface Context {
   readonly env: Readonly<Record<string, string | undefined>>;
   /** Standard input, for secrets that must not be on the command line (cli/secret-input.ts). */
   readonly stdin: StdinSource;
+  /**
+   * What to tell the user (stderr) if the process is interrupted (Ctrl-C, SIGTERM, SIGHUP) from now on,
+   * read at that moment; undefined says only "interrupted".
+   */
+  onInterrupt(explain: (() => string | undefined) | undefined): void;
 }
 
 export interface Command {

@@ -47,6 +47,35 @@ export interface MainIo {
   env?: Record<string, string | undefined>;
   /** Standard input (default: the process's), read only by commands that take a piped secret. */
   stdin?: StdinSource;
+  /** Handle SIGINT, SIGTERM and SIGHUP: say what state things are in, exit 128+n (default: when stdout and stderr are the process's). */
+  signals?: boolean;
+}
+
+const SIGNALS = { SIGINT: 2, SIGTERM: 15, SIGHUP: 1 } as const;
+
+/**
+ * While a command runs, a signal ends it with one line on stderr saying what it means for the
+ * data (the command's `onInterrupt`), then exit 128+n as a shell expects (130 for Ctrl-C).
+ * Returns the function that removes the handlers.
+ */
+function handleSignals(s: Sinks, explain: () => (() => string | undefined) | undefined): () => void {
+  const handlers = Object.entries(SIGNALS).map(([name, n]) => {
+    const handler = () => {
+      let why: string | undefined;
+      try {
+        why = explain()?.();
+      } catch {
+        why = undefined;
+      }
+      s.err(`${s.errStyle("yellow", "edgekv:")} interrupted (${name})${why ? `; ${why}` : ""}`);
+      process.exit(128 + n);
+    };
+    process.on(name, handler);
+    return [name, handler] as const;
+  });
+  return () => {
+    for (const [name, handler] of handlers) process.off(name, handler);
+  };
 }
 
 /** Where output goes: injected functions (tests, scripts) or the process's streams, guarded against EPIPE. */
@@ -89,7 +118,7 @@ function targetOf(values: ArgValues, cwd: string, env: Record<string, string | u
 }
 
 /** What a command runs with: global options, output, KV access, clock, environment and stdin. */
-function buildContext(values: ArgValues, io: MainIo, env: Record<string, string | undefined>, s: Sinks): Context {
+function buildContext(values: ArgValues, io: MainIo, env: Record<string, string | undefined>, s: Sinks, onInterrupt: Context["onInterrupt"]): Context {
   if (values.local === true && values.remote === true) throw new UsageError("--local and --remote exclude each other");
   const cwd = io.cwd ?? process.cwd();
   const { found, ...target } = targetOf(values, cwd, env);
@@ -133,6 +162,7 @@ function buildContext(values: ArgValues, io: MainIo, env: Record<string, string 
     now: io.now ?? Date.now,
     env,
     stdin,
+    onInterrupt,
   };
 }
 
@@ -214,7 +244,16 @@ export async function main(argv: string[], io: MainIo = {}): Promise<number> {
     const bounds = parsed.cmd.positionals ?? { min: 0, max: 0 };
     const count = parsed.positionals.length;
     if (count < bounds.min || count > bounds.max) throw new UsageError(`usage: edgekv ${parsed.cmd.usage}`);
-    await parsed.cmd.run(buildContext(parsed.values, io, env, s), { positionals: parsed.positionals, values: parsed.values });
+    let explain: (() => string | undefined) | undefined;
+    const stopSignals = (io.signals ?? (!io.stdout && !io.stderr)) ? handleSignals(s, () => explain) : () => {};
+    try {
+      const ctx = buildContext(parsed.values, io, env, s, (fn) => {
+        explain = fn;
+      });
+      await parsed.cmd.run(ctx, { positionals: parsed.positionals, values: parsed.values });
+    } finally {
+      stopSignals();
+    }
     return 0;
   } catch (err) {
     return reportError(err, s, { json, verbose });

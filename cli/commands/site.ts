@@ -178,7 +178,8 @@ export const siteGroup: CommandGroup = {
           if (p !== phase) {
             bar?.done();
             phase = p;
-            bar = progress(p, { tty, write: ctx.errRaw });
+            // A dry run writes nothing: its second pass only counts.
+            bar = progress(plan.dryRun && p === "uploading" ? "counting (dry run, nothing written)" : p, { tty, write: ctx.errRaw });
           }
           bar!.update(done, total);
         };
@@ -195,8 +196,17 @@ export const siteGroup: CommandGroup = {
           if (warning) ctx.err(warning);
         };
         if (!ctx.isTTY) ctx.err(`site deploy: ${plan.files.length} files from ${dir} (${ctx.describeTarget()})`);
+        if (!plan.dryRun) {
+          ctx.onInterrupt(() =>
+            plan.preview
+              ? "the live site is unchanged (a preview never writes the pointer); run the same command again to resume: files already uploaded are skipped"
+              : "the live site is unchanged (it changes only with the deploy's last write); run the same command again to resume: files already uploaded are skipped",
+          );
+        }
         await ctx.withKv("site", async (kv, where) => {
           const result = await publishSite(kv, { ...plan, now: () => ctx.now(), onProgress, onPlan });
+          // The pointer is written: an interruption now changes nothing.
+          ctx.onInterrupt(undefined);
           bar?.done();
           const ms = ctx.now() - started;
           ctx.emit({ ...result, ms, where }, () => deploySummary(result, where, ms));

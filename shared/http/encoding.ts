@@ -20,7 +20,7 @@ export function forClient(request: Request, res: Response): Response {
   let ok: boolean | undefined;
   let star = false;
   // What the client sent: Cloudflare (and Miniflare) set the Worker's Accept-Encoding to "br, gzip" and keep the original here.
-  const sent = (request.cf as { clientAcceptEncoding?: string } | undefined)?.clientAcceptEncoding ?? request.headers.get("accept-encoding");
+  const sent = (request as { cf?: { clientAcceptEncoding?: string } }).cf?.clientAcceptEncoding ?? request.headers.get("accept-encoding");
   for (const part of (sent ?? "").toLowerCase().split(",")) {
     const [name, q = "1"] = part.split(/;\s*q=/).map((s) => s.trim());
     if (name === coding) ok = +q > 0;

@@ -77,7 +77,7 @@ const ALLOWED: Record<string, (string | undefined)[]> = {
 describe("the gate and the splitter answer in an encoding the client accepts", () => {
   for (const [ae, allowed] of Object.entries(ALLOWED)) {
     it(`Accept-Encoding: ${ae}`, async () => {
-      const headers = ae === "(none)" ? {} : { "accept-encoding": ae };
+      const headers: Record<string, string> = ae === "(none)" ? {} : { "accept-encoding": ae };
       const direct = await get(splitter.url, headers);
       const gated = await get(gate.url, { ...headers, authorization: `Bearer ${token}` });
       for (const [via, r] of [
