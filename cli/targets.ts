@@ -72,7 +72,8 @@ export async function openKv(env: WorkerEnv, target: KvTarget, vars: Readonly<Re
   if (!ns.id || ns.id.endsWith("-local")) {
     throw new CliError(
       `[env.${env}] ${binding} has no real namespace id (${ns.id ?? "none"}); create one with ` +
-        `\`npx wrangler kv namespace create ${binding}\` and put its id in ${target.configPath}`,
+        `\`npx wrangler kv namespace create ${binding}\` and put its id in ${target.configPath} ` +
+        `(offline: \`eval "$(npm run -s cf-api -- --print-env)"\` first; docs/remote.md)`,
     );
   }
   const kv = await openRemoteKv({ namespaceId: ns.id, configAccountId: config.account_id, cwd: dirname(resolve(target.configPath)), vars });
