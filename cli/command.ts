@@ -6,7 +6,8 @@ import type { KvTarget, WorkerEnv } from "./targets.ts";
 
 /** One flag of a command, plus help text. */
 export interface OptionSpec {
-  type: "string" | "boolean";
+  /** "number": takes a value, shown as [number] and read with `numberArg` (which names the flag in its errors). */
+  type: "string" | "number" | "boolean";
   short?: string;
   /** Repeatable: the values come as a list. */
   multiple?: boolean;

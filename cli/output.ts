@@ -20,6 +20,14 @@ export function formatBytes(n: number): string {
 }
 
 /**
+ * A count and its noun, the one number style of the CLI: grouped digits, the plural when not 1.
+ * @example formatCount(2010, "KV write") // "2,010 KV writes"; formatCount(1, "new blob") // "1 new blob"
+ */
+export function formatCount(n: number, one: string, many = `${one}s`): string {
+  return `${n.toLocaleString("en-US")} ${n === 1 ? one : many}`;
+}
+
+/**
  * Rows aligned in columns under a header; the last column is not padded.
  * @example table(["ID", "USER"], [["3f9a", "alice"]]) // "ID    USER\n3f9a  alice"
  */

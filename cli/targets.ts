@@ -31,6 +31,16 @@ export interface OpenKv {
   dispose(): Promise<void>;
 }
 
+/**
+ * Where `wrangler dev` reads a Worker's local secrets: `.dev.vars.<env>`, else `.dev.vars`, beside the
+ * config. None for --remote: the deployed Worker's secrets are not in those files.
+ */
+export function devVarsFiles(target: KvTarget, env: WorkerEnv): string[] {
+  if (target.remote) return [];
+  const dir = dirname(resolve(target.configPath));
+  return [join(dir, `.dev.vars.${env}`), join(dir, ".dev.vars")];
+}
+
 /** The persistence root that `wrangler dev --persist-to <dir>` uses for `dir` (it appends `v3`). */
 export function localStatePath(target: KvTarget): string {
   const root = target.persistTo ? resolve(target.persistTo) : join(dirname(resolve(target.configPath)), ".wrangler", "state");

@@ -2,6 +2,7 @@ import { readFile } from "node:fs/promises";
 import { flagArg, numberArg, stringArg, type ArgValues, type CommandGroup, type Context } from "../command.ts";
 import { CliError, InputError, UsageError } from "../errors.ts";
 import { signingSecret } from "../secret-input.ts";
+import { devVarsFiles } from "../targets.ts";
 import { configDiff } from "../rollout/diff.ts";
 import { describeDecrease, effectiveChange, findDecrease } from "../rollout/ramp.ts";
 import { describeGuard, resumeGuard } from "../rollout/guard.ts";
@@ -120,6 +121,7 @@ function overrideSecret(ctx: Context, fromStdin: boolean): Promise<string> {
   return signingSecret(ctx.env, ctx.stdin, fromStdin, {
     name: "OVERRIDE_SECRET",
     wranglerEnv: "splitter",
+    devVars: devVarsFiles(ctx.global.target, "splitter"),
     weakEffect: "the splitter ignores overrides signed with it",
     example: "edgekv rollout override green --secret-stdin < override-secret.txt",
   });
@@ -221,11 +223,11 @@ export const rolloutGroup: CommandGroup = {
         blue: { type: "string", description: "URL: blue origin (absolute http(s) URL)" },
         green: { type: "string", description: "URL: green origin" },
         live: { type: "string", description: "COLOR: colour that is live (default blue)" },
-        percent: { type: "string", description: "P: share sent to the other colour (default 0)" },
+        percent: { type: "number", description: "P: share sent to the other colour (default 0)" },
         sticky: { type: "string", description: "HOW: cookie (default), ip or header:NAME" },
         salt: { type: "string", description: "S: bucketing salt (default random)" },
         failover: { type: "boolean", description: "retry idempotent requests once on the other colour" },
-        timeout: { type: "string", description: "MS: origin timeout (default 10000)" },
+        timeout: { type: "number", description: "MS: origin timeout (default 10000)" },
         force: { type: "boolean", description: "replace an existing config (asks first; --yes without a terminal)" },
         "allow-decrease": ALLOW_DECREASE,
       },
@@ -288,7 +290,7 @@ export const rolloutGroup: CommandGroup = {
       summary: "send 0% to the other colour at once and clear the schedule; or --to VERSION restores a version (asks first)",
       usage: "rollout rollback [--to VERSION [--yes]]",
       details: "Plain `rollback` never asks: it is the emergency brake. `--to VERSION` replaces the whole config, so it asks first.",
-      options: { to: { type: "string", description: "VERSION: restore that version's config from the history" } },
+      options: { to: { type: "number", description: "VERSION: restore that version's config from the history" } },
       async run(ctx, { values }) {
         const to = numberArg(values, "to", { min: 1, integer: true });
         if (to === undefined) {
@@ -354,7 +356,7 @@ export const rolloutGroup: CommandGroup = {
       name: "history",
       summary: "the audit trail: who wrote which version when, and what changed",
       usage: "rollout history [--limit N]",
-      options: { limit: { type: "string", description: "N: newest N entries (default all kept, up to 50)" } },
+      options: { limit: { type: "number", description: "N: newest N entries (default all kept, up to 50)" } },
       async run(ctx, { values }) {
         const limit = numberArg(values, "limit", { min: 1, integer: true }) ?? Infinity;
         await withRollout(ctx, async (store) => {
