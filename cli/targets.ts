@@ -57,22 +57,27 @@ export function localStatePath(target: KvTarget): string {
  */
 export async function openKv(env: WorkerEnv, target: KvTarget, vars: Readonly<Record<string, string | undefined>> = process.env): Promise<OpenKv> {
   process.env.WRANGLER_SEND_METRICS ??= "false";
-  const { getPlatformProxy, unstable_readConfig } = await import("wrangler");
+  const { experimental_readRawConfig, getPlatformProxy, unstable_readConfig } = await import("wrangler");
   const { binding } = WORKER_ENVS[env];
   let config;
+  // Only the environment this command needs, and only if the config has it: a single-Worker project
+  // (no [env.*], the binding at the top level) is read as it is, without wrangler's "No environment found".
+  let environment: string | undefined = env;
   try {
-    config = unstable_readConfig({ config: target.configPath, env });
+    const { rawConfig } = experimental_readRawConfig({ config: target.configPath });
+    if (!rawConfig.env?.[env]) environment = undefined;
+    config = unstable_readConfig({ config: target.configPath, ...(environment ? { env: environment } : {}) });
   } catch (err) {
     throw new CliError(`cannot read ${target.configPath}: ${err instanceof Error ? err.message : String(err)}`);
   }
   const ns = config.kv_namespaces.find((n: { binding: string }) => n.binding === binding) as { binding: string; id?: string } | undefined;
-  if (!ns) throw new CliError(`${target.configPath} has no KV binding ${binding} in [env.${env}]`);
+  if (!ns) throw new CliError(`${target.configPath} has no KV binding ${binding} in ${environment ? `[env.${env}]` : `[env.${env}] or at the top level`}`);
 
   if (!target.remote) {
     const path = localStatePath(target);
     const proxy = await getPlatformProxy<Record<string, KvBinding>>({
       configPath: target.configPath,
-      environment: env,
+      ...(environment ? { environment } : {}),
       persist: { path },
       remoteBindings: false,
     });
@@ -81,7 +86,7 @@ export async function openKv(env: WorkerEnv, target: KvTarget, vars: Readonly<Re
 
   if (!ns.id || ns.id.endsWith("-local")) {
     throw new CliError(
-      `[env.${env}] ${binding} has no real namespace id (${ns.id ?? "none"}); create one with ` +
+      `${environment ? `[env.${env}] ` : ""}${binding} has no real namespace id (${ns.id ?? "none"}); create one with ` +
         `\`npx wrangler kv namespace create ${binding}\` and put its id in ${target.configPath} ` +
         `(offline: \`eval "$(npm run -s cf-api -- --print-env)"\` first; docs/remote.md)`,
     );
