@@ -226,7 +226,7 @@ export const rolloutGroup: CommandGroup = {
         percent: { type: "number", description: "P: share sent to the other colour (default 0)" },
         sticky: { type: "string", description: "HOW: cookie (default), ip or header:NAME" },
         salt: { type: "string", description: "S: bucketing salt (default random)" },
-        failover: { type: "boolean", description: "retry idempotent requests once on the other colour" },
+        failover: { type: "boolean", description: "retry a failed GET or HEAD (no body) once on the other colour" },
         timeout: { type: "number", description: "MS: origin timeout (default 10000)" },
         force: { type: "boolean", description: "replace an existing config (asks first; --yes without a terminal)" },
         "allow-decrease": ALLOW_DECREASE,
