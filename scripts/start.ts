@@ -6,6 +6,7 @@ import { existsSync } from "node:fs";
 import { mkdir, readFile, rm, writeFile } from "node:fs/promises";
 import { isAbsolute, join, relative, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
+import { parseEnv } from "node:util";
 import { generatePrivateJwk } from "../workers/auth/assertion.ts";
 import { hashToken } from "../workers/auth/token.ts";
 import { POINTER_FRESH_MS } from "../workers/site/store.ts";
@@ -145,6 +146,18 @@ export function devVarsOf(env: WorkerPart, dir = ROOT): string[] {
   return existsSync(shared) ? [shared] : [];
 }
 
+/**
+ * The gate's env files: its own `.dev.vars.auth` (or `.dev.vars`), then the generated identity key, which
+ * wins over an empty `IDENTITY_PRIVATE_JWK=` copied from .dev.vars.example. An identity the file sets itself
+ * (IDENTITY_PRIVATE_JWK or IDENTITY_SECRET, never both) is used instead of the generated one.
+ */
+export async function gateEnvFiles(persistTo: string, log: (s: string) => void, dir = ROOT): Promise<string[]> {
+  const own = devVarsOf("auth", dir);
+  const vars = own.length ? parseEnv(await readFile(own[0]!, "utf8")) : {};
+  if (vars.IDENTITY_PRIVATE_JWK?.trim() || vars.IDENTITY_SECRET?.trim()) return own;
+  return [...own, await identityEnvFile(persistTo, log)];
+}
+
 /** In the state folder, mode 0600: the gate's signing key as a wrangler env file (IDENTITY_PRIVATE_JWK). */
 const IDENTITY_ENV_FILE = "edgekv-auth-identity.env";
 
@@ -156,6 +169,7 @@ const IDENTITY_ENV_FILE = "edgekv-auth-identity.env";
 async function identityEnvFile(persistTo: string, log: (s: string) => void): Promise<string> {
   const file = join(persistTo, IDENTITY_ENV_FILE);
   if (!existsSync(file)) {
+    await mkdir(persistTo, { recursive: true });
     log("seeding: an Ed25519 identity key for the gate's assertions");
     // dotenv syntax: single quotes keep the JSON's double quotes literal.
     await writeFile(file, `IDENTITY_PRIVATE_JWK='${JSON.stringify(await generatePrivateJwk("EdDSA"))}'\n`, { mode: 0o600, flag: "wx" });
@@ -223,9 +237,8 @@ export async function startSuite(options: { persistTo?: string; env?: NodeJS.Pro
       port: ports.auth,
       ...inspector("auth"),
       vars: { ORIGIN_URL: `http://127.0.0.1:${ports.splitter}` },
-      // The generated identity key, then the gate's own .dev.vars.auth (or .dev.vars), which wins:
-      // with --env-file wrangler reads no .dev.vars by itself.
-      envFile: [await identityEnvFile(persistTo, log), ...devVarsOf("auth")],
+      // With --env-file wrangler reads no .dev.vars by itself: pass the gate's own file too.
+      envFile: await gateEnvFiles(persistTo, log),
       onOutput: requestLog("auth", log),
     });
     workers.push(auth);

@@ -7,7 +7,7 @@ import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { banner, devVarsOf, requestLog } from "../../../scripts/start.ts";
+import { banner, devVarsOf, gateEnvFiles, requestLog } from "../../../scripts/start.ts";
 import { generatePrivateJwk } from "../../../workers/auth/assertion.ts";
 import { POINTER_FRESH_MS } from "../../../workers/site/store.ts";
 import { startWranglerDev } from "../helpers/wrangler-dev.ts";
@@ -209,11 +209,12 @@ describe("npm start's gate reads .dev.vars.auth beside its generated identity ke
     const dir = await mkdtemp(join(tmpdir(), "edgekv-start-devvars-"));
     dirs.push(dir);
     const admin = "a".repeat(48);
-    const identity = join(dir, "identity.env");
-    await writeFile(identity, `IDENTITY_PRIVATE_JWK='${JSON.stringify(await generatePrivateJwk("EdDSA"))}'\n`);
-    await writeFile(join(dir, ".dev.vars.auth"), `ADMIN_SECRET=${admin}\n`);
-    expect(devVarsOf("auth", dir)).toEqual([join(dir, ".dev.vars.auth")]);
-    const gate = await startWranglerDev({ env: "auth", persistTo: join(dir, "state"), envFile: [identity, ...devVarsOf("auth", dir)] });
+    const state = join(dir, "state");
+    // As copied from .dev.vars.example: an empty IDENTITY_PRIVATE_JWK must not switch the generated key off.
+    await writeFile(join(dir, ".dev.vars.auth"), `IDENTITY_PRIVATE_JWK=\nIDENTITY_SECRET=\nADMIN_SECRET=${admin}\n`);
+    const files = await gateEnvFiles(state, () => {}, dir);
+    expect(files).toEqual([join(dir, ".dev.vars.auth"), join(state, "edgekv-auth-identity.env")]);
+    const gate = await startWranglerDev({ env: "auth", persistTo: state, envFile: files });
     try {
       const res = await fetch(`${gate.url}/__edgekv/tokens`, {
         method: "POST",
@@ -228,6 +229,15 @@ describe("npm start's gate reads .dev.vars.auth beside its generated identity ke
       await gate.stop();
     }
   }, 120_000);
+
+  it("an identity the gate's file sets itself replaces the generated key (never both: IDENTITY_SECRET and a JWK is a misconfiguration)", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "edgekv-start-devvars-"));
+    dirs.push(dir);
+    await writeFile(join(dir, ".dev.vars.auth"), `IDENTITY_SECRET=${"s".repeat(40)}\n`);
+    expect(await gateEnvFiles(join(dir, "state"), () => {}, dir)).toEqual([join(dir, ".dev.vars.auth")]);
+    await writeFile(join(dir, ".dev.vars.auth"), `IDENTITY_PRIVATE_JWK='${JSON.stringify(await generatePrivateJwk("EdDSA"))}'\n`);
+    expect(await gateEnvFiles(join(dir, "state"), () => {}, dir)).toEqual([join(dir, ".dev.vars.auth")]);
+  });
 
   it("takes .dev.vars.<env> before .dev.vars, as wrangler does; none when neither exists", async () => {
     const dir = await mkdtemp(join(tmpdir(), "edgekv-start-devvars-"));
