@@ -76,7 +76,11 @@ describe("site deploy, interrupted", () => {
       ["SIGTERM", 143],
       ["SIGHUP", 129],
     ] as const) {
-      const r = await interrupt(["site", "deploy", first, "--preview", ...state], signal, /site deploy: \d+ files/);
+      // New content each time: 300 blobs to upload, so the signal lands while the deploy runs.
+      const files: Record<string, string> = {};
+      for (let i = 0; i < 300; i++) files[`p-${i}.html`] = `${signal} ${i} ${"y".repeat(200)}`;
+      const site = await siteDir(dir, files);
+      const r = await interrupt(["site", "deploy", site, "--preview", ...state], signal, /site deploy: \d+ files/);
       expect(r.code, r.stderr).toBe(code);
       expect(r.stderr).toContain(`interrupted (${signal}); the live site is unchanged (a preview never writes the pointer)`);
     }
