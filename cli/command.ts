@@ -6,7 +6,8 @@ import type { KvTarget, WorkerEnv } from "./targets.ts";
 
 /** One flag of a command, plus help text. */
 export interface OptionSpec {
-  type: "string" | "boolean";
+  /** "number": takes a value, shown as [number] and read with `numberArg` (which names the flag in its errors). */
+  type: "string" | "number" | "boolean";
   short?: string;
   /** Repeatable: the values come as a list. */
   multiple?: boolean;
@@ -23,6 +24,11 @@ export interface GlobalOptions {
   verbose: boolean;
   yes: boolean;
   target: KvTarget;
+}
+
+/** A confirmation that --yes does not give: only `flag` (e.g. --allow-decrease) or a person at the terminal. */
+export interface ConfirmWith {
+  flag: string;
 }
 
 /** What a command gets: parsed flags, output, and the KV target. */
@@ -46,8 +52,9 @@ export interface Context {
   /**
    * Resolves when a destructive `action` may go ahead: --yes, or "y" typed on the terminal.
    * Without a terminal and without --yes it throws (exit 2), before anything changed.
+   * With `options.flag`, --yes does not count: only that flag (checked by the caller) or a terminal.
    */
-  confirm(action: string): Promise<void>;
+  confirm(action: string, options?: ConfirmWith): Promise<void>;
   /** "local (DIR)" or "remote": where `withKv` would act, without opening anything. */
   describeTarget(): string;
   /** Opens an environment's KV namespace for the duration of `fn`. */
@@ -58,6 +65,11 @@ export interface Context {
   readonly env: Readonly<Record<string, string | undefined>>;
   /** Standard input, for secrets that must not be on the command line (cli/secret-input.ts). */
   readonly stdin: StdinSource;
+  /**
+   * What to tell the user (stderr) if the process is interrupted (Ctrl-C, SIGTERM, SIGHUP) from now on,
+   * read at that moment; undefined says only "interrupted".
+   */
+  onInterrupt(explain: (() => string | undefined) | undefined): void;
 }
 
 export interface Command {

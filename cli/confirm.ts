@@ -13,6 +13,8 @@ export type Ask = (question: string) => Promise<string>;
 export interface ConfirmOptions {
   /** --yes: go ahead without asking. */
   yes: boolean;
+  /** The flag that goes ahead without a terminal (default --yes). */
+  flag?: string;
   /** A person can answer: stdin and stderr are terminals. */
   interactive: boolean;
   ask: Ask;
@@ -25,7 +27,7 @@ export interface ConfirmOptions {
 export async function confirmAction(action: string, options: ConfirmOptions): Promise<void> {
   if (options.yes) return;
   if (!options.interactive) {
-    throw new ConfirmationError(`not confirmed: ${action}; there is no terminal to ask on, so add --yes to go ahead`);
+    throw new ConfirmationError(`not confirmed: ${action}; there is no terminal to ask on, so add ${options.flag ?? "--yes"} to go ahead`);
   }
   // The action names keys and versions: shown through the output filter like every other line.
   const answer = (await options.ask(`${safeText(action)}? [y/N] `)).trim().toLowerCase();

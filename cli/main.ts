@@ -12,6 +12,7 @@ import { CliError, UsageError } from "./errors.ts";
 import { guardedWriter, markedStyle, OutputClosed, plain, registerSecret, safeText, styleFor, type Style } from "./output.ts";
 import { parseArgv, printCompletions } from "./parser.ts";
 import { argHoldsToken, processStdin, TOKEN_ON_ARGV_MESSAGE, type StdinSource } from "./secret-input.ts";
+import { redirectStrayStdout } from "./stdout.ts";
 import { localStatePath, openKv, type KvTarget } from "./targets.ts";
 
 export { GLOBAL_OPTIONS } from "./parser.ts";
@@ -46,6 +47,35 @@ export interface MainIo {
   env?: Record<string, string | undefined>;
   /** Standard input (default: the process's), read only by commands that take a piped secret. */
   stdin?: StdinSource;
+  /** Handle SIGINT, SIGTERM and SIGHUP: say what state things are in, exit 128+n (default: when stdout and stderr are the process's). */
+  signals?: boolean;
+}
+
+const SIGNALS = { SIGINT: 2, SIGTERM: 15, SIGHUP: 1 } as const;
+
+/**
+ * While a command runs, a signal ends it with one line on stderr saying what it means for the
+ * data (the command's `onInterrupt`), then exit 128+n as a shell expects (130 for Ctrl-C).
+ * Returns the function that removes the handlers.
+ */
+function handleSignals(s: Sinks, explain: () => (() => string | undefined) | undefined): () => void {
+  const handlers = Object.entries(SIGNALS).map(([name, n]) => {
+    const handler = () => {
+      let why: string | undefined;
+      try {
+        why = explain()?.();
+      } catch {
+        why = undefined;
+      }
+      s.err(`${s.errStyle("yellow", "edgekv:")} interrupted (${name})${why ? `; ${why}` : ""}`);
+      process.exit(128 + n);
+    };
+    process.on(name, handler);
+    return [name, handler] as const;
+  });
+  return () => {
+    for (const [name, handler] of handlers) process.off(name, handler);
+  };
 }
 
 /**
@@ -107,7 +137,7 @@ function targetOf(values: ArgValues, cwd: string, env: Record<string, string | u
 }
 
 /** What a command runs with: global options, output, KV access, clock, environment and stdin. */
-function buildContext(values: ArgValues, io: MainIo, env: Record<string, string | undefined>, s: Sinks): Context {
+function buildContext(values: ArgValues, io: MainIo, env: Record<string, string | undefined>, s: Sinks, onInterrupt: Context["onInterrupt"]): Context {
   if (values.local === true && values.remote === true) throw new UsageError("--local and --remote exclude each other");
   const cwd = io.cwd ?? process.cwd();
   const { found, ...target } = targetOf(values, cwd, env);
@@ -124,9 +154,10 @@ function buildContext(values: ArgValues, io: MainIo, env: Record<string, string 
     errRaw: s.errRaw,
     style: s.outStyle,
     emit: (result, human) => s.out(global.json ? JSON.stringify(result, null, 2) : human()),
-    confirm: (action) =>
+    confirm: (action, options) =>
       confirmAction(`${action} (${where()})`, {
-        yes: global.yes,
+        yes: options ? false : global.yes,
+        ...(options ? { flag: options.flag } : {}),
         // Only the process's own terminal: a caller that injects stdin or stderr (tooling, tests) is never asked.
         interactive: io.interactive ?? (!io.stdin && !io.stderr && stdin.isTTY && Boolean(process.stderr.isTTY)),
         ask: io.ask ?? terminalAsk,
@@ -150,6 +181,7 @@ function buildContext(values: ArgValues, io: MainIo, env: Record<string, string 
     now: io.now ?? Date.now,
     env,
     stdin,
+    onInterrupt,
   };
 }
 
@@ -210,6 +242,8 @@ const flagGiven = (argv: readonly string[], flag: string) => {
  */
 export async function main(argv: string[], io: MainIo = {}): Promise<number> {
   const s = sinks(io);
+  // After sinks(): the command's own writer keeps the real stdout; anything else printed there goes to stderr.
+  const restoreStdout = io.stdout ? () => {} : redirectStrayStdout();
   const env = io.env ?? process.env;
   let json = flagGiven(argv, "--json");
   let verbose = flagGiven(argv, "--verbose");
@@ -223,6 +257,8 @@ export async function main(argv: string[], io: MainIo = {}): Promise<number> {
       throw new UsageError(TOKEN_ON_ARGV_MESSAGE);
     }
     if (argv[0] === "--get-yargs-completions") {
+      // yargs prints the completions itself: they are this command's output.
+      restoreStdout();
       await printCompletions(argv, GROUPS, version());
       return 0;
     }
@@ -236,9 +272,20 @@ export async function main(argv: string[], io: MainIo = {}): Promise<number> {
     const bounds = parsed.cmd.positionals ?? { min: 0, max: 0 };
     const count = parsed.positionals.length;
     if (count < bounds.min || count > bounds.max) throw new UsageError(`usage: edgekv ${parsed.cmd.usage}`);
-    await parsed.cmd.run(buildContext(parsed.values, io, env, s), { positionals: parsed.positionals, values: parsed.values });
+    let explain: (() => string | undefined) | undefined;
+    const stopSignals = (io.signals ?? (!io.stdout && !io.stderr)) ? handleSignals(s, () => explain) : () => {};
+    try {
+      const ctx = buildContext(parsed.values, io, env, s, (fn) => {
+        explain = fn;
+      });
+      await parsed.cmd.run(ctx, { positionals: parsed.positionals, values: parsed.values });
+    } finally {
+      stopSignals();
+    }
     return 0;
   } catch (err) {
     return reportError(err, s, { json, verbose });
+  } finally {
+    restoreStdout();
   }
 }

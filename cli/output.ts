@@ -116,6 +116,14 @@ export function oneLine(text: string): string {
 }
 
 /**
+ * A count and its noun, the one number style of the CLI: grouped digits, the plural when not 1.
+ * @example formatCount(2010, "KV write") // "2,010 KV writes"; formatCount(1, "new blob") // "1 new blob"
+ */
+export function formatCount(n: number, one: string, many = `${one}s`): string {
+  return `${n.toLocaleString("en-US")} ${n === 1 ? one : many}`;
+}
+
+/**
  * Rows aligned in columns under a header; the last column is not padded.
  * @example table(["ID", "USER"], [["3f9a", "alice"]]) // "ID    USER\n3f9a  alice"
  */
@@ -176,6 +184,8 @@ export function guardedWriter(stream: NodeJS.WriteStream): Guarded {
   const known = guarded.get(stream);
   if (known) return known;
   let closed = false;
+  // Taken now: while a command runs, stray writes to process.stdout are sent to stderr (cli/stdout.ts).
+  const write = stream.write.bind(stream);
   stream.on("error", (err: NodeJS.ErrnoException) => {
     if (err.code === "EPIPE" || err.code === "ERR_STREAM_DESTROYED") closed = true;
     else throw err;
@@ -183,7 +193,7 @@ export function guardedWriter(stream: NodeJS.WriteStream): Guarded {
   const writer: Guarded = {
     write(chunk) {
       if (closed) throw new OutputClosed();
-      stream.write(chunk);
+      write(chunk);
     },
     get closed() {
       return closed;

@@ -56,15 +56,63 @@ function checkOptionShapes(argv: readonly string[]): void {
 function addOptions(y: Argv, options: Record<string, OptionSpec>, global: boolean): Argv {
   for (const [name, o] of Object.entries(options)) {
     y.option(name, {
+      // yargs shows "[number]"; the value used is still the one typed (`typedValue`), read by `numberArg`.
       type: o.type,
       describe: o.description,
       global,
       hidden: o.hidden === true,
       ...(o.short ? { alias: o.short } : {}),
-      ...(o.type === "string" ? { requiresArg: true } : {}),
+      ...(o.type === "boolean" ? {} : { requiresArg: true }),
     });
   }
   return y;
+}
+
+/** The argument name an option's description starts with ("N: ..." -> "N"), else VALUE. */
+const argName = (o: OptionSpec) => /^([A-Z][A-Z_|]*):/.exec(o.description)?.[1] ?? "VALUE";
+
+/**
+ * The command's synopsis with every option it has: those its `usage` does not name are added
+ * as `[--name ARG]`, so the usage line never hides one.
+ */
+export function fullUsage(cmd: Command): string {
+  const missing = Object.entries(cmd.options ?? {}).filter(([name, o]) => !o.hidden && !new RegExp(`--${name}(?![\\w-])`).test(cmd.usage));
+  const extra = missing.map(([name, o]) => (o.type === "boolean" ? `[--${name}]` : `[--${name} ${argName(o)}]`));
+  // An example in parentheses stays last.
+  const m = /^(.*?)(\s+\(e\.g\..*\))?$/.exec(cmd.usage)!;
+  return [m[1], ...extra].join(" ") + (m[2] ?? "");
+}
+
+/**
+ * Help paragraphs as flowing text: a line break inside a sentence becomes a space (yargs wraps to
+ * the terminal), while a blank line, an indented example or a list item keeps its own line.
+ */
+export function reflow(text: string): string {
+  return text.replace(/\n(?![\n ]|- )/g, (_m, offset: number) => (text[offset - 1] === "\n" ? "\n" : " "));
+}
+
+/** Edit distance counting a swap of two neighbours as one edit (optimal string alignment), for "did you mean". */
+function distance(a: string, b: string): number {
+  const d: number[][] = Array.from({ length: a.length + 1 }, (_, i) => Array.from({ length: b.length + 1 }, (_, j) => (i === 0 ? j : j === 0 ? i : 0)));
+  for (let i = 1; i <= a.length; i++) {
+    for (let j = 1; j <= b.length; j++) {
+      const row = d[i]!;
+      row[j] = Math.min(d[i - 1]![j]! + 1, row[j - 1]! + 1, d[i - 1]![j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) row[j] = Math.min(row[j]!, d[i - 2]![j - 2]! + 1);
+    }
+  }
+  return d[a.length]![b.length]!;
+}
+
+/** The known option closest to a mistyped one (a prefix, or at most 2 edits away), if any. */
+function closestOption(typed: string, known: readonly string[]): string | undefined {
+  let best: { name: string; d: number } | undefined;
+  for (const name of known) {
+    if (name.length < 2) continue;
+    const d = name.startsWith(typed) || typed.startsWith(name) ? 1 : distance(typed, name);
+    if (d <= Math.min(2, Math.floor(name.length / 3)) && (!best || d < best.d)) best = { name, d };
+  }
+  return best?.name;
 }
 
 interface Matched {
@@ -74,7 +122,7 @@ interface Matched {
 }
 
 function commandUsage(cmd: Command): string {
-  return `Usage: $0 ${cmd.usage}\n\n${cmd.summary}${cmd.details ? `\n\n${cmd.details}` : ""}`;
+  return `Usage: $0 ${fullUsage(cmd)}\n\n${cmd.summary}${cmd.details ? `\n\n${reflow(cmd.details)}` : ""}`;
 }
 
 /** The yargs program for `groups`; `matched` records which command the arguments named. */
@@ -101,7 +149,7 @@ function program(groups: readonly CommandGroup[], version: string, matched: Matc
       group.name,
       group.summary,
       (g) => {
-        g.usage(`Usage: $0 ${group.name} <command> [options]\n\n${group.summary}${group.details ? `\n\n${group.details}` : ""}`);
+        g.usage(`Usage: $0 ${group.name} <command> [options]\n\n${group.summary}${group.details ? `\n\n${reflow(group.details)}` : ""}`);
         for (const cmd of group.commands) {
           g.command(
             cmd.name,
@@ -126,7 +174,7 @@ function program(groups: readonly CommandGroup[], version: string, matched: Matc
 function words(argv: readonly string[], groups: readonly CommandGroup[]): string[] {
   const takesValue = new Set<string>();
   for (const spec of [GLOBAL_OPTIONS, ...groups.flatMap((g) => g.commands.map((c) => c.options ?? {}))]) {
-    for (const [name, o] of Object.entries(spec)) if (o.type === "string") takesValue.add(`--${name}`);
+    for (const [name, o] of Object.entries(spec)) if (o.type !== "boolean") takesValue.add(`--${name}`);
   }
   const out: string[] = [];
   for (let i = 0; i < argv.length; i++) {
@@ -158,14 +206,28 @@ function fromYargs(err: unknown, argv: readonly string[], groups: readonly Comma
   throw err;
 }
 
-/** Flag values of one command: booleans as booleans, a repeatable flag as a list, else the last value given. */
-function valuesOf(argv: Record<string, unknown>, specs: Record<string, OptionSpec>): ArgValues {
+/** The last value typed for `--name` (`--name V` or `--name=V`), before any `--`. */
+function typedValue(tokens: readonly string[], name: string): string | undefined {
+  let value: string | undefined;
+  for (let i = 0; i < tokens.length && tokens[i] !== "--"; i++) {
+    if (tokens[i] === `--${name}`) value = tokens[++i];
+    else if (tokens[i]!.startsWith(`--${name}=`)) value = tokens[i]!.slice(name.length + 3);
+  }
+  return value;
+}
+
+/**
+ * Flag values of one command: booleans as booleans, a repeatable flag as a list, else the last value
+ * given; a number as typed (yargs would make "20%" NaN), so `numberArg` checks it and says what was wrong.
+ */
+function valuesOf(argv: Record<string, unknown>, specs: Record<string, OptionSpec>, tokens: readonly string[]): ArgValues {
   const values: ArgValues = {};
   for (const [name, spec] of Object.entries(specs)) {
     const raw = argv[name];
     if (raw === undefined) continue;
     const list = (Array.isArray(raw) ? raw : [raw]) as unknown[];
     if (spec.type === "boolean") values[name] = list.at(-1) === true;
+    else if (spec.type === "number") values[name] = typedValue(tokens, name) ?? String(list.at(-1));
     else values[name] = spec.multiple ? list.map(String) : String(list.at(-1));
   }
   return values;
@@ -180,7 +242,14 @@ function checkKnown(argv: Record<string, unknown>, specs: Record<string, OptionS
   }
   const unknown = Object.keys(argv).find((k) => !known.has(k));
   if (unknown !== undefined) {
-    throw new UsageError(`unknown option ${unknown.length === 1 ? "-" : "--"}${unknown} for \`edgekv ${group.name} ${cmd.name}\``);
+    const near = closestOption(
+      unknown,
+      Object.entries(specs)
+        .filter(([, o]) => !o.hidden)
+        .map(([name]) => name),
+    );
+    const hint = near ? ` (did you mean --${near}?)` : "";
+    throw new UsageError(`unknown option ${unknown.length === 1 ? "-" : "--"}${unknown} for \`edgekv ${group.name} ${cmd.name}\`${hint}`);
   }
 }
 
@@ -211,7 +280,7 @@ export async function parseArgv(argv: readonly string[], groups: readonly Comman
   const specs = { ...GLOBAL_OPTIONS, ...cmd.options };
   checkKnown(parsed, specs, cmd, group!);
   const positionals = ((parsed._ as unknown[] | undefined) ?? []).slice(2).map(String);
-  return { kind: "run", group: group!, cmd, values: valuesOf(parsed, specs), positionals };
+  return { kind: "run", group: group!, cmd, values: valuesOf(parsed, specs, argv), positionals };
 }
 
 /**

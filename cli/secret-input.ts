@@ -5,6 +5,8 @@
  */
 import { isWellFormedToken, TOKEN_LENGTH, TOKEN_PREFIX } from "../workers/auth/token.ts";
 import { generateHint, MIN_SECRET_BYTES } from "../shared/http/secrets.ts";
+import { existsSync, readFileSync } from "node:fs";
+import { parseEnv } from "node:util";
 import { CliError, UsageError } from "./errors.ts";
 import { registerSecret } from "./output.ts";
 
@@ -94,20 +96,48 @@ export interface SigningSecretSpec {
   weakEffect: string;
   /** A command line that pipes it in, for the prompt and errors. */
   example: string;
+  /**
+   * Where `wrangler dev` reads the Worker's local secrets (`.dev.vars.<env>`, else `.dev.vars`, beside
+   * the config): used last, for local state only (a deployed Worker's secret is not in that file).
+   */
+  devVars?: string[];
+}
+
+/** The first of `files` that exists, and `name` in it (dotenv syntax, as wrangler reads it). */
+function fromDevVars(files: readonly string[], name: string): { file: string; value: string | undefined } | undefined {
+  for (const file of files) {
+    if (!existsSync(file)) continue;
+    return { file, value: parseEnv(readFileSync(file, "utf8"))[name] };
+  }
+  return undefined;
 }
 
 /**
  * A Worker secret the CLI signs with (OVERRIDE_SECRET, PREVIEW_SECRET): from stdin
- * (with `--secret-stdin`, or piped while the variable is unset) or the environment,
- * never argv. One shorter than MIN_SECRET_BYTES is refused, as the Worker refuses it.
+ * (with `--secret-stdin`, or piped while the variable is unset), the environment, or
+ * (local state) the Worker's `.dev.vars.<env>` as `wrangler dev` reads it; never argv. One shorter than MIN_SECRET_BYTES is refused, as the Worker refuses it.
  * @example const s = await signingSecret(ctx.env, ctx.stdin, fromStdin, { name: "PREVIEW_SECRET", wranglerEnv: "site", ... });
  */
 export async function signingSecret(env: Record<string, string | undefined>, stdin: StdinSource, fromStdin: boolean, spec: SigningSecretSpec): Promise<string> {
   const fromEnv = env[spec.name];
   let secret: string;
-  if (fromStdin || (!fromEnv && !stdin.isTTY)) secret = await readStdinSecret(stdin, spec.name, spec.example);
+  if (fromStdin) secret = await readStdinSecret(stdin, spec.name, spec.example);
   else if (fromEnv) secret = fromEnv;
-  else throw new UsageError(`set ${spec.name} in the environment or pipe it in with --secret-stdin`);
+  else {
+    // A pipe first (it is explicit), then the Worker's local secrets file, as `wrangler dev` reads it.
+    const piped = stdin.isTTY ? "" : (await stdin.read(MAX_STDIN_SECRET_BYTES)).replace(/\s+$/, "");
+    const dev = piped ? undefined : fromDevVars(spec.devVars ?? [], spec.name);
+    if (piped) secret = piped;
+    else if (dev?.value) secret = dev.value;
+    else {
+      const looked = spec.devVars?.length ? `; looked in the environment and in ${dev?.file ?? spec.devVars.join(" and ")}` : "";
+      throw new UsageError(
+        stdin.isTTY
+          ? `set ${spec.name} in the environment or pipe it in with --secret-stdin${looked}`
+          : `no ${spec.name} on stdin (it was empty)${looked}; set it in the environment or pipe it in`,
+      );
+    }
+  }
   if (new TextEncoder().encode(secret).length < MIN_SECRET_BYTES) {
     throw new CliError(
       `${spec.name} is shorter than ${MIN_SECRET_BYTES} bytes, so ${spec.weakEffect}; generate one with: ${generateHint(spec.name, spec.wranglerEnv)}`,

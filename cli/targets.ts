@@ -31,6 +31,16 @@ export interface OpenKv {
   dispose(): Promise<void>;
 }
 
+/**
+ * Where `wrangler dev` reads a Worker's local secrets: `.dev.vars.<env>`, else `.dev.vars`, beside the
+ * config. None for --remote: the deployed Worker's secrets are not in those files.
+ */
+export function devVarsFiles(target: KvTarget, env: WorkerEnv): string[] {
+  if (target.remote) return [];
+  const dir = dirname(resolve(target.configPath));
+  return [join(dir, `.dev.vars.${env}`), join(dir, ".dev.vars")];
+}
+
 /** The persistence root that `wrangler dev --persist-to <dir>` uses for `dir` (it appends `v3`). */
 export function localStatePath(target: KvTarget): string {
   const root = target.persistTo ? resolve(target.persistTo) : join(dirname(resolve(target.configPath)), ".wrangler", "state");
@@ -47,22 +57,27 @@ export function localStatePath(target: KvTarget): string {
  */
 export async function openKv(env: WorkerEnv, target: KvTarget, vars: Readonly<Record<string, string | undefined>> = process.env): Promise<OpenKv> {
   process.env.WRANGLER_SEND_METRICS ??= "false";
-  const { getPlatformProxy, unstable_readConfig } = await import("wrangler");
+  const { experimental_readRawConfig, getPlatformProxy, unstable_readConfig } = await import("wrangler");
   const { binding } = WORKER_ENVS[env];
   let config;
+  // Only the environment this command needs, and only if the config has it: a single-Worker project
+  // (no [env.*], the binding at the top level) is read as it is, without wrangler's "No environment found".
+  let environment: string | undefined = env;
   try {
-    config = unstable_readConfig({ config: target.configPath, env });
+    const { rawConfig } = experimental_readRawConfig({ config: target.configPath });
+    if (!rawConfig.env?.[env]) environment = undefined;
+    config = unstable_readConfig({ config: target.configPath, ...(environment ? { env: environment } : {}) });
   } catch (err) {
     throw new CliError(`cannot read ${target.configPath}: ${err instanceof Error ? err.message : String(err)}`);
   }
   const ns = config.kv_namespaces.find((n: { binding: string }) => n.binding === binding) as { binding: string; id?: string } | undefined;
-  if (!ns) throw new CliError(`${target.configPath} has no KV binding ${binding} in [env.${env}]`);
+  if (!ns) throw new CliError(`${target.configPath} has no KV binding ${binding} in ${environment ? `[env.${env}]` : `[env.${env}] or at the top level`}`);
 
   if (!target.remote) {
     const path = localStatePath(target);
     const proxy = await getPlatformProxy<Record<string, KvBinding>>({
       configPath: target.configPath,
-      environment: env,
+      ...(environment ? { environment } : {}),
       persist: { path },
       remoteBindings: false,
     });
@@ -71,8 +86,9 @@ export async function openKv(env: WorkerEnv, target: KvTarget, vars: Readonly<Re
 
   if (!ns.id || ns.id.endsWith("-local")) {
     throw new CliError(
-      `[env.${env}] ${binding} has no real namespace id (${ns.id ?? "none"}); create one with ` +
-        `\`npx wrangler kv namespace create ${binding}\` and put its id in ${target.configPath}`,
+      `${environment ? `[env.${env}] ` : ""}${binding} has no real namespace id (${ns.id ?? "none"}); create one with ` +
+        `\`npx wrangler kv namespace create ${binding}\` and put its id in ${target.configPath} ` +
+        `(offline: \`eval "$(npm run -s cf-api -- --print-env)"\` first; docs/remote.md)`,
     );
   }
   const kv = await openRemoteKv({ namespaceId: ns.id, configAccountId: config.account_id, cwd: dirname(resolve(target.configPath)), vars });

@@ -18,16 +18,19 @@
  * for malformed input below are the stand-in's own (the reference does not list them).
  * For tests: faults (429/5xx with Retry-After) injected by route, requests counted by route.
  *
- * Standalone: `node scripts/cf-api.ts [--port 8787]`, then point the CLI or wrangler at it:
- *   CLOUDFLARE_API_BASE_URL=http://127.0.0.1:8787/client/v4 CLOUDFLARE_ACCOUNT_ID=<printed> CLOUDFLARE_API_TOKEN=<printed>
+ * Standalone (`npm run cf-api`, on the bundled Node; see `standalone` below):
+ *   eval "$(npm run -s cf-api -- --print-env)"   # starts it in the background, exports
+ *   CLOUDFLARE_API_BASE_URL, CLOUDFLARE_API_TOKEN, CLOUDFLARE_ACCOUNT_ID and EDGEKV_CF_API_PID
+ * Also namespace create and list (`wrangler kv namespace create` works against it).
  */
+import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { pathToFileURL } from "node:url";
+import { fileURLToPath, pathToFileURL } from "node:url";
 
 export const BASE_PATH = "/client/v4";
 export const DEFAULT_ACCOUNT_ID = "0123456789abcdef0123456789abcdef";
@@ -207,6 +210,8 @@ export async function startCfApi(options: StandInOptions = {}): Promise<CfApiSta
   const pageSize = Math.min(LIST_MAX_LIMIT, options.pageSize ?? LIST_MAX_LIMIT);
   const now = options.now ?? Date.now;
   const stores = new Map<string, Map<string, Entry>>();
+  /** Namespaces made with `POST .../storage/kv/namespaces` (what `wrangler kv namespace create` sends), by account. */
+  const titles = new Map<string, { id: string; title: string }[]>();
   const counts = new Map<string, number>();
   const log: RequestRecord[] = [];
   const faults: (Fault & { seen: number; failed: number })[] = [];
@@ -270,6 +275,7 @@ export async function startCfApi(options: StandInOptions = {}): Promise<CfApiSta
     // ["", "accounts", A, "storage", "kv", "namespaces", N, what, ...rest]
     let route = "unknown";
     if (rawPath === "/accounts") route = "accounts";
+    else if (parts[1] === "accounts" && parts[3] === "storage" && parts[4] === "kv" && parts[5] === "namespaces" && parts.length === 6) route = "namespaces";
     else if (parts[1] === "accounts" && parts[3] === "storage" && parts[4] === "kv" && parts[5] === "namespaces" && parts[6]) {
       const what = parts[7];
       if ((what === "values" || what === "metadata") && parts.length > 8) route = what;
@@ -314,6 +320,35 @@ export async function startCfApi(options: StandInOptions = {}): Promise<CfApiSta
     const accountId = decodeURIComponent(parts[2] ?? "");
     const namespaceId = decodeURIComponent(parts[6] ?? "");
     if (!accounts.some((a) => a.id === accountId)) throw new HttpError(403, 10000, "Authentication error");
+
+    // https://developers.cloudflare.com/api/resources/kv/subresources/namespaces/methods/create/ and .../methods/list/
+    if (route === "namespaces") {
+      const made = titles.get(accountId) ?? [];
+      if (method === "POST") {
+        authorize(req, accountId, "kv:write");
+        const body = parseJson(await readBody(req, 64 * 1024)) as { title?: unknown } | null;
+        const title = typeof body?.title === "string" ? body.title.trim() : "";
+        if (!title || title.length > 512) throw new HttpError(400, 10019, "a namespace needs a title of 1..512 characters");
+        if (made.some((n) => n.title === title)) throw new HttpError(400, 10014, "a namespace with this account ID and title already exists");
+        const ns = { id: randomBytes(16).toString("hex"), title };
+        titles.set(accountId, [...made, ns]);
+        namespace(ns.id, accountId);
+        return { route: name, status: send(200, envelope({ ...ns, supports_url_encoding: true })) };
+      }
+      if (method === "GET") {
+        authorize(req, accountId, "kv:read");
+        const perPage = Math.max(5, Math.min(100, Number(url.searchParams.get("per_page") ?? 20) || 20));
+        const page = Math.max(1, Number(url.searchParams.get("page") ?? 1) || 1);
+        const slice = made.slice((page - 1) * perPage, page * perPage).map((n) => ({ ...n, supports_url_encoding: true }));
+        return {
+          route: name,
+          status: send(
+            200,
+            envelope(slice, { page, per_page: perPage, count: slice.length, total_count: made.length, total_pages: Math.ceil(made.length / perPage) }),
+          ),
+        };
+      }
+    }
     const store = namespace(namespaceId, accountId);
 
     if (route === "values" || route === "metadata") {
@@ -478,17 +513,70 @@ export async function startCfApi(options: StandInOptions = {}): Promise<CfApiSta
   };
 }
 
-if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  const i = process.argv.indexOf("--port");
-  const port = i > 0 ? Number(process.argv[i + 1]) : 8787;
-  // A fresh token per run unless one is given in the environment (never on the command line).
-  const token = process.env.CLOUDFLARE_API_TOKEN || `standin-${randomBytes(16).toString("hex")}`;
-  const api = await startCfApi({ port, tokens: { [token]: { accounts: "*", permissions: ["kv:read", "kv:write"] } } });
-  console.log(`Cloudflare API stand-in on ${api.url} (in memory; Ctrl-C stops it)`);
-  console.log(`  export CLOUDFLARE_API_BASE_URL=${api.url}`);
-  console.log(`  export CLOUDFLARE_ACCOUNT_ID=${api.accountId}`);
-  if (!process.env.CLOUDFLARE_API_TOKEN) console.log(`  export CLOUDFLARE_API_TOKEN=${token}   # a throwaway token for this stand-in only`);
+/** The variables that point wrangler and `edgekv --remote` at a running stand-in, as one `export` line. */
+export function exportLine(api: Pick<CfApiStandIn, "url" | "token" | "accountId">, extra: Record<string, string> = {}): string {
+  const vars = { CLOUDFLARE_API_BASE_URL: api.url, CLOUDFLARE_API_TOKEN: api.token, CLOUDFLARE_ACCOUNT_ID: api.accountId, ...extra };
+  return `export ${Object.entries(vars)
+    .map(([k, v]) => `${k}=${v}`)
+    .join(" ")}`;
 }
+
+/**
+ * `npm run cf-api [-- --port N]`: serves in the foreground until SIGINT, SIGTERM or SIGHUP; the
+ * export line on stdout, the rest on stderr. `--print-env`: starts it in the background, prints
+ * the export line (with EDGEKV_CF_API_PID, to stop it) and returns, so
+ * `eval "$(npm run -s cf-api -- --print-env)"` works. The token is fresh per run unless
+ * CLOUDFLARE_API_TOKEN is set (never on the command line).
+ */
+async function standalone(args: string[]): Promise<void> {
+  const at = args.indexOf("--port");
+  const port = at >= 0 ? Number(args[at + 1]) : 0;
+  if (!Number.isInteger(port) || port < 0 || port > 65535) {
+    console.error("cf-api: --port takes a port number (0..65535; default: a free one)");
+    process.exit(2);
+  }
+  const token = process.env.CLOUDFLARE_API_TOKEN || `standin-${randomBytes(16).toString("hex")}`;
+  if (args.includes("--print-env")) {
+    // The server is a detached child: $(...) returns once this process exits and stdout closes.
+    const child = spawn(process.execPath, [fileURLToPath(import.meta.url), "--port", String(port)], {
+      detached: true,
+      stdio: ["ignore", "pipe", "ignore"],
+      env: { ...process.env, CLOUDFLARE_API_TOKEN: token },
+    });
+    const line = await new Promise<string>((resolve, reject) => {
+      let out = "";
+      const timer = setTimeout(() => reject(new Error("the stand-in did not start within 15 s")), 15_000);
+      child.stdout!.on("data", (d: Buffer) => {
+        out += d.toString();
+        if (out.includes("\n")) {
+          clearTimeout(timer);
+          resolve(out.split("\n")[0]!);
+        }
+      });
+      child.on("exit", (code) => reject(new Error(`the stand-in exited (${code}) before it was ready`)));
+    });
+    child.stdout!.destroy();
+    child.unref();
+    console.log(`${line} EDGEKV_CF_API_PID=${child.pid}`);
+    console.error(`cf-api: Cloudflare API stand-in running in the background (pid ${child.pid}); stop it with: kill $EDGEKV_CF_API_PID`);
+    process.exit(0);
+  }
+  const api = await startCfApi({ port, tokens: { [token]: { accounts: "*", permissions: ["kv:read", "kv:write"] } } });
+  for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"] as const) {
+    process.once(signal, () => {
+      void api.close().then(() => process.exit(0));
+    });
+  }
+  // stdout: only the line to eval; a reader that leaves (the --print-env parent) must not stop the server.
+  process.stdout.on("error", () => {});
+  process.stdout.write(`${exportLine(api)}\n`);
+  console.error(`cf-api: Cloudflare API stand-in on ${api.url} (in memory; Ctrl-C stops it). In another shell:`);
+  console.error(`  ${exportLine(api)}`);
+  console.error("  npx edgekv kv list --env site --remote --config <a wrangler.toml with real-looking namespace ids>");
+  console.error("  (npx wrangler kv namespace create SITE_KV, with these variables, makes one and prints its id)");
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) await standalone(process.argv.slice(2));
 
 // ------------------------------------------------------------ a project wired to it
 

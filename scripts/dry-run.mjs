@@ -18,7 +18,7 @@ const root = fileURLToPath(new URL("..", import.meta.url));
  * size. A change that grows a bundle past it fails `npm test`; raising one is a
  * deliberate edit here, with the reason in the commit. Lower it after every cut.
  */
-export const BUDGETS = { site: 10.25, splitter: 16.75, auth: 16.0 };
+export const BUDGETS = { site: 10.3, splitter: 17.0, auth: 16.25 };
 /**
  * Issue 11's targets, reported on every run. They predate the security work
  * (docs/security.md: path policy, origin targets, failed-attempt limiter,

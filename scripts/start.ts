@@ -3,11 +3,13 @@
 // splitter, and two demo origins (blue, green). Seeds local KV on first start
 // and leaves later changes alone. Ctrl-C stops everything it started.
 import { existsSync } from "node:fs";
-import { mkdir, readFile, writeFile } from "node:fs/promises";
+import { mkdir, readFile, rm, writeFile } from "node:fs/promises";
 import { isAbsolute, join, relative, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
+import { parseEnv } from "node:util";
 import { generatePrivateJwk } from "../workers/auth/assertion.ts";
 import { hashToken } from "../workers/auth/token.ts";
+import { POINTER_FRESH_MS } from "../workers/site/store.ts";
 import { edgekvInProcess } from "./edgekv-in-process.ts";
 import { startDemoOrigin, type DemoOrigin } from "./origin.ts";
 import { READY_PATH, ROOT, portIsFree, startWranglerDev, type DevServer } from "./wrangler-dev.ts";
@@ -21,6 +23,14 @@ export const PORTS = {
   green: { env: "EDGEKV_GREEN_PORT", port: 8791 },
 } as const;
 type Part = keyof typeof PORTS;
+type WorkerPart = "site" | "splitter" | "auth";
+
+/** Inspector ports: free ones unless pinned (a debugger attached to a fixed port). */
+export const INSPECTOR_PORTS = {
+  site: "EDGEKV_SITE_INSPECTOR_PORT",
+  splitter: "EDGEKV_SPLITTER_INSPECTOR_PORT",
+  auth: "EDGEKV_AUTH_INSPECTOR_PORT",
+} as const;
 
 const DEMO_USER = "demo";
 const DEMO_TOKEN_TTL_SECONDS = 7 * 24 * 3600;
@@ -29,21 +39,30 @@ const DEMO_TOKEN_FILE = "edgekv-demo-token";
 
 class StartError extends Error {}
 
-function portsFromEnv(env: NodeJS.ProcessEnv): Record<Part, number> {
+function portNumber(name: string, raw: string): number {
+  const n = Number(raw);
+  if (raw.trim() === "" || !Number.isInteger(n) || n < 1 || n > 65535) throw new StartError(`${name} must be a port number 1..65535, got "${raw}"`);
+  return n;
+}
+
+function portsFromEnv(env: NodeJS.ProcessEnv): { ports: Record<Part, number>; inspectors: Partial<Record<WorkerPart, number>> } {
   const out = {} as Record<Part, number>;
   for (const [part, { env: name, port }] of Object.entries(PORTS) as [Part, (typeof PORTS)[Part]][]) {
     const raw = env[name];
-    const n = raw === undefined ? port : Number(raw);
-    if (!Number.isInteger(n) || n < 1 || n > 65535) throw new StartError(`${name} must be a port number 1..65535, got "${raw}"`);
-    out[part] = n;
+    out[part] = raw === undefined ? port : portNumber(name, raw);
   }
-  const seen = new Map<number, Part>();
-  for (const [part, port] of Object.entries(out) as [Part, number][]) {
+  const inspectors: Partial<Record<WorkerPart, number>> = {};
+  for (const [part, name] of Object.entries(INSPECTOR_PORTS) as [WorkerPart, string][]) {
+    const raw = env[name];
+    if (raw !== undefined) inspectors[part] = portNumber(name, raw);
+  }
+  const seen = new Map<number, string>();
+  for (const [part, port] of [...Object.entries(out), ...Object.entries(inspectors).map(([k, v]) => [`${k} inspector`, v] as const)] as [string, number][]) {
     const other = seen.get(port);
     if (other) throw new StartError(`${part} and ${other} are both set to port ${port}`);
     seen.set(port, part);
   }
-  return out;
+  return { ports: out, inspectors };
 }
 
 /** Runs an edgekv command in-process against the same local state; returns stdout, throws on failure. */
@@ -53,7 +72,46 @@ async function run(args: string[], persistTo: string, allowFail = false): Promis
   return result;
 }
 
-/** Seeds what is missing: a site version, a rollout config, a demo token. Never overwrites. */
+/** The demo origins' URLs for `ports`. */
+const demoOrigins = (ports: Record<Part, number>) => ({ blue: `http://127.0.0.1:${ports.blue}`, green: `http://127.0.0.1:${ports.green}` });
+
+/**
+ * The stored rollout still names the demo origins of an earlier start on other ports (EDGEKV_BLUE_PORT,
+ * EDGEKV_GREEN_PORT): point it at this start's, or every request through the splitter is a 502. Origins a
+ * user set (anything but the demo's loopback URLs) are left alone, with a note.
+ */
+async function followDemoPorts(persistTo: string, ports: Record<Part, number>, log: (s: string) => void): Promise<void> {
+  const got = await run(["rollout", "config", "get"], persistTo, true);
+  if (got.code !== 0) return;
+  const config = JSON.parse(got.stdout) as { origins?: { blue?: string; green?: string } } & Record<string, unknown>;
+  const want = demoOrigins(ports);
+  const { blue, green } = config.origins ?? {};
+  if (blue === want.blue && green === want.green) return;
+  const demo = /^http:\/\/127\.0\.0\.1:\d+$/;
+  if (!(blue && green && demo.test(blue) && demo.test(green))) {
+    log(`note: the rollout sends traffic to ${blue} and ${green}, not to this start's demo origins (${want.blue}, ${want.green})`);
+    return;
+  }
+  log(`seeding: the demo rollout follows the demo origins to ports ${ports.blue} and ${ports.green} (they were ${blue} and ${green})`);
+  const file = join(persistTo, "edgekv-demo-rollout.json");
+  const { version: _v, updatedAt: _a, updatedBy: _b, ...rest } = config;
+  await writeFile(file, JSON.stringify({ ...rest, origins: want }));
+  await run(["rollout", "config", "put", file, "--yes"], persistTo);
+}
+
+/** The demo token in the token file when it still works (not revoked, not expired), else null. */
+async function liveDemoToken(tokenFile: string, persistTo: string): Promise<string | null> {
+  if (!existsSync(tokenFile)) return null;
+  const token = (await readFile(tokenFile, "utf8")).trim();
+  if (!token) return null;
+  // `token list` shows live tokens only: a revoked or expired one is not there.
+  const listed = await run(["token", "list", "--user", DEMO_USER, "--json"], persistTo, true);
+  if (listed.code !== 0) return null;
+  const { id } = await hashToken(token);
+  return (JSON.parse(listed.stdout) as { id: string }[]).some((t) => t.id === id) ? token : null;
+}
+
+/** Seeds what is missing: a site version, a rollout config, a demo token (again, once revoked or expired). Never overwrites a user's change. */
 async function seed(persistTo: string, ports: Record<Part, number>, log: (s: string) => void): Promise<string | null> {
   const versions = await run(["site", "versions", "--json"], persistTo, true);
   const hasSite = versions.code === 0 && /"(id|version)"/.test(versions.stdout);
@@ -64,15 +122,40 @@ async function seed(persistTo: string, ports: Record<Part, number>, log: (s: str
   const rollout = await run(["rollout", "status", "--json"], persistTo, true);
   if (rollout.code !== 0) {
     log("seeding: rollout config with blue live at 0%");
-    await run(["rollout", "init", "--blue", `http://127.0.0.1:${ports.blue}`, "--green", `http://127.0.0.1:${ports.green}`, "--live", "blue"], persistTo);
-  }
+    const origins = demoOrigins(ports);
+    await run(["rollout", "init", "--blue", origins.blue, "--green", origins.green, "--live", "blue"], persistTo);
+  } else await followDemoPorts(persistTo, ports, log);
   const tokenFile = join(persistTo, DEMO_TOKEN_FILE);
-  if (existsSync(tokenFile)) return (await readFile(tokenFile, "utf8")).trim() || null;
-  log('seeding: a demo token for user "demo"');
+  const kept = await liveDemoToken(tokenFile, persistTo);
+  if (kept) return kept;
+  log(existsSync(tokenFile) ? 'seeding: a new demo token for user "demo" (the last one was revoked or expired)' : 'seeding: a demo token for user "demo"');
   const issued = await run(["token", "issue", "--user", DEMO_USER, "--name", "npm start demo", "--ttl", String(DEMO_TOKEN_TTL_SECONDS), "--json"], persistTo);
   const token = (JSON.parse(issued.stdout) as { token?: string }).token ?? null;
-  if (token) await writeFile(tokenFile, `${token}\n`, { mode: 0o600 });
+  if (token) {
+    await rm(tokenFile, { force: true });
+    await writeFile(tokenFile, `${token}\n`, { mode: 0o600 });
+  }
   return token;
+}
+
+/** What `wrangler dev --env <env>` reads by itself: `.dev.vars.<env>`, else `.dev.vars` (none when neither exists). */
+export function devVarsOf(env: WorkerPart, dir = ROOT): string[] {
+  const own = join(dir, `.dev.vars.${env}`);
+  if (existsSync(own)) return [own];
+  const shared = join(dir, ".dev.vars");
+  return existsSync(shared) ? [shared] : [];
+}
+
+/**
+ * The gate's env files: its own `.dev.vars.auth` (or `.dev.vars`), then the generated identity key, which
+ * wins over an empty `IDENTITY_PRIVATE_JWK=` copied from .dev.vars.example. An identity the file sets itself
+ * (IDENTITY_PRIVATE_JWK or IDENTITY_SECRET, never both) is used instead of the generated one.
+ */
+export async function gateEnvFiles(persistTo: string, log: (s: string) => void, dir = ROOT): Promise<string[]> {
+  const own = devVarsOf("auth", dir);
+  const vars = own.length ? parseEnv(await readFile(own[0]!, "utf8")) : {};
+  if (vars.IDENTITY_PRIVATE_JWK?.trim() || vars.IDENTITY_SECRET?.trim()) return own;
+  return [...own, await identityEnvFile(persistTo, log)];
 }
 
 /** In the state folder, mode 0600: the gate's signing key as a wrangler env file (IDENTITY_PRIVATE_JWK). */
@@ -86,6 +169,7 @@ const IDENTITY_ENV_FILE = "edgekv-auth-identity.env";
 async function identityEnvFile(persistTo: string, log: (s: string) => void): Promise<string> {
   const file = join(persistTo, IDENTITY_ENV_FILE);
   if (!existsSync(file)) {
+    await mkdir(persistTo, { recursive: true });
     log("seeding: an Ed25519 identity key for the gate's assertions");
     // dotenv syntax: single quotes keep the JSON's double quotes literal.
     await writeFile(file, `IDENTITY_PRIVATE_JWK='${JSON.stringify(await generatePrivateJwk("EdDSA"))}'\n`, { mode: 0o600, flag: "wx" });
@@ -109,7 +193,7 @@ export interface Suite {
 export async function startSuite(options: { persistTo?: string; env?: NodeJS.ProcessEnv; log?: (s: string) => void } = {}): Promise<Suite> {
   const env = options.env ?? process.env;
   const log = options.log ?? ((s: string) => console.log(s));
-  const ports = portsFromEnv(env);
+  const { ports, inspectors } = portsFromEnv(env);
   const persistTo = resolve(options.persistTo ?? env.EDGEKV_PERSIST_TO ?? join(ROOT, ".wrangler", "state"));
   await mkdir(persistTo, { recursive: true });
   for (const [part, port] of Object.entries(ports) as [Part, number][]) {
@@ -136,16 +220,25 @@ export async function startSuite(options: { persistTo?: string; env?: NodeJS.Pro
     log("starting the three Workers with wrangler dev (first start takes a few seconds)...");
     // One after the other: started together, two workerd processes can collide
     // creating the shared local state (SQLITE_BUSY).
-    const site = await startWranglerDev({ env: "site", persistTo, port: ports.site, onOutput: requestLog("site", log) });
+    const inspector = (part: WorkerPart) => (inspectors[part] === undefined ? {} : { inspectorPort: inspectors[part] });
+    const site = await startWranglerDev({ env: "site", persistTo, port: ports.site, ...inspector("site"), onOutput: requestLog("site", log) });
     workers.push(site);
-    const splitter = await startWranglerDev({ env: "splitter", persistTo, port: ports.splitter, onOutput: requestLog("splitter", log) });
+    const splitter = await startWranglerDev({
+      env: "splitter",
+      persistTo,
+      port: ports.splitter,
+      ...inspector("splitter"),
+      onOutput: requestLog("splitter", log),
+    });
     workers.push(splitter);
     const auth = await startWranglerDev({
       env: "auth",
       persistTo,
       port: ports.auth,
+      ...inspector("auth"),
       vars: { ORIGIN_URL: `http://127.0.0.1:${ports.splitter}` },
-      envFile: await identityEnvFile(persistTo, log),
+      // With --env-file wrangler reads no .dev.vars by itself: pass the gate's own file too.
+      envFile: await gateEnvFiles(persistTo, log),
       onOutput: requestLog("auth", log),
     });
     workers.push(auth);
@@ -233,7 +326,7 @@ Try it:
 
 Then, in another terminal:
   npx edgekv rollout set 50${state}                 # half of new visitors go green (seen within seconds)
-  npx edgekv site deploy demo/site${state}          # publish a change to the site
+  npx edgekv site deploy demo/site${state}          # publish a change: the site shows it within ${POINTER_FRESH_MS / 1000} s (reload twice)
   ${revoke}
 
 Press Ctrl-C to stop everything.`;
@@ -250,8 +343,7 @@ if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) 
     await suite?.stop();
     process.exit(code);
   };
-  process.on("SIGINT", () => void shutdown(0));
-  process.on("SIGTERM", () => void shutdown(0));
+  for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"] as const) process.on(signal, () => void shutdown(0));
   try {
     suite = await startSuite();
     if (stopping) await suite.stop();

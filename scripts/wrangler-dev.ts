@@ -42,8 +42,8 @@ export interface DevOptions {
   env: "site" | "splitter" | "auth";
   persistTo: string;
   vars?: Record<string, string>;
-  /** A KEY=VALUE file of secrets (`--env-file`), so they are never on a command line (`ps`). */
-  envFile?: string;
+  /** KEY=VALUE files of secrets (`--env-file`, later ones win), so they are never on a command line (`ps`). */
+  envFile?: string | string[];
   port?: number;
   inspectorPort?: number;
   timeoutMs?: number;
@@ -76,7 +76,7 @@ export async function startWranglerDev(options: DevOptions): Promise<DevServer> 
     "--show-interactive-dev-session=false",
   ];
   for (const [k, v] of Object.entries(options.vars ?? {})) args.push("--var", `${k}:${v}`);
-  if (options.envFile) args.push("--env-file", options.envFile);
+  for (const file of [options.envFile ?? []].flat()) args.push("--env-file", file);
   const child: ChildProcess = spawn(process.execPath, args, {
     cwd: ROOT,
     env: { ...process.env, WRANGLER_SEND_METRICS: "false", NO_COLOR: "1", CI: "1" },

@@ -110,8 +110,8 @@ const GET_OPTIONS: Record<string, OptionSpec> = {
 const PUT_OPTIONS: Record<string, OptionSpec> = {
   ...ENV_OPTION,
   file: { type: "string", description: "PATH: read the value from a file" },
-  ttl: { type: "string", description: "SECONDS: expire after SECONDS (>= 60)" },
-  expiration: { type: "string", description: "EPOCH: expire at EPOCH seconds (>= now + 60)" },
+  ttl: { type: "number", description: "SECONDS: expire after SECONDS (>= 60)" },
+  expiration: { type: "number", description: "EPOCH: expire at EPOCH seconds (>= now + 60)" },
   metadata: { type: "string", description: "JSON: metadata (<= 1024 bytes serialized)" },
 };
 
@@ -147,7 +147,7 @@ export const kvGroup: CommandGroup = {
       options: {
         ...ENV_OPTION,
         prefix: { type: "string", description: "PREFIX: only keys starting with PREFIX" },
-        limit: { type: "string", description: "N: stop after N keys" },
+        limit: { type: "number", description: "N: stop after N keys" },
       },
       async run(ctx, { values }) {
         const env = envArg(values);

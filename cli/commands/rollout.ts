@@ -2,7 +2,9 @@ import { readFile } from "node:fs/promises";
 import { flagArg, numberArg, stringArg, type ArgValues, type CommandGroup, type Context } from "../command.ts";
 import { CliError, InputError, UsageError } from "../errors.ts";
 import { signingSecret } from "../secret-input.ts";
+import { devVarsFiles } from "../targets.ts";
 import { configDiff } from "../rollout/diff.ts";
+import { describeDecrease, effectiveChange, findDecrease } from "../rollout/ramp.ts";
 import { describeGuard, resumeGuard } from "../rollout/guard.ts";
 import { parseSteps } from "../rollout/schedule.ts";
 import { RolloutStore, whoAmI, type Current } from "../rollout/store.ts";
@@ -55,8 +57,17 @@ function describe(c: RolloutConfig, now: number): string {
   return lines.join("\n");
 }
 
-/** Writes, then reports what changed (or that nothing did). */
-async function commit(ctx: Context, store: RolloutStore, base: Current, next: object, action: string, where: string): Promise<void> {
+/**
+ * Writes, then reports what changed (or that nothing did). A write that moves users back
+ * (cli/rollout/ramp.ts) needs `allowDecrease` (--allow-decrease, or `rollback`, whose job it is)
+ * or a "y" typed on a terminal; --yes is not enough, and without a terminal it is refused (exit 2).
+ */
+async function commit(ctx: Context, store: RolloutStore, base: Current, next: object, action: string, where: string, allowDecrease: boolean): Promise<void> {
+  if (!allowDecrease) {
+    const candidate = parseConfig({ ...next, version: base.version + 1 });
+    const down = candidate.ok ? findDecrease(base.config, candidate.config, ctx.now()) : undefined;
+    if (down) await ctx.confirm(`${action}: ${describeDecrease(down)}`, { flag: "--allow-decrease" });
+  }
   const done = await store.write(base, next, action);
   if (!done) {
     ctx.emit({ changed: false, version: base.version }, () => `nothing to change (version ${base.version})`);
@@ -72,12 +83,12 @@ function reportWrite(ctx: Context, done: { config: RolloutConfig; changes: strin
   );
 }
 
-/** Reads the current config, then writes `change(config)` (validated, versioned, audited). */
-function rewrite(ctx: Context, action: string, change: (config: RolloutConfig) => object): Promise<void> {
+/** Reads the current config, then writes `change(config)` (validated, versioned, audited; see `commit`). */
+function rewrite(ctx: Context, action: string, change: (config: RolloutConfig) => object, allowDecrease: boolean): Promise<void> {
   return withRollout(ctx, async (store, where) => {
     const cur = await store.current();
     const config = await store.require();
-    await commit(ctx, store, cur, change(config), action, where);
+    await commit(ctx, store, cur, change(config), action, where, allowDecrease);
   });
 }
 
@@ -101,11 +112,17 @@ function checkRamp(steps: readonly { percent: number }[], allowDecrease: boolean
   }
 }
 
+const ALLOW_DECREASE = {
+  type: "boolean",
+  description: "accept a write that lowers the share in force (moves users back; not implied by --yes)",
+} as const;
+
 /** OVERRIDE_SECRET: from stdin or the environment, never argv (cli/secret-input.ts). */
 function overrideSecret(ctx: Context, fromStdin: boolean): Promise<string> {
   return signingSecret(ctx.env, ctx.stdin, fromStdin, {
     name: "OVERRIDE_SECRET",
     wranglerEnv: "splitter",
+    devVars: devVarsFiles(ctx.global.target, "splitter"),
     weakEffect: "the splitter ignores overrides signed with it",
     example: "edgekv rollout override green --secret-stdin < override-secret.txt",
   });
@@ -172,7 +189,7 @@ async function readConfigFile(file: string): Promise<object> {
   return input;
 }
 
-async function configPut(ctx: Context, file: string, dryRun: boolean): Promise<void> {
+async function configPut(ctx: Context, file: string, dryRun: boolean, allowDecrease: boolean): Promise<void> {
   const input = await readConfigFile(file);
   if (!dryRun) await ctx.confirm(`replace the rollout config with ${file}`);
   await withRollout(ctx, async (store, where) => {
@@ -180,11 +197,14 @@ async function configPut(ctx: Context, file: string, dryRun: boolean): Promise<v
     if (dryRun) {
       const r = parseConfig({ ...input, version: cur.version + 1 });
       if (!r.ok) throw new InputError(`invalid rollout config: ${r.issues.join("; ")}`);
-      const changes = configDiff(cur.config, r.config);
+      const effective = effectiveChange(cur.config, r.config, ctx.now());
+      const changes = [...(effective ? [effective] : []), ...configDiff(cur.config, r.config)];
+      const down = findDecrease(cur.config, r.config, ctx.now());
+      if (down) changes.push(`! moves users back: ${describeDecrease(down)}; needs --allow-decrease`);
       ctx.emit({ valid: true, changes }, () => (changes.length ? changes.join("\n") : "no changes"));
       return;
     }
-    await commit(ctx, store, cur, input, `config put ${file}`, where);
+    await commit(ctx, store, cur, input, `config put ${file}`, where, allowDecrease);
   });
 }
 
@@ -199,17 +219,18 @@ export const rolloutGroup: CommandGroup = {
       name: "init",
       summary: "create the rollout config (live colour at 100% unless --percent)",
       usage:
-        "rollout init --blue URL --green URL [--live blue|green] [--percent P] [--sticky cookie|ip|header:NAME] [--salt S] [--failover] [--timeout MS] [--force]",
+        "rollout init --blue URL --green URL [--live blue|green] [--percent P] [--sticky cookie|ip|header:NAME] [--salt S] [--failover] [--timeout MS] [--force [--allow-decrease]]",
       options: {
         blue: { type: "string", description: "URL: blue origin (absolute http(s) URL)" },
         green: { type: "string", description: "URL: green origin" },
         live: { type: "string", description: "COLOR: colour that is live (default blue)" },
-        percent: { type: "string", description: "P: share sent to the other colour (default 0)" },
+        percent: { type: "number", description: "P: share sent to the other colour (default 0)" },
         sticky: { type: "string", description: "HOW: cookie (default), ip or header:NAME" },
         salt: { type: "string", description: "S: bucketing salt (default random)" },
-        failover: { type: "boolean", description: "retry idempotent requests once on the other colour" },
-        timeout: { type: "string", description: "MS: origin timeout (default 10000)" },
+        failover: { type: "boolean", description: "retry a failed GET or HEAD (no body) once on the other colour" },
+        timeout: { type: "number", description: "MS: origin timeout (default 10000)" },
         force: { type: "boolean", description: "replace an existing config (asks first; --yes without a terminal)" },
+        "allow-decrease": ALLOW_DECREASE,
       },
       async run(ctx, { values }) {
         const next = initConfig(values);
@@ -219,7 +240,7 @@ export const rolloutGroup: CommandGroup = {
             if (!flagArg(values, "force")) throw new CliError(`a rollout config already exists (version ${cur.version}); use --force to replace it`);
             await ctx.confirm(`replace the rollout config (version ${cur.version}) with a new one`);
           }
-          await commit(ctx, store, cur, next, "init", where);
+          await commit(ctx, store, cur, next, "init", where, flagArg(values, "allow-decrease"));
         });
       },
     },
@@ -239,14 +260,21 @@ export const rolloutGroup: CommandGroup = {
     {
       name: "set",
       summary: "send PERCENT (0..100, two decimals) to the other colour now; clears any schedule",
-      usage: "rollout set PERCENT",
+      usage: "rollout set PERCENT [--allow-decrease]",
+      details: "A share lower than the one in force moves users back: refused unless --allow-decrease (or confirmed on a terminal).",
+      options: { "allow-decrease": ALLOW_DECREASE },
       positionals: { min: 1, max: 1 },
-      async run(ctx, { positionals }) {
+      async run(ctx, { positionals, values }) {
         const percent = percentArg(positionals[0]!);
-        await rewrite(ctx, `set ${percent}%`, (config) => {
-          if (config.schedule?.length) ctx.err(`note: clearing the schedule (${config.schedule.length} steps)`);
-          return { ...unscheduled(config), percent };
-        });
+        await rewrite(
+          ctx,
+          `set ${percent}%`,
+          (config) => {
+            if (config.schedule?.length) ctx.err(`note: clearing the schedule (${config.schedule.length} steps)`);
+            return { ...unscheduled(config), percent };
+          },
+          flagArg(values, "allow-decrease"),
+        );
       },
     },
     {
@@ -255,7 +283,7 @@ export const rolloutGroup: CommandGroup = {
       usage: "rollout promote [--yes]",
       async run(ctx) {
         await ctx.confirm("promote: make the other colour live for 100% of traffic");
-        await rewrite(ctx, "promote", (config) => ({ ...unscheduled(config), live: otherColor(config.live), percent: 0 }));
+        await rewrite(ctx, "promote", (config) => ({ ...unscheduled(config), live: otherColor(config.live), percent: 0 }), false);
       },
     },
     {
@@ -263,11 +291,12 @@ export const rolloutGroup: CommandGroup = {
       summary: "send 0% to the other colour at once and clear the schedule; or --to VERSION restores a version (asks first)",
       usage: "rollout rollback [--to VERSION [--yes]]",
       details: "Plain `rollback` never asks: it is the emergency brake. `--to VERSION` replaces the whole config, so it asks first.",
-      options: { to: { type: "string", description: "VERSION: restore that version's config from the history" } },
+      options: { to: { type: "number", description: "VERSION: restore that version's config from the history" } },
       async run(ctx, { values }) {
         const to = numberArg(values, "to", { min: 1, integer: true });
         if (to === undefined) {
-          await rewrite(ctx, "rollback", (config) => ({ ...unscheduled(config), percent: 0 }));
+          // Moving users back is what rollback is for: never refused, never asked.
+          await rewrite(ctx, "rollback", (config) => ({ ...unscheduled(config), percent: 0 }), true);
           return;
         }
         await ctx.confirm(`replace the rollout config with version ${to}'s`);
@@ -276,7 +305,7 @@ export const rolloutGroup: CommandGroup = {
           const entry = await store.entry(to);
           if (!entry) throw new CliError(`no history entry for version ${to} (the last 50 are kept; see \`edgekv rollout history\`)`);
           const { version: _v, updatedAt: _a, updatedBy: _b, ...restored } = entry.config;
-          await commit(ctx, store, cur, restored, `rollback to ${to}`, where);
+          await commit(ctx, store, cur, restored, `rollback to ${to}`, where, true);
         });
       },
     },
@@ -295,21 +324,23 @@ export const rolloutGroup: CommandGroup = {
       usage: "rollout schedule STEP... [--allow-decrease] (e.g. 10@now 20@+10m 50@+30m 100@+1h)",
       details:
         "The Worker computes the percentage from the clock: no controller, no further write.\nBefore the first step the base percent applies. `set` or `rollback` clears the schedule.\n" +
-        "A step lower than the one before is refused (it moves users back) unless --allow-decrease.",
-      options: { "allow-decrease": { type: "boolean", description: "accept a step lower than the one before it" } },
+        "A step lower than the one before, or than the share in force now, is refused (it moves users back)\n" +
+        "unless --allow-decrease (or confirmed on a terminal).",
+      options: { "allow-decrease": ALLOW_DECREASE },
       positionals: { min: 1, max: 50 },
       async run(ctx, { positionals, values }) {
         const schedule = parseSteps(positionals, ctx.now());
         checkRolloutFields({ schedule });
         checkRamp(schedule, flagArg(values, "allow-decrease"));
-        await rewrite(ctx, `schedule ${positionals.join(" ")}`, (config) => ({ ...config, schedule }));
+        const allow = flagArg(values, "allow-decrease");
+        await rewrite(ctx, `schedule ${positionals.join(" ")}`, (config) => ({ ...config, schedule }), allow);
       },
     },
     {
       name: "config",
       summary: "config get: print the stored JSON; config put FILE: validate, show the diff, write (asks first)",
-      usage: "rollout config get | rollout config put FILE [--dry-run] [--yes]",
-      options: { "dry-run": { type: "boolean", description: "validate and show the diff, do not write" } },
+      usage: "rollout config get | rollout config put FILE [--dry-run] [--yes] [--allow-decrease]",
+      options: { "dry-run": { type: "boolean", description: "validate and show the diff, do not write" }, "allow-decrease": ALLOW_DECREASE },
       positionals: { min: 1, max: 2 },
       async run(ctx, { positionals, values }) {
         const [sub, file] = positionals as [string, string | undefined];
@@ -319,14 +350,14 @@ export const rolloutGroup: CommandGroup = {
           return;
         }
         if (sub !== "put" || file === undefined) throw new UsageError("usage: edgekv rollout config get | rollout config put FILE");
-        await configPut(ctx, file, flagArg(values, "dry-run"));
+        await configPut(ctx, file, flagArg(values, "dry-run"), flagArg(values, "allow-decrease"));
       },
     },
     {
       name: "history",
       summary: "the audit trail: who wrote which version when, and what changed",
       usage: "rollout history [--limit N]",
-      options: { limit: { type: "string", description: "N: newest N entries (default all kept, up to 50)" } },
+      options: { limit: { type: "number", description: "N: newest N entries (default all kept, up to 50)" } },
       async run(ctx, { values }) {
         const limit = numberArg(values, "limit", { min: 1, integer: true }) ?? Infinity;
         await withRollout(ctx, async (store) => {
@@ -344,7 +375,7 @@ export const rolloutGroup: CommandGroup = {
         "or from stdin (--secret-stdin, or a pipe when the variable is unset; trailing newline ignored,\n" +
         "as `wrangler secret put` does). Never on the command line: `ps` and shell history keep argv.\n" +
         "  edgekv rollout override green --secret-stdin < override-secret.txt\n" +
-        "Prints the signed value (safe to share with testers until it expires), never the secret.",
+        "Prints the signed value on stdout (safe to share with testers until it expires; how to use it goes to stderr), never the secret.",
       options: {
         "secret-stdin": { type: "boolean", description: "read OVERRIDE_SECRET from stdin (default: $OVERRIDE_SECRET)" },
         // Declared only to refuse it with a reason; parseArgs would just call it unknown.
@@ -365,10 +396,11 @@ export const rolloutGroup: CommandGroup = {
         const secret = await overrideSecret(ctx, flagArg(values, "secret-stdin"));
         const value = await signOverride(secret, color, exp);
         const expires = new Date(exp * 1000).toISOString();
-        ctx.emit(
-          { color, value, expires, header: "x-edgekv-override", cookie: "edgekv_override" },
-          () => `${value}\n\ncurl -H 'x-edgekv-override: ${value}' https://your.app/\nor set cookie edgekv_override=${value} (valid until ${expires})`,
-        );
+        ctx.emit({ color, value, expires, header: "x-edgekv-override", cookie: "edgekv_override" }, () => value);
+        // How to use it is a hint, not the result: stderr, so `V=$(edgekv rollout override green)` gets one line.
+        if (!ctx.global.json) {
+          ctx.err(`curl -H 'x-edgekv-override: ${value}' https://your.app/\nor set cookie edgekv_override=${value} (valid until ${expires})`);
+        }
       },
     },
   ],

@@ -1,7 +1,8 @@
 import { flagArg, numberArg, stringArg, type ArgValues, type CommandGroup, type Context } from "../command.ts";
 import { CliError, InputError, UsageError } from "../errors.ts";
-import { formatBytes, progress, table } from "../output.ts";
+import { formatBytes, progress, table, formatCount } from "../output.ts";
 import { signingSecret } from "../secret-input.ts";
+import { devVarsFiles } from "../targets.ts";
 import { indexKey, TRAILING_SLASH, type TrailingSlash } from "../../workers/site/model.ts";
 import { MAX_LINK_SECONDS } from "../../shared/signed-link.ts";
 import { DEFAULT_PREVIEW_SECONDS, PREVIEW_PARAM, VERSION_RE, signPreview } from "../../workers/site/preview.ts";
@@ -50,9 +51,8 @@ async function deployPlan(ctx: Context, dir: string, values: ArgValues): Promise
 
 /** "20 KV writes (16 blobs + 2 shards + 1 index + 1 pointer)". */
 export function describeWrites(w: WriteCount, atMost = false): string {
-  const n = (k: number, one: string, many: string) => `${k} ${k === 1 ? one : many}`;
-  const parts = [n(w.blobs, "blob", "blobs"), n(w.shards, "shard", "shards"), n(w.index, "index", "indexes"), n(w.pointer, "pointer", "pointers")];
-  return `${atMost ? "at most " : ""}${w.total.toLocaleString("en-US")} KV ${w.total === 1 ? "write" : "writes"}${w.total ? ` (${parts.join(" + ")})` : ""}`;
+  const parts = [formatCount(w.blobs, "blob"), formatCount(w.shards, "shard"), formatCount(w.index, "index", "indexes"), formatCount(w.pointer, "pointer")];
+  return `${atMost ? "at most " : ""}${formatCount(w.total, "KV write")}${w.total ? ` (${parts.join(" + ")})` : ""}`;
 }
 
 /** The stderr warning when a deploy to the account writes more than the Free plan allows in a day, else undefined. */
@@ -60,7 +60,7 @@ export function freePlanWarning(plan: WritePlan): string | undefined {
   const total = plan.writes.total;
   if (total <= FREE_PLAN_WRITES_PER_DAY) return undefined;
   return (
-    `warning: this deploy makes ${plan.atMost ? "up to " : ""}${total.toLocaleString("en-US")} KV writes; the Workers Free plan allows ` +
+    `warning: this deploy makes ${plan.atMost ? "up to " : ""}${formatCount(total, "KV write")}; the Workers Free plan allows ` +
     `${FREE_PLAN_WRITES_PER_DAY.toLocaleString("en-US")} a day, so it may stop part-way (run it again the next day: stored files are not written again) ` +
     "unless the account is on Workers Paid (1 million writes a month included)"
   );
@@ -79,7 +79,9 @@ function deploySummary(r: PublishResult, where: string, ms: number): string {
       : r.preview
         ? "uploaded preview"
         : "published";
-  const uploaded = r.unchanged ? "nothing to upload" : `${r.newBlobs} new blobs, ${formatBytes(r.uploadedBytes)} ${r.dryRun ? "to upload" : "uploaded"}`;
+  const uploaded = r.unchanged
+    ? "nothing to upload"
+    : `${formatCount(r.newBlobs, "new blob")}, ${formatBytes(r.uploadedBytes)} ${r.dryRun ? "to upload" : "uploaded"}`;
   const writes = `${r.dryRun ? "would make " : ""}${describeWrites(r.writes)}`;
   let next = "";
   if (r.preview && !r.unchanged) {
@@ -88,7 +90,7 @@ function deploySummary(r: PublishResult, where: string, ms: number): string {
       `\n  look: edgekv site preview ${r.version} --url https://YOUR-SITE  (or https://${r.version.toLowerCase()}.PREVIEW_HOST/)` +
       `\n  make it live: edgekv site promote ${r.version}`;
   } else if (r.previous && !r.unchanged && !r.dryRun) next = `\n  previous: ${r.previous} (edgekv site rollback)`;
-  return `${verb} ${r.version} (${where})\n  ${r.files} files, ${formatBytes(r.totalBytes)}; ${uploaded}; ${ms} ms\n  ${writes}${next}`;
+  return `${verb} ${r.version} (${where})\n  ${formatCount(r.files, "file")}, ${formatBytes(r.totalBytes)}; ${uploaded}; ${formatCount(ms, "ms", "ms")}\n  ${writes}${next}`;
 }
 
 /** A version id argument, checked before KV is opened. Never echoed: a secret typed in its place must not be printed. */
@@ -121,6 +123,7 @@ function previewSecret(ctx: Context, fromStdin: boolean): Promise<string> {
   return signingSecret(ctx.env, ctx.stdin, fromStdin, {
     name: "PREVIEW_SECRET",
     wranglerEnv: "site",
+    devVars: devVarsFiles(ctx.global.target, "site"),
     weakEffect: "the site Worker ignores links signed with it",
     example: "edgekv site preview VERSION --secret-stdin < preview-secret.txt",
   });
@@ -156,8 +159,8 @@ export const siteGroup: CommandGroup = {
         precompress: { type: "boolean", description: "also store brotli and gzip copies where they save 10% (a KV write each)" },
         spa: { type: "string", description: "FILE: SPA fallback (e.g. index.html), served 200 for extension-less misses" },
         "trailing-slash": { type: "string", description: "P: auto (default), force, drop or none" },
-        "keep-previous": { type: "string", description: "N: previous versions served for version skew (default 3)" },
-        concurrency: { type: "string", description: "N: uploads in flight (default 8)" },
+        "keep-previous": { type: "number", description: "N: previous versions served for version skew (default 3)" },
+        concurrency: { type: "number", description: "N: uploads in flight (default 8)" },
       },
       positionals: { min: 1, max: 1 },
       async run(ctx, { positionals, values }) {
@@ -171,7 +174,8 @@ export const siteGroup: CommandGroup = {
           if (p !== phase) {
             bar?.done();
             phase = p;
-            bar = progress(p, { tty, write: ctx.errRaw });
+            // A dry run writes nothing: its second pass only counts.
+            bar = progress(plan.dryRun && p === "uploading" ? "counting (dry run, nothing written)" : p, { tty, write: ctx.errRaw });
           }
           bar!.update(done, total);
         };
@@ -181,15 +185,24 @@ export const siteGroup: CommandGroup = {
           phase = "";
           if (!p.unchanged)
             ctx.err(
-              `site deploy: ${p.newBlobs} new blobs; ${p.writes.total ? (plan.dryRun ? "would make " : "will make ") : ""}${describeWrites(p.writes, p.atMost)}`,
+              `site deploy: ${formatCount(p.newBlobs, "new blob")}; ${p.writes.total ? (plan.dryRun ? "would make " : "will make ") : ""}${describeWrites(p.writes, p.atMost)}`,
             );
           // Only the account's writes count against a plan; local state is free.
           const warning = ctx.global.target.remote ? freePlanWarning(p) : undefined;
           if (warning) ctx.err(warning);
         };
-        if (!ctx.isTTY) ctx.err(`site deploy: ${plan.files.length} files from ${dir} (${ctx.describeTarget()})`);
+        if (!ctx.isTTY) ctx.err(`site deploy: ${formatCount(plan.files.length, "file")} from ${dir} (${ctx.describeTarget()})`);
+        if (!plan.dryRun) {
+          ctx.onInterrupt(() =>
+            plan.preview
+              ? "the live site is unchanged (a preview never writes the pointer); run the same command again to resume: files already uploaded are skipped"
+              : "the live site is unchanged (it changes only with the deploy's last write); run the same command again to resume: files already uploaded are skipped",
+          );
+        }
         await ctx.withKv("site", async (kv, where) => {
           const result = await publishSite(kv, { ...plan, now: () => ctx.now(), onProgress, onPlan });
+          // The pointer is written: an interruption now changes nothing.
+          ctx.onInterrupt(undefined);
           bar?.done();
           const ms = ctx.now() - started;
           ctx.emit({ ...result, ms, where }, () => deploySummary(result, where, ms));
@@ -293,11 +306,15 @@ export const siteGroup: CommandGroup = {
         url.searchParams.set(PREVIEW_PARAM, token);
         const link = base ? url.href : `${url.pathname}${url.search}`;
         const expires = new Date(exp * 1000).toISOString();
-        ctx.emit({ version, url: link, expires, ttlSeconds: ttl }, () =>
-          base
-            ? `${link}\n\nshows ${version} until ${expires} to whoever opens it (the live site to everyone else)`
-            : `${link}\n\nappend it to your site's URL (or use --url); shows ${version} until ${expires} to whoever opens it`,
-        );
+        ctx.emit({ version, url: link, expires, ttlSeconds: ttl }, () => link);
+        // The hint goes to stderr: stdout is the link alone (`URL=$(edgekv site preview ...)`).
+        if (!ctx.global.json) {
+          ctx.err(
+            base
+              ? `shows ${version} until ${expires} to whoever opens it (the live site to everyone else)`
+              : `append it to your site's URL (or use --url); shows ${version} until ${expires} to whoever opens it`,
+          );
+        }
       },
     },
     {
@@ -307,8 +324,8 @@ export const siteGroup: CommandGroup = {
       details:
         "Keeps the newest N versions (default 5; previews count), the live one and those kept for version skew.\nAsks first unless --dry-run (--yes without a terminal).",
       options: {
-        keep: { type: "string", description: "N: versions to keep, newest first (default 5)" },
-        grace: { type: "string", description: "SECONDS: spare blobs uploaded in the last SECONDS (default 3600)" },
+        keep: { type: "number", description: "N: versions to keep, newest first (default 5)" },
+        grace: { type: "number", description: "SECONDS: spare blobs uploaded in the last SECONDS (default 3600)" },
         "dry-run": { type: "boolean", description: "report, delete nothing" },
       },
       async run(ctx, { values }) {
@@ -326,7 +343,7 @@ export const siteGroup: CommandGroup = {
           ctx.emit(
             r,
             () =>
-              `${r.dryRun ? "would delete" : "deleted"} ${r.deletedVersions.length} version(s) and ${r.deletedBlobs} blob key(s); kept ${r.keptVersions.length} version(s), ${r.keptBlobs} blob key(s)`,
+              `${r.dryRun ? "would delete" : "deleted"} ${formatCount(r.deletedVersions.length, "version")} and ${formatCount(r.deletedBlobs, "blob key")}; kept ${formatCount(r.keptVersions.length, "version")}, ${formatCount(r.keptBlobs, "blob key")}`,
           );
         });
       },

@@ -5,7 +5,7 @@ import { readStdinSecret, TOKEN_ON_ARGV_MESSAGE } from "../secret-input.ts";
 import { DEFAULT_TTL_SECONDS, MAX_TTL_SECONDS, MIN_TTL_SECONDS, TokenStore, type TokenRecord } from "../token/store.ts";
 import { hashToken, isWellFormedToken, TOKEN_ID_CHARS } from "../../workers/auth/token.ts";
 import { generatePrivateJwk, type AsymmetricAlg } from "../../workers/auth/assertion.ts";
-import { table } from "../output.ts";
+import { table, formatCount } from "../output.ts";
 import { checkTokenFields } from "../validate.ts";
 
 const KEYGEN_ALGS: readonly AsymmetricAlg[] = ["EdDSA", "ES256"];
@@ -68,7 +68,7 @@ export const tokenGroup: CommandGroup = {
         "and a path glob, e.g. GET:/api/* or *:/admin/*. The token goes to stdout, details to stderr.",
       options: {
         user: { type: "string", description: "ID: who the token belongs to (A-Z a-z 0-9 . _ @ + : = -)" },
-        ttl: { type: "string", description: `SECONDS: lifetime (default ${DEFAULT_TTL_SECONDS}, ${MIN_TTL_SECONDS}..${MAX_TTL_SECONDS})` },
+        ttl: { type: "number", description: `SECONDS: lifetime (default ${DEFAULT_TTL_SECONDS}, ${MIN_TTL_SECONDS}..${MAX_TTL_SECONDS})` },
         scope: { type: "string", multiple: true, description: "SCOPE: METHOD:/GLOB, repeatable (default: everything)" },
         name: { type: "string", description: "LABEL: a label shown by `token list`" },
       },
@@ -151,7 +151,7 @@ export const tokenGroup: CommandGroup = {
           const store = new TokenStore(kv, { now: ctx.now });
           if (user !== undefined) {
             const revoked = await store.revokeUser(user);
-            ctx.emit({ user, revoked }, () => `revoked ${revoked} token(s) of ${user}`);
+            ctx.emit({ user, revoked }, () => `revoked ${formatCount(revoked, "token")} of ${user}`);
             return;
           }
           let hash: string | undefined;

@@ -13,6 +13,7 @@ import {
 import { CliError } from "../errors.ts";
 import { writeTogether } from "../remote/bulk.ts";
 import { configDiff } from "./diff.ts";
+import { effectiveChange } from "./ramp.ts";
 
 /** `rollout/history/0000000007`: zero-padded so keys list in version order. */
 export const historyKey = (version: number) => String(version).padStart(10, "0");
@@ -91,7 +92,9 @@ export class RolloutStore {
     const candidate = { ...next, version: base.version + 1, updatedAt: at, updatedBy: by };
     const r = parseConfig(candidate);
     if (!r.ok) throw new CliError(`invalid rollout config: ${r.issues.join("; ")}`);
-    const changes = configDiff(base.config ?? safeJson(base.raw), r.config);
+    // The share in force first: `+ schedule...` alone hides that users move (cli/rollout/ramp.ts).
+    const effective = effectiveChange(base.config, r.config, this.#now());
+    const changes = [...(effective ? [effective] : []), ...configDiff(base.config ?? safeJson(base.raw), r.config)];
     if (base.config && changes.length === 0) return null;
     // Best effort against a concurrent writer (KV has no compare-and-swap).
     const again = await this.current();

@@ -66,7 +66,7 @@ export function startGate(dir: string, originUrl: string, vars: Record<string, s
 
 /** Writes a rollout config (blue live, `percent` to green) with the real CLI, then starts `wrangler dev --env splitter`. */
 export async function startSplitter(dir: string, blue: string, green: string, percent = 0, vars: Record<string, string> = {}): Promise<DevServer> {
-  const init = await cli(["rollout", "init", "--blue", blue, "--green", green, "--live", "blue", "--force", "--yes", "--persist-to", dir]);
+  const init = await cli(["rollout", "init", "--blue", blue, "--green", green, "--live", "blue", "--force", "--yes", "--allow-decrease", "--persist-to", dir]);
   if (init.code !== 0) throw new Error(`rollout init failed: ${init.stderr}`);
   if (percent > 0) {
     const set = await cli(["rollout", "set", String(percent), "--persist-to", dir]);

@@ -3,6 +3,7 @@
  * dependencies once (config, token store with its isolate cache, rate limiter)
  * and hands each request to `handle` (gate.ts).
  */
+import { forClient } from "../../shared/http/encoding.ts";
 import { toErrorResponse } from "../../shared/http/errors.ts";
 import { perIsolate } from "../../shared/http/isolate.ts";
 import { FailureLimiter } from "../../shared/http/limiter.ts";
@@ -48,6 +49,6 @@ export default {
     } catch (err) {
       return toErrorResponse(err);
     }
-    return handle(request, deps);
+    return forClient(request, await handle(request, deps));
   },
 } satisfies ExportedHandler<AuthEnv>;

@@ -1,3 +1,4 @@
+import { forClient } from "../../shared/http/encoding.ts";
 import { perIsolate } from "../../shared/http/isolate.ts";
 import { FailureLimiter } from "../../shared/http/limiter.ts";
 import { configTtlMs, type SplitterEnv } from "./env.ts";
@@ -21,8 +22,8 @@ const depsFor = perIsolate(
 );
 
 export default {
-  fetch(request, env, ctx): Promise<Response> {
-    return handle(request, depsFor(env), ctx);
+  async fetch(request, env, ctx): Promise<Response> {
+    return forClient(request, await handle(request, depsFor(env), ctx));
   },
   // The cron trigger ([env.splitter.triggers]): the guard, and webhooks on every rollout change.
   async scheduled(controller, env): Promise<void> {

@@ -259,9 +259,9 @@ describe("output", () => {
     expect(r.code, r.stderr).toBe(0);
     // Issue 12: files are hashed first, then the KV writes are announced before the upload.
     expect(r.stderr).toMatch(
-      /^site deploy: 1 files from .*\nhashing: 1\/1\nsite deploy: 1 new blobs; will make 4 KV writes \(1 blob \+ 1 shard \+ 1 index \+ 1 pointer\)\nuploading: 1\/1\n$/,
+      /^site deploy: 1 file from .*\nhashing: 1\/1\nsite deploy: 1 new blob; will make 4 KV writes \(1 blob \+ 1 shard \+ 1 index \+ 1 pointer\)\nuploading: 1\/1\n$/,
     );
-    expect(r.stdout).toMatch(/1 files, 11 B; 1 new blobs, \d+ B uploaded/);
+    expect(r.stdout).toMatch(/1 file, 11 B; 1 new blob, \d+ B uploaded/);
     expect(r.stdout).not.toContain("0.00 MiB");
     expect((await runCli(["nope"])).stderr).not.toContain("\u001b[");
     expect((await runCli(["nope"], { env: { FORCE_COLOR: "1" } })).stderr).toContain("\u001b[31medgekv:");

@@ -228,7 +228,7 @@ describe("site preview and promote: input is checked before KV, secrets never on
 
 describe("write counts for people", () => {
   it("names each kind, and warns past the Free plan's writes a day naming the number and Workers Paid", () => {
-    expect(describeWrites(writeCount(1000, 4, 1, 1))).toBe("1,006 KV writes (1000 blobs + 4 shards + 1 index + 1 pointer)");
+    expect(describeWrites(writeCount(1000, 4, 1, 1))).toBe("1,006 KV writes (1,000 blobs + 4 shards + 1 index + 1 pointer)");
     expect(describeWrites(writeCount(0, 0, 0, 0))).toBe("0 KV writes");
     const plan = (total: number) => ({ writes: writeCount(total - 3, 1, 1, 1), atMost: false, newBlobs: total - 3, unchanged: false });
     expect(freePlanWarning(plan(FREE_PLAN_WRITES_PER_DAY))).toBeUndefined();

@@ -115,7 +115,11 @@ describe("edgekv rollout: a 10 -> 20 -> 80 -> 100 rollout and rollbacks", () => 
   it("history is the audit trail (who, when, what changed), and rollback --to restores a version", async () => {
     const h = await json<{ version: number; by: string; action: string; changes: string[]; at: string }[]>("history");
     expect(h.map((e) => e.version)).toEqual([7, 6, 5, 4, 3, 2, 1]);
-    expect(h.find((e) => e.version === 3)).toMatchObject({ action: "set 20%", changes: ["~ percent: 10 -> 20"], at: new Date(T0).toISOString() });
+    expect(h.find((e) => e.version === 3)).toMatchObject({
+      action: "set 20%",
+      changes: ["~ in force: 10% -> 20% to green", "~ percent: 10 -> 20"],
+      at: new Date(T0).toISOString(),
+    });
     expect(h[0]!.by).toBeTruthy();
     await tick();
     expect((await run("rollback", "--to", "3")).stderr).toContain("not confirmed: replace the rollout config with version 3's");

@@ -3,11 +3,14 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { createServer, type Server } from "node:net";
 import { createHash } from "node:crypto";
-import { mkdtemp, readFile, rm } from "node:fs/promises";
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { banner, requestLog } from "../../../scripts/start.ts";
+import { banner, devVarsOf, gateEnvFiles, requestLog } from "../../../scripts/start.ts";
+import { generatePrivateJwk } from "../../../workers/auth/assertion.ts";
+import { POINTER_FRESH_MS } from "../../../workers/site/store.ts";
+import { startWranglerDev } from "../helpers/wrangler-dev.ts";
 import { generateToken } from "../../../workers/auth/token.ts";
 import { ROOT, runCli } from "../helpers/cli.ts";
 import { freePort, portIsFree } from "../helpers/ports.ts";
@@ -147,4 +150,102 @@ describe("npm start", () => {
     expect(await run.exited).toBe(1);
     expect(run.output()).toContain('EDGEKV_AUTH_PORT must be a port number 1..65535, got "eighty"');
   }, 60_000);
+
+  it("restarted on other ports with the same state: the demo rollout follows the origins, a revoked demo token is issued again, inspectors can be pinned, a deploy shows within the pointer bound", async () => {
+    const first = await portsEnv();
+    const state = first.EDGEKV_PERSIST_TO!;
+    let run = start(first);
+    let token1 = "";
+    try {
+      await until(() => run.output().includes("Press Ctrl-C") || run.child.exitCode !== null, 150_000);
+      token1 = (await readFile(join(state, "edgekv-demo-token"), "utf8")).trim();
+      const id = createHash("sha256").update(token1).digest("hex").slice(0, 12);
+      // The README's own step: revoke the demo token.
+      const revoked = await runCli(["token", "revoke", "--id", id, "--persist-to", state]);
+      expect(revoked.code, revoked.stderr).toBe(0);
+    } finally {
+      run.child.kill("SIGINT");
+    }
+    expect(await run.exited).toBe(0);
+
+    const second: Record<string, string> = { ...(await portsEnv()), EDGEKV_PERSIST_TO: state, EDGEKV_SITE_INSPECTOR_PORT: String(await freePort()) };
+    run = start(second);
+    try {
+      await until(() => run.output().includes("Press Ctrl-C") || run.child.exitCode !== null, 150_000);
+      expect(run.output()).toContain("a new demo token");
+      expect(run.output()).toContain(`the demo rollout follows the demo origins to ports ${second.EDGEKV_BLUE_PORT} and ${second.EDGEKV_GREEN_PORT}`);
+      const token2 = (await readFile(join(state, "edgekv-demo-token"), "utf8")).trim();
+      expect(token2).not.toBe(token1);
+      // Through the splitter and the gate: an origin answers (a stale origin port would be a 502).
+      expect((await fetch(`http://127.0.0.1:${second.EDGEKV_SPLITTER_PORT}/api/hello`)).status).toBe(200);
+      const gate = await fetch(`http://127.0.0.1:${second.EDGEKV_AUTH_PORT}/api/hello`, { headers: { authorization: `Bearer ${token2}` } });
+      expect(gate.status).toBe(200);
+      expect(await portIsFree(Number(second.EDGEKV_SITE_INSPECTOR_PORT))).toBe(false);
+
+      // A deploy made while it runs shows once the pointer's fresh period (POINTER_FRESH_MS) has passed: the
+      // first request after it refreshes in the background, the next serves the new version.
+      const site = await mkdtemp(join(tmpdir(), "edgekv-start-site-"));
+      dirs.push(site);
+      await writeFile(join(site, "index.html"), "<h1>changed while running</h1>");
+      const deployed = await runCli(["site", "deploy", site, "--json", "--persist-to", state]);
+      expect(deployed.code, deployed.stderr).toBe(0);
+      const version = (JSON.parse(deployed.stdout) as { version: string }).version;
+      await new Promise((r) => setTimeout(r, POINTER_FRESH_MS));
+      const seen: string[] = [];
+      for (let i = 0; i < 10 && seen.at(-1) !== version; i++) {
+        seen.push((await fetch(`http://127.0.0.1:${second.EDGEKV_SITE_PORT}/`)).headers.get("x-edgekv-site-version") ?? "");
+        await new Promise((r) => setTimeout(r, 200));
+      }
+      expect(seen.at(-1)).toBe(version);
+    } finally {
+      run.child.kill("SIGINT");
+    }
+    expect(await run.exited).toBe(0);
+  }, 400_000);
+});
+
+describe("npm start's gate reads .dev.vars.auth beside its generated identity key", () => {
+  it("wrangler dev gets both files: ADMIN_SECRET from the gate's own file turns the admin API on", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "edgekv-start-devvars-"));
+    dirs.push(dir);
+    const admin = "a".repeat(48);
+    const state = join(dir, "state");
+    // As copied from .dev.vars.example: an empty IDENTITY_PRIVATE_JWK must not switch the generated key off.
+    await writeFile(join(dir, ".dev.vars.auth"), `IDENTITY_PRIVATE_JWK=\nIDENTITY_SECRET=\nADMIN_SECRET=${admin}\n`);
+    const files = await gateEnvFiles(state, () => {}, dir);
+    expect(files).toEqual([join(dir, ".dev.vars.auth"), join(state, "edgekv-auth-identity.env")]);
+    const gate = await startWranglerDev({ env: "auth", persistTo: state, envFile: files });
+    try {
+      const res = await fetch(`${gate.url}/__edgekv/tokens`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${admin}`, "content-type": "application/json" },
+        body: JSON.stringify({ user: "alice" }),
+      });
+      expect(res.status).not.toBe(404);
+      expect(res.status).toBeLessThan(300);
+      // And the identity key is in use too: the JWKS is served.
+      expect((await fetch(`${gate.url}/.well-known/jwks.json`)).status).toBe(200);
+    } finally {
+      await gate.stop();
+    }
+  }, 120_000);
+
+  it("an identity the gate's file sets itself replaces the generated key (never both: IDENTITY_SECRET and a JWK is a misconfiguration)", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "edgekv-start-devvars-"));
+    dirs.push(dir);
+    await writeFile(join(dir, ".dev.vars.auth"), `IDENTITY_SECRET=${"s".repeat(40)}\n`);
+    expect(await gateEnvFiles(join(dir, "state"), () => {}, dir)).toEqual([join(dir, ".dev.vars.auth")]);
+    await writeFile(join(dir, ".dev.vars.auth"), `IDENTITY_PRIVATE_JWK='${JSON.stringify(await generatePrivateJwk("EdDSA"))}'\n`);
+    expect(await gateEnvFiles(join(dir, "state"), () => {}, dir)).toEqual([join(dir, ".dev.vars.auth")]);
+  });
+
+  it("takes .dev.vars.<env> before .dev.vars, as wrangler does; none when neither exists", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "edgekv-start-devvars-"));
+    dirs.push(dir);
+    expect(devVarsOf("auth", dir)).toEqual([]);
+    await writeFile(join(dir, ".dev.vars"), "X=1\n");
+    expect(devVarsOf("auth", dir)).toEqual([join(dir, ".dev.vars")]);
+    await writeFile(join(dir, ".dev.vars.auth"), "X=2\n");
+    expect(devVarsOf("auth", dir)).toEqual([join(dir, ".dev.vars.auth")]);
+  });
 });
