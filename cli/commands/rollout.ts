@@ -2,7 +2,7 @@ import { readFile } from "node:fs/promises";
 import { flagArg, numberArg, stringArg, type ArgValues, type CommandGroup, type Context } from "../command.ts";
 import { CliError, InputError, UsageError } from "../errors.ts";
 import { signingSecret } from "../secret-input.ts";
-import { configDiff } from "../rollout/diff.ts";
+import { configDiff } from "../../shared/rollout/diff.ts";
 import { describeGuard, resumeGuard } from "../rollout/guard.ts";
 import { parseSteps } from "../rollout/schedule.ts";
 import { RolloutStore, whoAmI, type Current } from "../rollout/store.ts";
@@ -75,8 +75,9 @@ function reportWrite(ctx: Context, done: { config: RolloutConfig; changes: strin
 /** Reads the current config, then writes `change(config)` (validated, versioned, audited). */
 function rewrite(ctx: Context, action: string, change: (config: RolloutConfig) => object): Promise<void> {
   return withRollout(ctx, async (store, where) => {
+    // One read: the write compares against this, and checks after writing (shared/rollout/write.ts).
     const cur = await store.current();
-    const config = await store.require();
+    const config = await store.require(cur);
     await commit(ctx, store, cur, change(config), action, where);
   });
 }
