@@ -177,15 +177,15 @@ export async function writeRollout(kv: KvBinding, base: Current, next: object, o
   const s = stores(kv);
   const mine = historyKey(version, writeId);
   await s.history.put(mine, { version, at, by: o.by, action: o.action, changes, config: r.config });
-  const rival = (await historyNames(kv, historyKey(version))).find((n) => n !== mine);
-  if (rival) {
-    // Someone else claimed this version too: give way, and leave no entry for a config that never went live.
-    await s.history.delete(mine).catch(() => {});
-    throw new RolloutOverwrittenError((await s.history.get(rival).catch(() => null))?.by ?? "another writer", version);
-  }
   try {
+    const rival = (await historyNames(kv, historyKey(version))).find((n) => n !== mine);
+    if (rival) {
+      // Someone else claimed this version too: give way.
+      throw new RolloutOverwrittenError((await s.history.get(rival).catch(() => null))?.by ?? "another writer", version);
+    }
     await s.config.put(CONFIG_KEY, r.config);
   } catch (err) {
+    // Nothing went live: leave no history entry for it (best effort; a leftover only skips a version number).
     await s.history.delete(mine).catch(() => {});
     throw err;
   }
