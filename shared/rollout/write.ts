@@ -125,6 +125,15 @@ export async function readRollout(kv: KvBinding): Promise<Current> {
 }
 
 /**
+ * Only the stored config, when valid: one KV read and no list (the cron's every tick; a write reads with `readRollout`).
+ * @example const config = await readConfig(env.ROLLOUT_KV);
+ */
+export async function readConfig(kv: KvBinding): Promise<RolloutConfig | null> {
+  const r = parseConfig(safeJson(await stores(kv).raw.get(CONFIG_KEY, { fresh: true })));
+  return r.ok ? r.config : null;
+}
+
+/**
  * History entries, newest first (`limit` of them; all by default).
  * @example for (const e of await listHistory(kv, 5)) console.log(e.version, e.by);
  */

@@ -50,17 +50,19 @@ const ramp = [
 /** The real binding, with every write and delete counted. */
 function counted(real: KVNamespace) {
   const writes: string[] = [];
+  const calls: string[] = [];
   const kv = new Proxy(real, {
     get(target, prop, receiver) {
       const v = Reflect.get(target, prop, receiver) as unknown;
       if (typeof v !== "function") return v;
       return (...args: unknown[]) => {
+        calls.push(String(prop));
         if (prop === "put" || prop === "delete") writes.push(String(args[0]));
         return (v as (...a: unknown[]) => unknown).apply(target, args);
       };
     },
   });
-  return { kv, writes };
+  return { kv, writes, calls };
 }
 
 /** Green's /health answers `health` (200 until changed); a webhook receiver records what it got. */
@@ -78,7 +80,7 @@ function world(extra: { WEBHOOK_SECRET?: string; WEBHOOK_URLS?: string } = {}) {
   const c = counted(env.ROLLOUT_KV);
   const run = (at: number) => tick({ env: { ROLLOUT_KV: c.kv, ...extra }, fetch: o.fetch, now: at, sleep: async () => {}, log: () => {} });
   const probes = () => o.seen.filter((s) => s.url.endsWith("/health")).length;
-  return { state, hooks, seen: o.seen, fetch: o.fetch, writes: c.writes, kv: c.kv, run, probes };
+  return { state, hooks, seen: o.seen, fetch: o.fetch, writes: c.writes, calls: c.calls, kv: c.kv, run, probes };
 }
 
 const write = (c: RolloutConfigInput) => env.ROLLOUT_KV.put(CONFIG_KEY, JSON.stringify(c));
@@ -140,6 +142,9 @@ describe("one cron tick (real local KV, every write counted)", () => {
     expect(r).toMatchObject({ version: 1, probed: true, tripped: null });
     expect(w.probes()).toBe(1); // consecutive threshold: the first success settles the tick
     expect(w.writes).toEqual([]);
+    // One read and no list a tick: a list a minute would be 1,440 a day, past the Free plan's 1,000.
+    expect(w.calls.filter((c) => c === "list")).toEqual([]);
+    expect(w.calls.filter((c) => c === "get" || c === "getWithMetadata")).toHaveLength(1);
     expect(w.seen[0]!.url).toBe(`${GREEN}/health`);
     expect(w.seen[0]!.headers["x-edgekv-probe"]).toBe("1");
   });

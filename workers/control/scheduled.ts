@@ -1,5 +1,5 @@
 import { KvWriter, json, type KvBinding } from "../../shared/kv/index.ts";
-import { readRollout, writeRollout } from "../../shared/rollout/write.ts";
+import { readConfig, readRollout, writeRollout } from "../../shared/rollout/write.ts";
 import type { OriginFetch } from "../splitter/forward.ts";
 import { NOTIFIED_KEY, NotifiedSchema, guardState, otherColor, type Notified, type RolloutConfig } from "../splitter/model.ts";
 import { effectivePercent } from "../splitter/schedule.ts";
@@ -53,7 +53,8 @@ export async function tick(deps: TickDeps): Promise<TickResult> {
     const kv = deps.env.ROLLOUT_KV;
     const memo = memos.get(kv);
     const live = !!memo && Date.now() < memo.until;
-    let config = newer((await readRollout(kv)).config, memo?.config, live);
+    // One read a tick (no list: a list a minute would pass the Free plan's 1,000 a day); the full read only to write.
+    let config = newer(await readConfig(kv), memo?.config, live);
     if (!config) return out;
     const guard = config.guard;
     const eff = effectivePercent(config, deps.now);
