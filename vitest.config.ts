@@ -15,7 +15,7 @@ export default defineConfig({
         ],
         test: { name: "lib", include: ["test/lib/**/*.test.ts"] },
       },
-      ...(["site", "splitter", "auth"] as const).map((name) => ({
+      ...(["site", "splitter", "auth", "control"] as const).map((name) => ({
         plugins: [cloudflareTest({ wrangler: { configPath: "./wrangler.toml", environment: name } })],
         test: { name, include: [`test/${name}/**/*.test.ts`] },
       })),

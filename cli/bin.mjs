@@ -15,3 +15,6 @@ if (major < 22 || (major === 22 && minor < 18)) {
 const { existsSync } = await import("node:fs");
 const { main } = await import(existsSync(new URL("./main.ts", import.meta.url)) ? "./main.ts" : "../dist/cli/main.js");
 process.exitCode = await main(process.argv.slice(2));
+// A failed command ends now, whatever handles a half-started local runtime left open (never a hang).
+// stderr is synchronous on pipes and terminals, so the error is already written.
+if (process.exitCode !== 0) process.exit(process.exitCode);

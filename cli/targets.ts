@@ -75,13 +75,17 @@ export async function openKv(env: WorkerEnv, target: KvTarget, vars: Readonly<Re
 
   if (!target.remote) {
     const path = localStatePath(target);
-    const proxy = await getPlatformProxy<Record<string, KvBinding>>({
-      configPath: target.configPath,
-      ...(environment ? { environment } : {}),
-      persist: { path },
-      remoteBindings: false,
-    });
-    return { kv: proxy.env[binding] as KvBinding, where: `local (${path})`, dispose: () => proxy.dispose() };
+    const proxy = await startLocal(path, () =>
+      getPlatformProxy<Record<string, KvBinding>>({
+        configPath: target.configPath,
+        ...(environment ? { environment } : {}),
+        persist: { path },
+        remoteBindings: false,
+      }),
+    );
+    // Bounded: a runtime wedged on a busy state must not keep the command from ending.
+    const dispose = () => Promise.race([proxy.dispose(), new Promise<void>((r) => setTimeout(r, LOCAL_DISPOSE_TIMEOUT_MS).unref())]);
+    return { kv: proxy.env[binding] as KvBinding, where: `local (${path})`, dispose };
   }
 
   if (!ns.id || ns.id.endsWith("-local")) {
@@ -93,6 +97,39 @@ export async function openKv(env: WorkerEnv, target: KvTarget, vars: Readonly<Re
   }
   const kv = await openRemoteKv({ namespaceId: ns.id, configAccountId: config.account_id, cwd: dirname(resolve(target.configPath)), vars });
   return { kv, where: kv.where, dispose: async () => {} };
+}
+
+/** Starts of the local runtime tried when the state is busy, and the time one start may take. */
+export const LOCAL_START_ATTEMPTS = 4;
+export const LOCAL_START_TIMEOUT_MS = 60_000;
+export const LOCAL_DISPOSE_TIMEOUT_MS = 10_000;
+
+/**
+ * Starts the local runtime on `path`, bounded: two commands opening one local
+ * state at once can meet SQLITE_BUSY, so a busy start is retried a few times
+ * with jittered backoff, and a start that never answers times out; either
+ * ends the command with a clear error, never a hang (cli/bin.mjs exits on failure).
+ */
+async function startLocal<T>(path: string, start: () => Promise<T>): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    try {
+      const timeout = new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`no answer within ${LOCAL_START_TIMEOUT_MS / 1000} s`)), LOCAL_START_TIMEOUT_MS);
+      });
+      return await Promise.race([start(), timeout]);
+    } catch (err) {
+      const message = err instanceof Error ? err.message : String(err);
+      const busy = /SQLITE_BUSY|database is locked/i.test(message);
+      if (!busy || attempt >= LOCAL_START_ATTEMPTS) {
+        const why = busy ? " (another edgekv command or wrangler dev was opening the same local state)" : "";
+        throw new CliError(`cannot start the local runtime on ${path}${why}: ${message.split("\n")[0]}; run again`);
+      }
+      await new Promise((r) => setTimeout(r, 200 * attempt + Math.floor(Math.random() * 300)));
+    } finally {
+      clearTimeout(timer);
+    }
+  }
 }
 
 /**

@@ -18,14 +18,18 @@ const root = fileURLToPath(new URL("..", import.meta.url));
  * size. A change that grows a bundle past it fails `npm test`; raising one is a
  * deliberate edit here, with the reason in the commit. Lower it after every cut.
  */
-export const BUDGETS = { site: 10.3, splitter: 17.0, auth: 16.25 };
+export const BUDGETS = { site: 10.3, splitter: 11.25, auth: 13.25, control: 15.5 };
 /**
+ * Issue 21 asked for splitter <= 10.5 and auth <= 12.5 once the control code
+ * left (16.65 -> 11.04 and 15.93 -> 13.02 KiB): the rest is the full config
+ * schema (guard, webhooks: one schema for every reader) and the KV reader; the
+ * ceilings above hold what was measured.
  * Issue 11's targets, reported on every run. They predate the security work
  * (docs/security.md: path policy, origin targets, failed-attempt limiter,
  * secret checks, and in the gate the signed assertion, JWKS and WebSocket
  * relay); README "Bundle size" has the gap and what closing it would take.
  */
-export const TARGETS = { site: 8, splitter: 9, auth: 12 };
+export const TARGETS = { site: 8, splitter: 9, auth: 12, control: 15.5 };
 /** kv-asset-handler's gzip size, the bar of the issue. */
 export const KV_ASSET_HANDLER_KIB = 12.6;
 /** `--no-enforce` reports without failing (to look at a branch that is over). */

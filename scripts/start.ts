@@ -21,6 +21,7 @@ export const PORTS = {
   auth: { env: "EDGEKV_AUTH_PORT", port: 8789 },
   blue: { env: "EDGEKV_BLUE_PORT", port: 8790 },
   green: { env: "EDGEKV_GREEN_PORT", port: 8791 },
+  control: { env: "EDGEKV_CONTROL_PORT", port: 8792 },
 } as const;
 type Part = keyof typeof PORTS;
 type WorkerPart = "site" | "splitter" | "auth";
@@ -181,13 +182,13 @@ export interface Suite {
   ports: Record<Part, number>;
   token: string | null;
   persistTo: string;
-  workers: { site: DevServer; splitter: DevServer; auth: DevServer };
+  workers: { site: DevServer; splitter: DevServer; auth: DevServer; control: DevServer };
   origins: { blue: DemoOrigin; green: DemoOrigin };
   stop(): Promise<void>;
 }
 
 /**
- * Starts the suite; resolves once all five ports answer.
+ * Starts the suite; resolves once all six ports answer.
  * @example const suite = await startSuite({ persistTo: ".wrangler/state" }); ...; await suite.stop();
  */
 export async function startSuite(options: { persistTo?: string; env?: NodeJS.ProcessEnv; log?: (s: string) => void } = {}): Promise<Suite> {
@@ -217,7 +218,7 @@ export async function startSuite(options: { persistTo?: string; env?: NodeJS.Pro
     const green = await startDemoOrigin("green", ports.green);
     origins.push(green);
     const token = await seed(persistTo, ports, log);
-    log("starting the three Workers with wrangler dev (first start takes a few seconds)...");
+    log("starting the four Workers with wrangler dev (first start takes a few seconds)...");
     // One after the other: started together, two workerd processes can collide
     // creating the shared local state (SQLITE_BUSY).
     const inspector = (part: WorkerPart) => (inspectors[part] === undefined ? {} : { inspectorPort: inspectors[part] });
@@ -242,16 +243,20 @@ export async function startSuite(options: { persistTo?: string; env?: NodeJS.Pro
       onOutput: requestLog("auth", log),
     });
     workers.push(auth);
+    // The one Worker that acts: its cron runs on demand (--test-scheduled, GET /__scheduled), see the banner.
+    const control = await startWranglerDev({ env: "control", persistTo, port: ports.control, testScheduled: true, onOutput: requestLog("control", log) });
+    workers.push(control);
     for (const [name, w] of [
       ["site", site],
       ["splitter", splitter],
       ["auth", auth],
+      ["control", control],
     ] as const) {
       void w.exited.then((code) => {
         if (!stopping) log(`the ${name} Worker stopped unexpectedly (exit ${code}):\n${w.output().slice(-2000)}`);
       });
     }
-    return { ports, token, persistTo, workers: { site, splitter, auth }, origins: { blue, green }, stop };
+    return { ports, token, persistTo, workers: { site, splitter, auth, control }, origins: { blue, green }, stop };
   } catch (err) {
     await stop();
     throw err;
@@ -314,6 +319,7 @@ edgekv is running on loopback:
   site Worker      http://127.0.0.1:${p.site}      (demo/site, served from SITE_KV)
   splitter         http://127.0.0.1:${p.splitter}      (blue ${p.blue} / green ${p.green}, rollout from ROLLOUT_KV)
   auth gate        http://127.0.0.1:${p.auth}      (tokens from TOKENS_KV, in front of the splitter)
+  control          http://127.0.0.1:${p.control}      (guard cron, webhooks, status page, token admin API)
   blue origin      http://127.0.0.1:${p.blue}
   green origin     http://127.0.0.1:${p.green}
 
@@ -323,6 +329,7 @@ Try it:
   ${tokenLine}
   curl -s --compressed -H "authorization: Bearer $TOKEN" http://127.0.0.1:${p.auth}/api/hello
   curl -i http://127.0.0.1:${p.auth}/api/hello                       # 401 without a token
+  curl -s "http://127.0.0.1:${p.control}/__scheduled?cron=*+*+*+*+*"   # run one cron tick (guard probes, webhooks) now
 
 Then, in another terminal:
   npx edgekv rollout set 50${state}                 # half of new visitors go green (seen within seconds)

@@ -39,7 +39,9 @@ export interface DevServer {
 }
 
 export interface DevOptions {
-  env: "site" | "splitter" | "auth";
+  env: "site" | "splitter" | "auth" | "control";
+  /** `--test-scheduled`: GET /__scheduled?cron=... runs the Worker's scheduled handler (the control Worker's cron). */
+  testScheduled?: boolean;
   persistTo: string;
   vars?: Record<string, string>;
   /** KEY=VALUE files of secrets (`--env-file`, later ones win), so they are never on a command line (`ps`). */
@@ -77,6 +79,7 @@ export async function startWranglerDev(options: DevOptions): Promise<DevServer> 
   ];
   for (const [k, v] of Object.entries(options.vars ?? {})) args.push("--var", `${k}:${v}`);
   for (const file of [options.envFile ?? []].flat()) args.push("--env-file", file);
+  if (options.testScheduled) args.push("--test-scheduled");
   const child: ChildProcess = spawn(process.execPath, args, {
     cwd: ROOT,
     env: { ...process.env, WRANGLER_SEND_METRICS: "false", NO_COLOR: "1", CI: "1" },

@@ -12,7 +12,7 @@ import { ROOT } from "../../scripts/wrangler-dev.ts";
 
 const run = promisify(execFile);
 export const COMPATIBILITY_DATE = "2026-11-01";
-export type WorkerEnvName = "site" | "splitter" | "auth";
+export type WorkerEnvName = "site" | "splitter" | "auth" | "control";
 
 /**
  * Bundles one Worker exactly as `wrangler deploy` would (`--dry-run --outdir`) and returns its JS.

@@ -3,8 +3,8 @@ import { flagArg, numberArg, stringArg, type ArgValues, type CommandGroup, type 
 import { CliError, InputError, UsageError } from "../errors.ts";
 import { signingSecret } from "../secret-input.ts";
 import { devVarsFiles } from "../targets.ts";
-import { configDiff } from "../rollout/diff.ts";
-import { describeDecrease, effectiveChange, findDecrease } from "../rollout/ramp.ts";
+import { describeDecrease, findDecrease } from "../../shared/rollout/ramp.ts";
+import { rolloutChanges } from "../../shared/rollout/write.ts";
 import { describeGuard, resumeGuard } from "../rollout/guard.ts";
 import { parseSteps } from "../rollout/schedule.ts";
 import { RolloutStore, whoAmI, type Current } from "../rollout/store.ts";
@@ -59,7 +59,7 @@ function describe(c: RolloutConfig, now: number): string {
 
 /**
  * Writes, then reports what changed (or that nothing did). A write that moves users back
- * (cli/rollout/ramp.ts) needs `allowDecrease` (--allow-decrease, or `rollback`, whose job it is)
+ * (shared/rollout/ramp.ts) needs `allowDecrease` (--allow-decrease, or `rollback`, whose job it is)
  * or a "y" typed on a terminal; --yes is not enough, and without a terminal it is refused (exit 2).
  */
 async function commit(ctx: Context, store: RolloutStore, base: Current, next: object, action: string, where: string, allowDecrease: boolean): Promise<void> {
@@ -86,8 +86,9 @@ function reportWrite(ctx: Context, done: { config: RolloutConfig; changes: strin
 /** Reads the current config, then writes `change(config)` (validated, versioned, audited; see `commit`). */
 function rewrite(ctx: Context, action: string, change: (config: RolloutConfig) => object, allowDecrease: boolean): Promise<void> {
   return withRollout(ctx, async (store, where) => {
+    // One read: the write compares against this, and checks after writing (shared/rollout/write.ts).
     const cur = await store.current();
-    const config = await store.require();
+    const config = await store.require(cur);
     await commit(ctx, store, cur, change(config), action, where, allowDecrease);
   });
 }
@@ -197,8 +198,7 @@ async function configPut(ctx: Context, file: string, dryRun: boolean, allowDecre
     if (dryRun) {
       const r = parseConfig({ ...input, version: cur.version + 1 });
       if (!r.ok) throw new InputError(`invalid rollout config: ${r.issues.join("; ")}`);
-      const effective = effectiveChange(cur.config, r.config, ctx.now());
-      const changes = [...(effective ? [effective] : []), ...configDiff(cur.config, r.config)];
+      const changes = rolloutChanges(cur, r.config, ctx.now());
       const down = findDecrease(cur.config, r.config, ctx.now());
       if (down) changes.push(`! moves users back: ${describeDecrease(down)}; needs --allow-decrease`);
       ctx.emit({ valid: true, changes }, () => (changes.length ? changes.join("\n") : "no changes"));

@@ -77,7 +77,7 @@ export function resumedConfig(config: RolloutConfig, now: number): RolloutConfig
  */
 export async function resumeGuard(store: RolloutStore, by: string = whoAmI(), now: number = Date.now()): Promise<{ config: RolloutConfig; changes: string[] }> {
   const cur = await store.current();
-  const config = cur.config ?? (await store.require());
+  const config = await store.require(cur);
   const written = await store.write(cur, resumedConfig(config, now), "resume", by);
   // resumedConfig always changes guard.trip, so write() never finds nothing to do.
   if (!written) throw new CliError("nothing to resume");

@@ -1,19 +1,11 @@
 /**
- * The CLI's token store: everything `Tokens` (workers/auth/store.ts) does,
- * plus listing (`KvStore`, which the Worker does not bundle). Records are
- * validated with the Worker's own `TokenRecordSchema` (workers/auth/model.ts).
+ * The CLI's token store: the one writer of TOKENS_KV (shared/tokens/write.ts:
+ * issue, revoke), plus lookup and listing (`KvStore`). Records are validated
+ * with the gate's own `TokenRecordSchema` (workers/auth/model.ts).
  */
 import { KvStore, text, type KvBinding, type KvOps } from "../../shared/kv/index.ts";
-import {
-  checkUser,
-  TOKEN_KEY_PREFIX,
-  Tokens,
-  USER_INDEX_PREFIX,
-  type IssueInput,
-  type Issued,
-  type TokenRecord,
-  type TokenStoreOptions,
-} from "../../workers/auth/store.ts";
+import { checkUser, TokenWriter, type IssueInput, type Issued } from "../../shared/tokens/write.ts";
+import { TOKEN_KEY_PREFIX, USER_INDEX_PREFIX, type TokenRecord } from "../../workers/auth/model.ts";
 import { writeTogether } from "../remote/bulk.ts";
 
 export {
@@ -22,20 +14,14 @@ export {
   MAX_SCOPE_LENGTH,
   MAX_SCOPES,
   SCOPE_PATTERN,
-  TokenRecordSchema,
-  USER_PATTERN,
-} from "../../workers/auth/model.ts";
-export {
-  DEFAULT_TTL_SECONDS,
-  MAX_TTL_SECONDS,
-  MIN_TTL_SECONDS,
   TOKEN_KEY_PREFIX,
+  TokenRecordSchema,
   USER_INDEX_PREFIX,
-  type IssueInput,
-  type Issued,
+  USER_PATTERN,
   type TokenRecord,
-  type TokenStoreOptions,
-} from "../../workers/auth/store.ts";
+} from "../../workers/auth/model.ts";
+export { DEFAULT_TTL_SECONDS, MAX_TTL_SECONDS, MIN_TTL_SECONDS, type IssueInput, type Issued } from "../../shared/tokens/write.ts";
+export type TokenStoreOptions = { now?: () => number };
 
 /**
  * Issues, looks up, lists and revokes tokens (the CLI).
@@ -43,7 +29,7 @@ export {
  * const store = new TokenStore(kv);
  * const { token } = await store.issue({ user: "alice", scopes: ["GET:/api/*"] });
  */
-export class TokenStore extends Tokens {
+export class TokenStore extends TokenWriter {
   readonly #records: KvStore<TokenRecord, unknown, "json">;
   readonly #index: KvStore<string, unknown, "text">;
 
@@ -53,9 +39,14 @@ export class TokenStore extends Tokens {
     this.#index = new KvStore(kv, { prefix: USER_INDEX_PREFIX, codec: text(), now: this._now });
   }
 
-  /** The Worker's `issue`; on --remote the record and its index entry go in one bulk request. */
+  /** The shared `issue`; on --remote the record and its index entry go in one bulk request. */
   override issue(input: IssueInput, ops?: KvOps): Promise<Issued> {
     return writeTogether(this.#records.binding, () => super.issue(input, ops));
+  }
+
+  /** The record for a token hash (uncached); null when unknown. */
+  lookup(hash: string, ops?: KvOps): Promise<TokenRecord | null> {
+    return this.#records.get(hash, { fresh: true, ...(ops ? { ops } : {}) });
   }
 
   /**

@@ -6,7 +6,7 @@
 import type { Codec } from "./codec.ts";
 import { KvLimitError, KvUnavailableError } from "./errors.ts";
 import { KV_LIMITS } from "./limits.ts";
-import type { KvReader, ListedKey, ListOptions, ListPage } from "./store.ts";
+import type { KvReader, ListedKey, ListOptions, ListPage } from "./reader.ts";
 
 /**
  * Walks the keys under `store`'s prefix (plus `options.prefix`), one KV list

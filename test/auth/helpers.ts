@@ -1,7 +1,6 @@
 import { env } from "cloudflare:workers";
 import type { FailureLimiter } from "../../shared/http/limiter.ts";
 import type { KvBinding } from "../../shared/kv/index.ts";
-import { handleAdmin } from "../../workers/auth/admin.ts";
 import { parseConfig, type AuthEnv } from "../../workers/auth/env.ts";
 import { gateTokenStore, handle, type GateDeps } from "../../workers/auth/gate.ts";
 import { TokenStore, type IssueInput } from "../../cli/token/store.ts";
@@ -53,7 +52,6 @@ export function makeGate(vars: Partial<AuthEnv> = {}, options: { kv?: KvBinding;
     limiter: options.limiter,
     now,
     log: (line) => logs.push(line),
-    admin: handleAdmin,
   };
   /** Issues through a separate, uncached store, as the CLI in another process would. */
   const issuer = new TokenStore(env.TOKENS_KV as unknown as KvBinding, { now });

@@ -18,7 +18,7 @@ describe("repository conventions", () => {
   const listed = [...example.matchAll(/^([A-Z][A-Z0-9_]*)=/gm)].map((m) => m[1]!);
 
   it("lists every secret the Workers read in .dev.vars.example, each with how to generate it and no value", () => {
-    const secrets = ["site", "splitter", "auth"].flatMap((w) => secretsOf(read(`workers/${w}/env.ts`)));
+    const secrets = ["site", "splitter", "auth", "control"].flatMap((w) => secretsOf(read(`workers/${w}/env.ts`)));
     expect(secrets).toEqual(expect.arrayContaining(["ADMIN_SECRET", "IDENTITY_PRIVATE_JWK", "IDENTITY_SECRET", "OVERRIDE_SECRET", "STATUS_SECRET"]));
     expect([...listed].sort()).toEqual([...new Set(secrets)].sort());
     for (const name of listed) {

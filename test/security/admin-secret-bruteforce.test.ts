@@ -11,20 +11,20 @@
 import fc from "fast-check";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import type { DevServer } from "../node/helpers/wrangler-dev.ts";
-import { raw, rawRequest, startGate, startOrigin, startSplitter, stateDir, type Origin, limiterWindowHeadroom } from "./env.ts";
+import { raw, rawRequest, startControl, startOrigin, startSplitter, stateDir, type Origin, limiterWindowHeadroom } from "./env.ts";
 
 // Each test counts failures up to the limit: never across a limiter window boundary.
 beforeEach(() => limiterWindowHeadroom(), 70_000);
 
 const ADMIN_SECRET = "bruteforce-admin-secret-0123456789abcdefXYZ";
 const STATUS_SECRET = "bruteforce-status-secret-0123456789abcdefXYZ";
-const ADMIN_LIMIT = 20; // wrangler.toml [[env.auth.ratelimits]] simple.limit
-const STATUS_LIMIT = 10; // wrangler.toml [[env.splitter.ratelimits]] simple.limit
+const ADMIN_LIMIT = 10; // wrangler.toml [[env.control.ratelimits]] simple.limit
+const STATUS_LIMIT = 10; // the same FAILED_CONTROL_LIMITER
 const PERIOD = 60;
 
 let app: Origin;
 let evil: Origin;
-let gate: DevServer;
+let control: DevServer;
 let splitter: DevServer;
 let state: Awaited<ReturnType<typeof stateDir>>;
 
@@ -33,12 +33,13 @@ beforeAll(async () => {
   evil = await startOrigin("evil");
   state = await stateDir("bruteforce");
   // One after the other: the CLI's write and a starting workerd would contend for the same local state.
-  splitter = await startSplitter(state.dir, app.url, evil.url, 0, { STATUS_SECRET });
-  gate = await startGate(state.dir, evil.url, { ADMIN_SECRET });
+  splitter = await startSplitter(state.dir, app.url, evil.url, 0);
+  // Both endpoints are the control Worker's (workers/control), behind one FAILED_CONTROL_LIMITER.
+  control = await startControl(state.dir, { STATUS_SECRET, ADMIN_SECRET });
 }, 180_000);
 
 afterAll(async () => {
-  await Promise.all([gate?.stop(), splitter?.stop()]);
+  await Promise.all([control?.stop(), splitter?.stop()]);
   await Promise.all([app?.close(), evil?.close()]);
   await state?.remove();
 });
@@ -139,16 +140,16 @@ async function play(
 
 const adminSend = (a: Attempt, ip: string) =>
   raw(
-    gate.port,
+    control.port,
     rawRequest(
       `/__edgekv/tokens${a.query}`,
       { ...a.headers, "CF-Connecting-IP": ip, "Content-Type": "application/json", "Content-Length": "15" },
       "POST",
     ).replace(/\r\n\r\n$/, '\r\n\r\n{"user":"mall"}'),
   );
-const statusSend = (a: Attempt, ip: string) => raw(splitter.port, rawRequest(`/__edgekv/status.json${a.query}`, { ...a.headers, "CF-Connecting-IP": ip }));
+const statusSend = (a: Attempt, ip: string) => raw(control.port, rawRequest(`/__edgekv/status.json${a.query}`, { ...a.headers, "CF-Connecting-IP": ip }));
 
-describe("the admin API (gate): limiter before the secret", () => {
+describe("the admin API (control Worker): limiter before the secret", () => {
   it("random guess sequences: 401 until the limit, then only 429, the right secret included", async () => {
     await fc.assert(
       fc.asyncProperty(sequence(ADMIN_SECRET, ADMIN_LIMIT), (attempts) => play(adminSend, attempts, ADMIN_LIMIT, 201, ADMIN_SECRET)),
@@ -177,7 +178,7 @@ describe("the admin API (gate): limiter before the secret", () => {
   });
 });
 
-describe("the status page (splitter): limiter before the secret", () => {
+describe("the status page (control Worker): limiter before the secret", () => {
   it("random guess sequences: 401 until the limit, then only 429, the right secret included", async () => {
     await fc.assert(
       fc.asyncProperty(sequence(STATUS_SECRET, STATUS_LIMIT), (attempts) => play(statusSend, attempts, STATUS_LIMIT, 200, STATUS_SECRET)),
@@ -188,9 +189,9 @@ describe("the status page (splitter): limiter before the secret", () => {
   it("the HTML page and the JSON share one lock-out; another client still gets in", async () => {
     const ip = freshClient();
     for (let i = 0; i <= STATUS_LIMIT; i++)
-      await raw(splitter.port, rawRequest(i % 2 ? "/__edgekv/status" : "/__edgekv/status.json", { Authorization: `Bearer no-${i}`, "CF-Connecting-IP": ip }));
+      await raw(control.port, rawRequest(i % 2 ? "/__edgekv/status" : "/__edgekv/status.json", { Authorization: `Bearer no-${i}`, "CF-Connecting-IP": ip }));
     for (const path of ["/__edgekv/status", "/__edgekv/status/", "/__edgekv/status.json"]) {
-      expect((await raw(splitter.port, rawRequest(path, { Authorization: `Bearer ${STATUS_SECRET}`, "CF-Connecting-IP": ip }))).status, path).toBe(429);
+      expect((await raw(control.port, rawRequest(path, { Authorization: `Bearer ${STATUS_SECRET}`, "CF-Connecting-IP": ip }))).status, path).toBe(429);
     }
     expect((await statusSend({ right: true, headers: { Authorization: `Bearer ${STATUS_SECRET}` }, query: "" }, freshClient())).status).toBe(200);
   });

@@ -75,6 +75,11 @@ export async function startSplitter(dir: string, blue: string, green: string, pe
   return startWranglerDev({ env: "splitter", persistTo: dir, vars: { CONFIG_TTL_MS: "0", ...vars } });
 }
 
+/** `wrangler dev --env control --test-scheduled` on `dir` (vars merged; secrets as vars, as the other helpers pass them). */
+export function startControl(dir: string, vars: Record<string, string> = {}): Promise<DevServer> {
+  return startWranglerDev({ env: "control", persistTo: dir, vars, testScheduled: true });
+}
+
 /**
  * How common origin stacks read a request path, to check that what the gate
  * decided on is what any of them acts on: percent-decoding, `\` as `/`

@@ -30,6 +30,7 @@ import { issueToken, raw, rawRequest, startGate, startOrigin, stateDir, type Ori
 beforeEach(() => limiterWindowHeadroom(), 70_000);
 
 const LIMIT = 20; // wrangler.toml [[env.auth.ratelimits]] simple.limit
+const CONTROL_LIMIT = 10; // wrangler.toml [[env.control.ratelimits]] simple.limit
 const ADMIN_SECRET = "rate-limit-evasion-admin-secret-0123456789";
 
 let app: Origin;
@@ -41,7 +42,7 @@ beforeAll(async () => {
   app = await startOrigin("app");
   state = await stateDir("ratelimit");
   valid = await issueToken(state.dir, ["--user", "victim"]);
-  gate = await startGate(state.dir, app.url, { ADMIN_SECRET });
+  gate = await startGate(state.dir, app.url);
 }, 180_000);
 
 afterAll(async () => {
@@ -140,7 +141,7 @@ describe("addresses: one client is one bucket however it rotates or spells its a
     expect(statuses).toEqual([...Array(LIMIT).fill(401), 429]);
   });
 
-  it("the admin API shares the lock-out: a client locked out by bad tokens cannot try admin secrets either", async () => {
+  it("a client locked out by bad tokens gets 429 on every path, /__edgekv/tokens included (no admin API on the gate)", async () => {
     const ip = "198.51.100.202";
     for (let i = 0; i <= LIMIT; i++) await attempt(ip);
     const r = await raw(
@@ -170,6 +171,9 @@ describe("no CF-Connecting-IP (a caller Worker on a service binding): no shared 
     const gateJs = await bundleWorker("auth", false);
     const { workerOptions } = unstable_getMiniflareWorkerOptions(join(ROOT, "wrangler.toml"), "auth");
     const { modulesRules: _rules, ...gateOptions } = workerOptions as Record<string, unknown>;
+    const controlJs = await bundleWorker("control", false);
+    const { modulesRules: _controlRules, ...controlOptions } = unstable_getMiniflareWorkerOptions(join(ROOT, "wrangler.toml"), "control")
+      .workerOptions as Record<string, unknown>;
     mf = new Miniflare(
       convertV4MiniflareOptions({
         workers: [
@@ -179,7 +183,22 @@ describe("no CF-Connecting-IP (a caller Worker on a service binding): no shared 
             name: "gate",
             modules: [{ type: "ESModule", path: "gate.js", contents: gateJs }],
             compatibilityDate: "2026-11-01",
-            bindings: { ...((gateOptions.bindings as Record<string, unknown> | undefined) ?? {}), ORIGIN_URL: app.url, ADMIN_SECRET },
+            bindings: { ...((gateOptions.bindings as Record<string, unknown> | undefined) ?? {}), ORIGIN_URL: app.url },
+          },
+          // The control Worker (the admin API) behind the same kind of careless caller.
+          {
+            name: "control-caller",
+            modules: true,
+            script: CALLER.replace("env.GATE", "env.CONTROL"),
+            serviceBindings: { CONTROL: "control" },
+            compatibilityDate: "2026-11-01",
+          },
+          {
+            ...controlOptions,
+            name: "control",
+            modules: [{ type: "ESModule", path: "control.js", contents: controlJs }],
+            compatibilityDate: "2026-11-01",
+            bindings: { ...((controlOptions.bindings as Record<string, unknown> | undefined) ?? {}), ADMIN_SECRET },
           },
         ],
         resourcePersistencePath: join(mfState.dir, "v3"),
@@ -197,6 +216,8 @@ describe("no CF-Connecting-IP (a caller Worker on a service binding): no shared 
   });
 
   const viaCaller = (path: string, init: RequestInit) => mf.dispatchFetch(`http://gate.test${path}`, init as never);
+  const viaControlCaller = async (path: string, init: RequestInit) =>
+    (await mf.getWorker("control-caller")).fetch(`http://control.test${path}`, init as never) as unknown as Promise<Response>;
 
   it("one bad token hammered is limited; another client's bad token is still judged on its own, and a valid token gets through", async () => {
     const hammered = badToken();
@@ -210,13 +231,17 @@ describe("no CF-Connecting-IP (a caller Worker on a service binding): no shared 
     expect(app.seen.some((s) => s.url === "/private")).toBe(true);
   });
 
-  it("an attacker behind the caller guessing ADMIN_SECRET cannot lock the caller's own admin calls out", async () => {
+  it("an attacker behind the caller guessing the control Worker's ADMIN_SECRET cannot lock the caller's own admin calls out", async () => {
     const post = (secret: string) =>
-      viaCaller("/__edgekv/tokens", { method: "POST", headers: { Authorization: `Bearer ${secret}` }, body: JSON.stringify({ user: "issued-behind-caller" }) });
+      viaControlCaller("/__edgekv/tokens", {
+        method: "POST",
+        headers: { Authorization: `Bearer ${secret}` },
+        body: JSON.stringify({ user: "issued-behind-caller" }),
+      });
     const wrong = `wrong-${badToken()}`;
     const statuses: number[] = [];
-    for (let i = 0; i <= LIMIT; i++) statuses.push((await post(wrong)).status);
-    expect(statuses).toEqual([...Array(LIMIT).fill(401), 429]);
+    for (let i = 0; i <= CONTROL_LIMIT; i++) statuses.push((await post(wrong)).status);
+    expect(statuses).toEqual([...Array(CONTROL_LIMIT).fill(401), 429]);
     // Without an address the client IS its credential: the right secret is another client, so it works.
     expect((await post(ADMIN_SECRET)).status).toBe(201);
   });

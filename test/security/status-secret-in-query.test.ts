@@ -10,7 +10,7 @@
 import fc from "fast-check";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import type { DevServer } from "../node/helpers/wrangler-dev.ts";
-import { raw, rawRequest, startOrigin, startSplitter, stateDir, type Origin, limiterWindowHeadroom } from "./env.ts";
+import { raw, rawRequest, startControl, startOrigin, startSplitter, stateDir, type Origin, limiterWindowHeadroom } from "./env.ts";
 
 // Each test counts failures up to the limit: never across a limiter window boundary.
 beforeEach(() => limiterWindowHeadroom(), 70_000);
@@ -21,17 +21,19 @@ const LIMIT = 10; // wrangler.toml [[env.splitter.ratelimits]] simple.limit
 let blue: Origin;
 let green: Origin;
 let splitter: DevServer;
+let control: DevServer;
 let state: Awaited<ReturnType<typeof stateDir>>;
 
 beforeAll(async () => {
   blue = await startOrigin("blue");
   green = await startOrigin("green");
   state = await stateDir("status-query");
-  splitter = await startSplitter(state.dir, blue.url, green.url, 0, { STATUS_SECRET: SECRET });
+  splitter = await startSplitter(state.dir, blue.url, green.url, 0);
+  control = await startControl(state.dir, { STATUS_SECRET: SECRET });
 }, 180_000);
 
 afterAll(async () => {
-  await splitter?.stop();
+  await Promise.all([splitter?.stop(), control?.stop()]);
   await Promise.all([blue?.close(), green?.close()]);
   await state?.remove();
 });
@@ -79,7 +81,7 @@ const query = fc
 describe("the status secret is accepted in Authorization: Bearer only", () => {
   it("control: the header alone gets the status (so a refusal below is the query's doing)", async () => {
     for (const path of ROUTES) {
-      const r = await raw(splitter.port, rawRequest(path, { Authorization: `Bearer ${SECRET}`, "CF-Connecting-IP": freshIp() }));
+      const r = await raw(control.port, rawRequest(path, { Authorization: `Bearer ${SECRET}`, "CF-Connecting-IP": freshIp() }));
       expect(r.status, path).toBe(200);
     }
   });
@@ -89,7 +91,7 @@ describe("the status secret is accepted in Authorization: Bearer only", () => {
       fc.asyncProperty(query, fc.constantFrom(...ROUTES), fc.boolean(), async (q, path, withHeader) => {
         const headers: Record<string, string> = { "CF-Connecting-IP": freshIp() };
         if (withHeader) headers.Authorization = `Bearer ${SECRET}`;
-        const r = await raw(splitter.port, rawRequest(`${path}${q}`, headers));
+        const r = await raw(control.port, rawRequest(`${path}${q}`, headers));
         expect(r.status, `${path}${q}`).toBe(401);
         expect(r.body).toContain("Authorization: Bearer");
         expect(r.body).not.toContain(SECRET);
@@ -108,7 +110,7 @@ describe("the status secret is accepted in Authorization: Bearer only", () => {
       `/__edgekv/status.json?${SECRET}`,
       `/__edgekv/status.json?t=${SECRET}`,
     ]) {
-      const r = await raw(splitter.port, rawRequest(target, { "CF-Connecting-IP": freshIp() }));
+      const r = await raw(control.port, rawRequest(target, { "CF-Connecting-IP": freshIp() }));
       expect(r.status, target).not.toBe(200);
       expect([400, 401, 404], target).toContain(r.status);
       expect(r.body).not.toContain(SECRET);
@@ -119,9 +121,9 @@ describe("the status secret is accepted in Authorization: Bearer only", () => {
     const ip = freshIp();
     const seq: number[] = [];
     for (let i = 0; i < LIMIT + 1; i++)
-      seq.push((await raw(splitter.port, rawRequest(`/__edgekv/status.json?token=${SECRET}`, { "CF-Connecting-IP": ip }))).status);
+      seq.push((await raw(control.port, rawRequest(`/__edgekv/status.json?token=${SECRET}`, { "CF-Connecting-IP": ip }))).status);
     expect(seq).toEqual([...Array(LIMIT).fill(401), 429]);
-    const r = await raw(splitter.port, rawRequest("/__edgekv/status.json", { Authorization: `Bearer ${SECRET}`, "CF-Connecting-IP": ip }));
+    const r = await raw(control.port, rawRequest("/__edgekv/status.json", { Authorization: `Bearer ${SECRET}`, "CF-Connecting-IP": ip }));
     expect(r.status).toBe(429);
     expect(
       blue.seen

@@ -27,8 +27,6 @@ interface AuthExtras {
   IDENTITY_PRIVATE_JWK?: string;
   /** Secret: HS256 key of the identity assertion (>= 32 bytes), the shared-secret alternative. */
   IDENTITY_SECRET?: string;
-  /** Secret: enables the admin API (wrangler secret put ADMIN_SECRET). */
-  ADMIN_SECRET?: string;
 }
 
 /**
@@ -81,7 +79,6 @@ export interface GateConfig {
   /** ASSERTION_ISSUER / ASSERTION_AUDIENCE when set (else derived per request, see forward.ts). */
   assertionIssuer: string | undefined;
   assertionAudience: string | undefined;
-  adminSecret: string | undefined;
   allowCacheMs: number;
 }
 
@@ -119,7 +116,6 @@ export function parseConfig(env: AuthEnv): GateConfig {
     originBase,
     allowPathParams: env.ALLOW_PATH_PARAMS === "true",
     ...parseAssertion(env),
-    adminSecret: env.ADMIN_SECRET || undefined,
     allowCacheMs: allowCacheSeconds * 1000,
   };
 }

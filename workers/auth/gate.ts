@@ -1,13 +1,13 @@
 /**
  * The gate's decision for one request, as a plain function of (request, deps).
  * Order matters: path first (decisions use the real, normalised path), then
- * admin API, CORS preflight, public paths, credential, offline token check,
+ * the JWKS, CORS preflight, public paths, credential, offline token check,
  * KV lookup (fails closed), expiry, scope. Only an allow reaches the origin.
  */
 import { HttpError, toErrorResponse } from "../../shared/http/errors.ts";
 import { anyGlob } from "../../shared/http/glob.ts";
 import { normalizePath } from "../../shared/http/path.ts";
-import { IsolateCache, KvOps, type KvBinding } from "../../shared/kv/index.ts";
+import { IsolateCache, KvOps, type KvBinding } from "../../shared/kv/read.ts";
 import { CACHE_MAX_ENTRIES, KV_CACHE_TTL_SECONDS, NEGATIVE_CACHE_MS, type GateConfig } from "./env.ts";
 import { JWKS_PATHS, jwksResponse } from "./assertion.ts";
 import { extractCredential, type Credential } from "./credential.ts";
@@ -15,10 +15,9 @@ import { buildOriginRequest, identityOf } from "./forward.ts";
 import { clientKey, tooManyFailures, type FailureLimiter } from "../../shared/http/limiter.ts";
 import { scopeAllows } from "./scope.ts";
 import { boundSocket, MAX_SOCKET_SECONDS } from "./socket.ts";
-import { Tokens, type TokenRecord } from "./store.ts";
+import { TokenReader, type TokenRecord } from "./store.ts";
 import { hashToken, isWellFormedToken } from "./token.ts";
 
-export const ADMIN_PREFIX = "/__edgekv/";
 /**
  * Query parameter names servers read as the request's method, case folded (docs/security.md
  * "Method overrides: who reads them where"): `_method` (Laravel and Symfony, Spring's
@@ -31,20 +30,18 @@ const OVERRIDE_RE = /method|%/i;
 
 export interface GateDeps {
   config: GateConfig;
-  tokens: Tokens;
+  tokens: TokenReader;
   /** Sends the forwarded request to the origin (ORIGIN binding or fetch). */
   origin: (request: Request) => Promise<Response>;
   limiter: FailureLimiter | undefined;
   now: () => number;
   /** One JSON line per decision. */
   log: (line: string) => void;
-  /** The admin API, when ADMIN_SECRET is set (loaded only for /__edgekv/ paths). */
-  admin?: (request: Request, url: URL, deps: GateDeps, ops: KvOps) => Promise<Response>;
 }
 
 /** What the log line says about a request; never the token. */
 export interface Decision {
-  decision: "allow" | "public" | "deny" | "preflight" | "admin" | "error";
+  decision: "allow" | "public" | "deny" | "preflight" | "error";
   reason: string;
   status?: number;
   user?: string;
@@ -58,8 +55,8 @@ export interface Decision {
  * token's expiry), a shorter one for unknown hashes, bounded, no stale-on-error.
  * @example const tokens = gateTokenStore(env.TOKENS_KV, config, Date.now);
  */
-export function gateTokenStore(kv: KvBinding, config: GateConfig, now: () => number): Tokens {
-  return new Tokens(kv, {
+export function gateTokenStore(kv: KvBinding, config: GateConfig, now: () => number): TokenReader {
+  return new TokenReader(kv, {
     now,
     cacheTtl: KV_CACHE_TTL_SECONDS,
     cache: {
@@ -146,13 +143,7 @@ async function decide(request: Request, url: URL, deps: GateDeps, ops: KvOps, d:
     return jwksResponse(request.method, config.assertion);
   }
 
-  if (np.path.startsWith(ADMIN_PREFIX)) {
-    d.decision = "admin";
-    d.reason = "admin api";
-    if (!deps.admin || !config.adminSecret) throw new HttpError(404, "not_found", "no such endpoint");
-    return deps.admin(request, url, deps, ops);
-  }
-
+  // No other path is the gate's own: /__edgekv/* is gated and forwarded like any path (the admin API is the control Worker's).
   const method = request.method;
   if (method === "OPTIONS" && config.cors && request.headers.has("origin") && request.headers.has("access-control-request-method")) {
     d.decision = "preflight";

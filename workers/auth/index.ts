@@ -7,7 +7,6 @@ import { forClient } from "../../shared/http/encoding.ts";
 import { toErrorResponse } from "../../shared/http/errors.ts";
 import { perIsolate } from "../../shared/http/isolate.ts";
 import { FailureLimiter } from "../../shared/http/limiter.ts";
-import { handleAdmin } from "./admin.ts";
 import { parseConfig, RATE_LIMIT_PERIOD_SECONDS, type AuthEnv } from "./env.ts";
 import { gateTokenStore, handle, type GateDeps } from "./gate.ts";
 
@@ -37,7 +36,6 @@ export const depsFor = perIsolate((env: AuthEnv): GateDeps => {
     limiter: env.FAILED_AUTH_LIMITER ? new FailureLimiter(env.FAILED_AUTH_LIMITER, { periodSeconds: RATE_LIMIT_PERIOD_SECONDS, now }) : undefined,
     now,
     log: (line) => console.log(line),
-    admin: handleAdmin,
   };
 });
 

@@ -5,7 +5,7 @@
  * immutable (kept until evicted), the pointer is refreshed in the background
  * (stale-while-revalidate) and survives a failed read (stale-on-error).
  */
-import { KvReader } from "../../shared/kv/store.ts";
+import { KvReader } from "../../shared/kv/read.ts";
 import { json, stream } from "../../shared/kv/codec.ts";
 import type { KvBinding } from "../../shared/kv/binding.ts";
 import type { KvOps } from "../../shared/kv/ops.ts";

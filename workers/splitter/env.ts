@@ -9,15 +9,11 @@ export const MAX_CONFIG_TTL_MS = 60_000;
 interface SplitterSecrets {
   /** HMAC key of tester overrides; unset means overrides are ignored. */
   OVERRIDE_SECRET?: string;
-  /** Bearer secret of the status endpoint; unset means the endpoint is off. */
-  STATUS_SECRET?: string;
-  /** Signs webhooks (Standard Webhooks: `whsec_` + base64 of >= 32 bytes); unset or weak means webhooks are off. */
-  WEBHOOK_SECRET?: string;
 }
 
 /**
  * [env.splitter] as `npm run cf-typegen` generates it (worker-configuration.d.ts): ROLLOUT_KV and no other
- * namespace. Vars (CONFIG_TTL_MS, FALLBACK_ORIGIN, WEBHOOK_URLS) and FAILED_STATUS_LIMITER stay optional: each has a default or is checked for.
+ * namespace. Vars (CONFIG_TTL_MS, FALLBACK_ORIGIN, FORWARDED_HOST) stay optional: each has a default.
  */
 export type SplitterEnv = Pick<Cloudflare.SplitterEnv, "ROLLOUT_KV"> & Partial<Cloudflare.SplitterEnv> & SplitterSecrets;
 

@@ -1,6 +1,5 @@
 import { HttpError, toErrorResponse } from "../../shared/http/errors.ts";
-import { KvOps } from "../../shared/kv/index.ts";
-import type { FailureLimiter } from "../../shared/http/limiter.ts";
+import { KvOps } from "../../shared/kv/read.ts";
 import { DEFAULT_TIMEOUT_MS, guardState, type Color, type RolloutConfig } from "./model.ts";
 import { normalizePath, type PathPolicy } from "../../shared/http/path.ts";
 import { parseOriginBase } from "../../shared/http/target.ts";
@@ -12,7 +11,6 @@ import { readOverride } from "./override.ts";
 import { decide, type Reason } from "./route.ts";
 import type { ConfigSource } from "./store.ts";
 import type { SplitterEnv } from "./env.ts";
-import { STATUS_PREFIX, statusResponse } from "./status.ts";
 import { stickyCookie, stickyId } from "./sticky.ts";
 
 export interface Deps {
@@ -21,8 +19,6 @@ export interface Deps {
   /** How origins are called (the global fetch in production). */
   fetch: OriginFetch;
   now: () => number;
-  /** Failed status-secret attempts (FAILED_STATUS_LIMITER); checked before the secret. */
-  limiter?: FailureLimiter;
 }
 
 /**
@@ -61,7 +57,7 @@ export async function handle(request: Request, deps: Deps, bg?: Background): Pro
   // One path policy (shared/http/path.ts): route on the normalised path and forward exactly it.
   const np = normalizePath(url.pathname, PATH_POLICY);
   if (!np.ok) return toErrorResponse(new HttpError(np.status, "invalid_path", np.reason));
-  if (np.path.startsWith(STATUS_PREFIX)) return statusResponse(request, url, deps);
+  // No path is the splitter's own: /__edgekv/* is forwarded like any other (the status page is the control Worker's).
   let forwardedHost: string | undefined;
   try {
     forwardedHost = parseForwardedHost(deps.env.FORWARDED_HOST);
@@ -102,7 +98,7 @@ export async function handle(request: Request, deps: Deps, bg?: Background): Pro
       "x-edgekv-color": color,
       "x-edgekv-bucket": String(d.bucket),
       "x-edgekv-config-version": String(config.version),
-      // With a guard, its state rides along (the why stays on the status page): "schedule; guard=paused".
+      // With a guard, its state rides along (the why is on the control Worker's status page): "schedule; guard=paused".
       "x-edgekv-reason": config.guard ? `${reason}; guard=${guardState(config)}` : reason,
     },
     sticky.minted ? stickyCookie(config.sticky.cookie, sticky.id, config.sticky.maxAgeSeconds) : undefined,

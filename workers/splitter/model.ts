@@ -11,11 +11,11 @@ import { MAX_GLOB_LENGTH } from "../../shared/http/glob.ts";
 
 /** KV key of the one config document. */
 export const CONFIG_KEY = "rollout/config";
-/** KV prefix of history entries, `rollout/history/<version zero-padded to 10>`. */
+/** KV prefix of history entries, `rollout/history/<version zero-padded to 10>-<write id>` (shared/rollout/write.ts historyKey). */
 export const HISTORY_PREFIX = "rollout/history/";
 /** KV key of what the cron last notified webhooks of (`NotifiedSchema`); written only when that changes. */
 export const NOTIFIED_KEY = "rollout/notified";
-/** History entries kept; older ones are deleted by the CLI after each write. */
+/** History entries kept; older ones are deleted after each write (shared/rollout/write.ts). */
 export const HISTORY_LIMIT = 50;
 export const MAX_RULES = 50;
 export const MAX_STEPS = 50;
@@ -202,6 +202,8 @@ const rolloutConfig = refine(
       webhooks: opt(obj({ urls: all(some(webhookUrl), [(u) => u.length <= MAX_WEBHOOKS, `must have at most ${MAX_WEBHOOKS} URLs`]) }, true)),
       updatedAt: opt(str),
       updatedBy: opt(text(128)),
+      /** Unique per write (shared/rollout/write.ts): how a writer tells its own write from a concurrent one. */
+      writeId: opt(text(64)),
     },
     true,
   ),
@@ -239,7 +241,7 @@ export type Mirror = NonNullable<RolloutConfig["mirror"]>;
 export type Rule = NonNullable<RolloutConfig["rules"]>[number];
 export type Step = NonNullable<RolloutConfig["schedule"]>[number];
 
-/** One audit-trail entry (written by the CLI): the config written as `version`, by whom, when, and what changed. */
+/** One audit-trail entry (shared/rollout/write.ts, for the CLI and the guard alike): the config written as `version`, by whom, when, and what changed. */
 export const HistoryEntrySchema = standard(
   obj({ version: whole(1), at: string, by: string, action: string, changes: arr(string), config: rolloutConfig }, true),
 );
@@ -248,9 +250,6 @@ export type HistoryEntry = Infer<typeof HistoryEntrySchema>;
 /** What the cron last sent webhooks about: the config version and the schedule step in force. */
 export const NotifiedSchema = standard(obj({ version: whole(1), step: whole(-1), at: string }, true));
 export type Notified = Infer<typeof NotifiedSchema>;
-
-/** `rollout/history/` + this: the version zero-padded to 10 digits, so keys list in version order (the CLI's historyKey). */
-export const historyName = (version: number): string => String(version).padStart(10, "0");
 
 /**
  * The guard's state as the edge sees it: off (no guard), healthy, paused or rolled back.

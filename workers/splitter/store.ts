@@ -1,4 +1,4 @@
-import { EdgeKvError, KvReader, json, type KvBinding, type KvOps } from "../../shared/kv/index.ts";
+import { EdgeKvError, KvReader, json, type KvBinding, type KvOps } from "../../shared/kv/read.ts";
 import { CONFIG_KEY, RolloutConfigSchema, type RolloutConfig } from "./model.ts";
 
 /** KV edge cacheTtl for the config read: KV's minimum, so edits propagate as fast as KV allows. */
@@ -19,7 +19,7 @@ export interface Loaded {
 
 /**
  * Where the Worker gets its config: KV through the isolate cache. Keeping the
- * last good config is the library's (shared/kv/store.ts): a failed read, an
+ * last good config is the library's (shared/kv/reader.ts): a failed read, an
  * invalid document or a deleted key serves the config held (`staleOnError`,
  * `keepOnMissing`), and a failure with nothing held is not read again, all for
  * one TTL (`errorRetryMs`). This wrapper only logs and keeps what the status

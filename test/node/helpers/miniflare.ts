@@ -9,7 +9,7 @@ import { startWorker } from "../../../bench/lib/runtime.ts";
  * const mf = await startWithEnvBindings("site", dir, readKeyWorker("SITE_KV"));
  * const res = await mf.dispatchFetch("http://x/?key=hello");
  */
-export async function startWithEnvBindings(env: "site" | "splitter" | "auth", persistTo: string, script: string): Promise<Miniflare> {
+export async function startWithEnvBindings(env: "site" | "splitter" | "auth" | "control", persistTo: string, script: string): Promise<Miniflare> {
   const worker = await startWorker({ name: `read-${env}`, modules: [{ path: "reader.js", contents: script }], env, persistTo });
   return worker.mf;
 }

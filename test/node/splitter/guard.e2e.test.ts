@@ -14,7 +14,8 @@ import { Webhook } from "standardwebhooks";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { bundleWorker, startWorker, type RunningWorker } from "../../../bench/lib/runtime.ts";
 import { startOrigin, type Origin } from "../../../scripts/origin.ts";
-import { CONFIG_KEY, HISTORY_PREFIX, historyName, type RolloutConfigInput } from "../../../workers/splitter/model.ts";
+import { historyKey } from "../../../shared/rollout/write.ts";
+import { CONFIG_KEY, HISTORY_PREFIX, type RolloutConfigInput } from "../../../workers/splitter/model.ts";
 
 const SECRET = `whsec_${randomBytes(32).toString("base64")}`;
 const STATUS = "st-secret-for-the-guard-e2e-32-bytes+";
@@ -28,6 +29,8 @@ let blue: Origin;
 let green: Origin;
 let hooks: Origin;
 let splitter: RunningWorker;
+/** The control Worker (workers/control): the cron and the status page, on the same local state. */
+let control: RunningWorker;
 const health = { status: 200 };
 /** Green's non-probe answers wait this long (a slow mirror target). */
 const slow = { ms: 0 };
@@ -41,7 +44,7 @@ interface KvLike {
 let kv: KvLike;
 
 const cron = async (at: number) => {
-  const w = await splitter.mf.getWorker();
+  const w = await control.mf.getWorker();
   await w.scheduled({ scheduledTime: new Date(at), cron: "* * * * *" });
 };
 /** Every key and value in ROLLOUT_KV, to prove a tick wrote nothing. */
@@ -81,7 +84,14 @@ beforeAll(async () => {
     modules: [{ path: "index.js", contents: await bundleWorker("splitter", true) }],
     env: "splitter",
     persistTo: dir,
-    vars: { CONFIG_TTL_MS: "0", WEBHOOK_URLS: `${hooks.url}/edgekv`, WEBHOOK_SECRET: SECRET, STATUS_SECRET: STATUS },
+    vars: { CONFIG_TTL_MS: "0" },
+  });
+  control = await startWorker({
+    name: "control-guard-e2e",
+    modules: [{ path: "index.js", contents: await bundleWorker("control", true) }],
+    env: "control",
+    persistTo: dir,
+    vars: { WEBHOOK_URLS: `${hooks.url}/edgekv`, WEBHOOK_SECRET: SECRET, STATUS_SECRET: STATUS },
   });
   kv = (await splitter.mf.getKVNamespace("ROLLOUT_KV")) as unknown as KvLike;
   const config: RolloutConfigInput = {
@@ -102,7 +112,7 @@ beforeAll(async () => {
 }, 120_000);
 
 afterAll(async () => {
-  await splitter?.stop();
+  await Promise.all([splitter?.stop(), control?.stop()]);
   await Promise.all([blue?.close(), green?.close(), hooks?.close()]);
   await rm(dir, { recursive: true, force: true });
 });
@@ -135,7 +145,8 @@ describe("guarded rollout end to end (cron with an injected clock, real origins,
     const config = JSON.parse((await kv.get(CONFIG_KEY, "text"))!);
     expect(config).toMatchObject({ version: 2, updatedBy: "guard", percent: 0 });
     expect(config.guard.trip).toEqual({ at: iso(T0 + 22 * MIN), action: "pause", reason: "probe /health on green saw HTTP 503; 2 of 2 checks failed" });
-    const history = JSON.parse((await kv.get(HISTORY_PREFIX + historyName(2), "text"))!);
+    const key = (await kv.list()).keys.map((k) => k.name).find((n) => n.startsWith(HISTORY_PREFIX + historyKey(2)))!;
+    const history = JSON.parse((await kv.get(key, "text"))!);
     expect(history).toMatchObject({ version: 2, by: "guard", action: "guard pause" });
 
     expect(events).toHaveLength(3);
@@ -168,7 +179,7 @@ describe("guarded rollout end to end (cron with an injected clock, real origins,
     expect(share).toBeLessThan(0.6);
 
     const status = (await (
-      await splitter.mf.dispatchFetch("http://splitter.test/__edgekv/status.json", { headers: { authorization: `Bearer ${STATUS}` } })
+      await control.mf.dispatchFetch("http://control.test/__edgekv/status.json", { headers: { authorization: `Bearer ${STATUS}` } })
     ).json()) as {
       guard: unknown;
       percentNow: number;

@@ -96,7 +96,7 @@ describe("npm start", () => {
 
   it("the printed examples keep the demo token off the command line: $TOKEN from its file, revoke by --id or stdin", async () => {
     const token = generateToken();
-    const ports = { site: 1, splitter: 2, auth: 3, blue: 4, green: 5 };
+    const ports = { site: 1, splitter: 2, auth: 3, blue: 4, green: 5, control: 6 };
     const text = await banner({ ports, token, persistTo: join(process.cwd(), ".wrangler", "state") });
     expect(text).not.toContain(token);
     expect(text).toContain("TOKEN=$(cat .wrangler/state/edgekv-demo-token)");

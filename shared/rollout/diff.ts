@@ -7,7 +7,7 @@ function flatten(value: unknown, prefix: string, out: Map<string, string>): Map<
 }
 
 /** Fields every write changes; not worth a line in a diff. */
-const BOOKKEEPING = new Set(["version", "updatedAt", "updatedBy"]);
+const BOOKKEEPING = new Set(["version", "updatedAt", "updatedBy", "writeId"]);
 
 /**
  * One line per changed field: `~ percent: 10 -> 20`, `+ rules.0.to: "green"`, `- schedule.0.at: ...`.

@@ -1,6 +1,6 @@
 import { originTarget } from "../../shared/http/target.ts";
-import { originBases, type OriginFetch } from "./forward.ts";
-import { guardRounds, otherColor, type Guard, type RolloutConfig } from "./model.ts";
+import { originBases, type OriginFetch } from "../splitter/forward.ts";
+import { guardRounds, otherColor, type Guard, type RolloutConfig } from "../splitter/model.ts";
 
 /** The guard's verdict for one tick. */
 export interface Verdict {

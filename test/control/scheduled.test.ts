@@ -3,12 +3,12 @@
  * tick at a time (the tick's clock injected as the controller's scheduledTime),
  * what a trip writes (once), what a quiet tick writes (nothing), and what the
  * edge then routes. Origins are `deps.fetch` functions here; the end-to-end
- * run with real origins and a real webhook receiver is test/node/splitter/guard.e2e.test.ts.
+ * run with real origins and a real webhook receiver is test/node/control/guard.e2e.test.ts.
  */
 import { env } from "cloudflare:workers";
 import { createScheduledController } from "cloudflare:test";
 import { beforeEach, describe, expect, it } from "vitest";
-import worker from "../../workers/splitter/index.ts";
+import worker from "../../workers/control/index.ts";
 import { handle } from "../../workers/splitter/handler.ts";
 import {
   CONFIG_KEY,
@@ -17,16 +17,16 @@ import {
   NOTIFIED_KEY,
   parseConfig,
   RolloutConfigSchema,
-  historyName,
   type GuardInput,
   type RolloutConfigInput,
 } from "../../workers/splitter/model.ts";
 import { effectivePercent } from "../../workers/splitter/schedule.ts";
-import { tick } from "../../workers/splitter/scheduled.ts";
+import { tick } from "../../workers/control/scheduled.ts";
+import { historyKey } from "../../shared/rollout/write.ts";
 import { ConfigSource } from "../../workers/splitter/store.ts";
-import { signWebhook, webhookKey } from "../../workers/splitter/webhook.ts";
+import { signWebhook, webhookKey } from "../../workers/control/webhook.ts";
 import type { Schema } from "../../shared/kv/index.ts";
-import { GREEN, cfg, origins } from "./fixtures.ts";
+import { GREEN, cfg, origins } from "../splitter/fixtures.ts";
 
 const T0 = Date.parse("2026-11-20T10:00:00Z");
 const MIN = 60_000;
@@ -50,17 +50,19 @@ const ramp = [
 /** The real binding, with every write and delete counted. */
 function counted(real: KVNamespace) {
   const writes: string[] = [];
+  const calls: string[] = [];
   const kv = new Proxy(real, {
     get(target, prop, receiver) {
       const v = Reflect.get(target, prop, receiver) as unknown;
       if (typeof v !== "function") return v;
       return (...args: unknown[]) => {
+        calls.push(String(prop));
         if (prop === "put" || prop === "delete") writes.push(String(args[0]));
         return (v as (...a: unknown[]) => unknown).apply(target, args);
       };
     },
   });
-  return { kv, writes };
+  return { kv, writes, calls };
 }
 
 /** Green's /health answers `health` (200 until changed); a webhook receiver records what it got. */
@@ -78,7 +80,7 @@ function world(extra: { WEBHOOK_SECRET?: string; WEBHOOK_URLS?: string } = {}) {
   const c = counted(env.ROLLOUT_KV);
   const run = (at: number) => tick({ env: { ROLLOUT_KV: c.kv, ...extra }, fetch: o.fetch, now: at, sleep: async () => {}, log: () => {} });
   const probes = () => o.seen.filter((s) => s.url.endsWith("/health")).length;
-  return { state, hooks, seen: o.seen, fetch: o.fetch, writes: c.writes, kv: c.kv, run, probes };
+  return { state, hooks, seen: o.seen, fetch: o.fetch, writes: c.writes, calls: c.calls, kv: c.kv, run, probes };
 }
 
 const write = (c: RolloutConfigInput) => env.ROLLOUT_KV.put(CONFIG_KEY, JSON.stringify(c));
@@ -140,6 +142,9 @@ describe("one cron tick (real local KV, every write counted)", () => {
     expect(r).toMatchObject({ version: 1, probed: true, tripped: null });
     expect(w.probes()).toBe(1); // consecutive threshold: the first success settles the tick
     expect(w.writes).toEqual([]);
+    // One read and no list a tick: a list a minute would be 1,440 a day, past the Free plan's 1,000.
+    expect(w.calls.filter((c) => c === "list")).toEqual([]);
+    expect(w.calls.filter((c) => c === "get" || c === "getWithMetadata")).toHaveLength(1);
     expect(w.seen[0]!.url).toBe(`${GREEN}/health`);
     expect(w.seen[0]!.headers["x-edgekv-probe"]).toBe("1");
   });
@@ -152,15 +157,16 @@ describe("one cron tick (real local KV, every write counted)", () => {
     w.state.health = 503;
     const r = await w.run(T0 + MIN);
     expect(r.tripped).toBe("probe /health on green saw HTTP 503; 2 of 2 checks failed");
-    expect(w.writes).toEqual([HISTORY_PREFIX + historyName(2), CONFIG_KEY]);
+    expect(w.writes).toEqual([expect.stringMatching(new RegExp(`^${HISTORY_PREFIX}${historyKey(2)}-[0-9a-f]+$`)), CONFIG_KEY]);
 
     const c = await stored();
     expect(c).toMatchObject({ version: 2, percent: 0, updatedBy: "guard", updatedAt: new Date(T0 + MIN).toISOString() });
     expect(c.schedule).toBeUndefined();
     expect(c.guard!.trip).toEqual({ at: new Date(T0 + MIN).toISOString(), reason: r.tripped, action: "rollback" });
-    const h = await read(HistoryEntrySchema, HISTORY_PREFIX + historyName(2));
+    const h = await read(HistoryEntrySchema, w.writes[0]!);
     expect(h).toMatchObject({ version: 2, by: "guard", action: "guard rollback", config: c });
-    expect(h.changes).toEqual(expect.arrayContaining([`+ guard.trip.reason: ${JSON.stringify(r.tripped)}`, "~ percent: 20 -> 0", "- schedule: 3 steps"]));
+    expect(h.changes).toEqual(expect.arrayContaining([`+ guard.trip.reason: ${JSON.stringify(r.tripped)}`, "~ percent: 20 -> 0"]));
+    expect(h.changes.some((l) => l.startsWith("- schedule.0.at: "))).toBe(true);
 
     // Tripped: later ticks neither probe nor write.
     const before = w.probes();
@@ -231,7 +237,7 @@ describe("one cron tick (real local KV, every write counted)", () => {
     });
     const c = counted(env.ROLLOUT_KV);
     await worker.scheduled(createScheduledController({ scheduledTime: T0 + 5 * MIN, cron: "* * * * *" }), { ...env, ROLLOUT_KV: c.kv });
-    expect(c.writes).toEqual([HISTORY_PREFIX + historyName(2), CONFIG_KEY]);
+    expect(c.writes).toEqual([expect.stringMatching(new RegExp(`^${HISTORY_PREFIX}${historyKey(2)}-[0-9a-f]+$`)), CONFIG_KEY]);
     expect((await stored()).guard!.trip).toMatchObject({
       at: new Date(T0 + 5 * MIN).toISOString(),
       action: "pause",
@@ -329,7 +335,13 @@ describe("webhooks: one signed event per change, sent by the cron", () => {
     const trip = JSON.parse(w.hooks[2]!.body);
     expect(trip).toMatchObject({ type: "rollout.guard_tripped", data: { version: 2, percent: 50, guard: "paused", updatedBy: "guard" } });
     expect(trip.text).toContain("guard paused the ramp at 2026-11-20T10:23:00.000Z: probe /health on green saw HTTP 503");
-    expect(w.writes).toEqual([NOTIFIED_KEY, NOTIFIED_KEY, HISTORY_PREFIX + historyName(2), CONFIG_KEY, NOTIFIED_KEY]);
+    expect(w.writes).toEqual([
+      NOTIFIED_KEY,
+      NOTIFIED_KEY,
+      expect.stringMatching(new RegExp(`^${HISTORY_PREFIX}${historyKey(2)}-[0-9a-f]+$`)),
+      CONFIG_KEY,
+      NOTIFIED_KEY,
+    ]);
   });
 
   it("retries a failing receiver with backoff, a bounded number of times, and never throws", async () => {

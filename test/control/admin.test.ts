@@ -2,16 +2,16 @@ import { env } from "cloudflare:workers";
 import { beforeEach, describe, expect, it } from "vitest";
 import { FailureLimiter, MAX_NO_IP_FAILURES_PER_WINDOW } from "../../shared/http/limiter.ts";
 import { MIN_SECRET_BYTES } from "../../shared/http/secrets.ts";
-import { RATE_LIMIT_PERIOD_SECONDS } from "../../workers/auth/env.ts";
+import { RATE_LIMIT_PERIOD_SECONDS } from "../../workers/control/env.ts";
 import { TokenRecordSchema } from "../../workers/auth/model.ts";
-import { bearer, makeGate, uniqueUser } from "./helpers.ts";
+import { bearer, makeControl as makeGate, uniqueUser } from "./helpers.ts";
 import { limiterWindowHeadroom } from "../limiter-window.ts";
 
 // Tests here count failures up to the limit: never across a limiter window boundary.
 beforeEach(() => limiterWindowHeadroom(), 70_000);
 
 const SECRET = "admin-secret-for-tests-0123456789abcdef"; // >= MIN_SECRET_BYTES
-const LIMIT = 20; // wrangler.toml [[env.auth.ratelimits]] simple.limit
+const LIMIT = 10; // wrangler.toml [[env.control.ratelimits]] simple.limit
 const admin = (extra: Record<string, string> = {}) => ({ Authorization: `Bearer ${SECRET}`, ...extra });
 
 describe("admin API (/__edgekv/tokens)", () => {
@@ -131,10 +131,10 @@ describe("admin API (/__edgekv/tokens)", () => {
   });
 });
 
-/** A gate whose admin API is guarded by the real local FAILED_AUTH_LIMITER binding (or one that throws). */
+/** An admin API guarded by the real local FAILED_CONTROL_LIMITER binding (or one that throws). */
 function limitedGate(options: { throwing?: boolean } = {}) {
   const calls: string[] = [];
-  const real = env.FAILED_AUTH_LIMITER;
+  const real = env.FAILED_CONTROL_LIMITER;
   // Fault injection around the real binding: count calls, or make every call throw.
   const binding: RateLimit = {
     limit: async (o) => {
@@ -168,7 +168,7 @@ describe("admin API: weak secrets turn nothing on", () => {
         expect(res.status, weak).toBe(503);
         const body = (await res.json()) as { error: string; message: string };
         expect(body.error).toBe("weak_secret");
-        expect(body.message).toContain("openssl rand -base64 32 | npx wrangler secret put ADMIN_SECRET --env auth");
+        expect(body.message).toContain("openssl rand -base64 32 | npx wrangler secret put ADMIN_SECRET --env control");
         expect(body.message).not.toContain(weak);
       }
       expect(g.received).toEqual([]);

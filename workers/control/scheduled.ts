@@ -1,25 +1,15 @@
 import { KvWriter, json, type KvBinding } from "../../shared/kv/index.ts";
-import type { SplitterEnv } from "./env.ts";
-import type { OriginFetch } from "./forward.ts";
+import { readConfig, readRollout, writeRollout } from "../../shared/rollout/write.ts";
+import type { OriginFetch } from "../splitter/forward.ts";
+import { NOTIFIED_KEY, NotifiedSchema, guardState, otherColor, type Notified, type RolloutConfig } from "../splitter/model.ts";
+import { effectivePercent } from "../splitter/schedule.ts";
+import type { ControlEnv } from "./env.ts";
 import { checkGuard } from "./guard.ts";
-import {
-  CONFIG_KEY,
-  HISTORY_PREFIX,
-  HistoryEntrySchema,
-  NOTIFIED_KEY,
-  NotifiedSchema,
-  RolloutConfigSchema,
-  guardState,
-  historyName,
-  otherColor,
-  type Notified,
-  type RolloutConfig,
-} from "./model.ts";
-import { effectivePercent } from "./schedule.ts";
 import { deliver, webhookKey, webhookUrls, type Delivery } from "./webhook.ts";
 
 export interface TickDeps {
-  env: SplitterEnv;
+  /** The cron reads ROLLOUT_KV, WEBHOOK_URLS and WEBHOOK_SECRET only. */
+  env: Omit<ControlEnv, "TOKENS_KV">;
   /** Probes and webhooks (the global fetch in production). */
   fetch: OriginFetch;
   /** The tick's clock: the controller's scheduledTime. */
@@ -63,8 +53,8 @@ export async function tick(deps: TickDeps): Promise<TickResult> {
     const kv = deps.env.ROLLOUT_KV;
     const memo = memos.get(kv);
     const live = !!memo && Date.now() < memo.until;
-    const configs = new KvWriter(kv, { codec: json(RolloutConfigSchema) });
-    let config = newer(await configs.get(CONFIG_KEY), memo?.config, live);
+    // One read a tick (no list: a list a minute would pass the Free plan's 1,000 a day); the full read only to write.
+    let config = newer(await readConfig(kv), memo?.config, live);
     if (!config) return out;
     const guard = config.guard;
     const eff = effectivePercent(config, deps.now);
@@ -73,10 +63,11 @@ export async function tick(deps: TickDeps): Promise<TickResult> {
       out.probed = true;
       const v = await checkGuard(config, guard, deps.fetch, deps.sleep ?? sleeper);
       if (v.tripped) {
-        // KV has no compare-and-swap: re-read just before writing, as the CLI does.
-        const again = newer(await configs.get(CONFIG_KEY), memo?.config, live);
-        if (again?.version === config.version) {
-          config = await trip(kv, config, v.reason, deps.now);
+        // The probes took a while: write on a fresh read, through the one writer (it reports a concurrent write).
+        const base = await readRollout(kv);
+        const fresh = newer(base.config, memo?.config, live);
+        if (fresh?.version === config.version && !fresh.guard?.trip) {
+          config = await trip(kv, base, fresh, v.reason, deps.now);
           memos.set(kv, { ...memos.get(kv), config, until: Date.now() + MEMO_MS });
           out.tripped = v.reason;
           log(JSON.stringify({ level: "warn", code: "guard_tripped", version: config.version, action: guard.action, reason: v.reason }));
@@ -91,29 +82,18 @@ export async function tick(deps: TickDeps): Promise<TickResult> {
   return out;
 }
 
-/** Writes the tripped config as version + 1: the history entry first (as the CLI does), then the config. */
-async function trip(kv: KvBinding, config: RolloutConfig, reason: string, now: number): Promise<RolloutConfig> {
+/** Writes the tripped config as the next version, as `edgekv rollout` writes any change (shared/rollout/write.ts). */
+async function trip(kv: KvBinding, base: Awaited<ReturnType<typeof readRollout>>, config: RolloutConfig, reason: string, now: number): Promise<RolloutConfig> {
   const guard = config.guard!;
   const at = new Date(now).toISOString();
-  const next: RolloutConfig = {
-    ...config,
-    version: config.version + 1,
-    updatedAt: at,
-    updatedBy: "guard",
-    guard: { ...guard, trip: { at, reason, action: guard.action } },
-  };
-  const changes = [`+ guard.trip.at: "${at}"`, `+ guard.trip.reason: ${JSON.stringify(reason)}`, `+ guard.trip.action: "${guard.action}"`];
+  const next: RolloutConfig = { ...config, guard: { ...guard, trip: { at, reason, action: guard.action } } };
   if (guard.action === "rollback") {
     // A real rollback, as `edgekv rollout rollback` writes it: resuming later does not bring the old share back.
     next.percent = 0;
     delete next.schedule;
-    if (config.percent !== 0) changes.push(`~ percent: ${config.percent} -> 0`);
-    if (config.schedule) changes.push(`- schedule: ${config.schedule.length} steps`);
   }
-  const history = new KvWriter(kv, { prefix: HISTORY_PREFIX, codec: json(HistoryEntrySchema) });
-  await history.put(historyName(next.version), { version: next.version, at, by: "guard", action: `guard ${guard.action}`, changes, config: next });
-  await new KvWriter(kv, { codec: json(RolloutConfigSchema) }).put(CONFIG_KEY, next);
-  return next;
+  const done = await writeRollout(kv, { ...base, config }, next, { action: `guard ${guard.action}`, by: "guard", now });
+  return done?.config ?? config;
 }
 
 /**

@@ -1,6 +1,6 @@
 import { MIN_SECRET_BYTES } from "../../shared/http/secrets.ts";
-import type { OriginFetch } from "./forward.ts";
-import { isWebhookUrl, type RolloutConfig } from "./model.ts";
+import type { OriginFetch } from "../splitter/forward.ts";
+import { isWebhookUrl, type RolloutConfig } from "../splitter/model.ts";
 
 /** Attempts per receiver within one tick, and the waits before the 2nd and 3rd. */
 export const WEBHOOK_BACKOFF_MS = [1_000, 4_000];
@@ -32,7 +32,7 @@ export function webhookKey(secret: string | undefined): Uint8Array | null {
       JSON.stringify({
         level: "error",
         code: "weak_secret",
-        message: `WEBHOOK_SECRET ${secret ? `must be whsec_ + base64 of at least ${MIN_SECRET_BYTES} random bytes` : "is unset"}, so webhooks stay off; generate one with: echo "whsec_$(openssl rand -base64 32)" | npx wrangler secret put WEBHOOK_SECRET --env splitter`,
+        message: `WEBHOOK_SECRET ${secret ? `must be whsec_ + base64 of at least ${MIN_SECRET_BYTES} random bytes` : "is unset"}, so webhooks stay off; generate one with: echo "whsec_$(openssl rand -base64 32)" | npx wrangler secret put WEBHOOK_SECRET --env control`,
       }),
     );
   }

@@ -3,7 +3,8 @@
  * that is not live in the config in force, and a write that lowers that colour's share
  * (now, or at any later step of the new schedule) moves users back. Only `rollback`
  * does that by design; every other command needs --allow-decrease or a "y" typed on a
- * terminal (cli/commands/rollout.ts).
+ * terminal (cli/commands/rollout.ts). Runtime-neutral: the one rollout writer (write.ts) puts
+ * the effective change first in every diff and history entry, the guard's trips included.
  */
 import { otherColor, type Color, type RolloutConfig } from "../../workers/splitter/model.ts";
 import { effectivePercent } from "../../workers/splitter/schedule.ts";

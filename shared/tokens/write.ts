@@ -1,0 +1,122 @@
+/**
+ * The one writer of TOKENS_KV (issue, revoke; later rotate), used by the CLI
+ * (cli/token/store.ts) and the control Worker's admin API alike. The gate reads
+ * through workers/auth/store.ts, which cannot write. Runtime-neutral: Web
+ * Crypto and the KV binding only. The token itself is never written anywhere.
+ *
+ *   tok/<sha256 hex>          the record (TokenRecordSchema), expiring with the token
+ *   user/<user>/<sha256 hex>  "1": the per-user index, same expiration
+ */
+import { json, text } from "../kv/codec.ts";
+import type { KvBinding } from "../kv/binding.ts";
+import { KvValidationError } from "../kv/errors.ts";
+import { listPages } from "../kv/list.ts";
+import type { KvOps } from "../kv/ops.ts";
+import { validate } from "../kv/schema.ts";
+import { KvWriter } from "../kv/store.ts";
+import { TOKEN_KEY_PREFIX, TokenRecordSchema, USER_INDEX_PREFIX, USER_MESSAGE, USER_PATTERN, type TokenRecord } from "../../workers/auth/model.ts";
+import { generateToken, hashToken } from "../../workers/auth/token.ts";
+
+/** Default lifetime, as in the talk: one hour. */
+export const DEFAULT_TTL_SECONDS = 3600;
+/** KV refuses expirations under 60 s. */
+export const MIN_TTL_SECONDS = 60;
+export const MAX_TTL_SECONDS = 366 * 24 * 3600;
+
+export interface IssueInput {
+  user: string;
+  scopes?: string[];
+  ttlSeconds?: number;
+  label?: string;
+}
+
+export interface Issued {
+  /** The secret: shown once, stored nowhere. */
+  token: string;
+  hash: string;
+  record: TokenRecord;
+}
+
+/** Bad input to the store: a 400 in the Worker, a one-line error in the CLI. */
+const invalid = (path: string, message: string) => new KvValidationError("token", "write", "value", [{ path, message }]);
+
+/** Throws (a 400 / one-line error) unless `user` is a valid user id. */
+export function checkUser(user: string): void {
+  if (!USER_PATTERN.test(user)) throw invalid("user", USER_MESSAGE);
+}
+
+/** The index key of one token of `user`, under USER_INDEX_PREFIX (one key function for the family). */
+export const userIndexName = (user: string, hash: string): string => `${user}/${hash}`;
+
+/**
+ * Issues and revokes tokens; every record written is validated with `TokenRecordSchema`.
+ * @example
+ * const tokens = new TokenWriter(env.TOKENS_KV);
+ * const { token } = await tokens.issue({ user: "alice", scopes: ["GET:/api/*"] });
+ */
+export class TokenWriter {
+  readonly records: KvWriter<TokenRecord, unknown, "json">;
+  readonly index: KvWriter<string, unknown, "text">;
+  protected readonly _now: () => number;
+
+  constructor(kv: KvBinding, options: { now?: () => number } = {}) {
+    this._now = options.now ?? Date.now;
+    this.records = new KvWriter(kv, { prefix: TOKEN_KEY_PREFIX, codec: json(TokenRecordSchema), now: this._now });
+    this.index = new KvWriter(kv, { prefix: USER_INDEX_PREFIX, codec: text(), now: this._now });
+  }
+
+  /**
+   * Creates a token: validates first (nothing is written for bad input), then the
+   * record, then the index entry, both expiring with the token.
+   * @example const { token, record } = await tokens.issue({ user: "alice", ttlSeconds: 3600, label: "laptop" });
+   */
+  async issue(input: IssueInput, ops?: KvOps): Promise<Issued> {
+    const ttl = input.ttlSeconds ?? DEFAULT_TTL_SECONDS;
+    if (!Number.isInteger(ttl) || ttl < MIN_TTL_SECONDS || ttl > MAX_TTL_SECONDS) {
+      throw invalid("ttl", `ttl must be a whole number of seconds from ${MIN_TTL_SECONDS} to ${MAX_TTL_SECONDS}, got ${ttl}`);
+    }
+    const token = generateToken();
+    const { hash, id } = await hashToken(token);
+    const now = this._now();
+    const record = await validate(
+      TokenRecordSchema,
+      { id, user: input.user, scopes: input.scopes ?? [], issuedAt: now, expiresAt: now + ttl * 1000, label: input.label ?? "" },
+      { key: "token", phase: "write", target: "value" },
+    );
+    const put = { expirationTtl: ttl, ...(ops ? { ops } : {}) };
+    await this.records.put(hash, record, put);
+    await this.index.put(userIndexName(record.user, hash), "1", put);
+    return { token, hash, record };
+  }
+
+  /**
+   * Deletes one token (record and index entry). Returns the record it deleted, or null.
+   * Gates stop honouring it within their cache bound (docs/auth.md "Revocation").
+   * @example await tokens.revokeHash((await hashToken(token)).hash);
+   */
+  async revokeHash(hash: string, ops?: KvOps): Promise<TokenRecord | null> {
+    const o = ops ? { ops } : {};
+    const record = await this.records.get(hash, { fresh: true, ...o });
+    await this.records.delete(hash, o);
+    if (record) await this.index.delete(userIndexName(record.user, hash), o);
+    return record;
+  }
+
+  /**
+   * Deletes every token of `user`, found through the index. Returns how many.
+   * @example await tokens.revokeUser("alice") // 3
+   */
+  async revokeUser(user: string, ops?: KvOps): Promise<number> {
+    checkUser(user);
+    const o = ops ? { ops } : {};
+    let n = 0;
+    for await (const page of listPages(this.index, { prefix: `${user}/`, ...o })) {
+      for (const key of page.keys) {
+        await this.records.delete(key.name.slice(user.length + 1), o);
+        await this.index.delete(key.name, o);
+        n++;
+      }
+    }
+    return n;
+  }
+}

@@ -1,0 +1,21 @@
+/// <reference path="../../worker-configuration.d.ts" />
+/** The control Worker's bindings and vars (wrangler.toml [env.control]) and its secrets. */
+
+/** Secrets (`wrangler secret put NAME --env control`; .dev.vars locally): wrangler.toml does not list them, so they are typed here. */
+interface ControlSecrets {
+  /** Bearer secret of the status page; unset means the page is off. */
+  STATUS_SECRET?: string;
+  /** Bearer secret of the token admin API; unset means the API is off. */
+  ADMIN_SECRET?: string;
+  /** Signs webhooks (Standard Webhooks: `whsec_` + base64 of >= 32 bytes); unset or weak means webhooks are off. */
+  WEBHOOK_SECRET?: string;
+}
+
+/**
+ * [env.control] as `npm run cf-typegen` generates it (worker-configuration.d.ts): ROLLOUT_KV and TOKENS_KV.
+ * WEBHOOK_URLS and FAILED_CONTROL_LIMITER stay optional: each has a default or is checked for.
+ */
+export type ControlEnv = Pick<Cloudflare.ControlEnv, "ROLLOUT_KV" | "TOKENS_KV"> & Partial<Cloudflare.ControlEnv> & ControlSecrets;
+
+/** The window of the FAILED_CONTROL_LIMITER binding (wrangler.toml `simple.period`), sent as Retry-After. */
+export const RATE_LIMIT_PERIOD_SECONDS = 60;
