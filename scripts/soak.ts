@@ -19,6 +19,7 @@ import { classify, colourFlips, originViolations, siteViolations, type FaultName
 import { startOrigin, type Origin } from "./origin.ts";
 import { startSoakWorkers, type SoakWorkers } from "./soak/topology.ts";
 import { edgekvOk } from "./edgekv-in-process.ts";
+import { onStopSignals } from "./supervise.ts";
 import { ROOT } from "./wrangler-dev.ts";
 
 const run = promisify(execFile);
@@ -493,6 +494,11 @@ async function main(): Promise<number> {
   const log = (s: string) => process.stderr.write(`[${((Date.now() - t0) / 1000).toFixed(1).padStart(5)}s] ${s}\n`);
   const work = await mkdtemp(join(tmpdir(), "edgekv-soak-"));
   const cleanups: (() => Promise<void>)[] = [];
+  // Ctrl-C, SIGTERM, SIGHUP: stop what was started, remove the work folder (a SIGKILL is the watchdog's, scripts/supervise.ts).
+  onStopSignals(async () => {
+    for (const c of cleanups.splice(0)) await c().catch(() => undefined);
+    await rm(work, { recursive: true, force: true });
+  });
   try {
     const topo = await setup(work, log, cleanups);
     const before = await memory(topo.pids);
@@ -515,7 +521,7 @@ async function main(): Promise<number> {
     log(failed ? "FAILED: unexplained errors or wrong decisions (see above)" : "passed: every error explained by an injected fault, no wrong decision");
     return failed ? 1 : 0;
   } finally {
-    for (const c of cleanups) await c().catch(() => undefined);
+    for (const c of cleanups.splice(0)) await c().catch(() => undefined);
     await rm(work, { recursive: true, force: true });
   }
 }
