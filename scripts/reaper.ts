@@ -8,8 +8,8 @@
 // Descendants come from /proc (Linux, scripts/proc.ts); groups work anywhere.
 import { descendants, stillRunning } from "./proc.ts";
 
-/** Between two looks at the runner's descendants (the runner asks for one after each start, too). */
-const SCAN_MS = 2_000;
+/** Between two looks at the runner's descendants (the runner sends what it sees after each start, too). */
+const SCAN_MS = 1_000;
 
 const runner = Number(process.argv[2]);
 /** How long the runner's leftovers get to exit on SIGTERM before SIGKILL (STOP_GRACE_MS). */
@@ -68,7 +68,8 @@ function reap(now = false): void {
   process.exit(0);
 }
 
-// Lines from the runner: "+<pgid>" / "-<pgid>" (a group it started / that stopped), "s" (look now), "k" (kill now).
+// Lines from the runner: "+<pgid>" / "-<pgid>" (a group it started / that stopped), "p<pid> <start time>"
+// (a descendant it saw: sent by the runner itself, so one started just before a SIGKILL is not missed), "k" (kill now).
 let partial = "";
 process.stdin.on("data", (d: Buffer) => {
   const lines = (partial + d.toString()).split("\n");
@@ -77,7 +78,10 @@ process.stdin.on("data", (d: Buffer) => {
     const n = Number(line.slice(1));
     if (line[0] === "+" && Number.isInteger(n) && n > 1) groups.add(n);
     else if (line[0] === "-") groups.delete(n);
-    else if (line === "s") scan();
+    else if (line[0] === "p") {
+      const [pid, start] = line.slice(1).split(" ");
+      if (Number(pid) > 1 && Number(pid) !== process.pid && start) seen.set(Number(pid), start);
+    }
     else if (line === "k") {
       scan();
       reap(true);

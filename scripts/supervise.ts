@@ -8,6 +8,7 @@
 //   registered groups and every descendant it saw.
 import { spawn, type ChildProcess } from "node:child_process";
 import { fileURLToPath } from "node:url";
+import { descendants } from "./proc.ts";
 
 /** How long a child gets to exit on SIGTERM before SIGKILL. */
 export const STOP_GRACE_MS = 3_000;
@@ -49,9 +50,13 @@ export function releaseGroup(pgid: number): void {
   if (reaper) tell(`-${pgid}`);
 }
 
-/** After starting children that are not in a group of their own (Miniflare's workerd): the watchdog looks now. */
+/**
+ * After starting children that are not in a group of their own (Miniflare's workerd): hands the
+ * watchdog every descendant of this process as it is now (a pid with its start time, so a reused
+ * pid is never killed), so one started just before this process is SIGKILLed is not missed.
+ */
 export function watchChildren(): void {
-  tell("s");
+  for (const p of descendants(process.pid)) if (p.pid !== reaper?.pid) tell(`p${p.pid} ${p.start}`);
 }
 
 function killGroup(pgid: number, sig: NodeJS.Signals): void {
