@@ -81,8 +81,7 @@ process.stdin.on("data", (d: Buffer) => {
     else if (line[0] === "p") {
       const [pid, start] = line.slice(1).split(" ");
       if (Number(pid) > 1 && Number(pid) !== process.pid && start) seen.set(Number(pid), start);
-    }
-    else if (line === "k") {
+    } else if (line === "k") {
       scan();
       reap(true);
     }

@@ -299,7 +299,7 @@ async function deployNewSiteVersion(siteDir: string, persist: string): Promise<v
   await cliProcess(["site", "deploy", siteDir, "--json"], persist);
 }
 
-const realClock: Clock = { now: () => Date.now(), sleep };
+const realClock: Clock = { now: () => Date.now(), sleep: async (ms) => void (await sleep(ms)) };
 
 /**
  * Every fault and operator event of CHAOS_PLAN (scripts/soak/schedule.ts), each on its own timer; a
