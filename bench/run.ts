@@ -11,6 +11,7 @@ import { parseArgs } from "node:util";
 import { pathToFileURL } from "node:url";
 import { deployBench, deployTable, type DeployRow } from "./lib/deploy.ts";
 import { startOriginProcess } from "../scripts/origin.ts";
+import { onStopSignals } from "../scripts/supervise.ts";
 import { load, type LoadRequest } from "./lib/load.ts";
 import { bundleWorker, cpuMs, startWorker, type RunningWorker } from "./lib/runtime.ts";
 import { profileReport, profileSide, type SideProfile } from "./lib/profile.ts";
@@ -501,6 +502,11 @@ async function main(): Promise<void> {
   const work = await mkdtemp(join(tmpdir(), "edgekv-bench-"));
   const persist = join(work, "state");
   const stops: (() => Promise<void>)[] = [];
+  // Ctrl-C, SIGTERM, SIGHUP: stop what was started, remove the work folder (scripts/supervise.ts; a SIGKILL is its watchdog's).
+  onStopSignals(async () => {
+    for (const stop of stops.splice(0).reverse()) await stop().catch(() => undefined);
+    await rm(work, { recursive: true, force: true });
+  });
   try {
     log(`edgekv bench${opt.quick ? " --quick" : ""}: ${opt.pairs} pairs × ${opt.seconds}s, ${opt.connections} connections; ${machine()}`);
     if (opt.profile === undefined) log("measuring bundle sizes (wrangler deploy --dry-run --minify)...");

@@ -15,10 +15,12 @@ import { parseArgs, promisify } from "node:util";
 import { pathToFileURL } from "node:url";
 import { rssBytes } from "../bench/lib/runtime.ts";
 import { table } from "../bench/lib/stats.ts";
-import { classify, colourFlips, originViolations, siteViolations, type FaultName, type FaultWindow, type Kind, type Observation } from "./soak/classify.ts";
+import { classify, colourFlips, originViolations, siteViolations, type FaultWindow, type Kind, type Observation } from "./soak/classify.ts";
 import { startOrigin, type Origin } from "./origin.ts";
+import { CHAOS_PLAN, SEED_PERCENT, rolloutSetArgs, runPlan, type Clock, type Step, type StepActions } from "./soak/schedule.ts";
 import { startSoakWorkers, type SoakWorkers } from "./soak/topology.ts";
 import { edgekvOk } from "./edgekv-in-process.ts";
+import { onStopSignals } from "./supervise.ts";
 import { ROOT } from "./wrangler-dev.ts";
 
 const run = promisify(execFile);
@@ -90,17 +92,16 @@ interface Topology {
   green: Origin;
   workers: SoakWorkers;
   tokens: Tokens;
-  goodConfig: string;
   workerLogs: string[];
   pids: Record<string, number | null>;
 }
 
 /** Seeds as `npm start` does, with the CLI in-process: demo/site, rollout blue/green, tokens (one revoked, one expired). */
-async function seed(persist: string, siteDir: string, blue: Origin, green: Origin): Promise<{ tokens: Tokens; goodConfig: string }> {
+async function seed(persist: string, siteDir: string, blue: Origin, green: Origin): Promise<Tokens> {
   await cp(join(ROOT, "demo", "site"), siteDir, { recursive: true });
   await cliInProcess(["site", "deploy", siteDir, "--json"], persist);
   await cliInProcess(
-    ["rollout", "init", "--blue", blue.url, "--green", green.url, "--live", "blue", "--percent", "20", "--timeout", String(ORIGIN_TIMEOUT_MS)],
+    ["rollout", "init", "--blue", blue.url, "--green", green.url, "--live", "blue", "--percent", String(SEED_PERCENT), "--timeout", String(ORIGIN_TIMEOUT_MS)],
     persist,
   );
   const issue = async (user: string, ttl: number, now?: () => number) =>
@@ -111,8 +112,7 @@ async function seed(persist: string, siteDir: string, blue: Origin, green: Origi
   await cliInProcess(["token", "revoke", "--user", "soak-gone", "--yes"], persist); // its only token (never a token on argv)
   // Issued "two hours ago" for one hour (the CLI's injectable clock): KV still holds it, the gate's clock refuses it.
   const expired = await issue("soak-expired", 3600, () => Date.now() - 2 * 3600_000);
-  const goodConfig = await cliInProcess(["kv", "get", "rollout/config", "--env", "splitter"], persist);
-  return { tokens: { valid, revokedLater, unknown, expired }, goodConfig };
+  return { valid, revokedLater, unknown, expired };
 }
 
 /** Origins, seed and Workers; each started part registers its cleanup first. */
@@ -127,7 +127,7 @@ async function setup(work: string, log: (s: string) => void, cleanups: (() => Pr
     () => green.close(),
   );
   log("seeding with the edgekv CLI: demo/site, rollout blue/green, tokens...");
-  const { tokens, goodConfig } = await seed(persist, siteDir, blue, green);
+  const tokens = await seed(persist, siteDir, blue, green);
 
   const workerLogs: string[] = [];
   log("starting the Workers in workerd (Miniflare), KV bindings behind a fault switch...");
@@ -137,7 +137,7 @@ async function setup(work: string, log: (s: string) => void, cleanups: (() => Pr
   cleanups.unshift(() => workers.stop());
   const pids = { site: workers.site.pid, splitter: workers.splitter.pid, auth: workers.auth.pid };
   for (const w of [workers.site, workers.splitter, workers.auth]) await (await fetch(`${w.url}/`)).arrayBuffer();
-  return { persist, siteDir, blue, green, workers, tokens, goodConfig, workerLogs, pids };
+  return { persist, siteDir, blue, green, workers, tokens, workerLogs, pids };
 }
 
 async function memory(pids: Topology["pids"]): Promise<Record<string, number>> {
@@ -299,80 +299,71 @@ async function deployNewSiteVersion(siteDir: string, persist: string): Promise<v
   await cliProcess(["site", "deploy", siteDir, "--json"], persist);
 }
 
-/** Faults at fractions of the run: windows (on, then off) and events (one action), each recorded in `st.faults`. */
-function faultSchedule(st: RunState, seconds: number, log: (s: string) => void) {
-  const at = (f: number) => st.runStart + f * seconds * 1000;
-  const until = async (t: number) => {
-    const wait = t - Date.now();
-    if (wait > 0) await sleep(wait);
-  };
-  const window = async (name: FaultName, from: number, to: number, on: () => Promise<void>, off: () => Promise<void>) => {
-    await until(at(from));
-    const start = Date.now();
-    log(`fault on: ${name}`);
-    await on();
-    await until(at(to));
-    await off();
-    st.faults.push({ name, start, end: Date.now() });
-    log(`fault off: ${name}`);
-  };
-  const event = async (name: FaultName, f: number, act: () => Promise<void>) => {
-    await until(at(f));
-    const start = Date.now();
-    log(`event: ${name}`);
-    await act();
-    st.faults.push({ name, start, end: Date.now() });
-    log(`event done: ${name} (${Date.now() - start} ms)`);
-  };
-  return { window, event };
-}
+const realClock: Clock = { now: () => Date.now(), sleep: async (ms) => void (await sleep(ms)) };
 
-/** Every fault, each on its own schedule (CLI calls take seconds; one late fault must not delay the others). */
+/**
+ * Every fault and operator event of CHAOS_PLAN (scripts/soak/schedule.ts), each on its own timer; a
+ * rollout change never meets the bad config (it waits for the restore). Each is recorded in `st.faults`.
+ */
 async function chaos(st: RunState, topo: Topology, seconds: number, log: (s: string) => void): Promise<void> {
-  const { window, event } = faultSchedule(st, seconds, log);
   const { persist, blue, green, workers } = topo;
-  await Promise.all([
-    event("token-revoke", 0.04, async () => {
-      await cliProcess(["token", "revoke", "--user", REVOKED_USER, "--yes"], persist); // its only token, revokedLater
-      st.revokedAt = Date.now();
-      // Keep loading until the revocation bound has passed, so it is checked.
-      st.minEnd = Math.max(st.minEnd, st.revokedAt + REVOCATION_BOUND_MS + 3_000);
-    }),
-    window(
-      "kv-down",
-      0.08,
-      0.18,
-      () => workers.setKvFailing(true),
-      () => workers.setKvFailing(false),
-    ),
-    event("rollout-change", 0.2, async () => void (await cliProcess(["rollout", "set", "40"], persist))),
-    window(
-      "origin-down",
-      0.3,
-      0.4,
-      () => blue.down(),
-      () => blue.up(),
-    ),
-    window(
-      "origin-slow",
-      0.45,
-      0.55,
-      async () => void (green.delayMs = SLOW_ORIGIN_MS),
-      async () => void (green.delayMs = 0),
-    ),
-    window(
-      "bad-config",
-      0.55,
-      0.7,
-      async () => void (await cliProcess(["kv", "put", "rollout/config", '{"version":999,"live":"purple","percent":150}', "--env", "splitter"], persist)),
-      async () => void (await cliProcess(["kv", "put", "rollout/config", topo.goodConfig.trim(), "--env", "splitter"], persist)),
-    ),
-    event("rollout-change", 0.74, async () => void (await cliProcess(["rollout", "set", "70"], persist))),
-    event("site-deploy", 0.78, async () => {
-      for (const s of st.siteSeen) st.versionsBefore.add(s.version);
-      await deployNewSiteVersion(topo.siteDir, persist);
-    }),
-  ]);
+  const rolloutArgs = rolloutSetArgs(CHAOS_PLAN);
+  let inForce = ""; // the rollout config the bad-config fault replaced, put back when it ends
+  const actions = (step: Step): StepActions => {
+    switch (step.name) {
+      case "token-revoke":
+        return {
+          act: async () => {
+            await cliProcess(["token", "revoke", "--user", REVOKED_USER, "--yes"], persist); // its only token, revokedLater
+            st.revokedAt = Date.now();
+            // Keep loading until the revocation bound has passed, so it is checked.
+            st.minEnd = Math.max(st.minEnd, st.revokedAt + REVOCATION_BOUND_MS + 3_000);
+          },
+        };
+      case "kv-down":
+        return { on: () => workers.setKvFailing(true), off: () => workers.setKvFailing(false) };
+      case "origin-down":
+        return { on: async () => blue.down(), off: async () => blue.up() };
+      case "origin-slow":
+        return { on: async () => void (green.delayMs = SLOW_ORIGIN_MS), off: async () => void (green.delayMs = 0) };
+      case "bad-config":
+        return {
+          on: async () => {
+            inForce = (await cliProcess(["kv", "get", "rollout/config", "--env", "splitter"], persist)).trim();
+            await cliProcess(["kv", "put", "rollout/config", '{"version":999,"live":"purple","percent":150}', "--env", "splitter"], persist);
+          },
+          off: async () => void (await cliProcess(["kv", "put", "rollout/config", inForce, "--env", "splitter"], persist)),
+        };
+      case "rollout-change":
+        return { act: async () => void (await cliProcess(rolloutArgs.get(step) ?? [], persist)) };
+      case "site-deploy":
+        return {
+          act: async () => {
+            for (const s of st.siteSeen) st.versionsBefore.add(s.version);
+            await deployNewSiteVersion(topo.siteDir, persist);
+          },
+        };
+    }
+  };
+  await runPlan(CHAOS_PLAN, {
+    runStart: st.runStart,
+    seconds,
+    clock: realClock,
+    actions: (step) => {
+      const a = actions(step);
+      const say = (what: string, f?: () => Promise<void>) =>
+        f &&
+        (async () => {
+          log(`${what}: ${step.name}`);
+          await f();
+        });
+      return { on: say("fault on", a.on), off: a.off, act: say("event", a.act) };
+    },
+    onDone: (ran) => {
+      st.faults.push({ name: ran.step.name, start: ran.start, end: ran.end });
+      log(`${ran.step.to === undefined ? "event done" : "fault off"}: ${ran.step.name} (${ran.end - ran.start} ms)`);
+    },
+  });
   // A tail after the last fault, so recovery is observed too (and the new site
   // version: the site's isolate holds the pointer up to 5 s under traffic).
   st.minEnd = Math.max(st.minEnd, Date.now() + 7_000);
@@ -493,6 +484,11 @@ async function main(): Promise<number> {
   const log = (s: string) => process.stderr.write(`[${((Date.now() - t0) / 1000).toFixed(1).padStart(5)}s] ${s}\n`);
   const work = await mkdtemp(join(tmpdir(), "edgekv-soak-"));
   const cleanups: (() => Promise<void>)[] = [];
+  // Ctrl-C, SIGTERM, SIGHUP: stop what was started, remove the work folder (a SIGKILL is the watchdog's, scripts/supervise.ts).
+  onStopSignals(async () => {
+    for (const c of cleanups.splice(0)) await c().catch(() => undefined);
+    await rm(work, { recursive: true, force: true });
+  });
   try {
     const topo = await setup(work, log, cleanups);
     const before = await memory(topo.pids);
@@ -515,7 +511,7 @@ async function main(): Promise<number> {
     log(failed ? "FAILED: unexplained errors or wrong decisions (see above)" : "passed: every error explained by an injected fault, no wrong decision");
     return failed ? 1 : 0;
   } finally {
-    for (const c of cleanups) await c().catch(() => undefined);
+    for (const c of cleanups.splice(0)) await c().catch(() => undefined);
     await rm(work, { recursive: true, force: true });
   }
 }

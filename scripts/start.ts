@@ -12,6 +12,7 @@ import { hashToken } from "../workers/auth/token.ts";
 import { POINTER_FRESH_MS } from "../workers/site/store.ts";
 import { edgekvInProcess } from "./edgekv-in-process.ts";
 import { startDemoOrigin, type DemoOrigin } from "./origin.ts";
+import { onStopSignals, stopTrackedGroups } from "./supervise.ts";
 import { READY_PATH, ROOT, portIsFree, startWranglerDev, type DevServer } from "./wrangler-dev.ts";
 
 /** Default ports; each can be changed with its environment variable. */
@@ -342,19 +343,19 @@ Press Ctrl-C to stop everything.`;
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
   process.env.WRANGLER_SEND_METRICS ??= "false";
   let suite: Suite | undefined;
-  let stopping = false;
-  const shutdown = async (code: number) => {
-    if (stopping) return;
-    stopping = true;
-    console.log("\nstopping...");
-    await suite?.stop();
-    process.exit(code);
-  };
-  for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"] as const) process.on(signal, () => void shutdown(0));
+  // Ctrl-C, SIGTERM, a closed terminal (SIGHUP): stop everything, exit 0; a second signal kills at once.
+  // If this process dies without stopping (SIGKILL, a crash), its watchdog (scripts/reaper.ts) does it.
+  onStopSignals(
+    async () => {
+      console.log("\nstopping...");
+      // Mid-start there is no suite yet: stop the Workers started so far by their process groups.
+      await (suite ? suite.stop() : stopTrackedGroups());
+    },
+    () => 0,
+  );
   try {
     suite = await startSuite();
-    if (stopping) await suite.stop();
-    else console.log(await banner(suite));
+    console.log(await banner(suite));
   } catch (err) {
     console.error(`edgekv start: ${err instanceof Error ? err.message : String(err)}`);
     await suite?.stop();

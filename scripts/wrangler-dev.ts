@@ -2,6 +2,7 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { createServer } from "node:net";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { releaseGroup, stopGroup, trackGroup } from "./supervise.ts";
 
 export const ROOT = fileURLToPath(new URL("..", import.meta.url));
 
@@ -86,6 +87,8 @@ export async function startWranglerDev(options: DevOptions): Promise<DevServer> 
     stdio: ["ignore", "pipe", "pipe"],
     detached: true, // own process group, so stop() ends workerd too
   });
+  // Tied to this process: its watchdog ends the group if this process dies without stopping it.
+  if (child.pid !== undefined) trackGroup(child.pid);
   let out = "";
   const onData = (d: Buffer) => {
     const s = d.toString();
@@ -95,26 +98,13 @@ export async function startWranglerDev(options: DevOptions): Promise<DevServer> 
   child.stdout?.on("data", onData);
   child.stderr?.on("data", onData);
   const exited = new Promise<number | null>((r) => child.once("exit", (code) => r(code)));
+  void exited.then(() => {
+    if (child.pid !== undefined) releaseGroup(child.pid);
+  });
   const url = `http://127.0.0.1:${port}`;
   const stop = () => stopGroup(child, exited);
   await waitUntilAnswering(url, child, stop, () => out, options);
   return { url, port, output: () => out, exited, stop };
-}
-
-/** Ends a detached child's whole process group: SIGTERM, then SIGKILL after 5 s. */
-async function stopGroup(child: ChildProcess, exited: Promise<number | null>): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null || child.pid === undefined) return;
-  const kill = (sig: NodeJS.Signals) => {
-    try {
-      process.kill(-child.pid!, sig);
-    } catch {
-      /* already gone */
-    }
-  };
-  kill("SIGTERM");
-  const timer = setTimeout(() => kill("SIGKILL"), 5_000);
-  await exited;
-  clearTimeout(timer);
 }
 
 /** What readiness polls request: any answer (a 404 too) means the Worker is up. Callers that relay wrangler's request log drop it. */

@@ -8,6 +8,7 @@ import { join } from "node:path";
 import { promisify } from "node:util";
 import { Miniflare, convertV4MiniflareOptions } from "miniflare";
 import { unstable_getMiniflareWorkerOptions } from "wrangler";
+import { watchChildren } from "../../scripts/supervise.ts";
 import { ROOT } from "../../scripts/wrangler-dev.ts";
 
 const run = promisify(execFile);
@@ -154,6 +155,7 @@ async function startNow(spec: WorkerSpec): Promise<RunningWorker> {
     } as Parameters<typeof convertV4MiniflareOptions>[0]),
   );
   const url = await mf.ready;
+  watchChildren(); // its workerd ends with this process, even a SIGKILLed one (scripts/supervise.ts)
   const after = await workerdPids();
   // Other workerd processes may start meanwhile (tests, other tools): keep our own children.
   const fresh: number[] = [];
