@@ -25,13 +25,14 @@ export const PORTS = {
   control: { env: "EDGEKV_CONTROL_PORT", port: 8792 },
 } as const;
 type Part = keyof typeof PORTS;
-type WorkerPart = "site" | "splitter" | "auth";
+type WorkerPart = "site" | "splitter" | "auth" | "control";
 
 /** Inspector ports: free ones unless pinned (a debugger attached to a fixed port). */
 export const INSPECTOR_PORTS = {
   site: "EDGEKV_SITE_INSPECTOR_PORT",
   splitter: "EDGEKV_SPLITTER_INSPECTOR_PORT",
   auth: "EDGEKV_AUTH_INSPECTOR_PORT",
+  control: "EDGEKV_CONTROL_INSPECTOR_PORT",
 } as const;
 
 const DEMO_USER = "demo";
@@ -245,7 +246,14 @@ export async function startSuite(options: { persistTo?: string; env?: NodeJS.Pro
     });
     workers.push(auth);
     // The one Worker that acts: its cron runs on demand (--test-scheduled, GET /__scheduled), see the banner.
-    const control = await startWranglerDev({ env: "control", persistTo, port: ports.control, testScheduled: true, onOutput: requestLog("control", log) });
+    const control = await startWranglerDev({
+      env: "control",
+      persistTo,
+      port: ports.control,
+      ...inspector("control"),
+      testScheduled: true,
+      onOutput: requestLog("control", log),
+    });
     workers.push(control);
     for (const [name, w] of [
       ["site", site],
