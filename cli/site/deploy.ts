@@ -6,7 +6,7 @@ import { promisify } from "node:util";
 import { brotliCompress, constants, gzip } from "node:zlib";
 import ignore, { type Ignore } from "ignore";
 import { CliError, InputError } from "../errors.ts";
-import type { Compressor, FileSource } from "./publish.ts";
+import { MAX_SITE_FILES, type Compressor, type FileSource } from "./publish.ts";
 
 const br = promisify(brotliCompress);
 const gz = promisify(gzip);
@@ -23,10 +23,12 @@ export const IGNORE_FILE = ".edgekvignore";
 export const MAX_IGNORE_FILE_BYTES = 1024 * 1024;
 
 /**
- * Most folder entries one walk visits. In-tree directory symlinks are followed, so a
- * folder of links to links could otherwise multiply without end.
+ * Most folders and most symlinks one walk visits, each counted apart from the files
+ * (MAX_SITE_FILES, Static Assets' limit). In-tree folder links are followed, so a folder
+ * of links to links could otherwise multiply without end.
  */
-export const MAX_WALK_ENTRIES = 100_000;
+export const MAX_WALK_FOLDERS = 100_000;
+export const MAX_WALK_LINKS = 100_000;
 
 /** Where walk warnings go: the CLI passes its stderr channel (`ctx.err`). */
 export type Warn = (line: string) => void;
@@ -83,14 +85,21 @@ export async function walkSite(root: string, options: { warn?: Warn } = {}): Pro
     return ig.ignores(rel) || ig.ignores(rel.normalize("NFC"));
   };
   const out: FileSource[] = [];
-  let visited = 0;
+  const seen = { folders: 0, links: 0 };
   const sitePath = (abs: string) => `/${relative(root, abs).split(sep).join("/")}`;
   const skip = (abs: string, why: string) => warn(`warning: skipping ${sitePath(abs)}: ${why}`);
-  const add = (abs: string) => out.push({ path: sitePath(abs).normalize("NFC"), load: guardedLoad(rootReal, abs) });
+  const add = (abs: string) => {
+    if (out.length >= MAX_SITE_FILES)
+      throw new CliError(`the site folder has more than ${MAX_SITE_FILES.toLocaleString("en-US")} files (Static Assets' limit too)`);
+    out.push({ path: sitePath(abs).normalize("NFC"), load: guardedLoad(rootReal, abs) });
+  };
   // `chain`: real paths of the folders being walked, from the root down (loop detection).
   const walk = async (dir: string, chain: readonly string[]): Promise<void> => {
+    if (++seen.folders > MAX_WALK_FOLDERS)
+      throw new CliError(`the site folder has more than ${MAX_WALK_FOLDERS.toLocaleString("en-US")} folders (counting followed folder links)`);
     for (const d of await listFolder(dir)) {
-      if (++visited > MAX_WALK_ENTRIES) throw new CliError(`the site folder has more than ${MAX_WALK_ENTRIES} entries (counting followed symlinks)`);
+      if (d.isSymbolicLink() && ++seen.links > MAX_WALK_LINKS)
+        throw new CliError(`the site folder has more than ${MAX_WALK_LINKS.toLocaleString("en-US")} symlinks`);
       if (d.name.startsWith(".") && !(d.name === ".well-known" && (d.isDirectory() || d.isSymbolicLink()))) continue;
       const abs = join(dir, d.name);
       if (ignored(abs, false)) continue;
