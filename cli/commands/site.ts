@@ -4,7 +4,7 @@ import { formatBytes, progress, table } from "../output.ts";
 import { signingSecret } from "../secret-input.ts";
 import { indexKey, TRAILING_SLASH, type TrailingSlash } from "../../workers/site/model.ts";
 import { DEFAULT_PREVIEW_SECONDS, MAX_PREVIEW_SECONDS, PREVIEW_PARAM, VERSION_RE, signPreview } from "../../workers/site/preview.ts";
-import { IGNORE_FILE, nodeCompressor, readConfigFile, walkSite } from "../site/deploy.ts";
+import { IGNORE_FILE, nodeCompressor, readConfigFile, reclaimEvery, walkSite } from "../site/deploy.ts";
 import {
   FREE_PLAN_WRITES_PER_DAY,
   checkFiles,
@@ -178,7 +178,10 @@ export const siteGroup: CommandGroup = {
         const tty = ctx.isTTY && !ctx.global.json;
         let phase = "";
         let bar: ReturnType<typeof progress> | undefined;
+        // Memory bounded by the work, not the site: see reclaimEvery.
+        const reclaim = reclaimEvery();
         const onProgress = (done: number, total: number, p: string) => {
+          reclaim();
           if (p !== phase) {
             bar?.done();
             phase = p;

@@ -3,6 +3,8 @@ import type { Dirent } from "node:fs";
 import { lstat, readFile, readdir, realpath, stat } from "node:fs/promises";
 import { isAbsolute, join, relative, sep } from "node:path";
 import { promisify } from "node:util";
+import { setFlagsFromString } from "node:v8";
+import { runInNewContext } from "node:vm";
 import { brotliCompress, constants, gzip } from "node:zlib";
 import ignore, { type Ignore } from "ignore";
 import { CliError, InputError } from "../errors.ts";
@@ -29,6 +31,30 @@ export const MAX_IGNORE_FILE_BYTES = 1024 * 1024;
  */
 export const MAX_WALK_FOLDERS = 100_000;
 export const MAX_WALK_LINKS = 100_000;
+
+/** Files a deploy handles between two full garbage collections (`reclaimEvery`). */
+export const RECLAIM_EVERY_FILES = 2_000;
+
+/**
+ * A function to call once per file a deploy handles: every `every` calls it runs a full
+ * garbage collection. Each local KV write goes through wrangler's platform proxy and leaves
+ * about 28 KB of garbage (measured) that V8 collects lazily, letting the heap grow to a
+ * multiple of what is live: 1.1 GB RSS for 99,000 files. A collection every 2,000 files costs
+ * well under 1% of a deploy's time and keeps RSS near the live set (docs/site.md, Memory).
+ */
+export function reclaimEvery(every = RECLAIM_EVERY_FILES): () => void {
+  let gc: (() => void) | undefined;
+  try {
+    setFlagsFromString("--expose-gc");
+    gc = runInNewContext("gc") as () => void;
+  } catch {
+    return () => {};
+  }
+  let n = 0;
+  return () => {
+    if (++n % every === 0) gc?.();
+  };
+}
 
 /** Where walk warnings go: the CLI passes its stderr channel (`ctx.err`). */
 export type Warn = (line: string) => void;
