@@ -31,6 +31,12 @@ export const MAX_IGNORE_FILE_BYTES = 1024 * 1024;
  */
 export const MAX_WALK_FOLDERS = 100_000;
 export const MAX_WALK_LINKS = 100_000;
+/** The walk's bounds; tests lower them to reach each with a few files. */
+export interface WalkLimits {
+  files: number;
+  folders: number;
+  links: number;
+}
 
 /** Files a deploy handles between two full garbage collections (`reclaimEvery`). */
 export const RECLAIM_EVERY_FILES = 2_000;
@@ -93,8 +99,9 @@ function guardedLoad(rootReal: string, abs: string): () => Promise<Uint8Array> {
  * to a folder being walked (a loop).
  * @example const files = await walkSite("./public", { warn: ctx.err }); // [{ path: "/index.html", load }]
  */
-export async function walkSite(root: string, options: { warn?: Warn } = {}): Promise<FileSource[]> {
+export async function walkSite(root: string, options: { warn?: Warn; limits?: Partial<WalkLimits> } = {}): Promise<FileSource[]> {
   const warn = options.warn ?? stderrWarn;
+  const max: WalkLimits = { files: MAX_SITE_FILES, folders: MAX_WALK_FOLDERS, links: MAX_WALK_LINKS, ...options.limits };
   let info;
   try {
     info = await stat(root);
@@ -115,17 +122,15 @@ export async function walkSite(root: string, options: { warn?: Warn } = {}): Pro
   const sitePath = (abs: string) => `/${relative(root, abs).split(sep).join("/")}`;
   const skip = (abs: string, why: string) => warn(`warning: skipping ${sitePath(abs)}: ${why}`);
   const add = (abs: string) => {
-    if (out.length >= MAX_SITE_FILES)
-      throw new CliError(`the site folder has more than ${MAX_SITE_FILES.toLocaleString("en-US")} files (Static Assets' limit too)`);
+    if (out.length >= max.files) throw new CliError(`the site folder has more than ${max.files.toLocaleString("en-US")} files (Static Assets' limit too)`);
     out.push({ path: sitePath(abs).normalize("NFC"), load: guardedLoad(rootReal, abs) });
   };
   // `chain`: real paths of the folders being walked, from the root down (loop detection).
   const walk = async (dir: string, chain: readonly string[]): Promise<void> => {
-    if (++seen.folders > MAX_WALK_FOLDERS)
-      throw new CliError(`the site folder has more than ${MAX_WALK_FOLDERS.toLocaleString("en-US")} folders (counting followed folder links)`);
+    if (++seen.folders > max.folders)
+      throw new CliError(`the site folder has more than ${max.folders.toLocaleString("en-US")} folders (counting followed folder links)`);
     for (const d of await listFolder(dir)) {
-      if (d.isSymbolicLink() && ++seen.links > MAX_WALK_LINKS)
-        throw new CliError(`the site folder has more than ${MAX_WALK_LINKS.toLocaleString("en-US")} symlinks`);
+      if (d.isSymbolicLink() && ++seen.links > max.links) throw new CliError(`the site folder has more than ${max.links.toLocaleString("en-US")} symlinks`);
       if (d.name.startsWith(".") && !(d.name === ".well-known" && (d.isDirectory() || d.isSymbolicLink()))) continue;
       const abs = join(dir, d.name);
       if (ignored(abs, false)) continue;
