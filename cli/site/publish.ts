@@ -204,7 +204,8 @@ export function versionId(now: number, hash: string): string {
 
 /** Refuses a file list the Worker could not serve as given. */
 export function checkFiles(files: readonly FileSource[], spa: string | undefined): void {
-  if (files.length > MAX_SITE_FILES) throw new InputError(`the site has ${files.length.toLocaleString("en-US")} files, more than ${MAX_SITE_FILES.toLocaleString("en-US")}`);
+  if (files.length > MAX_SITE_FILES)
+    throw new InputError(`the site has ${files.length.toLocaleString("en-US")} files, more than ${MAX_SITE_FILES.toLocaleString("en-US")}`);
   const seen = new Set<string>();
   for (const f of files) {
     checkSitePath(f.path);
