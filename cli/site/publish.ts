@@ -223,6 +223,8 @@ interface Hashed {
   size: number;
   type: string;
   compressible: boolean;
+  /** Sizes of the stored variants, once known (from the blob's marker, or its upload). */
+  z?: BlobMeta["z"];
 }
 
 /** Uploads new blobs (content-addressed), counting the writes it makes, or would make in a dry run. */
@@ -298,6 +300,15 @@ async function loadFile(f: FileSource): Promise<Uint8Array> {
   }
 }
 
+const types = new Map<string, string>();
+/** One string per content type, not one per file (100,000 of them in a large deploy). */
+function interned(type: string): string {
+  const held = types.get(type);
+  if (held !== undefined) return held;
+  types.set(type, type);
+  return type;
+}
+
 /** First pass: reads and hashes every file (nothing is kept in memory but the hash). */
 async function hashFiles(options: PublishOptions): Promise<Hashed[]> {
   const { files } = options;
@@ -306,7 +317,8 @@ async function hashFiles(options: PublishOptions): Promise<Hashed[]> {
     const data = await loadFile(source);
     const hash = await sha256Hex(data);
     options.onProgress?.(++done, files.length, "hashing");
-    return { source, hash, size: data.byteLength, ...contentTypeOf(source.path) };
+    const { type, compressible } = contentTypeOf(source.path);
+    return { source, hash, size: data.byteLength, type: interned(type), compressible };
   });
 }
 
@@ -349,11 +361,14 @@ export function shardCountFor(files: number, live?: number, target = SHARD_TARGE
   return live !== undefined && isPow2(live) && live <= MAX_SHARDS && live * 2 >= ideal && live <= ideal * 2 ? live : ideal;
 }
 
-/** A version's manifest split into shards: each shard's hash (its key) and content. */
+/** A version's manifest split into shards: each shard's hash (its key), and the content of those asked for. */
 interface Manifest {
-  shards: { hash: string; shard: Shard }[];
+  /** Shard hashes in bucket order: what the index lists. */
+  hashes: string[];
   /** sha256 over the shard hashes and the config: equal for identical sites with equal shard counts. */
   hash: string;
+  /** The shards `keep` asked for (each content once): the ones to write. Others are dropped once hashed. */
+  kept: { hash: string; shard: Shard }[];
 }
 
 /**
@@ -363,20 +378,20 @@ interface Manifest {
 async function buildManifest(
   sorted: readonly Hashed[],
   count: number,
-  zOf: (f: Hashed) => BlobMeta["z"],
   config: ReturnType<typeof siteConfig>,
+  keep: (hash: string) => boolean = () => false,
 ): Promise<Manifest> {
   const buckets: Shard[] = Array.from({ length: count }, () => ({}));
-  for (const f of sorted) buckets[shardOf(f.source.path, count)]![f.source.path] = entryOf(f, zOf(f));
-  const shards = await Promise.all(buckets.map(async (shard) => ({ hash: (await sha256Hex(JSON.stringify(shard))).slice(0, SHARD_HASH_CHARS), shard })));
-  const hash = await sha256Hex(JSON.stringify({ v: 2, shards: shards.map((s) => s.hash), config }));
-  return { shards, hash };
-}
-
-/** The shards of `m` not stored yet, each content once. */
-function newShards(m: Manifest, stored: ReadonlySet<string>): Manifest["shards"] {
-  const seen = new Set<string>();
-  return m.shards.filter((s) => !stored.has(s.hash) && !seen.has(s.hash) && seen.add(s.hash));
+  for (const f of sorted) buckets[shardOf(f.source.path, count)]![f.source.path] = entryOf(f, f.z);
+  const hashes: string[] = [];
+  const kept: Manifest["kept"] = [];
+  for (const [n, shard] of buckets.entries()) {
+    const hash = (await sha256Hex(JSON.stringify(shard))).slice(0, SHARD_HASH_CHARS);
+    hashes.push(hash);
+    if (keep(hash) && !kept.some((k) => k.hash === hash)) kept.push({ hash, shard });
+    buckets[n] = {};
+  }
+  return { hashes, kept, hash: await sha256Hex(JSON.stringify({ v: 2, shards: hashes, config })) };
 }
 
 /** Hashes of the shared shards in KV: one list call per 1000. */
@@ -415,21 +430,18 @@ export async function publishSite(kv: KvBinding, options: PublishOptions): Promi
   const base = { files: hashed.length, newBlobs: fresh.size, totalBytes, dryRun: options.dryRun === true, preview, previous: pointer?.live ?? null };
 
   // The manifest as it is if no new blob gets a precompressed variant (exact without --precompress).
-  const zKnown = new Map<string, BlobMeta["z"]>();
-  for (const f of hashed) if (!fresh.has(f.hash)) zKnown.set(f.hash, known(f)?.z);
+  for (const f of hashed) if (!fresh.has(f.hash)) f.z = known(f)?.z;
   // Every blob's metadata was held only for this: a large site's map is dropped before the uploads.
   markers.clear();
-  let manifest = await buildManifest(hashed, count, (f) => zKnown.get(f.hash), config);
+  const plan = await buildManifest(hashed, count, config);
   // Nothing new to store and the same manifest live: nothing to write at all.
-  if (fresh.size === 0 && live?.hash === manifest.hash) {
+  if (fresh.size === 0 && live?.hash === plan.hash) {
     const writes = writeCount(0, 0, 0, 0);
     options.onPlan?.({ writes, atMost: false, newBlobs: 0, unchanged: true });
     return { ...base, version: live.id, unchanged: true, uploadedBytes: 0, writes };
   }
   let blobWrites = 0;
   let atMost = false;
-  // With --precompress, a shard holding a new compressible file may change once variants are known.
-  const mayChange = new Set<number>();
   for (const f of fresh.values()) {
     const parts = partsOf(f.size, chunk);
     blobWrites += parts;
@@ -439,18 +451,22 @@ export async function publishSite(kv: KvBinding, options: PublishOptions): Promi
       atMost = true;
     }
   }
-  if (options.compress) for (const f of hashed) if (f.compressible && fresh.has(f.hash)) mayChange.add(shardOf(f.source.path, count));
-  const planned = newShards(manifest, storedShards);
-  const plannedShards = planned.length + [...mayChange].filter((n) => storedShards.has(manifest.shards[n]!.hash)).length;
-  options.onPlan?.({ writes: writeCount(blobWrites, plannedShards, 1, preview ? 0 : 1), atMost, newBlobs: fresh.size, unchanged: false });
+  // With --precompress, a stored shard holding a new compressible file may change once its variants are known.
+  const planned = new Set(plan.hashes.filter((h) => !storedShards.has(h)));
+  if (options.compress) for (const f of hashed) if (f.compressible && fresh.has(f.hash)) planned.add(plan.hashes[shardOf(f.source.path, count)]!);
+  options.onPlan?.({ writes: writeCount(blobWrites, planned.size, 1, preview ? 0 : 1), atMost, newBlobs: fresh.size, unchanged: false });
 
   let done = 0;
+  // Variants stored for new content, by hash (empty without --precompress): every path with that content gets them.
+  const variants = new Map<string, BlobMeta["z"]>();
   await mapLimit([...fresh.values()], options.concurrency ?? DEFAULT_CONCURRENCY, async (f) => {
-    zKnown.set(f.hash, await uploader.upload(f));
+    const z = await uploader.upload(f);
+    if (z) variants.set(f.hash, z);
     options.onProgress?.(++done, fresh.size, "uploading");
   });
-  if (options.compress && fresh.size) manifest = await buildManifest(hashed, count, (f) => zKnown.get(f.hash), config);
-  const toWrite = newShards(manifest, storedShards);
+  for (const f of hashed) if (variants.has(f.hash)) f.z = variants.get(f.hash);
+  const manifest = await buildManifest(hashed, count, config, (h) => !storedShards.has(h));
+  const toWrite = manifest.kept;
   const id = versionId(now(), manifest.hash);
   const writes = writeCount(uploader.writes, toWrite.length, 1, preview ? 0 : 1);
   const result = { ...base, version: id, unchanged: false, uploadedBytes: uploader.uploadedBytes, writes };
@@ -467,7 +483,7 @@ export async function publishSite(kv: KvBinding, options: PublishOptions): Promi
     hash: manifest.hash,
     files: hashed.length,
     bytes: totalBytes,
-    shards: manifest.shards.map((s) => s.hash),
+    shards: manifest.hashes,
     chunk,
     ...config,
   };
