@@ -181,7 +181,7 @@ export const siteGroup: CommandGroup = {
         // Memory bounded by the work, not the site: see reclaimEvery.
         const reclaim = reclaimEvery();
         const onProgress = (done: number, total: number, p: string) => {
-          reclaim();
+          reclaim(p);
           if (p !== phase) {
             bar?.done();
             phase = p;

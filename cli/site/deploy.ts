@@ -38,17 +38,22 @@ export interface WalkLimits {
   links: number;
 }
 
-/** Files a deploy handles between two full garbage collections (`reclaimEvery`). */
-export const RECLAIM_EVERY_FILES = 1_000;
+/**
+ * Files between two full garbage collections (`reclaimEvery`): each upload through wrangler's
+ * platform proxy leaves garbage V8 collects lazily, hashing leaves little that outlives a scavenge.
+ */
+export const RECLAIM_EVERY = { uploading: 1_000, hashing: 10_000 } as const;
 
 /**
- * A function to call once per file a deploy handles: every `every` calls it runs a full
- * garbage collection. Each local KV write goes through wrangler's platform proxy and leaves
- * about 28 KB of garbage (measured) that V8 collects lazily, letting the heap grow to a
- * multiple of what is live: 1.1 GB RSS for 99,000 files. A collection every 1,000 files costs
- * well under 1% of a deploy's time and keeps RSS near the live set (docs/site.md, Memory).
+ * A function to call once per file a deploy handles, with its phase: every so many files of a
+ * phase (RECLAIM_EVERY) it runs a full garbage collection. Each local KV write goes through
+ * wrangler's platform proxy and leaves about 28 KB of garbage (measured) that V8 collects
+ * lazily, letting the heap grow to a multiple of what is live: 1.1 GB RSS for 99,000 files.
+ * Collecting every 1,000 uploads costs a few percent of an upload's time and keeps RSS near the
+ * live set (docs/site.md, Memory); while hashing, a collection every 1,000 files would double
+ * an unchanged redeploy's time for nothing, so it is rarer.
  */
-export function reclaimEvery(every = RECLAIM_EVERY_FILES): () => void {
+export function reclaimEvery(every: Readonly<Record<string, number>> = RECLAIM_EVERY): (phase: string) => void {
   let gc: (() => void) | undefined;
   try {
     setFlagsFromString("--expose-gc");
@@ -56,9 +61,11 @@ export function reclaimEvery(every = RECLAIM_EVERY_FILES): () => void {
   } catch {
     return () => {};
   }
-  let n = 0;
-  return () => {
-    if (++n % every === 0) gc?.();
+  const seen = new Map<string, number>();
+  return (phase) => {
+    const n = (seen.get(phase) ?? 0) + 1;
+    seen.set(phase, n);
+    if (n % (every[phase] ?? Infinity) === 0) gc?.();
   };
 }
 
