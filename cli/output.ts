@@ -210,6 +210,14 @@ export interface ProgressOptions {
   /** Without a terminal, a line at most this often (default 5 s). */
   intervalMs?: number;
   now?: () => number;
+  /** What is counted ("files"): lines before the last then show the rate and the time left. */
+  unit?: string;
+}
+
+/** "45 s", "6 min 52 s": a duration in whole seconds. */
+export function formatDuration(seconds: number): string {
+  const s = Math.max(0, Math.round(seconds));
+  return s < 60 ? `${s} s` : `${Math.floor(s / 60)} min${s % 60 ? ` ${s % 60} s` : ""}`;
 }
 
 /**
@@ -222,11 +230,23 @@ export function progress(label: string, options: ProgressOptions): { update(done
   const every = options.tty ? 100 : (options.intervalMs ?? 5_000);
   let last = -Infinity;
   let shown = "";
+  let widest = 0;
+  const started = now();
+  // Once a second of work gives a rate worth showing; not on the last line (the summary has it).
+  const rate = (done: number, total: number) => {
+    const s = (now() - started) / 1000;
+    if (!options.unit || done >= total || done === 0 || s < 1) return "";
+    const perSecond = done / s;
+    return `, ${Math.round(perSecond).toLocaleString("en-US")} ${options.unit}/s, ${formatDuration((total - done) / perSecond)} left`;
+  };
   const render = (done: number, total: number) => {
-    if (!options.tty) return `${label}: ${done}/${total}`;
+    if (!options.tty) return `${label}: ${done}/${total}${rate(done, total)}`;
     const width = 30;
     const filled = total ? Math.round((done / total) * width) : width;
-    return `\r${label} [${"#".repeat(filled)}${"-".repeat(width - filled)}] ${done}/${total}`;
+    const line = `${label} [${"#".repeat(filled)}${"-".repeat(width - filled)}] ${done}/${total}${rate(done, total)}`;
+    // Padded to the longest line drawn, so a shorter one leaves nothing of it behind.
+    widest = Math.max(widest, line.length);
+    return `\r${line.padEnd(widest)}`;
   };
   let latest = { done: 0, total: 0 };
   return {

@@ -18,7 +18,7 @@ const root = fileURLToPath(new URL("..", import.meta.url));
  * size. A change that grows a bundle past it fails `npm test`; raising one is a
  * deliberate edit here, with the reason in the commit. Lower it after every cut.
  */
-export const BUDGETS = { site: 10.3, splitter: 11.25, auth: 13.25, control: 15.5 };
+export const BUDGETS = { site: 10.5, splitter: 11.25, auth: 13.25, control: 15.5 };
 /**
  * Issue 21 asked for splitter <= 10.5 and auth <= 12.5 once the control code
  * left (16.65 -> 11.04 and 15.93 -> 13.02 KiB): the rest is the full config
@@ -83,10 +83,10 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
   const kib = (n) => (n / 1024).toFixed(2);
   console.log("\nwrangler deploy --dry-run (minify = true in wrangler.toml):");
   for (const r of rows) {
-    const overBy = r.gzipBytes - r.budgetKiB * 1024;
+    const overBy = Math.ceil(r.gzipBytes - r.budgetKiB * 1024);
     const over = overBy > 0 ? `  OVER the ${r.budgetKiB} KiB budget by ${overBy} bytes` : "";
     const target =
-      r.gzipBytes > r.targetKiB * 1024 ? `target ${r.targetKiB} KiB missed by ${r.gzipBytes - r.targetKiB * 1024} B` : `target ${r.targetKiB} KiB met`;
+      r.gzipBytes > r.targetKiB * 1024 ? `target ${r.targetKiB} KiB missed by ${Math.ceil(r.gzipBytes - r.targetKiB * 1024)} B` : `target ${r.targetKiB} KiB met`;
     const kvah = r.gzipBytes < KV_ASSET_HANDLER_KIB * 1024 ? "below" : "ABOVE";
     console.log(
       `  ${r.env.padEnd(9)} ${kib(r.bytes).padStart(7)} KiB minified, ${kib(r.gzipBytes).padStart(6)} KiB gzip (budget ${r.budgetKiB} KiB; ${target}; ${kvah} kv-asset-handler's ${KV_ASSET_HANDLER_KIB})${over}`,
@@ -107,7 +107,7 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
     )}\n`,
   );
   if (over.length > 0) {
-    const names = over.map((r) => `${r.env} by ${r.gzipBytes - r.budgetKiB * 1024} bytes`).join(", ");
+    const names = over.map((r) => `${r.env} by ${Math.ceil(r.gzipBytes - r.budgetKiB * 1024)} bytes`).join(", ");
     if (ENFORCE) {
       console.error(`\nbuild:check failed: over the gzip budget (scripts/dry-run.mjs BUDGETS): ${names}`);
       failed = true;

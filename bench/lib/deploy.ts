@@ -1,7 +1,8 @@
 // The deploy-tool benchmark: a generated N-file site published with the real
 // `edgekv site deploy --json` binary (first deploy, unchanged redeploy, one file
-// changed), its KV operations counted by kv-count-register.mjs, side by side
-// with `wrangler kv bulk put --local` of the same files.
+// changed), its KV operations and peak RSS recorded by kv-count-register.mjs, side
+// by side with `wrangler kv bulk put --local` of the same files (up to
+// WRANGLER_MAX_FILES: it has no diffing, so larger runs only repeat what it shows).
 import { execFile } from "node:child_process";
 import { mkdir, mkdtemp, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
@@ -26,9 +27,19 @@ export interface DeployRow {
   kv: { reads: number; readKeys: number; writes: number; deletes: number; lists: number };
   /** `--remote` only: requests to the Cloudflare API (the local stand-in, scripts/cf-api.ts), and how many of them write. */
   api?: { requests: number; writeRequests: number };
+  /** edgekv only: the CLI process's peak resident set (MB) and its rate (the site's files over its own time). */
+  peakRssMB?: number;
+  filesPerSecond?: number;
 }
 
-/** Deterministic text files of 0.5–3 KB in folders of 100 (html, css, js, txt). */
+/** Above this many files, `wrangler kv bulk put` is left out: its cost per key does not change. */
+export const WRANGLER_MAX_FILES = 20_000;
+
+/**
+ * The benchmark's site fixture: deterministic text files of 0.5–3 KB in folders of 100
+ * (html, css, js, txt), so 100,000 files are 1,000 folders. Returns the relative paths.
+ * @example const paths = await generateSite("/tmp/site", 20_000); // "d0/f0.html", ...
+ */
 export async function generateSite(dir: string, n: number): Promise<string[]> {
   const exts = ["html", "css", "js", "txt"];
   const paths: string[] = [];
@@ -55,9 +66,9 @@ async function edgekvDeploy(dir: string, persist: string, countFile: string): Pr
     },
   );
   const wallMs = performance.now() - started;
-  const out = JSON.parse(stdout) as { newBlobs: number; ms: number };
-  const kv = JSON.parse(await readFile(countFile, "utf8")) as DeployRow["kv"];
-  return { wallMs, toolMs: out.ms, blobsWritten: out.newBlobs, kv };
+  const out = JSON.parse(stdout) as { newBlobs: number; ms: number; filesPerSecond: number };
+  const { maxRssKiB, ...kv } = JSON.parse(await readFile(countFile, "utf8")) as DeployRow["kv"] & { maxRssKiB: number };
+  return { wallMs, toolMs: out.ms, blobsWritten: out.newBlobs, kv, peakRssMB: Math.round(maxRssKiB / 1024), filesPerSecond: out.filesPerSecond };
 }
 
 async function bulkPut(file: string, persist: string, keys: number): Promise<Omit<DeployRow, "files" | "tool" | "step">> {
@@ -89,17 +100,22 @@ async function bulkPut(file: string, persist: string, keys: number): Promise<Omi
  * @example const rows = await deployBench(1000, tmp, console.error);
  */
 /** One `edgekv site deploy --remote` against the API stand-in: keys written and requests, as the stand-in counted them. */
-async function remoteDeploy(dir: string, p: RemoteProject): Promise<Omit<DeployRow, "files" | "tool" | "step">> {
+async function remoteDeploy(dir: string, p: RemoteProject, countFile: string): Promise<Omit<DeployRow, "files" | "tool" | "step">> {
   p.api.resetCounts();
   p.api.log.length = 0;
   const started = performance.now();
-  const { stdout } = await run(process.execPath, [join(ROOT, "cli", "bin.mjs"), "site", "deploy", dir, "--json", "--remote", "--config", p.config], {
-    cwd: ROOT,
-    env: { ...process.env, ...p.env, NO_COLOR: "1" },
-    maxBuffer: 16 * 1024 * 1024,
-  });
+  const { stdout } = await run(
+    process.execPath,
+    ["--import", REGISTER, join(ROOT, "cli", "bin.mjs"), "site", "deploy", dir, "--json", "--remote", "--config", p.config],
+    {
+      cwd: ROOT,
+      env: { ...process.env, ...p.env, NO_COLOR: "1", EDGEKV_BENCH_KV_COUNT: countFile },
+      maxBuffer: 16 * 1024 * 1024,
+    },
+  );
   const wallMs = performance.now() - started;
-  const out = JSON.parse(stdout) as { newBlobs: number; ms: number };
+  const out = JSON.parse(stdout) as { newBlobs: number; ms: number; filesPerSecond: number };
+  const { maxRssKiB } = JSON.parse(await readFile(countFile, "utf8")) as { maxRssKiB: number };
   const counts = p.api.counts();
   const n = (route: string) => counts[route] ?? 0;
   const written = p.api.log.reduce((k, l) => k + (l.route === "PUT bulk" ? (l.keys ?? 0) : l.route === "PUT values" && l.status === 200 ? 1 : 0), 0);
@@ -110,6 +126,8 @@ async function remoteDeploy(dir: string, p: RemoteProject): Promise<Omit<DeployR
     blobsWritten: out.newBlobs,
     kv: { reads: n("GET values") + n("POST bulk/get"), readKeys: 0, writes: written, deletes: 0, lists: n("GET keys") },
     api: { requests, writeRequests: p.api.writeRequests() },
+    peakRssMB: Math.round(maxRssKiB / 1024),
+    filesPerSecond: out.filesPerSecond,
   };
 }
 
@@ -126,21 +144,28 @@ export async function deployBench(n: number, work: string, log: (s: string) => v
     if (step === "one file changed") await writeFile(changed, `${await readFile(changed, "utf8")}changed\n`);
     const r = await edgekvDeploy(dir, edgekvState, join(base, `count-${i}.json`));
     rows.push({ files: n, tool: "edgekv site deploy", step, ...r });
-    log(`  edgekv site deploy, ${n} files, ${step}: ${(r.wallMs / 1000).toFixed(1)} s, ${r.blobsWritten} blobs, ${r.kv.writes} writes`);
+    log(
+      `  edgekv site deploy, ${n} files, ${step}: ${(r.wallMs / 1000).toFixed(1)} s (${r.filesPerSecond} files/s), ${r.blobsWritten} blobs, ` +
+        `${r.kv.writes} writes, peak RSS ${r.peakRssMB} MB`,
+    );
   }
   // The same three steps with --remote, against the local API stand-in (requests counted there).
   await writeFile(changed, (await readFile(changed, "utf8")).replace(/changed\n$/, ""));
   const project = await remoteProject();
   try {
-    for (const step of steps) {
+    for (const [i, step] of steps.entries()) {
       if (step === "one file changed") await writeFile(changed, `${await readFile(changed, "utf8")}changed\n`);
-      const r = await remoteDeploy(dir, project);
+      const r = await remoteDeploy(dir, project, join(base, `remote-count-${i}.json`));
       rows.push({ files: n, tool: "edgekv site deploy --remote", step, ...r });
-      log(`  edgekv site deploy --remote, ${n} files, ${step}: ${r.kv.writes} keys in ${r.api?.writeRequests} write requests (${r.api?.requests} requests)`);
+      log(
+        `  edgekv site deploy --remote, ${n} files, ${step}: ${r.kv.writes} keys in ${r.api?.writeRequests} write requests ` +
+          `(${r.api?.requests} requests), ${(r.wallMs / 1000).toFixed(1)} s, peak RSS ${r.peakRssMB} MB`,
+      );
     }
   } finally {
     await project.close();
   }
+  if (n > WRANGLER_MAX_FILES) return rows;
   // Same files as `wrangler kv bulk put` JSON (text values), first without the change, as above.
   await writeFile(changed, (await readFile(changed, "utf8")).replace(/changed\n$/, ""));
   const bulkState = join(base, "bulk-state");
@@ -148,7 +173,9 @@ export async function deployBench(n: number, work: string, log: (s: string) => v
   // --quick: one bulk put only (wrangler has no diffing, so each step writes the same N keys).
   for (const step of quick ? steps.slice(0, 1) : steps) {
     if (step === "one file changed") await writeFile(changed, `${await readFile(changed, "utf8")}changed\n`);
-    const entries = await Promise.all(paths.map(async (p) => ({ key: `bench/${p}`, value: await readFile(join(dir, p), "utf8") })));
+    // One file at a time: 20,000 reads at once run out of file descriptors (EMFILE).
+    const entries: { key: string; value: string }[] = [];
+    for (const p of paths) entries.push({ key: `bench/${p}`, value: await readFile(join(dir, p), "utf8") });
     await writeFile(bulkFile, JSON.stringify(entries));
     const r = await bulkPut(bulkFile, bulkState, n);
     rows.push({ files: n, tool: "wrangler kv bulk put", step, ...r });
@@ -160,12 +187,14 @@ export async function deployBench(n: number, work: string, log: (s: string) => v
 /** The deploy rows as a Markdown table. */
 export function deployTable(rows: readonly DeployRow[]): string {
   return table(
-    ["files", "tool", "step", "wall time", "blobs written", "KV writes", "KV reads (keys)", "KV lists", "API requests (writing)"],
+    ["files", "tool", "step", "wall time", "files/s", "peak RSS", "blobs written", "KV writes", "KV reads (keys)", "KV lists", "API requests (writing)"],
     rows.map((r) => [
       r.files.toLocaleString("en-US"),
       r.tool,
       r.step,
       `${(r.wallMs / 1000).toFixed(2)} s${r.toolMs !== null ? ` (tool: ${(r.toolMs / 1000).toFixed(2)} s)` : ""}`,
+      r.filesPerSecond === undefined ? "—" : r.filesPerSecond.toLocaleString("en-US"),
+      r.peakRssMB === undefined ? "—" : `${r.peakRssMB} MB`,
       r.blobsWritten ?? "—",
       r.kv.writes,
       r.tool === "wrangler kv bulk put" ? "0" : `${r.kv.reads} (${r.kv.readKeys})`,

@@ -6,7 +6,9 @@ export * from "wrangler";
 
 const counts = { reads: 0, readKeys: 0, writes: 0, deletes: 0, lists: 0 };
 process.on("exit", () => {
-  if (process.env.EDGEKV_BENCH_KV_COUNT) writeFileSync(process.env.EDGEKV_BENCH_KV_COUNT, JSON.stringify(counts));
+  // maxRSS: the process's peak resident set, in KiB (getrusage).
+  if (process.env.EDGEKV_BENCH_KV_COUNT)
+    writeFileSync(process.env.EDGEKV_BENCH_KV_COUNT, JSON.stringify({ ...counts, maxRssKiB: process.resourceUsage().maxRSS }));
 });
 
 function counting(kv) {

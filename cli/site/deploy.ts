@@ -3,12 +3,14 @@ import type { Dirent } from "node:fs";
 import { lstat, readdir, realpath, stat } from "node:fs/promises";
 import { join, relative, sep } from "node:path";
 import { promisify } from "node:util";
+import { setFlagsFromString } from "node:v8";
+import { runInNewContext } from "node:vm";
 import { brotliCompress, constants, gzip } from "node:zlib";
 import ignore, { type Ignore } from "ignore";
 import { CliError, InputError } from "../errors.ts";
 import { safeText } from "../output.ts";
-import { dotSegment, isInside, judgeEntry, judgedLoad, siteRel, WELL_KNOWN, type SiteRules } from "./judge.ts";
-import type { Compressor, FileSource } from "./publish.ts";
+import { dotSegment, isInside, judgeEntry, readJudged, siteRel, WELL_KNOWN, type SiteRules } from "./judge.ts";
+import { MAX_SITE_FILES, type Compressor, type FileSource } from "./publish.ts";
 
 const br = promisify(brotliCompress);
 const gz = promisify(gzip);
@@ -25,14 +27,72 @@ export const IGNORE_FILE = ".edgekvignore";
 export const MAX_IGNORE_FILE_BYTES = 1024 * 1024;
 
 /**
- * Most folder entries one walk visits. In-tree directory symlinks are followed, so a
- * folder of links to links could otherwise multiply without end.
+ * Most folders and most symlinks one walk visits, each counted apart from the files
+ * (MAX_SITE_FILES, Static Assets' limit). In-tree folder links are followed, so a folder
+ * of links to links could otherwise multiply without end.
  */
-export const MAX_WALK_ENTRIES = 100_000;
+export const MAX_WALK_FOLDERS = 100_000;
+export const MAX_WALK_LINKS = 100_000;
+/** The walk's bounds; tests lower them to reach each with a few files. */
+export interface WalkLimits {
+  files: number;
+  folders: number;
+  links: number;
+}
+
+/**
+ * Files between two full garbage collections (`reclaimEvery`): each upload through wrangler's
+ * platform proxy leaves garbage V8 collects lazily, hashing leaves little that outlives a scavenge.
+ */
+export const RECLAIM_EVERY = { uploading: 1_000, hashing: 10_000 } as const;
+
+/**
+ * A function to call once per file a deploy handles, with its phase: every so many files of a
+ * phase (RECLAIM_EVERY) it runs a full garbage collection. Each local KV write goes through
+ * wrangler's platform proxy and leaves about 28 KB of garbage (measured) that V8 collects
+ * lazily, letting the heap grow to a multiple of what is live: 1.1 GB RSS for 99,000 files.
+ * Collecting every 1,000 uploads costs a few percent of an upload's time and keeps RSS near the
+ * live set (docs/site.md, Memory); while hashing, a collection every 1,000 files would double
+ * an unchanged redeploy's time for nothing, so it is rarer.
+ */
+export function reclaimEvery(every: Readonly<Record<string, number>> = RECLAIM_EVERY): (phase: string) => void {
+  let gc: (() => void) | undefined;
+  try {
+    setFlagsFromString("--expose-gc");
+    gc = runInNewContext("gc") as () => void;
+  } catch {
+    return () => {};
+  }
+  const seen = new Map<string, number>();
+  return (phase) => {
+    const n = (seen.get(phase) ?? 0) + 1;
+    seen.set(phase, n);
+    if (n % (every[phase] ?? Infinity) === 0) gc?.();
+  };
+}
 
 /** Where walk warnings go: the CLI passes its stderr channel (`ctx.err`). */
 export type Warn = (line: string) => void;
 const stderrWarn: Warn = (line) => process.stderr.write(`${safeText(line)}\n`);
+
+/**
+ * A walked file, read from its judged real path (cli/site/judge.ts `readJudged`: checked again
+ * when opened), or a dangling link, whose read fails the deploy with "cannot read /x: ENOENT"
+ * and never follows what the link names later. An object rather than a closure per file: a
+ * walk holds up to 100,000 of them.
+ */
+class WalkedFile implements FileSource {
+  readonly path: string;
+  readonly #real: string | null;
+  constructor(path: string, real: string | null) {
+    this.path = path;
+    this.#real = real;
+  }
+  load(): Promise<Uint8Array> {
+    if (this.#real === null) return Promise.reject(Object.assign(new Error("dangling symlink"), { code: "ENOENT" }));
+    return readJudged(this.#real);
+  }
+}
 
 /**
  * Every servable file under `root`, skipping dotfiles and dot-folders except `.well-known`,
@@ -53,8 +113,9 @@ const stderrWarn: Warn = (line) => process.stderr.write(`${safeText(line)}\n`);
  * read from its judged real path, checked again when opened.
  * @example const files = await walkSite("./public", { warn: ctx.err }); // [{ path: "/index.html", load }]
  */
-export async function walkSite(root: string, options: { warn?: Warn } = {}): Promise<FileSource[]> {
+export async function walkSite(root: string, options: { warn?: Warn; limits?: Partial<WalkLimits> } = {}): Promise<FileSource[]> {
   const warn = options.warn ?? stderrWarn;
+  const max: WalkLimits = { files: MAX_SITE_FILES, folders: MAX_WALK_FOLDERS, links: MAX_WALK_LINKS, ...options.limits };
   let info;
   try {
     info = await stat(root);
@@ -64,36 +125,36 @@ export async function walkSite(root: string, options: { warn?: Warn } = {}): Pro
   if (!info.isDirectory()) throw new CliError(`${root} is not a folder`);
   const rules = await siteRules(root);
   const out: FileSource[] = [];
-  let visited = 0;
+  const seen = { folders: 0, links: 0 };
   const sitePath = (abs: string) => `/${relative(root, abs).split(sep).join("/")}`;
   const ignored = (abs: string, dir: boolean) => rules.ignored(relative(root, abs).split(sep).join("/"), dir);
-  const add = (abs: string, load: FileSource["load"]) => out.push({ path: sitePath(abs).normalize("NFC"), load });
+  const add = (abs: string, real: string | null) => {
+    if (out.length >= max.files) throw new CliError(`the site folder has more than ${max.files.toLocaleString("en-US")} files (Static Assets' limit too)`);
+    out.push(new WalkedFile(sitePath(abs).normalize("NFC"), real));
+  };
   // `chain`: real paths of the folders being walked, from the root down (loop detection); `linked`: reached through a symlink.
   const walk = async (dir: string, chain: readonly string[], linked: boolean): Promise<void> => {
+    if (++seen.folders > max.folders)
+      throw new CliError(`the site folder has more than ${max.folders.toLocaleString("en-US")} folders (counting followed folder links)`);
     for (const d of await listFolder(dir)) {
-      if (++visited > MAX_WALK_ENTRIES) throw new CliError(`the site folder has more than ${MAX_WALK_ENTRIES} entries (counting followed symlinks)`);
+      if (d.isSymbolicLink() && ++seen.links > max.links) throw new CliError(`the site folder has more than ${max.links.toLocaleString("en-US")} symlinks`);
       if (d.name.startsWith(".") && d.name !== WELL_KNOWN) continue;
       const abs = join(dir, d.name);
       if (ignored(abs, false)) continue;
       const e = await judgeEntry(d, abs, chain.at(-1)!, linked, rules);
       if (e.kind === "skip") {
         if (e.why) warn(`warning: skipping ${sitePath(abs)}: ${e.why}`);
-      } else if (e.kind === "dangling") add(abs, dangling);
+      } else if (e.kind === "dangling") add(abs, null);
       else if (e.kind === "dir") {
         if (ignored(abs, true)) continue;
         if (chain.includes(e.real)) warn(`warning: skipping ${sitePath(abs)}: symlink loop`);
         else await walk(abs, [...chain, e.real], e.linked);
-      } else if (!(dir === root && CONFIG_FILES.has(d.name))) add(abs, judgedLoad(e.real));
+      } else if (!(dir === root && CONFIG_FILES.has(d.name))) add(abs, e.real);
     }
   };
   await walk(root, [rules.rootReal], false);
   return out.sort((a, b) => (a.path < b.path ? -1 : 1));
 }
-
-/** A dangling link's load: fails the deploy with "cannot read /x: ENOENT", and never follows what the link names later. */
-const dangling = async (): Promise<Uint8Array> => {
-  throw Object.assign(new Error("dangling symlink"), { code: "ENOENT" });
-};
 
 /**
  * The default rules and `.edgekvignore` of a site folder: which paths inside it are not
@@ -140,7 +201,7 @@ async function readIgnoreFile(root: string, rootReal: string): Promise<Ignore | 
     if (!info.isFile()) throw new CliError(`/${IGNORE_FILE} is not a file`);
     if (info.size > MAX_IGNORE_FILE_BYTES) throw new InputError(`/${IGNORE_FILE} is larger than ${MAX_IGNORE_FILE_BYTES} bytes`);
     // Read as judged: a FIFO or a link swapped in after the checks fails instead of blocking or leading elsewhere.
-    text = new TextDecoder().decode(await judgedLoad(real)());
+    text = new TextDecoder().decode(await readJudged(real));
   } catch (err) {
     if (err instanceof CliError) throw err;
     throw new CliError(`cannot read /${IGNORE_FILE}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
@@ -185,7 +246,7 @@ export async function readConfigFile(root: string, name: string, options: { warn
       return ignoring(`symlink target /${rel} is ${dotSegment(rel) ? "a dotfile or inside a dot-folder" : `left out by ${IGNORE_FILE}`}`);
     }
     if (!(await stat(real)).isFile()) throw new CliError(`/${name} is not a file`);
-    return new TextDecoder().decode(await judgedLoad(real)());
+    return new TextDecoder().decode(await readJudged(real));
   } catch (err) {
     if (err instanceof CliError) throw err;
     if ((err as NodeJS.ErrnoException).code === "ENOENT") return undefined;

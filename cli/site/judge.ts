@@ -2,7 +2,7 @@
  * Whether one entry of the site folder may be published, judged by what it is (its real
  * path) and not by the name of the link that leads to it, and reading exactly the file
  * that was judged. The walk (cli/site/deploy.ts) calls `judgeEntry` for each entry it
- * has not already left out by name, and loads files with `judgedLoad`.
+ * has not already left out by name, and loads files with `readJudged`.
  */
 import type { Dirent } from "node:fs";
 import { constants, type Stats } from "node:fs";
@@ -105,19 +105,17 @@ const changed = () => new Error("it changed during the deploy (not the file that
  * elsewhere: its real path and inode) is `real`. A swap after the walk fails the deploy
  * instead of publishing what the swap points to.
  */
-export function judgedLoad(real: string): () => Promise<Uint8Array> {
-  return async () => {
-    const fh = await open(real, constants.O_RDONLY | (constants.O_NOFOLLOW ?? 0) | (constants.O_NONBLOCK ?? 0));
-    try {
-      const st = await fh.stat();
-      if (!st.isFile()) throw changed();
-      const kernel = await pathOfFd(fh.fd);
-      if (kernel !== undefined ? kernel !== real : (await realpath(real)) !== real || !sameFile(await stat(real), st)) throw changed();
-      return new Uint8Array(await fh.readFile());
-    } finally {
-      await fh.close();
-    }
-  };
+export async function readJudged(real: string): Promise<Uint8Array> {
+  const fh = await open(real, constants.O_RDONLY | (constants.O_NOFOLLOW ?? 0) | (constants.O_NONBLOCK ?? 0));
+  try {
+    const st = await fh.stat();
+    if (!st.isFile()) throw changed();
+    const kernel = await pathOfFd(fh.fd);
+    if (kernel !== undefined ? kernel !== real : (await realpath(real)) !== real || !sameFile(await stat(real), st)) throw changed();
+    return new Uint8Array(await fh.readFile());
+  } finally {
+    await fh.close();
+  }
 }
 
 function sameFile(a: Stats, b: Stats): boolean {

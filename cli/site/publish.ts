@@ -22,6 +22,8 @@ import {
   FINGERPRINT_RE,
   MAX_SITE_PATH_BYTES,
   POINTER_KEY,
+  MAX_SHARDS,
+  SHARD_HASH_CHARS,
   SHARD_TARGET_ENTRIES,
   SITE_PATH_POLICY,
   SITE_PREFIX,
@@ -37,6 +39,7 @@ import {
   BlobMetaSchema,
   IndexSchema,
   PointerSchema,
+  ShardMetaSchema,
   ShardSchema,
   VersionMetaSchema,
   type BlobMeta,
@@ -49,6 +52,8 @@ import {
 import { WriteBatch } from "../remote/bulk.ts";
 import { contentTypeOf } from "./mime.ts";
 
+/** Most files one version holds: Workers Static Assets' limit per version on Paid. Folders do not count. */
+export const MAX_SITE_FILES = 100_000;
 /** Uploads in flight at once. */
 export const DEFAULT_CONCURRENCY = 8;
 
@@ -80,6 +85,8 @@ export interface PublishOptions {
   now: () => number;
   /** Progress of each pass: hashing every file, then uploading the new blobs. */
   onProgress?: (done: number, total: number, phase: "hashing" | "uploading") => void;
+  /** Entries a shard aims at (default SHARD_TARGET_ENTRIES); tests lower it to get many shards from few files. */
+  shardTarget?: number;
   /** Called once every file is hashed, before the first KV write (and in a dry run). */
   onPlan?: (plan: WritePlan) => void;
 }
@@ -137,7 +144,7 @@ export function siteStores(kv: KvBinding, now: () => number = Date.now) {
   return {
     pointer: new KvStore(kv, { ...base, codec: json(PointerSchema) }),
     index: new KvStore(kv, { ...base, codec: json(IndexSchema), metadata: VersionMetaSchema }),
-    shard: new KvStore(kv, { ...base, codec: json(ShardSchema) }),
+    shard: new KvStore(kv, { ...base, codec: json(ShardSchema), metadata: ShardMetaSchema }),
     blob: new KvStore(kv, { ...base, codec: bytes(), metadata: BlobMetaSchema }),
   };
 }
@@ -197,6 +204,8 @@ export function versionId(now: number, hash: string): string {
 
 /** Refuses a file list the Worker could not serve as given. */
 export function checkFiles(files: readonly FileSource[], spa: string | undefined): void {
+  if (files.length > MAX_SITE_FILES)
+    throw new InputError(`the site has ${files.length.toLocaleString("en-US")} files, more than ${MAX_SITE_FILES.toLocaleString("en-US")}`);
   const seen = new Set<string>();
   for (const f of files) {
     checkSitePath(f.path);
@@ -214,6 +223,8 @@ interface Hashed {
   size: number;
   type: string;
   compressible: boolean;
+  /** Sizes of the stored variants, once known (from the blob's marker, or its upload). */
+  z?: BlobMeta["z"];
 }
 
 /** Uploads new blobs (content-addressed), counting the writes it makes, or would make in a dry run. */
@@ -289,6 +300,15 @@ async function loadFile(f: FileSource): Promise<Uint8Array> {
   }
 }
 
+const types = new Map<string, string>();
+/** One string per content type, not one per file (100,000 of them in a large deploy). */
+function interned(type: string): string {
+  const held = types.get(type);
+  if (held !== undefined) return held;
+  types.set(type, type);
+  return type;
+}
+
 /** First pass: reads and hashes every file (nothing is kept in memory but the hash). */
 async function hashFiles(options: PublishOptions): Promise<Hashed[]> {
   const { files } = options;
@@ -297,19 +317,15 @@ async function hashFiles(options: PublishOptions): Promise<Hashed[]> {
     const data = await loadFile(source);
     const hash = await sha256Hex(data);
     options.onProgress?.(++done, files.length, "hashing");
-    return { source, hash, size: data.byteLength, ...contentTypeOf(source.path) };
+    const { type, compressible } = contentTypeOf(source.path);
+    return { source, hash, size: data.byteLength, type: interned(type), compressible };
   });
 }
 
-/** The manifest entries, sorted by path; `z` comes from the stored markers or the uploads. */
-function manifestEntries(hashed: readonly Hashed[], zOf: (f: Hashed) => BlobMeta["z"]): (readonly [string, Entry])[] {
-  const entries = hashed.map((f) => {
-    const z = zOf(f);
-    const name = f.source.path.slice(f.source.path.lastIndexOf("/") + 1);
-    const entry: Entry = { h: f.hash, s: f.size, t: f.type, ...(z ? { z } : {}), ...(FINGERPRINT_RE.test(name) ? { i: 1 as const } : {}) };
-    return [f.source.path, entry] as const;
-  });
-  return entries.sort((a, b) => (a[0] < b[0] ? -1 : 1));
+/** A file's manifest entry; `z` comes from the stored marker or the upload. */
+function entryOf(f: Hashed, z: BlobMeta["z"]): Entry {
+  const name = f.source.path.slice(f.source.path.lastIndexOf("/") + 1);
+  return { h: f.hash, s: f.size, t: f.type, ...(z ? { z } : {}), ...(FINGERPRINT_RE.test(name) ? { i: 1 as const } : {}) };
 }
 
 /** The version's settings and rules, as the index stores them. */
@@ -329,6 +345,62 @@ function siteConfig(options: PublishOptions, files: readonly Hashed[]) {
   };
 }
 
+const isPow2 = (n: number) => Number.isInteger(n) && n >= 1 && (n & (n - 1)) === 0;
+
+/**
+ * How many shards a version of `files` files is split into: the power of two that keeps
+ * shards near `target` entries, or the live version's count while it is within a factor
+ * of two of that (64 to 512 entries a shard at the default target). Keeping the count is
+ * what makes a one-file change rewrite one shard; when it must change (the site doubled
+ * or halved), every shard is written once, as on a first deploy.
+ * @example shardCountFor(100_000) // 512; shardCountFor(257, 1) // 1 (kept); shardCountFor(600, 1) // 4
+ */
+export function shardCountFor(files: number, live?: number, target = SHARD_TARGET_ENTRIES): number {
+  let ideal = 1;
+  while (ideal * target < files && ideal < MAX_SHARDS) ideal *= 2;
+  return live !== undefined && isPow2(live) && live <= MAX_SHARDS && live * 2 >= ideal && live <= ideal * 2 ? live : ideal;
+}
+
+/** A version's manifest split into shards: each shard's hash (its key), and the content of those asked for. */
+interface Manifest {
+  /** Shard hashes in bucket order: what the index lists. */
+  hashes: string[];
+  /** sha256 over the shard hashes and the config: equal for identical sites with equal shard counts. */
+  hash: string;
+  /** The shards `keep` asked for (each content once): the ones to write. Others are dropped once hashed. */
+  kept: { hash: string; shard: Shard }[];
+}
+
+/**
+ * Buckets every file by shardOf(path, count) and hashes each bucket's canonical bytes (its
+ * JSON, entries in path order): a shard no file of which changed keeps its hash, and its key.
+ */
+async function buildManifest(
+  sorted: readonly Hashed[],
+  count: number,
+  config: ReturnType<typeof siteConfig>,
+  keep: (hash: string) => boolean = () => false,
+): Promise<Manifest> {
+  const buckets: Shard[] = Array.from({ length: count }, () => ({}));
+  for (const f of sorted) buckets[shardOf(f.source.path, count)]![f.source.path] = entryOf(f, f.z);
+  const hashes: string[] = [];
+  const kept: Manifest["kept"] = [];
+  for (const [n, shard] of buckets.entries()) {
+    const hash = (await sha256Hex(JSON.stringify(shard))).slice(0, SHARD_HASH_CHARS);
+    hashes.push(hash);
+    if (keep(hash) && !kept.some((k) => k.hash === hash)) kept.push({ hash, shard });
+    buckets[n] = {};
+  }
+  return { hashes, kept, hash: await sha256Hex(JSON.stringify({ v: 2, shards: hashes, config })) };
+}
+
+/** Hashes of the shared shards in KV: one list call per 1000. */
+export async function listShards(stores: SiteStores): Promise<Set<string>> {
+  const out = new Set<string>();
+  for await (const k of stores.shard.keys({ prefix: "m:" })) out.add(k.name.slice(2));
+  return out;
+}
+
 /**
  * Publishes a site version and makes it live (one pointer write, last), or with
  * `preview` records it without touching the pointer.
@@ -342,31 +414,32 @@ export async function publishSite(kv: KvBinding, options: PublishOptions): Promi
   const batch = new WriteBatch(kv, { now });
   const uploader = new BlobUploader(stores, options, chunk, batch);
   const markers = await listBlobMarkers(stores);
+  const storedShards = await listShards(stores);
   const pointer = await stores.pointer.get(POINTER_KEY);
-  const hashed = await hashFiles(options);
+  // The live index: its shard count is kept (so unchanged shards keep their keys) and its hash says "unchanged".
+  const live = pointer ? await stores.index.get(indexKey(pointer.live)).catch(() => null) : null;
+  const hashed = (await hashFiles(options)).sort((a, b) => (a.source.path < b.source.path ? -1 : 1));
   const totalBytes = hashed.reduce((n, f) => n + f.size, 0);
   const known = (f: Hashed) => markers.get(markerKey(f.hash, f.size, chunk));
   // Each new content once, however many paths share it.
   const fresh = new Map<string, Hashed>();
   for (const f of hashed) if (!known(f) && !fresh.has(f.hash)) fresh.set(f.hash, f);
   const config = siteConfig(options, hashed);
+  const count = shardCountFor(hashed.length, live?.v === 2 ? live.shards.length : undefined, options.shardTarget);
   const preview = options.preview === true;
   const base = { files: hashed.length, newBlobs: fresh.size, totalBytes, dryRun: options.dryRun === true, preview, previous: pointer?.live ?? null };
 
-  // Nothing new to store: an identical site already live means nothing to write at all.
-  if (fresh.size === 0 && pointer) {
-    const hash = await manifestHash(
-      manifestEntries(hashed, (f) => known(f)?.z),
-      config,
-    );
-    const live = await stores.index.get(indexKey(pointer.live)).catch(() => null);
-    if (live?.hash === hash) {
-      const writes = writeCount(0, 0, 0, 0);
-      options.onPlan?.({ writes, atMost: false, newBlobs: 0, unchanged: true });
-      return { ...base, version: pointer.live, unchanged: true, uploadedBytes: 0, writes };
-    }
+  // The manifest as it is if no new blob gets a precompressed variant (exact without --precompress).
+  for (const f of hashed) if (!fresh.has(f.hash)) f.z = known(f)?.z;
+  // Every blob's metadata was held only for this: a large site's map is dropped before the uploads.
+  markers.clear();
+  const plan = await buildManifest(hashed, count, config);
+  // Nothing new to store and the same manifest live: nothing to write at all.
+  if (fresh.size === 0 && live?.hash === plan.hash) {
+    const writes = writeCount(0, 0, 0, 0);
+    options.onPlan?.({ writes, atMost: false, newBlobs: 0, unchanged: true });
+    return { ...base, version: live.id, unchanged: true, uploadedBytes: 0, writes };
   }
-  const shards = Math.max(1, Math.ceil(hashed.length / SHARD_TARGET_ENTRIES));
   let blobWrites = 0;
   let atMost = false;
   for (const f of fresh.values()) {
@@ -378,38 +451,48 @@ export async function publishSite(kv: KvBinding, options: PublishOptions): Promi
       atMost = true;
     }
   }
-  options.onPlan?.({ writes: writeCount(blobWrites, shards, 1, preview ? 0 : 1), atMost, newBlobs: fresh.size, unchanged: false });
+  // With --precompress, a stored shard holding a new compressible file may change once its variants are known.
+  const planned = new Set(plan.hashes.filter((h) => !storedShards.has(h)));
+  if (options.compress) for (const f of hashed) if (f.compressible && fresh.has(f.hash)) planned.add(plan.hashes[shardOf(f.source.path, count)]!);
+  options.onPlan?.({ writes: writeCount(blobWrites, planned.size, 1, preview ? 0 : 1), atMost, newBlobs: fresh.size, unchanged: false });
 
-  const uploaded = new Map<string, BlobMeta["z"]>();
   let done = 0;
+  // Variants stored for new content, by hash (empty without --precompress): every path with that content gets them.
+  const variants = new Map<string, BlobMeta["z"]>();
   await mapLimit([...fresh.values()], options.concurrency ?? DEFAULT_CONCURRENCY, async (f) => {
-    uploaded.set(f.hash, await uploader.upload(f));
+    const z = await uploader.upload(f);
+    if (z) variants.set(f.hash, z);
     options.onProgress?.(++done, fresh.size, "uploading");
   });
-  const entries = manifestEntries(hashed, (f) => (uploaded.has(f.hash) ? uploaded.get(f.hash) : known(f)?.z));
-  const hash = await manifestHash(entries, config);
-  const id = versionId(now(), hash);
-  const writes = writeCount(uploader.writes, shards, 1, preview ? 0 : 1);
+  for (const f of hashed) if (variants.has(f.hash)) f.z = variants.get(f.hash);
+  const manifest = await buildManifest(hashed, count, config, (h) => !storedShards.has(h));
+  const toWrite = manifest.kept;
+  const id = versionId(now(), manifest.hash);
+  const writes = writeCount(uploader.writes, toWrite.length, 1, preview ? 0 : 1);
   const result = { ...base, version: id, unchanged: false, uploadedBytes: uploader.uploadedBytes, writes };
   if (options.dryRun) return result;
 
   // Shards, then the index, then the pointer: a reader never sees a version before all of it is stored.
-  const shardValues: Shard[] = Array.from({ length: shards }, () => ({}));
-  for (const [p, e] of entries) shardValues[shardOf(p, shards)]![p] = e;
   // With the blobs in as few bulk requests as the API allows (--remote); nothing points at them until the pointer.
-  for (const [n, s] of shardValues.entries()) await batch.add(await stores.shard.pair(shardKey(id, n), s));
-  const index: SiteIndex = { v: 1, id, at: now(), hash, files: entries.length, bytes: totalBytes, shards, chunk, ...config };
+  const shardMeta = { t: now() };
+  for (const { hash, shard } of toWrite) await batch.add(await stores.shard.pair(shardKey(hash), shard, { metadata: shardMeta }));
+  const index: SiteIndex = {
+    v: 2,
+    id,
+    at: now(),
+    hash: manifest.hash,
+    files: hashed.length,
+    bytes: totalBytes,
+    shards: manifest.hashes,
+    chunk,
+    ...config,
+  };
   const meta: VersionMeta = { at: index.at, files: index.files, bytes: index.bytes, ...(preview ? { preview: 1 as const } : {}) };
   await batch.add(await stores.index.pair(indexKey(id), index, { metadata: meta }));
   await batch.flush();
   // A preview never moves the pointer: only `site promote` and `site rollback` do.
   if (!preview) await writePointer(stores, id, pointer, options.keepPrevious ?? DEFAULT_SKEW_VERSIONS, now);
   return result;
-}
-
-/** sha256 of the manifest content: equal for identical sites. */
-function manifestHash(entries: readonly (readonly [string, Entry])[], config: ReturnType<typeof siteConfig>): Promise<string> {
-  return sha256Hex(JSON.stringify({ entries, config }));
 }
 
 /** Writes the pointer: `live` plus the versions before it, newest first. One KV write. */

@@ -1,7 +1,7 @@
 /** Listing, rolling back and garbage-collecting site versions. No Node APIs. */
 import { CliError } from "../errors.ts";
-import { DEFAULT_SKEW_VERSIONS, POINTER_KEY, blobKey, indexKey, partsOf, shardKey } from "../../workers/site/model.ts";
-import type { Pointer, SiteIndex } from "../../workers/site/model.ts";
+import { DEFAULT_SKEW_VERSIONS, POINTER_KEY, blobKey, indexKey, partsOf, shardKeysOf } from "../../workers/site/model.ts";
+import type { Pointer, Shard } from "../../workers/site/model.ts";
 import { writePointer, type SiteStores } from "./publish.ts";
 
 /** gc never deletes a blob younger than this: it may belong to a deploy in progress. */
@@ -70,31 +70,31 @@ export async function promote(stores: SiteStores, version: string, now: () => nu
 export interface GcResult {
   keptVersions: string[];
   deletedVersions: string[];
+  deletedShards: number;
+  keptShards: number;
   deletedBlobs: number;
   keptBlobs: number;
   dryRun: boolean;
 }
 
-/** Every blob key (all parts, all variants) a version uses. */
-async function blobKeysOf(stores: SiteStores, index: SiteIndex, into: Set<string>): Promise<void> {
-  for (let n = 0; n < index.shards; n++) {
-    const shard = await stores.shard.get(shardKey(index.id, n));
-    if (!shard) throw new CliError(`version ${index.id} is missing manifest shard ${n}; refusing to collect garbage`);
-    for (const e of Object.values(shard)) {
-      const sizes: [string, number][] = [["id", e.s], ...Object.entries(e.z ?? {})];
-      for (const [enc, size] of sizes) {
-        const parts = partsOf(size, index.chunk);
-        for (let i = 0; i < parts; i++) into.add(blobKey(e.h, enc as "id", parts, i, index.chunk));
-      }
+/** Every blob key (all parts, all variants) the entries of a shard use. */
+function blobKeysOf(shard: Shard, chunk: number, into: Set<string>): void {
+  for (const e of Object.values(shard)) {
+    const sizes: [string, number][] = [["id", e.s], ...Object.entries(e.z ?? {})];
+    for (const [enc, size] of sizes) {
+      const parts = partsOf(size, chunk);
+      for (let i = 0; i < parts; i++) into.add(blobKey(e.h, enc as "id", parts, i, chunk));
     }
   }
 }
 
 /**
  * Deletes versions beyond the newest `keep` (never the live one or those kept for skew),
- * then every blob no retained version uses and older than the grace period. Previews count
- * as versions: one among the newest `keep` is kept whole (its links keep working); an older
- * one is deleted, and its links then show the live site.
+ * then every shard and blob no retained version uses and older than the grace period.
+ * Shards are shared between versions: one is kept while any retained version's index lists
+ * it, and each blob while any kept shard lists it. Old-format shards (`s:<version>:<n>`)
+ * go with their version. Previews count as versions: one among the newest `keep` is kept
+ * whole (its links keep working); an older one is deleted, and its links then show the live site.
  * @example await gc(stores, { keep: 5, now: Date.now })
  */
 export async function gc(stores: SiteStores, options: { keep?: number; graceMs?: number; dryRun?: boolean; now: () => number }): Promise<GcResult> {
@@ -102,28 +102,51 @@ export async function gc(stores: SiteStores, options: { keep?: number; graceMs?:
   const { pointer, versions } = await listVersions(stores);
   const retained = versions.filter((v, i) => i < keep || v.live || v.skew);
   const doomed = versions.filter((v) => !retained.includes(v));
-  const used = new Set<string>();
+  if (pointer && !retained.some((v) => v.id === pointer.live)) throw new CliError(`live version ${pointer.live} is not listed; refusing to collect garbage`);
+  const usedShards = new Set<string>();
+  const usedBlobs = new Set<string>();
+  // A shard is read once however many versions list it; the blob keys depend on the version's chunk size.
+  const seen = new Set<string>();
   for (const v of retained) {
     const index = await stores.index.get(indexKey(v.id));
     if (!index) throw new CliError(`version ${v.id} has no readable index; refusing to collect garbage`);
-    await blobKeysOf(stores, index, used);
+    for (const key of shardKeysOf(index)) {
+      usedShards.add(key);
+      if (seen.has(`${index.chunk}/${key}`)) continue;
+      seen.add(`${index.chunk}/${key}`);
+      const shard = await stores.shard.get(key);
+      if (!shard) throw new CliError(`version ${index.id} is missing manifest shard ${key}; refusing to collect garbage`);
+      blobKeysOf(shard, index.chunk, usedBlobs);
+    }
   }
-  if (pointer && !retained.some((v) => v.id === pointer.live)) throw new CliError(`live version ${pointer.live} is not listed; refusing to collect garbage`);
   const dryRun = options.dryRun === true;
-  for (const v of doomed) {
-    const index = await stores.index.get(indexKey(v.id)).catch(() => null);
-    if (dryRun) continue;
-    // Index first: a half-deleted version is then simply not listed.
-    await stores.index.delete(indexKey(v.id));
-    for (let n = 0; n < (index?.shards ?? 0); n++) await stores.shard.delete(shardKey(v.id, n));
-  }
+  // Index first: a half-deleted version is then simply not listed, and its keys are collected below.
+  if (!dryRun) for (const v of doomed) await stores.index.delete(indexKey(v.id));
   const cutoff = options.now() - (options.graceMs ?? DEFAULT_GC_GRACE_MS);
+  const shards = { deleted: 0, kept: 0 };
+  const doomedIds = new Set(doomed.map((v) => v.id));
+  for await (const k of stores.shard.keys({ prefix: "s:" })) {
+    // s:<version>:<n>, from before shards were shared, goes with its version (as it always did):
+    // one of a version not listed may be an older CLI's deploy in progress.
+    if (doomedIds.has(k.name.slice(2, k.name.lastIndexOf(":")))) {
+      if (!dryRun) await stores.shard.delete(k.name);
+      shards.deleted++;
+    } else shards.kept++;
+  }
+  for await (const k of stores.shard.keys({ prefix: "m:" })) {
+    // A young shard no index lists yet may belong to a deploy in progress.
+    if (usedShards.has(k.name) || (k.metadata !== null && k.metadata.t > cutoff)) shards.kept++;
+    else {
+      if (!dryRun) await stores.shard.delete(k.name);
+      shards.deleted++;
+    }
+  }
   let deletedBlobs = 0;
   let keptBlobs = 0;
   const unused: string[] = [];
   const youngHashes = new Set<string>();
   for await (const k of stores.blob.keys({ prefix: "b:" })) {
-    if (used.has(k.name)) keptBlobs++;
+    if (usedBlobs.has(k.name)) keptBlobs++;
     else unused.push(k.name);
     // Only markers carry the upload time; parts and variants go with their marker's hash.
     if (k.metadata && k.metadata.t > cutoff) youngHashes.add(k.name.split(":")[1]!);
@@ -136,5 +159,13 @@ export async function gc(stores: SiteStores, options: { keep?: number; graceMs?:
     if (!dryRun) await stores.blob.delete(name);
     deletedBlobs++;
   }
-  return { keptVersions: retained.map((v) => v.id), deletedVersions: doomed.map((v) => v.id), deletedBlobs, keptBlobs, dryRun };
+  return {
+    keptVersions: retained.map((v) => v.id),
+    deletedVersions: doomed.map((v) => v.id),
+    deletedShards: shards.deleted,
+    keptShards: shards.kept,
+    deletedBlobs,
+    keptBlobs,
+    dryRun,
+  };
 }

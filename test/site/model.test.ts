@@ -6,7 +6,7 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import type { Schema } from "../../shared/kv/schema.ts";
-import { IndexSchema, PointerSchema, REDIRECT_STATUS, ShardSchema, TRAILING_SLASH } from "../../workers/site/model.ts";
+import { IndexSchema, PointerSchema, REDIRECT_STATUS, SHARD_HASH_CHARS, ShardSchema, TRAILING_SLASH } from "../../workers/site/model.ts";
 
 const validate = (schema: Schema<unknown>, v: unknown) => {
   const r = schema["~standard"].validate(v);
@@ -82,6 +82,22 @@ describe("the site's KV documents, one schema each", () => {
     refuses(IndexSchema, index, "slash", ["sometimes"]);
     refuses(IndexSchema, index, "redirects", [[{ line: 1, from: "/a", to: "/b", status: 404 }]]);
     refuses(IndexSchema, index, "headers", [[{ pattern: { re: "", names: [] }, set: [["a"]], unset: [] }]]);
+  });
+
+  it("version index v2 (shared shards): lists 1+ shard hashes of SHARD_HASH_CHARS hex; anything else is refused", () => {
+    const hash = fc.stringMatching(new RegExp(`^[0-9a-f]{${SHARD_HASH_CHARS}}$`));
+    const v2 = index
+      .map(({ shards: _, ...rest }) => rest)
+      .chain((rest) => fc.array(hash, { minLength: 1, maxLength: 8 }).map((shards) => ({ ...rest, v: 2 as const, shards })));
+    fc.assert(
+      fc.property(v2, (i) => {
+        expect(validate(IndexSchema, i)).toEqual({ value: i });
+      }),
+    );
+    const h = "0".repeat(SHARD_HASH_CHARS);
+    refuses(IndexSchema, v2, "shards", [[], 3, [h.slice(1)], [`${h}0`], [h.toUpperCase().replace(/0/g, "A")], [`../${h}`], [`${h.slice(3)}:x:`]]);
+    // A v2 index with a shard count (the v1 shape) is refused, and so is a v1 index with a list.
+    refuses(IndexSchema, index, "shards", [[h]]);
   });
 
   it("manifest shard: entries are checked, prototype keys are skipped", () => {

@@ -5,13 +5,14 @@
  *
  * Keys (all under SITE_PREFIX in SITE_KV):
  *   live                     Pointer: the live version + the previous ones kept for version skew. Written last.
- *   v:<version>              Index of one version: config, compiled rules, shard count. Immutable.
- *   s:<version>:<n>          Manifest shard n: path -> Entry. Immutable.
+ *   v:<version>              Index of one version: config, compiled rules, the hashes of its shards. Immutable.
+ *   m:<hash>                 Manifest shard: path -> Entry; <hash> is of its bytes, so versions share unchanged shards.
+ *   s:<version>:<n>          Manifest shard n of a version written before shards were shared (index v: 1). Read, never written.
  *   b:<sha256>:<enc>         Blob (enc: id, br, gz). Immutable, content-addressed.
  *   b:<sha256>:<enc>:<cs>:<i> Chunk i of a blob larger than the chunk size cs.
  */
 import type { PathPolicy } from "../../shared/http/path.ts";
-import { arr, int, lit, num, obj, opt, pick, rec, standard, str, tup } from "../../shared/kv/lite.ts";
+import { all, arr, int, lit, num, obj, opt, pick, rec, standard, str, tup } from "../../shared/kv/lite.ts";
 import type { Infer } from "../../shared/kv/schema.ts";
 
 export const SITE_PREFIX = "site:";
@@ -22,6 +23,10 @@ export const POINTER_KEY = "live";
 export const DEFAULT_CHUNK_BYTES = 25 * 1024 * 1024;
 /** Target entries per manifest shard: a shard parses in well under a millisecond. */
 export const SHARD_TARGET_ENTRIES = 256;
+/** Most shards one version lists (512 suit 100,000 files; the index stays small). */
+export const MAX_SHARDS = 4096;
+/** Hex characters of a shard's key: the first 128 bits of the sha256 of its bytes. */
+export const SHARD_HASH_CHARS = 32;
 /** Previous versions kept in the pointer, served for fingerprinted assets after a deploy. */
 export const DEFAULT_SKEW_VERSIONS = 3;
 /** Longest file path (UTF-8 bytes) a site may hold: the Worker refuses longer request paths. */
@@ -60,7 +65,10 @@ export function partsOf(bytes: number, chunk: number): number {
   return Math.max(1, Math.ceil(bytes / chunk));
 }
 
-export const shardKey = (version: string, n: number): string => `s:${version}:${n}`;
+/** A shared manifest shard's key, from the hash of its bytes. */
+export const shardKey = (hash: string): string => `m:${hash}`;
+/** Shard n of a version in the old format (index v: 1), keyed by version. */
+export const legacyShardKey = (version: string, n: number): string => `s:${version}:${n}`;
 export const indexKey = (version: string): string => `v:${version}`;
 
 /**
@@ -87,7 +95,7 @@ const entry = obj({
 });
 export type Entry = ReturnType<typeof entry>;
 
-/** A manifest shard `s:<version>:<n>`: path -> Entry. */
+/** A manifest shard `m:<hash>` (or `s:<version>:<n>`): path -> Entry. */
 export const ShardSchema = standard(rec(entry));
 export type Shard = Infer<typeof ShardSchema>;
 
@@ -109,29 +117,50 @@ export type Redirect = ReturnType<typeof redirect>;
 const headerRule = obj({ pattern, set: arr(tup([str, str])), unset: arr(str) });
 export type HeaderRule = ReturnType<typeof headerRule>;
 
-/** A version's index `v:<version>`. */
-export const IndexSchema = standard(
-  obj({
-    v: lit(1),
-    id: str,
-    /** Deploy time, epoch ms. */
-    at: num,
-    /** sha256 of the manifest content: equal for identical sites. */
-    hash: str,
-    files: size,
-    bytes: size,
-    shards: int(1),
-    chunk: int(1),
-    slash: pick(TRAILING_SLASH),
-    /** SPA fallback file path, when SPA mode is on. */
-    spa: opt(str),
-    /** Directories (ending in "/") that hold a 404.html, longest first. */
-    notFound: arr(str),
-    redirects: arr(redirect),
-    headers: arr(headerRule),
-  }),
+/** What both index formats hold besides their shards. */
+const indexFields = {
+  id: str,
+  /** Deploy time, epoch ms. */
+  at: num,
+  /** sha256 of the manifest content: equal for identical sites. */
+  hash: str,
+  files: size,
+  bytes: size,
+  chunk: int(1),
+  slash: pick(TRAILING_SLASH),
+  /** SPA fallback file path, when SPA mode is on. */
+  spa: opt(str),
+  /** Directories (ending in "/") that hold a 404.html, longest first. */
+  notFound: arr(str),
+  redirects: arr(redirect),
+  headers: arr(headerRule),
+};
+/** Before shards were shared: `shards` counts the version's own keys `s:<version>:<n>`. Still read. */
+const indexV1 = obj({ v: lit(1), shards: int(1), ...indexFields });
+/** `shards[n]` is the hash of the shard holding the paths with shardOf(path, shards.length) = n. */
+const indexV2 = obj({
+  v: lit(2),
+  // At least one, each SHARD_HASH_CHARS hex (a literal: the Worker's bundle is tight; model.test.ts checks they agree).
+  shards: all(arr(str), [(a) => a.length > 0 && a.every((h) => /^[0-9a-f]{32}$/.test(h)), "expected shard hashes"]),
+  ...indexFields,
+});
+
+/** A version's index `v:<version>`, in either format (`v` tells which). */
+export const IndexSchema = standard((v: unknown) =>
+  (v as { v?: unknown } | null)?.v === 2 ? indexV2(v) : (indexV1(v) as ReturnType<typeof indexV1> | ReturnType<typeof indexV2>),
 );
 export type SiteIndex = Infer<typeof IndexSchema>;
+export type SiteIndexV2 = ReturnType<typeof indexV2>;
+
+/** The key of the shard that holds `path` in a version, whichever its format. */
+export function shardKeyFor(index: SiteIndex, path: string): string {
+  return index.v === 2 ? shardKey(index.shards[shardOf(path, index.shards.length)]!) : legacyShardKey(index.id, shardOf(path, index.shards));
+}
+
+/** Every shard key a version uses (each once). */
+export function shardKeysOf(index: SiteIndex): string[] {
+  return index.v === 2 ? [...new Set(index.shards)].map(shardKey) : Array.from({ length: index.shards }, (_, n) => legacyShardKey(index.id, n));
+}
 
 /** The live pointer `live`. */
 export const PointerSchema = standard(
@@ -152,6 +181,9 @@ export type Pointer = Infer<typeof PointerSchema>;
  */
 export const BlobMetaSchema = standard(obj({ t: num, z: opt(sizes) }));
 export type BlobMeta = Infer<typeof BlobMetaSchema>;
+
+/** Metadata of a shared shard `m:<hash>`: its upload time, so gc spares a deploy in progress. */
+export const ShardMetaSchema = standard(obj({ t: num }));
 
 /**
  * Metadata of a version's index key, so `site versions` needs one list. `preview: 1`: uploaded

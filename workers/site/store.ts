@@ -16,8 +16,7 @@ import {
   SITE_PREFIX,
   ShardSchema,
   indexKey,
-  shardKey,
-  shardOf,
+  shardKeyFor,
   type Entry,
   type Pointer,
   type Shard,
@@ -83,9 +82,9 @@ export class SiteReader {
     return immutable(this.#index, indexKey(version), ops);
   }
 
-  /** The manifest entry of `path` in a version, or undefined. */
+  /** The manifest entry of `path` in a version, or undefined: one shard read, shared by every version that lists it. */
   async entry(index: SiteIndex, path: string, ops: KvOps): Promise<Entry | undefined> {
-    const shard = await immutable(this.#shard, shardKey(index.id, shardOf(path, index.shards)), ops);
+    const shard = await immutable(this.#shard, shardKeyFor(index, path), ops);
     return Object.hasOwn(shard, path) ? shard[path] : undefined;
   }
 

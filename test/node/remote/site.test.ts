@@ -1,8 +1,9 @@
 /**
  * A real multi-file site deployed with `--remote` to the API stand-in, copied from the
  * stand-in into local state, served by the site Worker in workerd: every byte must
- * match. Plus the request counts of a deploy, an unchanged redeploy (0 writes), and an
- * interrupted deploy that a re-run completes, uploading only what is missing.
+ * match. Plus the request counts of a deploy, an unchanged redeploy (0 writes), a one-file
+ * change (4 keys in 2 requests), and an interrupted deploy that a re-run completes, uploading
+ * only what is missing.
  */
 import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -122,8 +123,9 @@ describe("site deploy --remote", () => {
       broken.api.log.length = 0;
       const resumed = await deploy(broken, dir);
       expect(resumed.code, resumed.stderr).toBe(0);
-      // Only the missing blobs, then the manifest (1 shard, the index); then the pointer on its own.
-      expect(bulkKeys(broken)).toBe(lost + 2);
+      // Only the missing blobs and the index (the shard the cut deploy stored has the same content, so
+      // the same key: not written again); then the pointer on its own.
+      expect(bulkKeys(broken)).toBe(lost + 1);
       expect(broken.api.writeRequests()).toBe(2);
       expect(site.has(SITE_PREFIX + POINTER_KEY)).toBe(true);
       expect(blobs(site)).toEqual(all);
@@ -156,6 +158,16 @@ describe("site deploy --remote", () => {
       q.api.resetCounts();
       expect((await deploy(q, dir)).code).toBe(0);
       expect(q.api.writeRequests()).toBe(0);
+      // Issue 23: one file changed in a 4-shard site is 4 keys (blob, its shard, index, pointer) in 2 write requests.
+      await writeFile(join(dir, "d", "500.png"), "changed");
+      q.api.resetCounts();
+      q.api.log.length = 0;
+      const changed = await deploy(q, dir);
+      expect(changed.code, changed.stderr).toBe(0);
+      expect((JSON.parse(changed.stdout) as { writes: { total: number } }).writes).toEqual({ blobs: 1, shards: 1, index: 1, pointer: 1, total: 4 });
+      const bulk = q.api.log.filter((l) => l.route === "PUT bulk").map((l) => l.keys);
+      expect(bulk).toEqual([3]);
+      expect(q.api.writeRequests()).toBe(2);
     } finally {
       await q.close();
       await rm(dir, { recursive: true, force: true });
