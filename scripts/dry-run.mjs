@@ -86,7 +86,9 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
     const overBy = Math.ceil(r.gzipBytes - r.budgetKiB * 1024);
     const over = overBy > 0 ? `  OVER the ${r.budgetKiB} KiB budget by ${overBy} bytes` : "";
     const target =
-      r.gzipBytes > r.targetKiB * 1024 ? `target ${r.targetKiB} KiB missed by ${Math.ceil(r.gzipBytes - r.targetKiB * 1024)} B` : `target ${r.targetKiB} KiB met`;
+      r.gzipBytes > r.targetKiB * 1024
+        ? `target ${r.targetKiB} KiB missed by ${Math.ceil(r.gzipBytes - r.targetKiB * 1024)} B`
+        : `target ${r.targetKiB} KiB met`;
     const kvah = r.gzipBytes < KV_ASSET_HANDLER_KIB * 1024 ? "below" : "ABOVE";
     console.log(
       `  ${r.env.padEnd(9)} ${kib(r.bytes).padStart(7)} KiB minified, ${kib(r.gzipBytes).padStart(6)} KiB gzip (budget ${r.budgetKiB} KiB; ${target}; ${kvah} kv-asset-handler's ${KV_ASSET_HANDLER_KIB})${over}`,
