@@ -9,7 +9,6 @@ import { pathToFileURL } from "node:url";
 import { parseEnv } from "node:util";
 import { generatePrivateJwk } from "../workers/auth/assertion.ts";
 import { hashToken } from "../workers/auth/token.ts";
-import { POINTER_FRESH_MS } from "../workers/site/store.ts";
 import { edgekvInProcess } from "./edgekv-in-process.ts";
 import { startDemoOrigin, type DemoOrigin } from "./origin.ts";
 import { onStopSignals, stopTrackedGroups } from "./supervise.ts";
@@ -224,7 +223,15 @@ export async function startSuite(options: { persistTo?: string; env?: NodeJS.Pro
     // One after the other: started together, two workerd processes can collide
     // creating the shared local state (SQLITE_BUSY).
     const inspector = (part: WorkerPart) => (inspectors[part] === undefined ? {} : { inspectorPort: inspectors[part] });
-    const site = await startWranglerDev({ env: "site", persistTo, port: ports.site, ...inspector("site"), onOutput: requestLog("site", log) });
+    // POINTER_TTL_MS=0: local KV answers in a millisecond, so a deploy or promote shows on the next reload.
+    const site = await startWranglerDev({
+      env: "site",
+      persistTo,
+      port: ports.site,
+      ...inspector("site"),
+      vars: { POINTER_TTL_MS: "0" },
+      onOutput: requestLog("site", log),
+    });
     workers.push(site);
     const splitter = await startWranglerDev({
       env: "splitter",
@@ -342,7 +349,7 @@ Try it:
 
 Then, in another terminal:
   npx edgekv rollout set 50${state}                 # half of new visitors go green (seen within seconds)
-  npx edgekv site deploy demo/site${state}          # publish a change: the site shows it within ${POINTER_FRESH_MS / 1000} s (reload twice)
+  npx edgekv site deploy demo/site${state}          # publish a change: the next reload shows it
   ${revoke}
 
 Press Ctrl-C to stop everything.`;

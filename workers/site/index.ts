@@ -4,7 +4,7 @@
  * See docs/site.md.
  */
 import { perIsolate } from "../../shared/http/isolate.ts";
-import { previewConfig, type SiteEnv } from "./env.ts";
+import { pointerTtlMs, previewConfig, type SiteEnv } from "./env.ts";
 import { HotBodies } from "./hot.ts";
 import { SiteReader } from "./store.ts";
 import { handleSite } from "./serve.ts";
@@ -13,7 +13,11 @@ const WORKERS_DEV = /^https?:\/\/[^/]*\.workers\.dev(?::\d+)?\//;
 
 // One reader and one body cache per isolate (shared/http/isolate.ts), so the pointer, indexes,
 // shards and small bodies stay cached across requests.
-const depsFor = perIsolate((env: SiteEnv) => ({ reader: new SiteReader(env.SITE_KV), hot: new HotBodies(), preview: previewConfig(env) }));
+const depsFor = perIsolate((env: SiteEnv) => ({
+  reader: new SiteReader(env.SITE_KV, { pointerTtlMs: pointerTtlMs(env.POINTER_TTL_MS) }),
+  hot: new HotBodies(),
+  preview: previewConfig(env),
+}));
 
 export default {
   fetch(request, env, ctx): Promise<Response> {

@@ -23,7 +23,7 @@ import {
   type SiteIndex,
 } from "./model.ts";
 
-/** A pointer read younger than this is used as is. */
+/** A pointer read younger than this is used as is (POINTER_TTL_MS sets it, 0..POINTER_FRESH_MS; 0 reads every time). */
 export const POINTER_FRESH_MS = 5_000;
 /** Older than FRESH but younger than this: served while a background read refreshes it. */
 export const POINTER_MAX_AGE_MS = 30_000;
@@ -32,6 +32,15 @@ export const MAX_CACHED_SHARDS = 512;
 export const MAX_CACHED_INDEXES = 16;
 /** KV edge cache for immutable values; a missing blob is retried once with the minimum. */
 export const IMMUTABLE_CACHE_TTL_S = 86_400;
+
+/**
+ * The pointer's isolate cache: fresh for `ttl`, then served while a background read refreshes
+ * it, up to POINTER_MAX_AGE_MS. A `ttl` of 0 (local development: `npm start`) holds nothing
+ * but the last good read for stale-on-error, so a deploy shows on the next request.
+ */
+function pointerCache(ttl: number) {
+  return { ttlMs: ttl, staleWhileRevalidateMs: ttl > 0 ? POINTER_MAX_AGE_MS - ttl : 0, maxEntries: 1, staleOnError: true };
+}
 
 /** Thrown when a version's index or shard is not (yet) visible here: the caller falls back to an older version. */
 export class VersionNotReady extends Error {
@@ -54,14 +63,14 @@ export class SiteReader {
   readonly #shard: KvReader<Shard, unknown, "json">;
   readonly #blob: KvReader<ReadableStream, unknown, "stream">;
 
-  constructor(kv: KvBinding, options: { now?: () => number } = {}) {
+  constructor(kv: KvBinding, options: { now?: () => number; pointerTtlMs?: number } = {}) {
     const base = { prefix: SITE_PREFIX, now: options.now ?? Date.now };
     // A missing index or shard is not cached: it may be a deploy still propagating.
     const forever = { ttlMs: Infinity, negativeTtlMs: 0 };
     this.#pointer = new KvReader(kv, {
       ...base,
       codec: json(PointerSchema),
-      cache: { ttlMs: POINTER_FRESH_MS, staleWhileRevalidateMs: POINTER_MAX_AGE_MS - POINTER_FRESH_MS, maxEntries: 1, staleOnError: true },
+      cache: pointerCache(options.pointerTtlMs ?? POINTER_FRESH_MS),
     });
     this.#index = new KvReader(kv, { ...base, codec: json(IndexSchema), cache: { ...forever, maxEntries: MAX_CACHED_INDEXES } });
     this.#shard = new KvReader(kv, { ...base, codec: json(ShardSchema), cache: { ...forever, maxEntries: MAX_CACHED_SHARDS } });
