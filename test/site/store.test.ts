@@ -8,8 +8,7 @@ import { POINTER_FRESH_MS, SiteReader } from "../../workers/site/store.ts";
 import { freshKv } from "./helpers.ts";
 
 const version = (n: number) => `20261207T1200${String(n).padStart(2, "0")}Z-0000000${n}`;
-const point = (kv: KvBinding, n: number) =>
-  kv.put(SITE_PREFIX + POINTER_KEY, JSON.stringify({ v: 1, live: version(n), previous: [], at: Date.now() }));
+const point = (kv: KvBinding, n: number) => kv.put(SITE_PREFIX + POINTER_KEY, JSON.stringify({ v: 1, live: version(n), previous: [], at: Date.now() }));
 
 describe("POINTER_TTL_MS", () => {
   it("parses 0..POINTER_FRESH_MS and falls back to the default for anything else", () => {
