@@ -9,7 +9,7 @@ import { cpus, hostname, release, tmpdir, totalmem } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { pathToFileURL } from "node:url";
-import { deployBench, deployTable, type DeployRow } from "./lib/deploy.ts";
+import { deployBench, deployTable, deployViolations, type DeployRow } from "./lib/deploy.ts";
 import { startOriginProcess } from "../scripts/origin.ts";
 import { onStopSignals } from "../scripts/supervise.ts";
 import { load, type LoadRequest } from "./lib/load.ts";
@@ -65,6 +65,8 @@ interface Options {
   kvSamples: number;
   /** `--profile CASE`: record CPU profiles of that case and its baseline instead of the A/B runs. */
   profile: string | undefined;
+  /** `--check`: exit 1 when a deploy breaks DEPLOY_BOUNDS (bench/lib/deploy.ts). */
+  check: boolean;
 }
 
 function options(argv: string[]): Options {
@@ -78,11 +80,12 @@ function options(argv: string[]): Options {
       deploy: { type: "string" },
       only: { type: "string" },
       profile: { type: "string" },
+      check: { type: "boolean" },
       help: { type: "boolean", short: "h" },
     },
   });
   if (values.help) {
-    console.log(`Usage: npm run bench -- [--quick] [--pairs N] [--seconds S] [--connections C] [--deploy 1000,20000[,100000]|none] [--only PREFIX]
+    console.log(`Usage: npm run bench -- [--quick] [--pairs N] [--seconds S] [--connections C] [--deploy 1000,20000[,100000]|none] [--only PREFIX] [--check]
   --quick         5 short pairs per case and the 1,000-file deploy only (under 2 minutes)
   --pairs N       A/B pairs per case (default 7, quick 5; at least 5 for a published figure)
   --seconds S     length of each run (default 3, quick 0.3)
@@ -90,6 +93,8 @@ function options(argv: string[]): Options {
   --deploy LIST   site sizes for the deploy benchmark (default 1000,20000; quick 1000; none to skip);
                   add 100000 for Static Assets' Paid limit (about 15 minutes more on 2 cores)
   --only PREFIX   run only the cases whose id starts with PREFIX (e.g. site, gate); "deploy": the deploy benchmark only
+  --check         exit 1 when a deploy breaks issue 23's bounds: peak RSS under 512 MB, an unchanged
+                  redeploy 0 KV writes, one file changed 4 (CI: --only deploy --deploy 20000 --check)
   --profile CASE  CPU-profile one case (e.g. site-304, gate-valid) and its baseline through workerd's
                   inspector: writes bench/results/profiles/CASE{,-baseline}.cpuprofile, prints the split
                   between the Worker's own JS and the runtime, and the top functions by self time`);
@@ -112,6 +117,7 @@ function options(argv: string[]): Options {
     only: values.only,
     kvSamples: quick ? 20 : 100,
     profile: values.profile,
+    check: values.check === true,
   };
 }
 
@@ -552,6 +558,12 @@ async function main(): Promise<void> {
     const md = renderMarkdown(opt, outcome);
     console.log(md);
     await writeResults(opt, outcome, md, log);
+    if (opt.check) {
+      const broken = deployViolations(deploys);
+      for (const line of broken) log(`check failed: ${line}`);
+      if (broken.length) process.exitCode = 1;
+      else log(`check passed: ${deploys.length} deploy rows within bounds`);
+    }
   } finally {
     for (const stop of stops.reverse()) await stop().catch(() => undefined);
     await rm(work, { recursive: true, force: true });

@@ -32,6 +32,28 @@ export interface DeployRow {
   filesPerSecond?: number;
 }
 
+/** Issue 23's bounds, checked by `npm run bench -- --check` (CI runs it at 20,000 files). */
+export const DEPLOY_BOUNDS = { maxPeakRssMB: 512, oneFileChangedWrites: 4, unchangedWrites: 0 } as const;
+
+/**
+ * What in `rows` breaks DEPLOY_BOUNDS, one line each; empty when everything holds. Only
+ * edgekv's own rows are judged (wrangler's are the comparison).
+ * @example deployViolations(rows) // ["20000 files, edgekv site deploy, one file changed: 82 KV writes (bound 4)"]
+ */
+export function deployViolations(rows: readonly DeployRow[]): string[] {
+  const out: string[] = [];
+  for (const r of rows) {
+    if (r.tool === "wrangler kv bulk put") continue;
+    const at = `${r.files} files, ${r.tool}, ${r.step}`;
+    if (r.peakRssMB !== undefined && r.peakRssMB >= DEPLOY_BOUNDS.maxPeakRssMB)
+      out.push(`${at}: peak RSS ${r.peakRssMB} MB (bound: under ${DEPLOY_BOUNDS.maxPeakRssMB})`);
+    const bound =
+      r.step === "one file changed" ? DEPLOY_BOUNDS.oneFileChangedWrites : r.step === "unchanged redeploy" ? DEPLOY_BOUNDS.unchangedWrites : undefined;
+    if (bound !== undefined && r.kv.writes !== bound) out.push(`${at}: ${r.kv.writes} KV writes (bound ${bound})`);
+  }
+  return out;
+}
+
 /** Above this many files, `wrangler kv bulk put` is left out: its cost per key does not change. */
 export const WRANGLER_MAX_FILES = 20_000;
 
