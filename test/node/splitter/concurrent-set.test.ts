@@ -41,7 +41,9 @@ async function rounds(t: Target): Promise<void> {
       { user: `op-b${round}`, percent: 11 + 2 * round },
     ];
     const results = await Promise.all(
-      writers.map((w) => withTimeout(runCli(["rollout", "set", String(w.percent), ...t.args], { env: { ...t.env, EDGEKV_USER: w.user } }))),
+      // --allow-decrease: the writer that reads after its rival wrote the higher share steps down on purpose here
+      // (the ramp guard is tested in test/node/cli/ramp.test.ts; this file is about two writers at once).
+      writers.map((w) => withTimeout(runCli(["rollout", "set", String(w.percent), "--allow-decrease", ...t.args], { env: { ...t.env, EDGEKV_USER: w.user } }))),
     );
     const won: { user: string; percent: number; version: number }[] = [];
     results.forEach((r, i) => {
