@@ -8,7 +8,7 @@ import { join } from "node:path";
 import { promisify } from "node:util";
 import { Miniflare, convertV4MiniflareOptions } from "miniflare";
 import { unstable_getMiniflareWorkerOptions } from "wrangler";
-import { ROOT } from "../../scripts/wrangler-dev.ts";
+import { ROOT } from "./wrangler-dev.ts";
 
 const run = promisify(execFile);
 export const COMPATIBILITY_DATE = "2026-11-01";
