@@ -137,6 +137,22 @@ describe("rooms that match their names (issue 21)", () => {
     expect(importsOf("x/a.ts", a)).toEqual(["x/b.ts"]);
   });
 
+  it("names the rooms alike in every Worker: handler.ts holds handle(request, deps), env.ts only types, one forward.ts", () => {
+    for (const w of ["site", "splitter", "auth", "control"]) {
+      expect(read(`workers/${w}/handler.ts`), w).toMatch(/^export async function handle\(request: Request, deps: Deps\b/m);
+      const env = parsed.get(`workers/${w}/env.ts`) as ts.SourceFile;
+      const code = env.statements.filter((st) => ts.isFunctionDeclaration(st) || ts.isClassDeclaration(st) || ts.isImportDeclaration(st));
+      expect(
+        code.map((st) => st.getText(env).slice(0, 60)),
+        `workers/${w}/env.ts parses nothing`,
+      ).toEqual([]);
+    }
+    expect(files.filter((f) => f.endsWith("/forward.ts"))).toEqual(["shared/http/forward.ts"]);
+    // One name, one contract: a Worker's config parser and decision types are named apart.
+    const declared = (name: string) => files.filter((f) => new RegExp(`^export (?:async )?(?:function|interface|type|class) ${name}\\b`, "m").test(read(f)));
+    for (const name of ["parseConfig", "Decision"]) expect(declared(name).length, name).toBeLessThanOrEqual(1);
+  });
+
   it("keeps scripts/ independent of bench/", () => {
     const wrong = [...graph].flatMap(([f, deps]) => (f.startsWith("scripts/") ? deps.filter((d) => d.startsWith("bench/")).map((d) => `${f} -> ${d}`) : []));
     expect(wrong).toEqual([]);

@@ -8,7 +8,7 @@
 // entry, with `Sec-Fetch-Site` (when sent) agreeing; a sibling is another site.
 // Every combination of Origin x Sec-Fetch-Site x method x upgrade below is
 // judged by what the recording origin received.
-// Defence: workers/auth/gate.ts `needsOrigin` / `fromAllowedOrigin`.
+// Defence: workers/auth/handler.ts `needsOrigin` / `fromAllowedOrigin`.
 import { connect } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { DevServer } from "../node/helpers/wrangler-dev.ts";

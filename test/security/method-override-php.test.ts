@@ -6,7 +6,7 @@
 // (`php -S`, a router that overrides like Symfony/Laravel) sits behind the
 // gate, and is the judge: no request it acts on as a method outside the
 // token's scope may reach it.
-// Defence: workers/auth/gate.ts `firstUnscopedMethod` / `overrides` (every
+// Defence: workers/auth/handler.ts `firstUnscopedMethod` / `overrides` (every
 // spelling servers read, every value, `*` for a value that is not a method).
 import { type ChildProcess, execFileSync, spawn, spawnSync } from "node:child_process";
 import { writeFile } from "node:fs/promises";
