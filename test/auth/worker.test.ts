@@ -9,7 +9,7 @@ import { handle } from "../../workers/auth/handler.ts";
 import { depsFor } from "../../workers/auth/index.ts";
 import { TokenStore } from "../../cli/token/store.ts";
 import { generateToken } from "../../workers/auth/token.ts";
-import { limiterWindowHeadroom } from "../limiter-window.ts";
+import { limiterWindowHeadroom } from "../helpers.ts";
 
 // Tests here count failures up to the limit: never across a limiter window boundary.
 beforeEach(() => limiterWindowHeadroom(), 70_000);

@@ -8,7 +8,7 @@
 // Defence: workers/auth/handler.ts `needsOrigin` / `fromAllowedOrigin`.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { DevServer } from "../node/helpers/wrangler-dev.ts";
-import { issueToken, startGate, startOrigin, stateDir, type Origin } from "./env.ts";
+import { issueToken, startGate, startOrigin, stateDir, type Origin } from "./helpers.ts";
 
 let app: Origin;
 let gate: DevServer;

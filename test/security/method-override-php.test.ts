@@ -14,7 +14,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { freePort } from "../node/helpers/ports.ts";
 import type { DevServer } from "../node/helpers/wrangler-dev.ts";
-import { issueToken, raw, rawRequest, startGate, stateDir, type RawReply } from "./env.ts";
+import { issueToken, raw, rawRequest, startGate, stateDir, type RawReply } from "./helpers.ts";
 
 const PHP = process.env.PHP_BINARY ?? "php";
 const hasPhp = spawnSync(PHP, ["-v"], { stdio: "ignore" }).status === 0;

@@ -24,7 +24,7 @@ import { unstable_getMiniflareWorkerOptions } from "wrangler";
 import { bundleWorker } from "../../scripts/runtime.ts";
 import { ROOT } from "../../scripts/wrangler-dev.ts";
 import type { DevServer } from "../node/helpers/wrangler-dev.ts";
-import { issueToken, raw, rawRequest, startGate, startOrigin, stateDir, type Origin, limiterWindowHeadroom } from "./env.ts";
+import { issueToken, raw, rawRequest, startGate, startOrigin, stateDir, type Origin, limiterWindowHeadroom } from "./helpers.ts";
 
 // Each test counts failures up to the limit: never across a limiter window boundary.
 beforeEach(() => limiterWindowHeadroom(), 70_000);

@@ -14,7 +14,7 @@ import type { IncomingHttpHeaders } from "node:http";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { cli } from "../node/helpers/cli.ts";
 import type { DevServer } from "../node/helpers/wrangler-dev.ts";
-import { startOrigin, startSplitter, stateDir, type Origin } from "./env.ts";
+import { startOrigin, startSplitter, stateDir, type Origin } from "./helpers.ts";
 
 interface Arrival {
   origin: string;

@@ -9,7 +9,7 @@
 // Defence: workers/splitter/sticky.ts, origin.ts, handler.ts (docs/splitter.md "Sticky ids").
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { DevServer } from "../node/helpers/wrangler-dev.ts";
-import { raw, startOrigin, startSplitter, stateDir, type Origin } from "./env.ts";
+import { raw, startOrigin, startSplitter, stateDir, type Origin } from "./helpers.ts";
 
 let state: Awaited<ReturnType<typeof stateDir>>;
 let blue: Origin;
