@@ -7,7 +7,13 @@ import { defineConfig } from "vitest/config";
 //  - e2e (`npm run test:e2e`): "security" and "node", the CLI and real HTTP to wrangler dev / Miniflare.
 
 /** Node tests of plain functions: no workerd, no wrangler, no child process. */
-const UNIT = ["test/node/repo.test.ts", "test/node/cli/output.test.ts", "test/node/bench/stats.test.ts", "test/node/bench/soak.test.ts"];
+const UNIT = [
+  "test/node/repo.test.ts",
+  "test/node/docs-figures.test.ts",
+  "test/node/cli/output.test.ts",
+  "test/node/bench/stats.test.ts",
+  "test/node/bench/soak.test.ts",
+];
 
 export default defineConfig({
   test: {
