@@ -1,10 +1,13 @@
 // Docs that cannot drift (issue 21): the figures the code produces come from one generated file,
 // docs/generated/bundles.json (+ bundles.md), written by `npm run build:check`. The hand-written docs
-// link to it and quote no current size; a figure with "before"/"was" on its line is history.
+// link to it and quote no current size; a figure with "before"/"was" on its line is history. The KV
+// costs the docs quote are computed here with the CLI's own count.
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
+import { writeCount } from "../../cli/site/publish.ts";
 import { ROOT } from "../../scripts/wrangler-dev.ts";
+import { SHARD_TARGET_ENTRIES } from "../../workers/site/model.ts";
 
 interface Figures {
   kvAssetHandlerGzipKiB: number;
@@ -71,6 +74,18 @@ describe("docs that cannot drift", async () => {
       if (section) expect(section, path).toMatch(/generated\/bundles\.md/);
     }
     expect(docs["README.md"]).toMatch(/docs\/generated\/bundles\.md/);
+  });
+
+  it("the KV costs the docs quote for a first deploy are what the CLI counts (cli/site/publish.ts)", () => {
+    // One write per file, one per shard (as publish.ts shards: SHARD_TARGET_ENTRIES entries each), index, pointer.
+    const first = (files: number) => writeCount(files, Math.max(1, Math.ceil(files / SHARD_TARGET_ENTRIES)), 1, 1);
+    const n = (x: number) => x.toLocaleString("en-US");
+    const site = read("docs/site.md");
+    const thousand = first(1000);
+    expect(site).toContain(`| first deploy of 1,000 files | 1,000 + ${thousand.shards} shards + index + pointer = **${n(thousand.total)}** |`);
+    const tenThousand = first(10_000);
+    expect(site).toContain(`| first deploy of 10,000 files | 10,000 + ${tenThousand.shards} + 2 = ${n(tenThousand.total)} |`);
+    expect(read("README.md").replace(/\s+/g, " ")).toContain(`a first deploy of a 1,000-file site writes ${n(thousand.total)} keys`);
   });
 
   it("catches a stale copy (the check above can fail)", () => {
