@@ -1,12 +1,24 @@
 import { cloudflareTest } from "@cloudflare/vitest-plugin";
 import { defineConfig } from "vitest/config";
 
-// Each project runs in the runtime its code ships to:
-//  - "lib" and one project per Worker run inside workerd with real local KV;
-//  - "node" runs the CLI and end-to-end tests (real HTTP to wrangler dev / miniflare).
+// Each project runs in the runtime its code ships to, in three groups that `npm test` runs and reports apart:
+//  - unit (`npm run test:unit`): "unit", plain functions in Node that start no runtime and no process;
+//  - workerd (`npm run test:workerd`): "lib" and one project per Worker, inside workerd with real local KV;
+//  - e2e (`npm run test:e2e`): "security" and "node", the CLI and real HTTP to wrangler dev / Miniflare.
+
+/** Node tests of plain functions: no workerd, no wrangler, no child process. */
+const UNIT = [
+  "test/node/repo.test.ts",
+  "test/node/docs-figures.test.ts",
+  "test/node/cli/output.test.ts",
+  "test/node/bench/stats.test.ts",
+  "test/node/bench/soak.test.ts",
+];
+
 export default defineConfig({
   test: {
     projects: [
+      { test: { name: "unit", include: UNIT, environment: "node" } },
       {
         plugins: [
           cloudflareTest({
@@ -33,6 +45,7 @@ export default defineConfig({
         test: {
           name: "node",
           include: ["test/node/**/*.test.ts"],
+          exclude: UNIT,
           environment: "node",
           testTimeout: 60_000,
           hookTimeout: 120_000,

@@ -13,7 +13,7 @@ import { deployBench, deployTable, deployViolations, type DeployRow } from "./li
 import { startOriginProcess } from "../scripts/origin.ts";
 import { onStopSignals } from "../scripts/supervise.ts";
 import { load, type LoadRequest } from "./lib/load.ts";
-import { bundleWorker, cpuMs, startWorker, type RunningWorker } from "./lib/runtime.ts";
+import { bundleWorker, cpuMs, startWorker, type RunningWorker } from "../scripts/runtime.ts";
 import { profileReport, profileSide, type SideProfile } from "./lib/profile.ts";
 import { casesTable, kvPerRequest, ratioChart, ratioSpread, spread, table, type CaseResult, type Target } from "./lib/stats.ts";
 import { edgekvOk as cli } from "../scripts/edgekv-in-process.ts";
@@ -300,9 +300,9 @@ async function startBenchWorkers(
   return { site, splitter, auth, hello, proxy };
 }
 
-/** Every A/B case: each edgekv request kind next to a baseline answering the same status and bytes. */
-async function buildCases(w: BenchWorkers, { token, revoked }: Tokens, only: string | undefined): Promise<Case[]> {
-  const { site, splitter, auth } = w;
+/** The site's cases, each next to hello-world answering the same status and bytes. */
+async function siteCases(w: BenchWorkers): Promise<Case[]> {
+  const { site } = w;
   const index = await fetch(`${site.url}/`);
   const html = await index.arrayBuffer();
   const etag = index.headers.get("etag") ?? "";
@@ -310,21 +310,7 @@ async function buildCases(w: BenchWorkers, { token, revoked }: Tokens, only: str
   const brBytes = (await br.arrayBuffer()).byteLength;
   if (br.headers.get("content-encoding") !== "br") throw new Error("site: no br variant for index.html");
   const h = (path: string, extra: Omit<Side["req"], "path"> = {}): Side => ({ worker: w.hello, req: { path, ...extra } });
-  const p = (path: string, extra: Omit<Side["req"], "path"> = {}): Side => ({ worker: w.proxy, req: { path, ...extra } });
-  const gateHeaders = (t: string) => ({ authorization: `Bearer ${t}` });
-  /** A gate case: the token `t` on /api/x, next to the bare proxy sending the same header. */
-  const gate = (id: string, label: string, expect: number, t: string, target: Case["target"]): Case => ({
-    id,
-    worker: "auth",
-    label,
-    baseline: "bare proxy",
-    expect,
-    a: { worker: auth, req: { path: "/api/x", headers: gateHeaders(t) } },
-    b: p("/api/x", { headers: gateHeaders(t) }),
-    target,
-  });
-  const malformed = `ekv_${"x".repeat(30)}`;
-  const cases: Case[] = [
+  return [
     {
       id: "site-html",
       worker: "site",
@@ -385,6 +371,28 @@ async function buildCases(w: BenchWorkers, { token, revoked }: Tokens, only: str
       b: h(`/?n=${brBytes}`),
       target: { rpsMin: 0.8, readsMax: 1 },
     },
+  ];
+}
+
+/** Every A/B case: each edgekv request kind next to a baseline answering the same status and bytes. */
+async function buildCases(w: BenchWorkers, { token, revoked }: Tokens, only: string | undefined): Promise<Case[]> {
+  const { splitter, auth } = w;
+  const p = (path: string, extra: Omit<Side["req"], "path"> = {}): Side => ({ worker: w.proxy, req: { path, ...extra } });
+  const gateHeaders = (t: string) => ({ authorization: `Bearer ${t}` });
+  /** A gate case: the token `t` on /api/x, next to the bare proxy sending the same header. */
+  const gate = (id: string, label: string, expect: number, t: string, target: Case["target"]): Case => ({
+    id,
+    worker: "auth",
+    label,
+    baseline: "bare proxy",
+    expect,
+    a: { worker: auth, req: { path: "/api/x", headers: gateHeaders(t) } },
+    b: p("/api/x", { headers: gateHeaders(t) }),
+    target,
+  });
+  const malformed = `ekv_${"x".repeat(30)}`;
+  const cases: Case[] = [
+    ...(await siteCases(w)),
     {
       id: "splitter-sticky",
       worker: "splitter",

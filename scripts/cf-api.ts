@@ -200,279 +200,326 @@ function parseJson(body: Buffer): unknown {
   }
 }
 
+/** What one stand-in holds: its grants, its namespaces, its counters and faults. */
+interface State {
+  accounts: { id: string; name: string }[];
+  tokens: Record<string, TokenGrant>;
+  pageSize: number;
+  now: () => number;
+  stores: Map<string, Map<string, Entry>>;
+  /** Namespaces made with `POST .../storage/kv/namespaces` (what `wrangler kv namespace create` sends), by account. */
+  titles: Map<string, { id: string; title: string }[]>;
+  counts: Map<string, number>;
+  log: RequestRecord[];
+  faults: (Fault & { seen: number; failed: number })[];
+}
+
+/** One request in flight, once routed. */
+interface Call {
+  st: State;
+  req: IncomingMessage;
+  url: URL;
+  method: string;
+  /** `METHOD route`, the counters' name. */
+  name: string;
+  accountId: string;
+  nowSec: number;
+  send: (status: number, body: string | Uint8Array, type?: string, headers?: Record<string, string>) => number;
+}
+
+type Answer = { route: string; status: number; keys?: number };
+
+function namespaceOf(st: State, namespaceId: string, accountId = st.accounts[0]?.id ?? DEFAULT_ACCOUNT_ID): Map<string, Entry> {
+  const id = `${accountId}/${namespaceId}`;
+  let m = st.stores.get(id);
+  if (!m) st.stores.set(id, (m = new Map()));
+  return m;
+}
+
+function live(st: State, m: Map<string, Entry>, key: string): Entry | undefined {
+  const e = m.get(key);
+  if (e?.expiration !== undefined && e.expiration <= Math.floor(st.now() / 1000)) {
+    m.delete(key);
+    return undefined;
+  }
+  return e;
+}
+
+function authorize(st: State, req: IncomingMessage, accountId: string | undefined, need: Permission | undefined): TokenGrant {
+  const auth = req.headers.authorization ?? "";
+  const m = /^Bearer (\S+)$/.exec(auth);
+  const grant = m ? st.tokens[m[1] as string] : undefined;
+  if (!grant) throw new HttpError(401, 10000, "Authentication error");
+  if (accountId !== undefined && grant.accounts !== "*" && !grant.accounts.includes(accountId)) throw new HttpError(403, 10000, "Authentication error");
+  if (need && !grant.permissions.includes(need)) throw new HttpError(403, 10000, "Authentication error");
+  return grant;
+}
+
+function takeFault(st: State, route: string): Fault | undefined {
+  for (const f of st.faults) {
+    if (f.route !== undefined && f.route !== route) continue;
+    f.seen++;
+    if (f.seen <= (f.skip ?? 0)) continue;
+    if (f.failed >= (f.times ?? 1)) continue;
+    f.failed++;
+    return f;
+  }
+  return undefined;
+}
+
+/** The route of a path below BASE_PATH: ["", "accounts", A, "storage", "kv", "namespaces", N, what, ...rest]. */
+function routeOf(rawPath: string, parts: string[]): string {
+  if (rawPath === "/accounts") return "accounts";
+  if (parts[1] !== "accounts" || parts[3] !== "storage" || parts[4] !== "kv" || parts[5] !== "namespaces") return "unknown";
+  if (parts.length === 6) return "namespaces";
+  if (!parts[6]) return "unknown";
+  const what = parts[7];
+  if ((what === "values" || what === "metadata") && parts.length > 8) return what;
+  if (what === "keys" && parts.length === 8) return "keys";
+  if (what === "bulk" && parts.length === 8) return "bulk";
+  if (what === "bulk" && parts.length === 9 && (parts[8] === "get" || parts[8] === "delete")) return `bulk/${parts[8]}`;
+  return "unknown";
+}
+
+/** One page of `items` as the account-level list endpoints page (`page`, `per_page`). */
+function paged<T>(c: Call, items: readonly T[], maxPerPage: number): Answer {
+  const perPage = Math.max(5, Math.min(maxPerPage, Number(c.url.searchParams.get("per_page") ?? 20) || 20));
+  const page = Math.max(1, Number(c.url.searchParams.get("page") ?? 1) || 1);
+  const slice = items.slice((page - 1) * perPage, page * perPage);
+  const info = { page, per_page: perPage, count: slice.length, total_count: items.length, total_pages: Math.ceil(items.length / perPage) };
+  return { route: c.name, status: c.send(200, envelope(slice, info)) };
+}
+
+async function handle(st: State, req: IncomingMessage, res: ServerResponse): Promise<Answer> {
+  const url = new URL(req.url ?? "/", "http://standin");
+  const method = req.method ?? "GET";
+  const send = (status: number, body: string | Uint8Array, type = "application/json", headers: Record<string, string> = {}) => {
+    res.writeHead(status, { "content-type": type, ...headers });
+    res.end(body);
+    return status;
+  };
+
+  // Control endpoints for a standalone stand-in (loopback only, like the server).
+  if (url.pathname === "/__standin/counts" && method === "GET") return { route: "control", status: send(200, JSON.stringify(Object.fromEntries(st.counts))) };
+  if (url.pathname === "/__standin/faults" && method === "POST") {
+    st.faults.push({ ...(parseJson(await readBody(req, 64 * 1024)) as Fault), seen: 0, failed: 0 });
+    return { route: "control", status: send(200, envelope({})) };
+  }
+
+  if (!url.pathname.startsWith(`${BASE_PATH}/`)) return { route: "unknown", status: send(404, failure(7000, "No route for that URI")) };
+  const rawPath = url.pathname.slice(BASE_PATH.length);
+  const parts = rawPath.split("/");
+  const route = routeOf(rawPath, parts);
+  const name = `${method} ${route}`;
+  st.counts.set(name, (st.counts.get(name) ?? 0) + 1);
+  const fault = takeFault(st, name);
+  if (fault && fault.unsuccessful === undefined) {
+    req.resume();
+    const headers: Record<string, string> = fault.retryAfter !== undefined ? { "retry-after": String(fault.retryAfter) } : {};
+    const status = fault.status ?? 500;
+    const [code, message] =
+      status === 429 ? [10429, "Too many requests"] : status === 401 || status === 403 ? [10000, "Authentication error"] : [10500, "Internal server error"];
+    return { route: name, status: send(status, failure(code, message), "application/json", headers) };
+  }
+  const c: Call = { st, req, url, method, name, accountId: decodeURIComponent(parts[2] ?? ""), nowSec: Math.floor(st.now() / 1000), send };
+
+  if (route === "accounts" && method === "GET") {
+    const grant = authorize(st, req, undefined, undefined);
+    return paged(
+      c,
+      st.accounts.filter((a) => grant.accounts === "*" || grant.accounts.includes(a.id)),
+      50,
+    );
+  }
+  if (route === "unknown" || route === "accounts") {
+    req.resume();
+    return { route: name, status: send(404, failure(7003, `Could not route to ${rawPath}, perhaps your object identifier is invalid?`)) };
+  }
+  if (!st.accounts.some((a) => a.id === c.accountId)) throw new HttpError(403, 10000, "Authentication error");
+  const store = () => namespaceOf(st, decodeURIComponent(parts[6] ?? ""), c.accountId);
+  const answer =
+    route === "namespaces"
+      ? await onNamespaces(c)
+      : route === "values" || route === "metadata"
+        ? await onValue(c, route, store(), checkKeyName(decodeURIComponent(parts.slice(8).join("/"))))
+        : route === "keys" && method === "GET"
+          ? onKeys(c, store())
+          : route === "bulk" && method === "PUT"
+            ? await onBulkPut(c, store(), fault?.unsuccessful ?? 0)
+            : route === "bulk/delete" && method === "POST"
+              ? await onBulkDelete(c, store())
+              : route === "bulk/get" && method === "POST"
+                ? await onBulkGet(c, store())
+                : undefined;
+  if (answer) return answer;
+  req.resume();
+  return { route: name, status: send(405, failure(10405, `method ${method} not allowed on ${route}`)) };
+}
+
+// https://developers.cloudflare.com/api/resources/kv/subresources/namespaces/methods/create/ and .../methods/list/
+async function onNamespaces(c: Call): Promise<Answer | undefined> {
+  const made = c.st.titles.get(c.accountId) ?? [];
+  if (c.method === "POST") {
+    authorize(c.st, c.req, c.accountId, "kv:write");
+    const body = parseJson(await readBody(c.req, 64 * 1024)) as { title?: unknown } | null;
+    const title = typeof body?.title === "string" ? body.title.trim() : "";
+    if (!title || title.length > 512) throw new HttpError(400, 10019, "a namespace needs a title of 1..512 characters");
+    if (made.some((n) => n.title === title)) throw new HttpError(400, 10014, "a namespace with this account ID and title already exists");
+    const ns = { id: randomBytes(16).toString("hex"), title };
+    c.st.titles.set(c.accountId, [...made, ns]);
+    namespaceOf(c.st, ns.id, c.accountId);
+    return { route: c.name, status: c.send(200, envelope({ ...ns, supports_url_encoding: true })) };
+  }
+  if (c.method === "GET") {
+    authorize(c.st, c.req, c.accountId, "kv:read");
+    return paged(
+      c,
+      made.map((n) => ({ ...n, supports_url_encoding: true })),
+      100,
+    );
+  }
+  return undefined;
+}
+
+async function onValue(c: Call, route: "values" | "metadata", store: Map<string, Entry>, key: string): Promise<Answer | undefined> {
+  if (c.method === "GET") {
+    authorize(c.st, c.req, c.accountId, "kv:read");
+    const e = live(c.st, store, key);
+    if (!e) return { route: c.name, status: c.send(404, failure(10009, "get: 'key not found'")) };
+    if (route === "metadata") return { route: c.name, status: c.send(200, envelope(e.metadata ?? null)) };
+    return { route: c.name, status: c.send(200, e.value, "application/octet-stream") };
+  }
+  if (route === "values" && c.method === "PUT") {
+    authorize(c.st, c.req, c.accountId, "kv:write");
+    const body = await readBody(c.req, VALUE_MAX_BYTES + 64 * 1024);
+    const type = c.req.headers["content-type"] ?? "";
+    let value: Uint8Array;
+    let metadata: unknown;
+    if (type.startsWith("multipart/form-data")) {
+      const form = await new Response(body, { headers: { "content-type": type } }).formData();
+      const v = form.get("value");
+      if (v === null) throw new HttpError(400, 10025, "multipart body has no value field");
+      value = typeof v === "string" ? Buffer.from(v) : new Uint8Array(await v.arrayBuffer());
+      const m = form.get("metadata");
+      if (m !== null) metadata = checkMetadata(parseJson(Buffer.from(typeof m === "string" ? m : await m.text())));
+    } else value = body;
+    const expiration = expirationOf(c.url.searchParams.get("expiration") ?? undefined, c.url.searchParams.get("expiration_ttl") ?? undefined, c.nowSec);
+    store.set(key, { value: checkValueSize(value), ...(metadata !== undefined ? { metadata } : {}), ...(expiration !== undefined ? { expiration } : {}) });
+    return { route: c.name, status: c.send(200, envelope({})) };
+  }
+  if (route === "values" && c.method === "DELETE") {
+    authorize(c.st, c.req, c.accountId, "kv:write");
+    store.delete(key);
+    return { route: c.name, status: c.send(200, envelope({})) };
+  }
+  return undefined;
+}
+
+function onKeys(c: Call, store: Map<string, Entry>): Answer {
+  authorize(c.st, c.req, c.accountId, "kv:read");
+  const rawLimit = c.url.searchParams.get("limit");
+  const limit = rawLimit === null ? LIST_MAX_LIMIT : Number(rawLimit);
+  if (!Number.isInteger(limit) || limit < LIST_MIN_LIMIT || limit > LIST_MAX_LIMIT) {
+    throw new HttpError(400, 10022, `Invalid key limit ${rawLimit}; must be between ${LIST_MIN_LIMIT} and ${LIST_MAX_LIMIT}`);
+  }
+  const prefix = c.url.searchParams.get("prefix") ?? "";
+  const cursor = c.url.searchParams.get("cursor");
+  const after = cursor ? Buffer.from(cursor, "base64url").toString("utf8") : undefined;
+  const names = [...store.keys()]
+    .filter((k) => k.startsWith(prefix) && live(c.st, store, k) && (after === undefined || byteOrder(k, after) > 0))
+    .sort(byteOrder);
+  const page = names.slice(0, Math.min(limit, c.st.pageSize));
+  const more = names.length > page.length;
+  const result = page.map((k) => {
+    const e = store.get(k) as Entry;
+    return { name: k, ...(e.expiration !== undefined ? { expiration: e.expiration } : {}), ...(e.metadata !== undefined ? { metadata: e.metadata } : {}) };
+  });
+  const next = more ? Buffer.from(page.at(-1) as string).toString("base64url") : "";
+  return { route: c.name, status: c.send(200, envelope(result, { count: result.length, cursor: next })) };
+}
+
+/** `partial`: the first N pairs left unwritten and listed, as a fault asked. */
+async function onBulkPut(c: Call, store: Map<string, Entry>, partial: number): Promise<Answer> {
+  authorize(c.st, c.req, c.accountId, "kv:write");
+  const body = await readBody(c.req, BULK_MAX_BYTES);
+  const items = parseJson(body);
+  if (!Array.isArray(items)) throw new HttpError(400, 10026, "the body must be an array of key-value pairs");
+  if (items.length > BULK_MAX_PAIRS) throw new HttpError(400, 10028, `too many pairs in one bulk write (${items.length}; at most ${BULK_MAX_PAIRS})`);
+  // Validate all first: a bad pair writes nothing.
+  const writes: [string, Entry][] = items.map((raw: unknown) => {
+    const item = raw as { key?: unknown; value?: unknown; base64?: unknown; expiration?: unknown; expiration_ttl?: unknown; metadata?: unknown };
+    if (!item || typeof item !== "object") throw new HttpError(400, 10026, "each pair must be an object");
+    const key = checkKeyName(item.key);
+    if (typeof item.value !== "string") throw new HttpError(400, 10026, `value of ${key} must be a string`);
+    if (item.base64 !== undefined && typeof item.base64 !== "boolean") throw new HttpError(400, 10026, "base64 must be a boolean");
+    const value = item.base64 ? Buffer.from(item.value, "base64") : Buffer.from(item.value, "utf8");
+    const expiration = expirationOf(item.expiration, item.expiration_ttl, c.nowSec);
+    const metadata = checkMetadata(item.metadata);
+    return [key, { value: checkValueSize(value), ...(metadata !== undefined ? { metadata } : {}), ...(expiration !== undefined ? { expiration } : {}) }];
+  });
+  const failed = writes.slice(0, partial).map(([k]) => k);
+  for (const [k, e] of writes.slice(partial)) store.set(k, e);
+  const stored = writes.length - failed.length;
+  return { route: c.name, keys: stored, status: c.send(200, envelope({ successful_key_count: stored, unsuccessful_keys: failed })) };
+}
+
+async function onBulkDelete(c: Call, store: Map<string, Entry>): Promise<Answer> {
+  authorize(c.st, c.req, c.accountId, "kv:write");
+  const keys = parseJson(await readBody(c.req, BULK_MAX_BYTES));
+  if (!Array.isArray(keys) || !keys.every((k) => typeof k === "string")) throw new HttpError(400, 10026, "the body must be an array of keys");
+  if (keys.length > BULK_MAX_PAIRS) throw new HttpError(400, 10028, `too many keys in one bulk delete (${keys.length}; at most ${BULK_MAX_PAIRS})`);
+  for (const k of keys as string[]) store.delete(k);
+  return { route: c.name, status: c.send(200, envelope({ successful_key_count: keys.length, unsuccessful_keys: [] })) };
+}
+
+async function onBulkGet(c: Call, store: Map<string, Entry>): Promise<Answer> {
+  authorize(c.st, c.req, c.accountId, "kv:read");
+  const q = parseJson(await readBody(c.req, 1024 * 1024)) as { keys?: unknown; type?: unknown; withMetadata?: unknown };
+  if (!Array.isArray(q?.keys) || !q.keys.every((k) => typeof k === "string")) throw new HttpError(400, 10026, "keys must be an array of strings");
+  if (q.keys.length > BULK_GET_MAX_KEYS) throw new HttpError(400, 10028, `too many keys in one bulk get (${q.keys.length}; at most ${BULK_GET_MAX_KEYS})`);
+  const type = q.type ?? "text";
+  if (type !== "text" && type !== "json") throw new HttpError(400, 10026, 'type must be "text" or "json"');
+  const values: Record<string, unknown> = {};
+  for (const key of q.keys as string[]) {
+    const e = live(c.st, store, key);
+    if (!e) {
+      values[key] = null;
+      continue;
+    }
+    const text = Buffer.from(e.value).toString("utf8");
+    let value: unknown = text;
+    if (type === "json") {
+      try {
+        value = JSON.parse(text);
+      } catch {
+        throw new HttpError(400, 10026, `value of ${key} is not JSON`);
+      }
+    }
+    values[key] = q.withMetadata ? { value, metadata: e.metadata ?? null, ...(e.expiration !== undefined ? { expiration: e.expiration } : {}) } : value;
+  }
+  return { route: c.name, status: c.send(200, envelope({ values })) };
+}
+
 /**
  * Starts the stand-in on 127.0.0.1.
  * @example const api = await startCfApi(); process.env.CLOUDFLARE_API_BASE_URL = api.url;
  */
 export async function startCfApi(options: StandInOptions = {}): Promise<CfApiStandIn> {
-  const accounts = options.accounts ?? [{ id: DEFAULT_ACCOUNT_ID, name: "edgekv stand-in" }];
-  const tokens: Record<string, TokenGrant> = options.tokens ?? { [DEFAULT_TOKEN]: { accounts: "*", permissions: ["kv:read", "kv:write"] } };
-  const pageSize = Math.min(LIST_MAX_LIMIT, options.pageSize ?? LIST_MAX_LIMIT);
-  const now = options.now ?? Date.now;
-  const stores = new Map<string, Map<string, Entry>>();
-  /** Namespaces made with `POST .../storage/kv/namespaces` (what `wrangler kv namespace create` sends), by account. */
-  const titles = new Map<string, { id: string; title: string }[]>();
-  const counts = new Map<string, number>();
-  const log: RequestRecord[] = [];
-  const faults: (Fault & { seen: number; failed: number })[] = [];
-
-  const namespace = (namespaceId: string, accountId = accounts[0]?.id ?? DEFAULT_ACCOUNT_ID) => {
-    const id = `${accountId}/${namespaceId}`;
-    let m = stores.get(id);
-    if (!m) stores.set(id, (m = new Map()));
-    return m;
+  const st: State = {
+    accounts: options.accounts ?? [{ id: DEFAULT_ACCOUNT_ID, name: "edgekv stand-in" }],
+    tokens: options.tokens ?? { [DEFAULT_TOKEN]: { accounts: "*", permissions: ["kv:read", "kv:write"] } },
+    pageSize: Math.min(LIST_MAX_LIMIT, options.pageSize ?? LIST_MAX_LIMIT),
+    now: options.now ?? Date.now,
+    stores: new Map(),
+    titles: new Map(),
+    counts: new Map(),
+    log: [],
+    faults: [],
   };
-  const live = (m: Map<string, Entry>, key: string): Entry | undefined => {
-    const e = m.get(key);
-    if (e?.expiration !== undefined && e.expiration <= Math.floor(now() / 1000)) {
-      m.delete(key);
-      return undefined;
-    }
-    return e;
-  };
-
-  function authorize(req: IncomingMessage, accountId: string | undefined, need: Permission | undefined): TokenGrant {
-    const auth = req.headers.authorization ?? "";
-    const m = /^Bearer (\S+)$/.exec(auth);
-    const grant = m ? tokens[m[1] as string] : undefined;
-    if (!grant) throw new HttpError(401, 10000, "Authentication error");
-    if (accountId !== undefined && grant.accounts !== "*" && !grant.accounts.includes(accountId)) throw new HttpError(403, 10000, "Authentication error");
-    if (need && !grant.permissions.includes(need)) throw new HttpError(403, 10000, "Authentication error");
-    return grant;
-  }
-
-  function takeFault(route: string): Fault | undefined {
-    for (const f of faults) {
-      if (f.route !== undefined && f.route !== route) continue;
-      f.seen++;
-      if (f.seen <= (f.skip ?? 0)) continue;
-      if (f.failed >= (f.times ?? 1)) continue;
-      f.failed++;
-      return f;
-    }
-    return undefined;
-  }
-
-  async function handle(req: IncomingMessage, res: ServerResponse): Promise<{ route: string; status: number; keys?: number }> {
-    const url = new URL(req.url ?? "/", "http://standin");
-    const method = req.method ?? "GET";
-    const send = (status: number, body: string | Uint8Array, type = "application/json", headers: Record<string, string> = {}) => {
-      res.writeHead(status, { "content-type": type, ...headers });
-      res.end(body);
-      return status;
-    };
-
-    // Control endpoints for a standalone stand-in (loopback only, like the server).
-    if (url.pathname === "/__standin/counts" && method === "GET") return { route: "control", status: send(200, JSON.stringify(Object.fromEntries(counts))) };
-    if (url.pathname === "/__standin/faults" && method === "POST") {
-      faults.push({ ...(parseJson(await readBody(req, 64 * 1024)) as Fault), seen: 0, failed: 0 });
-      return { route: "control", status: send(200, envelope({})) };
-    }
-
-    if (!url.pathname.startsWith(`${BASE_PATH}/`)) return { route: "unknown", status: send(404, failure(7000, "No route for that URI")) };
-    const rawPath = url.pathname.slice(BASE_PATH.length);
-    const parts = rawPath.split("/");
-    // ["", "accounts", A, "storage", "kv", "namespaces", N, what, ...rest]
-    let route = "unknown";
-    if (rawPath === "/accounts") route = "accounts";
-    else if (parts[1] === "accounts" && parts[3] === "storage" && parts[4] === "kv" && parts[5] === "namespaces" && parts.length === 6) route = "namespaces";
-    else if (parts[1] === "accounts" && parts[3] === "storage" && parts[4] === "kv" && parts[5] === "namespaces" && parts[6]) {
-      const what = parts[7];
-      if ((what === "values" || what === "metadata") && parts.length > 8) route = what;
-      else if (what === "keys" && parts.length === 8) route = "keys";
-      else if (what === "bulk" && parts.length === 8) route = "bulk";
-      else if (what === "bulk" && parts.length === 9 && (parts[8] === "get" || parts[8] === "delete")) route = `bulk/${parts[8]}`;
-    }
-    const name = `${method} ${route}`;
-    counts.set(name, (counts.get(name) ?? 0) + 1);
-    const fault = takeFault(name);
-    let partial = 0;
-    if (fault?.unsuccessful !== undefined) partial = fault.unsuccessful;
-    else if (fault) {
-      req.resume();
-      const headers: Record<string, string> = fault.retryAfter !== undefined ? { "retry-after": String(fault.retryAfter) } : {};
-      const status = fault.status ?? 500;
-      const [code, message] =
-        status === 429 ? [10429, "Too many requests"] : status === 401 || status === 403 ? [10000, "Authentication error"] : [10500, "Internal server error"];
-      return { route: name, status: send(status, failure(code, message), "application/json", headers) };
-    }
-    const nowSec = Math.floor(now() / 1000);
-
-    if (route === "accounts" && method === "GET") {
-      const grant = authorize(req, undefined, undefined);
-      const visible = accounts.filter((a) => grant.accounts === "*" || grant.accounts.includes(a.id));
-      const perPage = Math.max(5, Math.min(50, Number(url.searchParams.get("per_page") ?? 20) || 20));
-      const page = Math.max(1, Number(url.searchParams.get("page") ?? 1) || 1);
-      const slice = visible.slice((page - 1) * perPage, page * perPage);
-      return {
-        route: name,
-        status: send(
-          200,
-          envelope(slice, { page, per_page: perPage, count: slice.length, total_count: visible.length, total_pages: Math.ceil(visible.length / perPage) }),
-        ),
-      };
-    }
-    if (route === "unknown" || route === "accounts") {
-      req.resume();
-      return { route: name, status: send(404, failure(7003, `Could not route to ${rawPath}, perhaps your object identifier is invalid?`)) };
-    }
-
-    const accountId = decodeURIComponent(parts[2] ?? "");
-    const namespaceId = decodeURIComponent(parts[6] ?? "");
-    if (!accounts.some((a) => a.id === accountId)) throw new HttpError(403, 10000, "Authentication error");
-
-    // https://developers.cloudflare.com/api/resources/kv/subresources/namespaces/methods/create/ and .../methods/list/
-    if (route === "namespaces") {
-      const made = titles.get(accountId) ?? [];
-      if (method === "POST") {
-        authorize(req, accountId, "kv:write");
-        const body = parseJson(await readBody(req, 64 * 1024)) as { title?: unknown } | null;
-        const title = typeof body?.title === "string" ? body.title.trim() : "";
-        if (!title || title.length > 512) throw new HttpError(400, 10019, "a namespace needs a title of 1..512 characters");
-        if (made.some((n) => n.title === title)) throw new HttpError(400, 10014, "a namespace with this account ID and title already exists");
-        const ns = { id: randomBytes(16).toString("hex"), title };
-        titles.set(accountId, [...made, ns]);
-        namespace(ns.id, accountId);
-        return { route: name, status: send(200, envelope({ ...ns, supports_url_encoding: true })) };
-      }
-      if (method === "GET") {
-        authorize(req, accountId, "kv:read");
-        const perPage = Math.max(5, Math.min(100, Number(url.searchParams.get("per_page") ?? 20) || 20));
-        const page = Math.max(1, Number(url.searchParams.get("page") ?? 1) || 1);
-        const slice = made.slice((page - 1) * perPage, page * perPage).map((n) => ({ ...n, supports_url_encoding: true }));
-        return {
-          route: name,
-          status: send(
-            200,
-            envelope(slice, { page, per_page: perPage, count: slice.length, total_count: made.length, total_pages: Math.ceil(made.length / perPage) }),
-          ),
-        };
-      }
-    }
-    const store = namespace(namespaceId, accountId);
-
-    if (route === "values" || route === "metadata") {
-      const key = checkKeyName(decodeURIComponent(parts.slice(8).join("/")));
-      if (method === "GET") {
-        authorize(req, accountId, "kv:read");
-        const e = live(store, key);
-        if (!e) return { route: name, status: send(404, failure(10009, "get: 'key not found'")) };
-        if (route === "metadata") return { route: name, status: send(200, envelope(e.metadata ?? null)) };
-        return { route: name, status: send(200, e.value, "application/octet-stream") };
-      }
-      if (route === "values" && method === "PUT") {
-        authorize(req, accountId, "kv:write");
-        const body = await readBody(req, VALUE_MAX_BYTES + 64 * 1024);
-        const type = req.headers["content-type"] ?? "";
-        let value: Uint8Array;
-        let metadata: unknown;
-        if (type.startsWith("multipart/form-data")) {
-          const form = await new Response(body, { headers: { "content-type": type } }).formData();
-          const v = form.get("value");
-          if (v === null) throw new HttpError(400, 10025, "multipart body has no value field");
-          value = typeof v === "string" ? Buffer.from(v) : new Uint8Array(await v.arrayBuffer());
-          const m = form.get("metadata");
-          if (m !== null) metadata = checkMetadata(parseJson(Buffer.from(typeof m === "string" ? m : await m.text())));
-        } else value = body;
-        const expiration = expirationOf(url.searchParams.get("expiration") ?? undefined, url.searchParams.get("expiration_ttl") ?? undefined, nowSec);
-        store.set(key, { value: checkValueSize(value), ...(metadata !== undefined ? { metadata } : {}), ...(expiration !== undefined ? { expiration } : {}) });
-        return { route: name, status: send(200, envelope({})) };
-      }
-      if (route === "values" && method === "DELETE") {
-        authorize(req, accountId, "kv:write");
-        store.delete(key);
-        return { route: name, status: send(200, envelope({})) };
-      }
-    }
-
-    if (route === "keys" && method === "GET") {
-      authorize(req, accountId, "kv:read");
-      const rawLimit = url.searchParams.get("limit");
-      const limit = rawLimit === null ? LIST_MAX_LIMIT : Number(rawLimit);
-      if (!Number.isInteger(limit) || limit < LIST_MIN_LIMIT || limit > LIST_MAX_LIMIT) {
-        throw new HttpError(400, 10022, `Invalid key limit ${rawLimit}; must be between ${LIST_MIN_LIMIT} and ${LIST_MAX_LIMIT}`);
-      }
-      const prefix = url.searchParams.get("prefix") ?? "";
-      const cursor = url.searchParams.get("cursor");
-      const after = cursor ? Buffer.from(cursor, "base64url").toString("utf8") : undefined;
-      const names = [...store.keys()].filter((k) => k.startsWith(prefix) && live(store, k) && (after === undefined || byteOrder(k, after) > 0)).sort(byteOrder);
-      const page = names.slice(0, Math.min(limit, pageSize));
-      const more = names.length > page.length;
-      const result = page.map((k) => {
-        const e = store.get(k) as Entry;
-        return { name: k, ...(e.expiration !== undefined ? { expiration: e.expiration } : {}), ...(e.metadata !== undefined ? { metadata: e.metadata } : {}) };
-      });
-      const next = more ? Buffer.from(page.at(-1) as string).toString("base64url") : "";
-      return { route: name, status: send(200, envelope(result, { count: result.length, cursor: next })) };
-    }
-
-    if (route === "bulk" && method === "PUT") {
-      authorize(req, accountId, "kv:write");
-      const body = await readBody(req, BULK_MAX_BYTES);
-      const items = parseJson(body);
-      if (!Array.isArray(items)) throw new HttpError(400, 10026, "the body must be an array of key-value pairs");
-      if (items.length > BULK_MAX_PAIRS) throw new HttpError(400, 10028, `too many pairs in one bulk write (${items.length}; at most ${BULK_MAX_PAIRS})`);
-      // Validate all first: a bad pair writes nothing.
-      const writes: [string, Entry][] = items.map((raw: unknown) => {
-        const item = raw as { key?: unknown; value?: unknown; base64?: unknown; expiration?: unknown; expiration_ttl?: unknown; metadata?: unknown };
-        if (!item || typeof item !== "object") throw new HttpError(400, 10026, "each pair must be an object");
-        const key = checkKeyName(item.key);
-        if (typeof item.value !== "string") throw new HttpError(400, 10026, `value of ${key} must be a string`);
-        if (item.base64 !== undefined && typeof item.base64 !== "boolean") throw new HttpError(400, 10026, "base64 must be a boolean");
-        const value = item.base64 ? Buffer.from(item.value, "base64") : Buffer.from(item.value, "utf8");
-        const expiration = expirationOf(item.expiration, item.expiration_ttl, nowSec);
-        const metadata = checkMetadata(item.metadata);
-        return [key, { value: checkValueSize(value), ...(metadata !== undefined ? { metadata } : {}), ...(expiration !== undefined ? { expiration } : {}) }];
-      });
-      const failed = writes.slice(0, partial).map(([k]) => k);
-      for (const [k, e] of writes.slice(partial)) store.set(k, e);
-      const stored = writes.length - failed.length;
-      return { route: name, keys: stored, status: send(200, envelope({ successful_key_count: stored, unsuccessful_keys: failed })) };
-    }
-
-    if (route === "bulk/delete" && method === "POST") {
-      authorize(req, accountId, "kv:write");
-      const keys = parseJson(await readBody(req, BULK_MAX_BYTES));
-      if (!Array.isArray(keys) || !keys.every((k) => typeof k === "string")) throw new HttpError(400, 10026, "the body must be an array of keys");
-      if (keys.length > BULK_MAX_PAIRS) throw new HttpError(400, 10028, `too many keys in one bulk delete (${keys.length}; at most ${BULK_MAX_PAIRS})`);
-      for (const k of keys as string[]) store.delete(k);
-      return { route: name, status: send(200, envelope({ successful_key_count: keys.length, unsuccessful_keys: [] })) };
-    }
-
-    if (route === "bulk/get" && method === "POST") {
-      authorize(req, accountId, "kv:read");
-      const q = parseJson(await readBody(req, 1024 * 1024)) as { keys?: unknown; type?: unknown; withMetadata?: unknown };
-      if (!Array.isArray(q?.keys) || !q.keys.every((k) => typeof k === "string")) throw new HttpError(400, 10026, "keys must be an array of strings");
-      if (q.keys.length > BULK_GET_MAX_KEYS) throw new HttpError(400, 10028, `too many keys in one bulk get (${q.keys.length}; at most ${BULK_GET_MAX_KEYS})`);
-      const type = q.type ?? "text";
-      if (type !== "text" && type !== "json") throw new HttpError(400, 10026, 'type must be "text" or "json"');
-      const values: Record<string, unknown> = {};
-      for (const key of q.keys as string[]) {
-        const e = live(store, key);
-        if (!e) {
-          values[key] = null;
-          continue;
-        }
-        const text = Buffer.from(e.value).toString("utf8");
-        let value: unknown = text;
-        if (type === "json") {
-          try {
-            value = JSON.parse(text);
-          } catch {
-            throw new HttpError(400, 10026, `value of ${key} is not JSON`);
-          }
-        }
-        values[key] = q.withMetadata ? { value, metadata: e.metadata ?? null, ...(e.expiration !== undefined ? { expiration: e.expiration } : {}) } : value;
-      }
-      return { route: name, status: send(200, envelope({ values })) };
-    }
-
-    req.resume();
-    return { route: name, status: send(405, failure(10405, `method ${method} not allowed on ${route}`)) };
-  }
+  const { counts, log, faults } = st;
 
   const server = createServer((req, res) => {
-    handle(req, res).then(
+    handle(st, req, res).then(
       ({ route, status, keys }) => log.push({ method: req.method ?? "", route, status, ...(keys === undefined ? {} : { keys }) }),
       (err: unknown) => {
         const e = err instanceof HttpError ? err : new HttpError(500, 10500, "internal error");
@@ -491,8 +538,8 @@ export async function startCfApi(options: StandInOptions = {}): Promise<CfApiSta
 
   return {
     url: `http://127.0.0.1:${port}${BASE_PATH}`,
-    accountId: accounts[0]?.id ?? DEFAULT_ACCOUNT_ID,
-    token: Object.keys(tokens)[0] ?? DEFAULT_TOKEN,
+    accountId: st.accounts[0]?.id ?? DEFAULT_ACCOUNT_ID,
+    token: Object.keys(st.tokens)[0] ?? DEFAULT_TOKEN,
     counts: () => Object.fromEntries(counts),
     writeRequests: () => [...counts].reduce((n, [k, v]) => n + (WRITE_ROUTES.has(k) ? v : 0), 0),
     log,
@@ -504,7 +551,7 @@ export async function startCfApi(options: StandInOptions = {}): Promise<CfApiSta
     clearFaults: () => {
       faults.length = 0;
     },
-    namespace,
+    namespace: (namespaceId, accountId) => namespaceOf(st, namespaceId, accountId),
     close: () =>
       new Promise<void>((resolve) => {
         server.closeAllConnections();

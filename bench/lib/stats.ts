@@ -1,6 +1,9 @@
 // Pure parts of the benchmark: statistics, Server-Timing accounting, the
 // Markdown table and the SVG chart. No I/O here (covered by test/node/bench).
 import { parseKvServerTiming } from "../../shared/kv/ops.ts";
+import { table } from "../../scripts/table.ts";
+
+export { table };
 
 export interface Spread {
   min: number;
@@ -149,11 +152,6 @@ export function casesTable(rows: readonly CaseResult[]): string {
     ].join(" | "),
   );
   return [head, ...body.map((b) => `| ${b} |`)].join("\n");
-}
-
-/** A small Markdown table from rows of cells. */
-export function table(headers: readonly string[], rows: readonly (readonly (string | number)[])[]): string {
-  return [`| ${headers.join(" | ")} |`, `| ${headers.map(() => "---").join(" | ")} |`, ...rows.map((r) => `| ${r.join(" | ")} |`)].join("\n");
 }
 
 function esc(s: string): string {

@@ -378,7 +378,7 @@ export const rolloutGroup: CommandGroup = {
         "Prints the signed value on stdout (safe to share with testers until it expires; how to use it goes to stderr), never the secret.",
       options: {
         "secret-stdin": { type: "boolean", description: "read OVERRIDE_SECRET from stdin (default: $OVERRIDE_SECRET)" },
-        // Declared only to refuse it with a reason; parseArgs would just call it unknown.
+        // Declared only to refuse it with a reason; the parser (cli/parser.ts, yargs) would just call it unknown.
         secret: { type: "string", description: "S: refused: argv is visible in ps and shell history" },
         ttl: { type: "string", description: "DURATION: validity, e.g. 2h or 1d (default 1d, at most 30d)" },
       },

@@ -151,7 +151,8 @@ export const siteGroup: CommandGroup = {
     {
       name: "deploy",
       summary: "publish a folder as a new live version",
-      usage: "site deploy DIR [--dry-run] [--preview] [--precompress] [--spa FILE] [--trailing-slash auto|force|drop|none] [--keep-previous N]",
+      usage:
+        "site deploy DIR [--dry-run] [--preview] [--precompress] [--spa FILE] [--trailing-slash auto|force|drop|none] [--keep-previous N] [--concurrency N]",
       details:
         `Skips dotfiles (except .well-known) and what DIR/${IGNORE_FILE} names (gitignore syntax). _headers and _redirects\n` +
         "(Pages syntax) are compiled into the manifest. One KV write per new file, one per changed manifest shard, the index\n" +

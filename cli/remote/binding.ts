@@ -106,28 +106,38 @@ export function bulkBodies(items: readonly string[]): { body: string; count: num
   return out;
 }
 
-/**
- * Opens a namespace through the REST API.
- * @example const kv = remoteKv(client, accountId, namespaceId); await kv.put("k", "v");
- */
-export function remoteKv(client: CfApiClient, accountId: string, namespaceId: string): RemoteKvBinding {
-  if (!ID_RE.test(accountId)) throw new CfApiError(`the account id "${client.redact(accountId)}" is not an id (letters, digits, - or _; at most 32)`, 0);
-  if (!ID_RE.test(namespaceId)) throw new CfApiError(`the namespace id "${client.redact(namespaceId)}" is not an id (letters, digits, - or _; at most 32)`, 0);
-  const ns = `/accounts/${accountId}/storage/kv/namespaces/${namespaceId}`;
-  const stats: RemoteStats = { requests: 0, writeRequests: 0, keysWritten: 0, bytesSent: 0 };
-  const count = (write: boolean, keys: number, bytes: number) => {
-    stats.requests++;
+function asText(v: unknown): string | null {
+  if (v === null || v === undefined) return null;
+  return typeof v === "string" ? v : JSON.stringify(v);
+}
+
+/** One namespace over the REST API; `remoteKv` hands out its methods bound. */
+class RemoteNamespace {
+  readonly stats: RemoteStats = { requests: 0, writeRequests: 0, keysWritten: 0, bytesSent: 0 };
+  /** Puts held by `batch`, sent as one bulk write when it ends; null outside a batch. */
+  private held: KvPair[] | null = null;
+
+  private readonly client: CfApiClient;
+  private readonly ns: string;
+
+  constructor(client: CfApiClient, ns: string) {
+    this.client = client;
+    this.ns = ns;
+  }
+
+  private count(write: boolean, keys: number, bytes: number): void {
+    this.stats.requests++;
     if (write) {
-      stats.writeRequests++;
-      stats.keysWritten += keys;
+      this.stats.writeRequests++;
+      this.stats.keysWritten += keys;
     }
-    stats.bytesSent += bytes;
-  };
+    this.stats.bytesSent += bytes;
+  }
 
   /** The raw value, or null when the key is missing. */
-  async function readValue(key: string, type: ValueType): Promise<Got> {
-    const res = await client.send("GET", `${ns}/values/${keySegment(key)}`, { permission: "kv-read", allow404: true });
-    count(false, 0, 0);
+  async readValue(key: string, type: ValueType): Promise<Got> {
+    const res = await this.client.send("GET", `${this.ns}/values/${keySegment(key)}`, { permission: "kv-read", allow404: true });
+    this.count(false, 0, 0);
     if (res.status === 404) {
       await res.body?.cancel().catch(() => {});
       return null;
@@ -137,9 +147,9 @@ export function remoteKv(client: CfApiClient, accountId: string, namespaceId: st
     return type === "text" ? new TextDecoder().decode(bytes) : bytesToBuffer(bytes);
   }
 
-  async function readMetadata(key: string): Promise<unknown> {
-    const res = await client.send("GET", `${ns}/metadata/${keySegment(key)}`, { permission: "kv-read", allow404: true });
-    count(false, 0, 0);
+  async readMetadata(key: string): Promise<unknown> {
+    const res = await this.client.send("GET", `${this.ns}/metadata/${keySegment(key)}`, { permission: "kv-read", allow404: true });
+    this.count(false, 0, 0);
     if (res.status === 404) {
       await res.body?.cancel().catch(() => {});
       return null;
@@ -151,46 +161,41 @@ export function remoteKv(client: CfApiClient, accountId: string, namespaceId: st
   }
 
   /** Bulk get (text only, as the API documents), 100 keys a request. */
-  async function bulkGet(keys: readonly string[], withMetadata: boolean): Promise<Map<string, unknown>> {
+  async bulkGet(keys: readonly string[], withMetadata: boolean): Promise<Map<string, unknown>> {
     const out = new Map<string, unknown>();
     for (let i = 0; i < keys.length; i += KV_LIMITS.bulkGetMaxKeys) {
       const chunk = keys.slice(i, i + KV_LIMITS.bulkGetMaxKeys);
       for (const k of chunk) keySegment(k);
       const body = JSON.stringify({ keys: chunk, type: "text", withMetadata });
-      const env = await client.json<{ values?: Record<string, unknown> }>("POST", `${ns}/bulk/get`, {
+      const env = await this.client.json<{ values?: Record<string, unknown> }>("POST", `${this.ns}/bulk/get`, {
         body,
         contentType: "application/json",
         permission: "kv-read",
       });
-      count(false, 0, Buffer.byteLength(body));
+      this.count(false, 0, Buffer.byteLength(body));
       const values = env.result?.values ?? {};
       for (const k of chunk) out.set(k, Object.hasOwn(values, k) ? values[k] : null);
     }
     return out;
   }
 
-  function asText(v: unknown): string | null {
-    if (v === null || v === undefined) return null;
-    return typeof v === "string" ? v : JSON.stringify(v);
-  }
-
-  async function get(keyOrKeys: string | string[], options?: { type?: ValueType } | ValueType): Promise<unknown> {
+  async get(keyOrKeys: string | string[], options?: { type?: ValueType } | ValueType): Promise<unknown> {
     const type = (typeof options === "string" ? options : options?.type) ?? "text";
     if (Array.isArray(keyOrKeys)) {
       if (type !== "text") throw new CfApiError("a bulk get reads text only", 0);
-      const got = await bulkGet(keyOrKeys, false);
+      const got = await this.bulkGet(keyOrKeys, false);
       return new Map([...got].map(([k, v]) => [k, asText(v)]));
     }
-    return readValue(keyOrKeys, type);
+    return this.readValue(keyOrKeys, type);
   }
 
-  async function getWithMetadata(keyOrKeys: string | string[], options?: { type?: ValueType } | ValueType): Promise<unknown> {
+  async getWithMetadata(keyOrKeys: string | string[], options?: { type?: ValueType } | ValueType): Promise<unknown> {
     const type = (typeof options === "string" ? options : options?.type) ?? "text";
     if (Array.isArray(keyOrKeys) || type === "text") {
       if (type !== "text") throw new CfApiError("a bulk get reads text only", 0);
       // One request for a text value and its metadata: the bulk get with withMetadata.
       const keys = Array.isArray(keyOrKeys) ? keyOrKeys : [keyOrKeys];
-      const got = await bulkGet(keys, true);
+      const got = await this.bulkGet(keys, true);
       const shaped = new Map<string, KvValueWithMetadata<string>>();
       for (const [k, v] of got) {
         const entry = v as { value?: unknown; metadata?: unknown } | null;
@@ -199,34 +204,31 @@ export function remoteKv(client: CfApiClient, accountId: string, namespaceId: st
       return Array.isArray(keyOrKeys) ? shaped : shaped.get(keyOrKeys);
     }
     // Bytes: the value and its metadata are two documented reads.
-    const [value, metadata] = await Promise.all([readValue(keyOrKeys, type), readMetadata(keyOrKeys)]);
+    const [value, metadata] = await Promise.all([this.readValue(keyOrKeys, type), this.readMetadata(keyOrKeys)]);
     if (value === null) return { value: null, metadata: null, cacheStatus: null };
     return { value, metadata, cacheStatus: null };
   }
 
-  /** Puts held by `batch`, sent as one bulk write when it ends; null outside a batch. */
-  let held: KvPair[] | null = null;
-
-  async function batch<T>(fn: () => Promise<T>): Promise<T> {
-    if (held) return fn();
-    held = [];
+  async batch<T>(fn: () => Promise<T>): Promise<T> {
+    if (this.held) return fn();
+    this.held = [];
     try {
       const result = await fn();
-      const pairs = held;
-      held = null;
-      if (pairs.length) await bulkPut(pairs);
+      const pairs = this.held;
+      this.held = null;
+      if (pairs.length) await this.bulkPut(pairs);
       return result;
     } finally {
-      held = null;
+      this.held = null;
     }
   }
 
-  async function put(key: string, value: string | ArrayBuffer | ArrayBufferView | ReadableStream, options: KvPutOptions = {}): Promise<void> {
+  async put(key: string, value: string | ArrayBuffer | ArrayBufferView | ReadableStream, options: KvPutOptions = {}): Promise<void> {
     const segment = keySegment(key);
     // A stream is read first (bounded): a retry must be able to send the body again.
     const data = value instanceof ReadableStream ? await readBounded(value, KV_LIMITS.valueMaxBytes, `the value of ${key}`) : toBytes(value);
-    if (held) {
-      held.push({
+    if (this.held) {
+      this.held.push({
         key,
         value: data,
         ...(options.metadata !== undefined ? { metadata: options.metadata } : {}),
@@ -246,22 +248,22 @@ export function remoteKv(client: CfApiClient, accountId: string, namespaceId: st
       body = form;
       contentType = undefined;
     }
-    await client.json("PUT", `${ns}/values/${segment}`, { body, query, permission: "kv-write", ...(contentType ? { contentType } : {}) });
-    count(true, 1, typeof data === "string" ? Buffer.byteLength(data) : data.byteLength);
+    await this.client.json("PUT", `${this.ns}/values/${segment}`, { body, query, permission: "kv-write", ...(contentType ? { contentType } : {}) });
+    this.count(true, 1, typeof data === "string" ? Buffer.byteLength(data) : data.byteLength);
   }
 
-  async function del(key: string): Promise<void> {
-    await client.json("DELETE", `${ns}/values/${keySegment(key)}`, { permission: "kv-write" });
-    count(true, 0, 0);
+  async delete(key: string): Promise<void> {
+    await this.client.json("DELETE", `${this.ns}/values/${keySegment(key)}`, { permission: "kv-write" });
+    this.count(true, 0, 0);
   }
 
-  async function list(options: { prefix?: string | null; limit?: number; cursor?: string | null } = {}): Promise<KvListResult> {
+  async list(options: { prefix?: string | null; limit?: number; cursor?: string | null } = {}): Promise<KvListResult> {
     const limit = Math.min(KV_LIMITS.listMaxLimit, Math.max(LIST_MIN_LIMIT, options.limit ?? KV_LIMITS.listMaxLimit));
-    const env = await client.json<KvListKey[]>("GET", `${ns}/keys`, {
+    const env = await this.client.json<KvListKey[]>("GET", `${this.ns}/keys`, {
       query: { limit, prefix: options.prefix ?? undefined, cursor: options.cursor ?? undefined },
       permission: "kv-read",
     });
-    count(false, 0, 0);
+    this.count(false, 0, 0);
     const keys = (Array.isArray(env.result) ? env.result : []).map((k) => ({
       name: String(k.name),
       ...(k.expiration !== undefined ? { expiration: k.expiration } : {}),
@@ -271,25 +273,25 @@ export function remoteKv(client: CfApiClient, accountId: string, namespaceId: st
     return cursor ? { list_complete: false, keys, cursor, cacheStatus: null } : { list_complete: true, keys, cacheStatus: null };
   }
 
-  async function bulkPut(pairs: readonly KvPair[]): Promise<void> {
+  async bulkPut(pairs: readonly KvPair[]): Promise<void> {
     for (const p of pairs) keySegment(p.key);
     const items = pairs.map(bulkItem);
     // Each body is sent, and its failures retried, before the next: the caller's order across calls holds.
     let at = 0;
     for (const { count: n } of bulkBodies(items)) {
-      await sendBatch(pairs.slice(at, at + n), items.slice(at, at + n));
+      await this.sendBatch(pairs.slice(at, at + n), items.slice(at, at + n));
       at += n;
     }
   }
 
   /** Sends one bulk body; the keys the API lists as unwritten are sent again (bounded). */
-  async function sendBatch(batch: readonly KvPair[], items: readonly string[]): Promise<void> {
+  private async sendBatch(batch: readonly KvPair[], items: readonly string[]): Promise<void> {
     let todo = batch.map((p, i) => ({ key: p.key, item: items[i] as string }));
     for (let round = 1; ; round++) {
       const body = `[${todo.map((t) => t.item).join(",")}]`;
-      const env = await client.json<BulkResult | null>("PUT", `${ns}/bulk`, { body, contentType: "application/json", permission: "kv-write" });
+      const env = await this.client.json<BulkResult | null>("PUT", `${this.ns}/bulk`, { body, contentType: "application/json", permission: "kv-write" });
       const failed = new Set(env.result?.unsuccessful_keys ?? []);
-      count(true, todo.length - failed.size, Buffer.byteLength(body));
+      this.count(true, todo.length - failed.size, Buffer.byteLength(body));
       if (failed.size === 0) return;
       if (round >= MAX_ATTEMPTS) {
         throw new CfApiError(`Cloudflare API bulk write left ${failed.size} key(s) unwritten after ${round} attempts`, 200);
@@ -298,25 +300,34 @@ export function remoteKv(client: CfApiClient, accountId: string, namespaceId: st
     }
   }
 
-  async function bulkDelete(keys: readonly string[]): Promise<void> {
+  async bulkDelete(keys: readonly string[]): Promise<void> {
     for (const k of keys) keySegment(k);
     for (let i = 0; i < keys.length; i += BULK_MAX_PAIRS) {
       const body = JSON.stringify(keys.slice(i, i + BULK_MAX_PAIRS));
-      await client.json<BulkResult | null>("POST", `${ns}/bulk/delete`, { body, contentType: "application/json", permission: "kv-write" });
-      count(true, 0, Buffer.byteLength(body));
+      await this.client.json<BulkResult | null>("POST", `${this.ns}/bulk/delete`, { body, contentType: "application/json", permission: "kv-write" });
+      this.count(true, 0, Buffer.byteLength(body));
     }
   }
+}
 
+/**
+ * Opens a namespace through the REST API.
+ * @example const kv = remoteKv(client, accountId, namespaceId); await kv.put("k", "v");
+ */
+export function remoteKv(client: CfApiClient, accountId: string, namespaceId: string): RemoteKvBinding {
+  if (!ID_RE.test(accountId)) throw new CfApiError(`the account id "${client.redact(accountId)}" is not an id (letters, digits, - or _; at most 32)`, 0);
+  if (!ID_RE.test(namespaceId)) throw new CfApiError(`the namespace id "${client.redact(namespaceId)}" is not an id (letters, digits, - or _; at most 32)`, 0);
+  const n = new RemoteNamespace(client, `/accounts/${accountId}/storage/kv/namespaces/${namespaceId}`);
   return {
-    get: get as KvBinding["get"],
-    getWithMetadata: getWithMetadata as KvBinding["getWithMetadata"],
-    put,
-    delete: del,
-    list,
-    bulkPut,
-    bulkDelete,
-    batch,
-    stats,
+    get: n.get.bind(n) as KvBinding["get"],
+    getWithMetadata: n.getWithMetadata.bind(n) as KvBinding["getWithMetadata"],
+    put: n.put.bind(n),
+    delete: n.delete.bind(n),
+    list: n.list.bind(n),
+    bulkPut: n.bulkPut.bind(n),
+    bulkDelete: n.bulkDelete.bind(n),
+    batch: n.batch.bind(n),
+    stats: n.stats,
     where: `remote (account ${accountId}, namespace ${namespaceId})`,
   };
 }

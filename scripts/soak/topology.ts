@@ -6,7 +6,7 @@
 import { randomBytes } from "node:crypto";
 import { fileURLToPath } from "node:url";
 import { build } from "esbuild";
-import { bundleWorker, startWorker, type RunningWorker, type WorkerEnvName } from "../../bench/lib/runtime.ts";
+import { bundleWorker, startWorker, type RunningWorker, type WorkerEnvName } from "../runtime.ts";
 
 const CHAOS_ENTRY = fileURLToPath(new URL("./chaos/entry.ts", import.meta.url));
 

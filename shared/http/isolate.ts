@@ -10,7 +10,7 @@
  * Wraps `build` so it runs once per env object; the hot path is one WeakMap get.
  * @example
  * const depsFor = perIsolate((env: Env) => ({ reader: new SiteReader(env.SITE_KV) }));
- * export default { fetch: (request, env) => handleSite(request, depsFor(env)) };
+ * export default { fetch: (request, env) => handle(request, depsFor(env)) };
  */
 export function perIsolate<E extends object, D extends object>(build: (env: E) => D): (env: E) => D {
   const byEnv = new WeakMap<E, D>();

@@ -14,7 +14,8 @@ import {
   type AssertionClaims,
   type PublicJwk,
 } from "../../workers/auth/assertion.ts";
-import { parseConfig, type AuthEnv } from "../../workers/auth/env.ts";
+import { gateConfig } from "../../workers/auth/config.ts";
+import type { AuthEnv } from "../../workers/auth/env.ts";
 import { depsFor } from "../../workers/auth/index.ts";
 import { bearer, makeGate } from "./helpers.ts";
 
@@ -152,7 +153,7 @@ describe("bad key material is a 500 misconfigured, never an unsigned request", (
   const base = { TOKENS_KV: env.TOKENS_KV, ORIGIN_URL: "http://origin.test" } as AuthEnv;
   const misconfigured = (vars: Partial<AuthEnv>): string => {
     try {
-      parseConfig({ ...base, ...vars });
+      gateConfig({ ...base, ...vars });
     } catch (err) {
       expect(err).toBeInstanceOf(HttpError);
       expect((err as HttpError).status).toBe(500);

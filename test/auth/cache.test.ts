@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { parseKvServerTiming } from "../../shared/kv/index.ts";
-import { CACHE_MAX_ENTRIES, DEFAULT_ALLOW_CACHE_SECONDS, NEGATIVE_CACHE_MS } from "../../workers/auth/env.ts";
+import { CACHE_MAX_ENTRIES, DEFAULT_ALLOW_CACHE_SECONDS, NEGATIVE_CACHE_MS } from "../../workers/auth/config.ts";
 import { generateToken } from "../../workers/auth/token.ts";
 import { bearer, countingKv, makeGate } from "./helpers.ts";
 

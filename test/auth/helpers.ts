@@ -1,8 +1,9 @@
 import { env } from "cloudflare:workers";
 import type { FailureLimiter } from "../../shared/http/limiter.ts";
 import type { KvBinding } from "../../shared/kv/index.ts";
-import { parseConfig, type AuthEnv } from "../../workers/auth/env.ts";
-import { gateTokenStore, handle, type GateDeps } from "../../workers/auth/gate.ts";
+import { gateConfig } from "../../workers/auth/config.ts";
+import type { AuthEnv } from "../../workers/auth/env.ts";
+import { gateTokenStore, handle, type Deps } from "../../workers/auth/handler.ts";
 import { TokenStore, type IssueInput } from "../../cli/token/store.ts";
 
 /** What the origin seam recorded: the gate's own dependency, not a runtime mock. */
@@ -36,13 +37,13 @@ let seq = 0;
 export const uniqueUser = (base = "u") => `${base}${Date.now().toString(36)}${(seq++).toString(36)}`;
 
 export function makeGate(vars: Partial<AuthEnv> = {}, options: { kv?: KvBinding; limiter?: FailureLimiter; start?: number } = {}) {
-  const config = parseConfig({ TOKENS_KV: env.TOKENS_KV, ORIGIN_URL: "http://origin.test", PUBLIC_PATHS: "/health,/public/*", ...vars });
+  const config = gateConfig({ TOKENS_KV: env.TOKENS_KV, ORIGIN_URL: "http://origin.test", PUBLIC_PATHS: "/health,/public/*", ...vars });
   const clock = { t: options.start ?? Date.now() };
   const now = () => clock.t;
   const received: Received[] = [];
   const logs: string[] = [];
   const kv = options.kv ?? (env.TOKENS_KV as unknown as KvBinding);
-  const deps: GateDeps = {
+  const deps: Deps = {
     config,
     tokens: gateTokenStore(kv, config, now),
     origin: async (req) => {

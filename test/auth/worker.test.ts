@@ -3,12 +3,13 @@
 import { env, exports } from "cloudflare:workers";
 import { beforeEach, describe, expect, it } from "vitest";
 import { parseKvServerTiming } from "../../shared/kv/index.ts";
-import { RATE_LIMIT_PERIOD_SECONDS, type AuthEnv } from "../../workers/auth/env.ts";
-import { handle } from "../../workers/auth/gate.ts";
+import { RATE_LIMIT_PERIOD_SECONDS } from "../../workers/auth/config.ts";
+import type { AuthEnv } from "../../workers/auth/env.ts";
+import { handle } from "../../workers/auth/handler.ts";
 import { depsFor } from "../../workers/auth/index.ts";
 import { TokenStore } from "../../cli/token/store.ts";
 import { generateToken } from "../../workers/auth/token.ts";
-import { limiterWindowHeadroom } from "../limiter-window.ts";
+import { limiterWindowHeadroom } from "../helpers.ts";
 
 // Tests here count failures up to the limit: never across a limiter window boundary.
 beforeEach(() => limiterWindowHeadroom(), 70_000);

@@ -5,7 +5,7 @@ import { MIN_SECRET_BYTES } from "../../shared/http/secrets.ts";
 import { RATE_LIMIT_PERIOD_SECONDS } from "../../workers/control/env.ts";
 import { TokenRecordSchema } from "../../workers/auth/model.ts";
 import { bearer, makeControl as makeGate, uniqueUser } from "./helpers.ts";
-import { limiterWindowHeadroom } from "../limiter-window.ts";
+import { limiterWindowHeadroom } from "../helpers.ts";
 
 // Tests here count failures up to the limit: never across a limiter window boundary.
 beforeEach(() => limiterWindowHeadroom(), 70_000);

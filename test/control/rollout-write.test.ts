@@ -8,7 +8,7 @@ import { env } from "cloudflare:workers";
 import { beforeEach, describe, expect, it } from "vitest";
 import { historyEntry, historyKey, listHistory, readRollout, RolloutInvalidError, RolloutOverwrittenError, writeRollout } from "../../shared/rollout/write.ts";
 import { CONFIG_KEY, HISTORY_LIMIT, HISTORY_PREFIX } from "../../workers/splitter/model.ts";
-import { cfg } from "../splitter/fixtures.ts";
+import { cfg } from "../splitter/helpers.ts";
 
 const kv = env.ROLLOUT_KV;
 const T = Date.parse("2026-11-20T10:00:00Z");

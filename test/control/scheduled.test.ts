@@ -26,7 +26,7 @@ import { historyKey } from "../../shared/rollout/write.ts";
 import { ConfigSource } from "../../workers/splitter/store.ts";
 import { signWebhook, webhookKey } from "../../workers/control/webhook.ts";
 import type { Schema } from "../../shared/kv/index.ts";
-import { GREEN, cfg, origins } from "../splitter/fixtures.ts";
+import { GREEN, cfg, origins } from "../splitter/helpers.ts";
 
 const T0 = Date.parse("2026-11-20T10:00:00Z");
 const MIN = 60_000;

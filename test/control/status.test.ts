@@ -11,8 +11,8 @@ import { TokenWriter } from "../../shared/tokens/write.ts";
 import { RATE_LIMIT_PERIOD_SECONDS, type ControlEnv } from "../../workers/control/env.ts";
 import { handle, type Deps } from "../../workers/control/handler.ts";
 import { CONFIG_KEY, HISTORY_PREFIX, type RolloutConfigInput } from "../../workers/splitter/model.ts";
-import { cfg } from "../splitter/fixtures.ts";
-import { limiterWindowHeadroom } from "../limiter-window.ts";
+import { cfg } from "../splitter/helpers.ts";
+import { limiterWindowHeadroom } from "../helpers.ts";
 
 const ST = "status-secret-for-tests-0123456789";
 let clock = Date.parse("2026-11-20T10:00:00Z");

@@ -2,7 +2,7 @@ import { env } from "cloudflare:workers";
 import * as v from "valibot";
 import { describe, expect, it } from "vitest";
 import { EdgeKvError, KvOps, KvReader, KvStore, KvUnavailableError, KvUnsupportedError, KvValidationError, json, stream, text } from "../../shared/kv/index.ts";
-import { faulty } from "./faults.ts";
+import { faulty } from "./helpers.ts";
 
 const Config = v.object({ percent: v.pipe(v.number(), v.minValue(0), v.maxValue(100)) });
 

@@ -178,12 +178,12 @@ describe("appendVary", () => {
 describe("FORWARDED_HOST in both Workers", () => {
   it("a bad value fails closed (500 misconfigured), never an unpinned or attacker-chosen host", async () => {
     const { env } = await import("cloudflare:workers");
-    const { parseConfig } = await import("../../workers/auth/env.ts");
+    const { gateConfig } = await import("../../workers/auth/config.ts");
     const { handle } = await import("../../workers/splitter/handler.ts");
     const { ConfigSource } = await import("../../workers/splitter/store.ts");
     const kv = (env as { TEST_KV: KVNamespace }).TEST_KV;
     for (const bad of ["https://www.example.com", "*.example.com", "a b"]) {
-      expect(() => parseConfig({ TOKENS_KV: kv, ORIGIN_URL: "https://o.test", FORWARDED_HOST: bad })).toThrow(/FORWARDED_HOST/);
+      expect(() => gateConfig({ TOKENS_KV: kv, ORIGIN_URL: "https://o.test", FORWARDED_HOST: bad })).toThrow(/FORWARDED_HOST/);
       let called = false;
       const res = await handle(new Request("https://app.test/x"), {
         env: { ROLLOUT_KV: kv, FORWARDED_HOST: bad },
@@ -197,6 +197,6 @@ describe("FORWARDED_HOST in both Workers", () => {
       expect(res.status).toBe(500);
       expect(called).toBe(false);
     }
-    expect(parseConfig({ TOKENS_KV: kv, ORIGIN_URL: "https://o.test", FORWARDED_HOST: "www.example.com" }).forwardedHost).toBe("www.example.com");
+    expect(gateConfig({ TOKENS_KV: kv, ORIGIN_URL: "https://o.test", FORWARDED_HOST: "www.example.com" }).forwardedHost).toBe("www.example.com");
   });
 });

@@ -1,7 +1,7 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { KV_LIMITS, KvLimitError, KvStore, bytes, json, stream, text, type KvLimit } from "../../shared/kv/index.ts";
-import { faulty } from "./faults.ts";
+import { faulty } from "./helpers.ts";
 
 const NOW = Date.UTC(2026, 10, 22, 12, 0, 0);
 

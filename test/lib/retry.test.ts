@@ -1,7 +1,7 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { KvOps, KvRateLimitError, KvStore, KvUnavailableError, stream, text, WRITE_RETRY_DEFAULTS } from "../../shared/kv/index.ts";
-import { faulty } from "./faults.ts";
+import { faulty } from "./helpers.ts";
 
 function recordingSleep() {
   const waits: number[] = [];

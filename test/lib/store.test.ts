@@ -2,7 +2,7 @@ import { env } from "cloudflare:workers";
 import * as v from "valibot";
 import { beforeEach, describe, expect, it } from "vitest";
 import { KvOps, KvStore, KvUnsupportedError, KvValidationError, bytes, json, stream, text, type Schema } from "../../shared/kv/index.ts";
-import { faulty, readText } from "./faults.ts";
+import { faulty, readText } from "./helpers.ts";
 
 const User = v.object({ name: v.pipe(v.string(), v.minLength(1)), age: v.pipe(v.number(), v.integer(), v.minValue(0)) });
 const Meta = v.object({ by: v.string() });

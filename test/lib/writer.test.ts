@@ -3,7 +3,7 @@ import { env } from "cloudflare:workers";
 import * as v from "valibot";
 import { describe, expect, it } from "vitest";
 import { KvLimitError, KvOps, KvReader, KvStore, KvValidationError, KvWriter, json, listPages, text } from "../../shared/kv/index.ts";
-import { faulty } from "./faults.ts";
+import { faulty } from "./helpers.ts";
 
 const Meta = v.object({ by: v.string() });
 let n = 0;

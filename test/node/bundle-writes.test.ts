@@ -1,12 +1,12 @@
 // Issue 21: the Workers that serve requests never write. Each Worker is bundled
-// exactly as `wrangler deploy --dry-run` ships it (minified, bench/lib/runtime.ts,
+// exactly as `wrangler deploy --dry-run` ships it (minified, scripts/runtime.ts,
 // the bundling scripts/dry-run.mjs measures), and the data plane's bundles must
 // hold no KV write path. The control Worker's bundle must hold every marker, so
 // a marker that stopped matching the writer would fail here too.
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { bundleWorker } from "../../bench/lib/runtime.ts";
+import { bundleWorker } from "../../scripts/runtime.ts";
 import { ROOT } from "../../scripts/wrangler-dev.ts";
 
 /** What the KV writer compiles to, however it is minified: public property names and string literals survive. */

@@ -11,7 +11,7 @@
 import fc from "fast-check";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import type { DevServer } from "../node/helpers/wrangler-dev.ts";
-import { raw, rawRequest, startControl, startOrigin, startSplitter, stateDir, type Origin, limiterWindowHeadroom } from "./env.ts";
+import { raw, rawRequest, startControl, startOrigin, startSplitter, stateDir, type Origin, limiterWindowHeadroom } from "./helpers.ts";
 
 // Each test counts failures up to the limit: never across a limiter window boundary.
 beforeEach(() => limiterWindowHeadroom(), 70_000);

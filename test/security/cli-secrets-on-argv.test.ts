@@ -21,7 +21,7 @@ import { generateToken } from "../../workers/auth/token.ts";
 import { readOverride } from "../../workers/splitter/override.ts";
 import { runCli, type CliResult } from "../node/helpers/cli.ts";
 import type { DevServer } from "../node/helpers/wrangler-dev.ts";
-import { startGate, startOrigin, stateDir, type Origin } from "./env.ts";
+import { startGate, startOrigin, stateDir, type Origin } from "./helpers.ts";
 
 /** Child processes at once (each is a Node start, ~0.5 s). */
 const PARALLEL = 8;

@@ -8,11 +8,11 @@
 // entry, with `Sec-Fetch-Site` (when sent) agreeing; a sibling is another site.
 // Every combination of Origin x Sec-Fetch-Site x method x upgrade below is
 // judged by what the recording origin received.
-// Defence: workers/auth/gate.ts `needsOrigin` / `fromAllowedOrigin`.
+// Defence: workers/auth/handler.ts `needsOrigin` / `fromAllowedOrigin`.
 import { connect } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { DevServer } from "../node/helpers/wrangler-dev.ts";
-import { issueToken, startGate, startOrigin, stateDir, type Origin } from "./env.ts";
+import { issueToken, startGate, startOrigin, stateDir, type Origin } from "./helpers.ts";
 
 const ALLOWED = "https://app.example.com";
 const WS_HEADERS = ["Upgrade: websocket", "Connection: Upgrade", "Sec-WebSocket-Version: 13", "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ=="];
@@ -69,7 +69,7 @@ describe("cookie mode: every write and every upgrade needs an allowed Origin", (
       ["allowed, upper case", ALLOWED.toUpperCase()],
       ["allowed, trailing slash", `${ALLOWED}/`],
       ["own, trailing slash", `${own}/`],
-      // (The gate's own origin in upper case is refused too, test/auth/csrf.test.ts; not tried here:
+      // (The gate's own origin in upper case is refused too, test/auth/handler.csrf.test.ts; not tried here:
       // wrangler dev rewrites an Origin naming its own host:port, in any case, to its own origin.)
     ];
     const trusted = (origin: string | undefined, site: (typeof SITES)[number]) =>

@@ -5,10 +5,10 @@
 // of CORS_ALLOW_ORIGINS (with `Sec-Fetch-Site`, when sent, agreeing), else 403
 // and nothing is forwarded: no Origin, `null` and sibling subdomains are refused.
 // Every combination, WebSocket upgrades included: cookie-csrf-matrix.test.ts.
-// Defence: workers/auth/gate.ts `needsOrigin` / `fromAllowedOrigin`.
+// Defence: workers/auth/handler.ts `needsOrigin` / `fromAllowedOrigin`.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { DevServer } from "../node/helpers/wrangler-dev.ts";
-import { issueToken, startGate, startOrigin, stateDir, type Origin } from "./env.ts";
+import { issueToken, startGate, startOrigin, stateDir, type Origin } from "./helpers.ts";
 
 let app: Origin;
 let gate: DevServer;

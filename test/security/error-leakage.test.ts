@@ -8,7 +8,7 @@ import { createServer } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { cli } from "../node/helpers/cli.ts";
 import { startWranglerDev, type DevServer } from "../node/helpers/wrangler-dev.ts";
-import { issueToken, startGate, stateDir } from "./env.ts";
+import { issueToken, startGate, stateDir } from "./helpers.ts";
 
 let splitter: DevServer;
 let gate: DevServer;

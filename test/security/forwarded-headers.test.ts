@@ -9,7 +9,7 @@
 // so the names a client lists there are covered by test/lib/forward.test.ts.)
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { DevServer } from "../node/helpers/wrangler-dev.ts";
-import { issueToken, raw, startGate, startOrigin, startSplitter, stateDir, type Origin } from "./env.ts";
+import { issueToken, raw, startGate, startOrigin, startSplitter, stateDir, type Origin } from "./helpers.ts";
 
 let state: Awaited<ReturnType<typeof stateDir>>;
 let app: Origin;

@@ -7,7 +7,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { MAX_PATH_BYTES } from "../../shared/http/path.ts";
 import type { DevServer } from "../node/helpers/wrangler-dev.ts";
-import { issueToken, raw, rawRequest, startGate, startOrigin, stateDir, type Origin } from "./env.ts";
+import { issueToken, raw, rawRequest, startGate, startOrigin, stateDir, type Origin } from "./helpers.ts";
 
 const TEN_STARS = `/${"*/".repeat(9)}*.png`;
 // Just under the gate's path cap (MAX_PATH_BYTES, 2 KiB; longer is a 414 before any matching).

@@ -16,7 +16,7 @@ import { generatePrivateJwk } from "../../workers/auth/assertion.ts";
 import { freePort } from "../node/helpers/ports.ts";
 import { ASSERTION_HEADER, identityEnvFile, startVerifyingOrigin, type VerifyingOrigin } from "../node/helpers/verifying-origin.ts";
 import { startWranglerDev, type DevServer } from "../node/helpers/wrangler-dev.ts";
-import { issueToken, startOrigin, stateDir, type Origin } from "./env.ts";
+import { issueToken, startOrigin, stateDir, type Origin } from "./helpers.ts";
 
 let state: Awaited<ReturnType<typeof stateDir>>;
 let gate: DevServer;

@@ -7,7 +7,7 @@
 // Defence: workers/auth/strip.ts, plus IDENTITY_HEADERS for more names.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { DevServer } from "../node/helpers/wrangler-dev.ts";
-import { issueToken, raw, rawRequest, startGate, startOrigin, stateDir, type Origin } from "./env.ts";
+import { issueToken, raw, rawRequest, startGate, startOrigin, stateDir, type Origin } from "./helpers.ts";
 
 let app: Origin;
 let gate: DevServer;

@@ -6,7 +6,7 @@
 // (`php -S`, a router that overrides like Symfony/Laravel) sits behind the
 // gate, and is the judge: no request it acts on as a method outside the
 // token's scope may reach it.
-// Defence: workers/auth/gate.ts `firstUnscopedMethod` / `overrides` (every
+// Defence: workers/auth/handler.ts `firstUnscopedMethod` / `overrides` (every
 // spelling servers read, every value, `*` for a value that is not a method).
 import { type ChildProcess, execFileSync, spawn, spawnSync } from "node:child_process";
 import { writeFile } from "node:fs/promises";
@@ -14,7 +14,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { freePort } from "../node/helpers/ports.ts";
 import type { DevServer } from "../node/helpers/wrangler-dev.ts";
-import { issueToken, raw, rawRequest, startGate, stateDir, type RawReply } from "./env.ts";
+import { issueToken, raw, rawRequest, startGate, stateDir, type RawReply } from "./helpers.ts";
 
 const PHP = process.env.PHP_BINARY ?? "php";
 const hasPhp = spawnSync(PHP, ["-v"], { stdio: "ignore" }).status === 0;

@@ -3,11 +3,11 @@
 // X-HTTP-Method-Override and kin, and `_method` in the query or a form body,
 // so a token scoped to GET (or POST) must not become a DELETE.
 // Defence: workers/auth/strip.ts (override headers never reach the origin)
-// and gate.ts `firstUnscopedMethod` (a `?_method=X`, in any spelling a server
+// and handler.ts `firstUnscopedMethod` (a `?_method=X`, in any spelling a server
 // reads, must be in scope too; against a real PHP: method-override-php.test.ts).
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { DevServer } from "../node/helpers/wrangler-dev.ts";
-import { issueToken, raw, rawRequest, startGate, startOrigin, stateDir, type Origin } from "./env.ts";
+import { issueToken, raw, rawRequest, startGate, startOrigin, stateDir, type Origin } from "./helpers.ts";
 
 let app: Origin;
 let gate: DevServer;

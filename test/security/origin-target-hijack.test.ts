@@ -8,7 +8,7 @@
 import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { DevServer } from "../node/helpers/wrangler-dev.ts";
-import { issueToken, raw, rawRequest, startGate, startOrigin, startSplitter, stateDir, type Origin } from "./env.ts";
+import { issueToken, raw, rawRequest, startGate, startOrigin, startSplitter, stateDir, type Origin } from "./helpers.ts";
 
 let evil: Origin;
 let blue: Origin;

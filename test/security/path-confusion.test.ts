@@ -3,13 +3,13 @@
 // (Tomcat/Jetty/Spring read `/public/..;/admin` as `/admin`, CVE-2020-1957),
 // repeated slashes, backslashes and double encoding. Property: for generated
 // paths, every request the origin receives, read the way any common origin
-// stack reads it (test/security/env.ts `originReadings`), is a path the gate
+// stack reads it (test/security/helpers.ts `originReadings`), is a path the gate
 // allowed: under PUBLIC_PATHS without a token, under the token's scope with one.
 // Defence: shared/http/path.ts, used by all three Workers.
 import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { DevServer } from "../node/helpers/wrangler-dev.ts";
-import { issueToken, originReadings, raw, rawRequest, startGate, startOrigin, stateDir, type Origin } from "./env.ts";
+import { issueToken, originReadings, raw, rawRequest, startGate, startOrigin, stateDir, type Origin } from "./helpers.ts";
 
 let app: Origin;
 let strict: DevServer;

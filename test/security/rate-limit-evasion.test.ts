@@ -21,10 +21,10 @@ import fc from "fast-check";
 import { Miniflare, convertV4MiniflareOptions } from "miniflare";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { unstable_getMiniflareWorkerOptions } from "wrangler";
-import { bundleWorker } from "../../bench/lib/runtime.ts";
+import { bundleWorker } from "../../scripts/runtime.ts";
 import { ROOT } from "../../scripts/wrangler-dev.ts";
 import type { DevServer } from "../node/helpers/wrangler-dev.ts";
-import { issueToken, raw, rawRequest, startGate, startOrigin, stateDir, type Origin, limiterWindowHeadroom } from "./env.ts";
+import { issueToken, raw, rawRequest, startGate, startOrigin, stateDir, type Origin, limiterWindowHeadroom } from "./helpers.ts";
 
 // Each test counts failures up to the limit: never across a limiter window boundary.
 beforeEach(() => limiterWindowHeadroom(), 70_000);

@@ -7,14 +7,14 @@
 // request treated as a copy. Here the real splitter runs under `wrangler dev`
 // (config written with the real CLI, mirror at 100%) in front of two recording
 // origins that log, in one shared order, what each received.
-// Defence: workers/splitter/mirror.ts, handler.ts, forward.ts (docs/splitter.md "Mirroring").
+// Defence: workers/splitter/mirror.ts, handler.ts, origin.ts (docs/splitter.md "Mirroring").
 import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import type { IncomingHttpHeaders } from "node:http";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { cli } from "../node/helpers/cli.ts";
 import type { DevServer } from "../node/helpers/wrangler-dev.ts";
-import { startOrigin, startSplitter, stateDir, type Origin } from "./env.ts";
+import { startOrigin, startSplitter, stateDir, type Origin } from "./helpers.ts";
 
 interface Arrival {
   origin: string;

@@ -16,7 +16,7 @@ import { cli } from "../node/helpers/cli.ts";
 import { freePort } from "../node/helpers/ports.ts";
 import { ASSERTION_HEADER, identityEnvFile, startVerifyingOrigin, type Verdict, type VerifyingOrigin } from "../node/helpers/verifying-origin.ts";
 import { startWranglerDev, type DevServer } from "../node/helpers/wrangler-dev.ts";
-import { issueToken, stateDir } from "./env.ts";
+import { issueToken, stateDir } from "./helpers.ts";
 
 let state: Awaited<ReturnType<typeof stateDir>>;
 let splitter: DevServer;

@@ -6,10 +6,10 @@
 // And a response whose colour was chosen by a cookie or header must say so
 // (Vary), or a shared cache serves one visitor's colour to another.
 // The real splitter under `wrangler dev` at 50%, in front of two echo origins.
-// Defence: workers/splitter/sticky.ts, forward.ts, handler.ts (docs/splitter.md "Sticky ids").
+// Defence: workers/splitter/sticky.ts, origin.ts, handler.ts (docs/splitter.md "Sticky ids").
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { DevServer } from "../node/helpers/wrangler-dev.ts";
-import { raw, startOrigin, startSplitter, stateDir, type Origin } from "./env.ts";
+import { raw, startOrigin, startSplitter, stateDir, type Origin } from "./helpers.ts";
 
 let state: Awaited<ReturnType<typeof stateDir>>;
 let blue: Origin;

@@ -11,7 +11,7 @@ import { createHmac } from "node:crypto";
 import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { DevServer } from "../node/helpers/wrangler-dev.ts";
-import { raw, rawRequest, startControl, startOrigin, startSplitter, stateDir, type Origin } from "./env.ts";
+import { raw, rawRequest, startControl, startOrigin, startSplitter, stateDir, type Origin } from "./helpers.ts";
 
 const MIN = 32; // shared/http/secrets.ts MIN_SECRET_BYTES
 const WEAK_ADMIN = "weak-admin-secret-31-bytes-long"; // 31 bytes

@@ -7,7 +7,7 @@
 // shortest token lives 60 s).
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { DevServer } from "../node/helpers/wrangler-dev.ts";
-import { issueToken, raw, startGate, startOrigin, stateDir, type Origin } from "./env.ts";
+import { issueToken, raw, startGate, startOrigin, stateDir, type Origin } from "./helpers.ts";
 
 let app: Origin;
 let gate: DevServer;

@@ -1,7 +1,7 @@
 // The Cache API: used where it has an effect, never needed for a correct answer.
 import { beforeAll, describe, expect, it } from "vitest";
 import { SiteReader } from "../../workers/site/store.ts";
-import { EDGE_CACHE_MAX_BYTES, handleSite } from "../../workers/site/serve.ts";
+import { EDGE_CACHE_MAX_BYTES, handle } from "../../workers/site/handler.ts";
 import { SAMPLE, freshKv, gunzip, kvReads, publish } from "./helpers.ts";
 
 const big = new Uint8Array(EDGE_CACHE_MAX_BYTES + 1).map((_, i) => (i * 31) % 251);
@@ -21,7 +21,7 @@ async function withCache(cache?: Cache) {
   return {
     cache: c,
     fetch: (path: string, init: RequestInit = {}) =>
-      handleSite(new Request(`https://www.example.test${path}`, init), { reader, waitUntil: (p) => pending.push(p), cache: c }),
+      handle(new Request(`https://www.example.test${path}`, init), { reader, waitUntil: (p) => pending.push(p), cache: c }),
     settle: () => Promise.all(pending.splice(0)),
   };
 }

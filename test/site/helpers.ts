@@ -4,7 +4,7 @@ import type { KvBinding } from "../../shared/kv/index.ts";
 import { publishSite, type PublishOptions } from "../../cli/site/publish.ts";
 import { parseHeaders, parseRedirects } from "../../cli/site/rules.ts";
 import { SiteReader } from "../../workers/site/store.ts";
-import { handleSite } from "../../workers/site/serve.ts";
+import { handle } from "../../workers/site/handler.ts";
 
 const enc = new TextEncoder();
 
@@ -65,7 +65,7 @@ export function server(kv: KvBinding, now: () => number = Date.now) {
   const pending: Promise<unknown>[] = [];
   return {
     reader,
-    fetch: (path: string, init: RequestInit = {}) => handleSite(new Request(`http://site.test${path}`, init), { reader, waitUntil: (p) => pending.push(p) }),
+    fetch: (path: string, init: RequestInit = {}) => handle(new Request(`http://site.test${path}`, init), { reader, waitUntil: (p) => pending.push(p) }),
     settle: () => Promise.all(pending.splice(0)),
   };
 }

@@ -3,7 +3,7 @@
 import { describe, expect, it } from "vitest";
 import type { KvBinding } from "../../shared/kv/index.ts";
 import { HotBodies, MAX_HOT_FILE_BYTES } from "../../workers/site/hot.ts";
-import { handleSite } from "../../workers/site/serve.ts";
+import { handle } from "../../workers/site/handler.ts";
 import { SiteReader } from "../../workers/site/store.ts";
 import { freshKv, gunzip, kvReads, publish } from "./helpers.ts";
 
@@ -29,7 +29,7 @@ async function site(kv: KvBinding, hot: HotBodies, cache?: Cache) {
   const reader = new SiteReader(kv);
   const pending: Promise<unknown>[] = [];
   return (path: string, init: RequestInit = {}) =>
-    handleSite(new Request(`https://www.example.test${path}`, init), { reader, hot, waitUntil: (p) => pending.push(p), ...(cache ? { cache } : {}) });
+    handle(new Request(`https://www.example.test${path}`, init), { reader, hot, waitUntil: (p) => pending.push(p), ...(cache ? { cache } : {}) });
 }
 
 const source = (res: Response) => /cache;desc="(\w+)"/.exec(res.headers.get("Server-Timing") ?? "")?.[1] ?? null;

@@ -6,7 +6,7 @@
 import { beforeAll, describe, expect, it } from "vitest";
 import { PREVIEW_PARAM, signPreview } from "../../workers/site/preview.ts";
 import { HotBodies } from "../../workers/site/hot.ts";
-import { EDGE_CACHE_MAX_BYTES, handleSite, type SiteDeps } from "../../workers/site/serve.ts";
+import { EDGE_CACHE_MAX_BYTES, handle, type Deps } from "../../workers/site/handler.ts";
 import { SiteReader } from "../../workers/site/store.ts";
 import { freshKv, publish } from "./helpers.ts";
 
@@ -69,14 +69,14 @@ type Way = "cookie" | "link" | "host";
 const WAYS: Way[] = ["cookie", "link", "host"];
 
 /** A request into `s.preview` the given way (the link's answer is its 302). */
-async function viaPreview(s: Site, way: Way, path: string, init: RequestInit = {}, deps: Partial<SiteDeps> = {}): Promise<Response> {
+async function viaPreview(s: Site, way: Way, path: string, init: RequestInit = {}, deps: Partial<Deps> = {}): Promise<Response> {
   const token = await signPreview(SECRET, s.preview, now() + 3600);
   const headers = new Headers(init.headers);
   let url = `https://www.example.test${path}`;
   if (way === "cookie") headers.set("Cookie", `a=1; edgekv_preview=${token}`);
   if (way === "link") url += `${path.includes("?") ? "&" : "?"}${PREVIEW_PARAM}=${token}`;
   if (way === "host") url = `https://${s.preview.toLowerCase()}.${HOST}${path}`;
-  return handleSite(new Request(url, { ...init, headers }), { reader: s.reader, preview: { host: HOST, secret: SECRET }, ...deps });
+  return handle(new Request(url, { ...init, headers }), { reader: s.reader, preview: { host: HOST, secret: SECRET }, ...deps });
 }
 
 function expectUncacheable(res: Response, label: string): void {
@@ -126,7 +126,7 @@ describe("a response chosen by a preview is private, no-store whatever _headers 
 
   it("the live site keeps its own caching headers (the rules apply there as written)", async () => {
     const s = sites["s-maxage"]!;
-    const res = await handleSite(new Request("https://www.example.test/"), { reader: s.reader, preview: { host: HOST, secret: SECRET } });
+    const res = await handle(new Request("https://www.example.test/"), { reader: s.reader, preview: { host: HOST, secret: SECRET } });
     expect(await res.text()).toBe(small("live"));
     expect(res.headers.get("Cache-Control")).toBe("max-age=300, s-maxage=600");
     expect(res.headers.get("X-Robots-Tag")).toBeNull();
@@ -139,7 +139,7 @@ describe("Vary: Cookie when the answer depends on the preview cookie", () => {
     s = await site("/vary\n  Vary: cookie\n/star\n  Vary: *\n/multi\n  Vary: Origin\n/multi\n  Vary: X-Cookie-Jar\n");
   });
   const get = (path: string, secret: string | undefined, init: RequestInit = {}) =>
-    handleSite(new Request(`https://www.example.test${path}`, init), { reader: s.reader, preview: { host: HOST, secret } });
+    handle(new Request(`https://www.example.test${path}`, init), { reader: s.reader, preview: { host: HOST, secret } });
   const varyList = (res: Response) => (res.headers.get("Vary") ?? "").split(",").map((v) => v.trim().toLowerCase());
 
   it("with PREVIEW_SECRET set, every live response names Cookie once, merged with what is there", async () => {
@@ -180,7 +180,7 @@ describe("the Cache API and the isolate never hand a preview body to a live requ
     const pending: Promise<unknown>[] = [];
     const deps = { cache, hot, waitUntil: (p: Promise<unknown>) => void pending.push(p) };
     const live = (path: string) =>
-      handleSite(new Request(`https://www.example.test${path}`, { headers: { "Accept-Encoding": "identity" } }), {
+      handle(new Request(`https://www.example.test${path}`, { headers: { "Accept-Encoding": "identity" } }), {
         reader: s.reader,
         preview: { host: HOST, secret: SECRET },
         ...deps,

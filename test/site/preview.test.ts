@@ -4,7 +4,7 @@
 import { beforeAll, describe, expect, it } from "vitest";
 import { MAX_LINK_SECONDS } from "../../shared/signed-link.ts";
 import { DEFAULT_PREVIEW_SECONDS, PREVIEW_PARAM, signPreview, verifyPreview, versionFromHost } from "../../workers/site/preview.ts";
-import { handleSite } from "../../workers/site/serve.ts";
+import { handle } from "../../workers/site/handler.ts";
 import { SiteReader } from "../../workers/site/store.ts";
 import { freshKv, publish } from "./helpers.ts";
 
@@ -26,7 +26,7 @@ beforeAll(async () => {
 });
 
 const fetchSite = (url: string, init: RequestInit = {}, secret: string | null = SECRET) =>
-  handleSite(new Request(url, init), { reader, preview: { host: HOST, secret: secret ?? undefined } });
+  handle(new Request(url, init), { reader, preview: { host: HOST, secret: secret ?? undefined } });
 
 const link = async (version: string, exp = now() + 3600, secret = SECRET) =>
   `https://www.example.test/about?x=1&${PREVIEW_PARAM}=${await signPreview(secret, version, exp)}`;

@@ -2,7 +2,7 @@
 // the default keeps a read for POINTER_FRESH_MS; 0 (npm start) reads on every request.
 import { describe, expect, it } from "vitest";
 import { KvOps, type KvBinding } from "../../shared/kv/index.ts";
-import { pointerTtlMs } from "../../workers/site/env.ts";
+import { pointerTtlMs } from "../../workers/site/config.ts";
 import { POINTER_KEY, SITE_PREFIX } from "../../workers/site/model.ts";
 import { POINTER_FRESH_MS, SiteReader } from "../../workers/site/store.ts";
 import { freshKv } from "./helpers.ts";

@@ -1,7 +1,7 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { parseConfig, type RolloutConfigInput } from "../../workers/splitter/model.ts";
-import { cfg } from "./fixtures.ts";
+import { cfg } from "./helpers.ts";
 
 const issuesOf = (input: unknown) => {
   const r = parseConfig(input);

@@ -9,7 +9,7 @@ import { beforeEach, describe, expect, it } from "vitest";
 import { handle, type Deps } from "../../workers/splitter/handler.ts";
 import { CONFIG_KEY, type RolloutConfigInput } from "../../workers/splitter/model.ts";
 import { ConfigSource } from "../../workers/splitter/store.ts";
-import { BLUE, GREEN, cfg, origins } from "./fixtures.ts";
+import { BLUE, GREEN, cfg, origins } from "./helpers.ts";
 
 const write = (c: RolloutConfigInput) => env.ROLLOUT_KV.put(CONFIG_KEY, JSON.stringify(c));
 

@@ -5,7 +5,7 @@ import { parseConfig, type RolloutConfig, type RolloutConfigInput } from "../../
 import { readOverride, signOverride } from "../../workers/splitter/override.ts";
 import { decide, type RouteInput } from "../../workers/splitter/route.ts";
 import { effectivePercent } from "../../workers/splitter/schedule.ts";
-import { cfg } from "./fixtures.ts";
+import { cfg } from "./helpers.ts";
 
 function config(over: Partial<RolloutConfigInput> = {}): RolloutConfig {
   const r = parseConfig(cfg(over));

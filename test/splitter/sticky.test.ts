@@ -11,7 +11,7 @@ import { CONFIG_KEY, type RolloutConfigInput } from "../../workers/splitter/mode
 import { signOverride } from "../../workers/splitter/override.ts";
 import { ConfigSource } from "../../workers/splitter/store.ts";
 import { cookieId } from "../../workers/splitter/sticky.ts";
-import { cfg, origins } from "./fixtures.ts";
+import { cfg, origins } from "./helpers.ts";
 
 const write = (c: RolloutConfigInput) => env.ROLLOUT_KV.put(CONFIG_KEY, JSON.stringify(c));
 const OV = "override-secret-for-tests-0123456789";

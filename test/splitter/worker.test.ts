@@ -7,7 +7,7 @@ import type { SplitterEnv } from "../../workers/splitter/env.ts";
 import { handle, type Deps } from "../../workers/splitter/handler.ts";
 import { signOverride } from "../../workers/splitter/override.ts";
 import { ConfigSource } from "../../workers/splitter/store.ts";
-import { BLUE, GREEN, cfg, origins } from "./fixtures.ts";
+import { BLUE, GREEN, cfg, origins } from "./helpers.ts";
 
 // Tests here count failures up to the limit: never across a limiter window boundary.
 

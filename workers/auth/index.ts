@@ -1,21 +1,22 @@
 /**
  * edgekv-auth: the edge auth gate. A thin shell: builds the per-isolate
  * dependencies once (config, token store with its isolate cache, rate limiter)
- * and hands each request to `handle` (gate.ts).
+ * and hands each request to `handle` (handler.ts).
  */
 import { forClient } from "../../shared/http/encoding.ts";
 import { toErrorResponse } from "../../shared/http/errors.ts";
 import { perIsolate } from "../../shared/http/isolate.ts";
 import { FailureLimiter } from "../../shared/http/limiter.ts";
-import { parseConfig, RATE_LIMIT_PERIOD_SECONDS, type AuthEnv } from "./env.ts";
-import { gateTokenStore, handle, type GateDeps } from "./gate.ts";
+import { gateConfig, RATE_LIMIT_PERIOD_SECONDS } from "./config.ts";
+import type { AuthEnv } from "./env.ts";
+import { gateTokenStore, handle, type Deps } from "./handler.ts";
 
 /**
  * The isolate's dependencies for `env`, built on first use (shared/http/isolate.ts), so the
  * token cache and the limiter's lockouts survive across requests. Throws on a bad config.
  */
-export const depsFor = perIsolate((env: AuthEnv): GateDeps => {
-  const config = parseConfig(env);
+export const depsFor = perIsolate((env: AuthEnv): Deps => {
+  const config = gateConfig(env);
   // Once per isolate: without a key, origins cannot tell the gate's requests from anyone else's.
   if (!config.assertion) {
     console.warn(
@@ -41,7 +42,7 @@ export const depsFor = perIsolate((env: AuthEnv): GateDeps => {
 
 export default {
   async fetch(request, env): Promise<Response> {
-    let deps: GateDeps;
+    let deps: Deps;
     try {
       deps = depsFor(env);
     } catch (err) {

@@ -10,7 +10,7 @@
 import type { IRequest } from "itty-router";
 import { IttyRouter } from "itty-router/IttyRouter";
 import { HttpError } from "../../shared/http/errors.ts";
-import type { Deps } from "./handler.ts";
+import type { Deps } from "./deps.ts";
 
 /** The admin API's prefix. */
 export const ADMIN_PREFIX = "/__edgekv/tokens";

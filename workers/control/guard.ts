@@ -1,5 +1,5 @@
 import { originTarget } from "../../shared/http/target.ts";
-import { originBases, type OriginFetch } from "../splitter/forward.ts";
+import { originBases, type OriginFetch } from "../splitter/origin.ts";
 import { guardRounds, otherColor, type Guard, type RolloutConfig } from "../splitter/model.ts";
 
 /** The guard's verdict for one tick. */

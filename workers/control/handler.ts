@@ -9,21 +9,13 @@
 import { timingSafeEqualStrings } from "../../shared/crypto.ts";
 import { bearerSecret } from "../../shared/http/bearer.ts";
 import { HttpError, toErrorResponse } from "../../shared/http/errors.ts";
-import { clientKey, tooManyFailures as rateLimited, type FailureLimiter } from "../../shared/http/limiter.ts";
+import { clientKey, tooManyFailures as rateLimited } from "../../shared/http/limiter.ts";
 import { secretState, weakSecretError } from "../../shared/http/secrets.ts";
-import type { TokenWriter } from "../../shared/tokens/write.ts";
 import { ADMIN_PREFIX, adminRouter } from "./admin.ts";
-import type { ControlEnv } from "./env.ts";
+import type { Deps } from "./deps.ts";
 import { STATUS_PREFIX, statusRouter } from "./status.ts";
 
-export interface Deps {
-  env: ControlEnv;
-  /** The one writer of TOKENS_KV (shared/tokens/write.ts). */
-  tokens: TokenWriter;
-  now: () => number;
-  /** Failed secret attempts (FAILED_CONTROL_LIMITER); checked before the secret. */
-  limiter?: FailureLimiter;
-}
+export type { Deps };
 
 /**
  * Query parameter names that look like a credential. Secrets are read from

@@ -1,6 +1,6 @@
 import { KvWriter, json, type KvBinding } from "../../shared/kv/index.ts";
 import { readConfig, readRollout, writeRollout } from "../../shared/rollout/write.ts";
-import type { OriginFetch } from "../splitter/forward.ts";
+import type { OriginFetch } from "../splitter/origin.ts";
 import { NOTIFIED_KEY, NotifiedSchema, guardState, otherColor, type Notified, type RolloutConfig } from "../splitter/model.ts";
 import { effectivePercent } from "../splitter/schedule.ts";
 import type { ControlEnv } from "./env.ts";

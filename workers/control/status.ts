@@ -9,7 +9,7 @@ import { IttyRouter } from "itty-router/IttyRouter";
 import { readRollout, recentHistory, type HistoryLine } from "../../shared/rollout/write.ts";
 import { guardState, otherColor, type RolloutConfig } from "../splitter/model.ts";
 import { effectivePercent } from "../splitter/schedule.ts";
-import type { Deps } from "./handler.ts";
+import type { Deps } from "./deps.ts";
 import { webhookKey, webhookUrls } from "./webhook.ts";
 
 /** The status page's prefix (`/__edgekv/status` and `/__edgekv/status.json`). */

@@ -1,5 +1,5 @@
 import { MIN_SECRET_BYTES } from "../../shared/http/secrets.ts";
-import type { OriginFetch } from "../splitter/forward.ts";
+import type { OriginFetch } from "../splitter/origin.ts";
 import { isWebhookUrl, type RolloutConfig } from "../splitter/model.ts";
 
 /** Attempts per receiver within one tick, and the waits before the 2nd and 3rd. */

@@ -4,10 +4,11 @@
  * See docs/site.md.
  */
 import { perIsolate } from "../../shared/http/isolate.ts";
-import { pointerTtlMs, previewConfig, type SiteEnv } from "./env.ts";
+import { pointerTtlMs, previewConfig } from "./config.ts";
+import type { SiteEnv } from "./env.ts";
 import { HotBodies } from "./hot.ts";
 import { SiteReader } from "./store.ts";
-import { handleSite } from "./serve.ts";
+import { handle } from "./handler.ts";
 
 const WORKERS_DEV = /^https?:\/\/[^/]*\.workers\.dev(?::\d+)?\//;
 
@@ -24,6 +25,6 @@ export default {
     const { reader, hot, preview } = depsFor(env);
     // The Cache API has no effect on workers.dev: skip its cost there (a regex, not a second URL parse).
     const cache = WORKERS_DEV.test(request.url) ? undefined : caches.default;
-    return handleSite(request, { reader, hot, preview, waitUntil: (p) => ctx.waitUntil(p), cache });
+    return handle(request, { reader, hot, preview, waitUntil: (p) => ctx.waitUntil(p), cache });
   },
 } satisfies ExportedHandler<SiteEnv>;

@@ -89,7 +89,7 @@ async function swapLink(url: URL, token: string, secret: string, nowMs: number):
   const cookie = `${PREVIEW_COOKIE}=${version ? token : ""}; Path=/; Max-Age=${maxAge}; HttpOnly; Secure; SameSite=Lax`;
   return new Response(null, {
     status: 302,
-    // serve.ts finish() makes it `private, no-store` and noindex, as every preview response.
+    // handler.ts finish() makes it `private, no-store` and noindex, as every preview response.
     headers: { Location: location, "Set-Cookie": cookie, "Referrer-Policy": "no-referrer" },
   });
 }

@@ -5,7 +5,7 @@ import { normalizePath, type PathPolicy } from "../../shared/http/path.ts";
 import { parseOriginBase } from "../../shared/http/target.ts";
 import { parseForwardedHost } from "../../shared/http/forward.ts";
 import { appendVary } from "../../shared/http/vary.ts";
-import { callOrigin, forward, type Attempt, type OriginFetch, type Target } from "./forward.ts";
+import { callOrigin, forward, type Attempt, type OriginFetch, type Target } from "./origin.ts";
 import { mirror, type Background } from "./mirror.ts";
 import { readOverride } from "./override.ts";
 import { decide, type Reason } from "./route.ts";

@@ -1,6 +1,7 @@
 import { forClient } from "../../shared/http/encoding.ts";
 import { perIsolate } from "../../shared/http/isolate.ts";
-import { configTtlMs, type SplitterEnv } from "./env.ts";
+import { configTtlMs } from "./config.ts";
+import type { SplitterEnv } from "./env.ts";
 import { handle, type Deps } from "./handler.ts";
 import { ConfigSource } from "./store.ts";
 

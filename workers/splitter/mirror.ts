@@ -1,5 +1,5 @@
 import { canonicalName } from "../../shared/http/forward.ts";
-import { MIRROR_HEADER, originBases, originRequest, type OriginFetch, type Target } from "./forward.ts";
+import { MIRROR_HEADER, originBases, originRequest, type OriginFetch, type Target } from "./origin.ts";
 import { otherColor, type Color, type RolloutConfig } from "./model.ts";
 
 /** What a handler needs to run work after the response (ExecutionContext's waitUntil). */
@@ -11,7 +11,7 @@ export interface Background {
  * A user's credentials and identity (canonical names): never on a copy unless
  * `mirror.forwardCredentials`. The other colour would otherwise receive a
  * replayable Authorization, session cookie or identity assertion of every
- * mirrored user. Cookies go entirely; the sticky id is added back (forward.ts).
+ * mirrored user. Cookies go entirely; the sticky id is added back (origin.ts).
  */
 const CREDENTIAL =
   /^(?:(?:authorization|cookie|x-api-key|x-auth-token|x-access-token|x-csrf-token|x-xsrf-token|remote-user|x-forwarded-(?:user|email|groups|access-token|preferred-username))$|x-edgekv-|cf-access-|x-amzn-oidc-|x-goog-iap-|x-ms-client-principal)/;

@@ -35,7 +35,7 @@ export function cookieId(header: string | null, name: string): string | undefine
  * The id a request is bucketed by. A new visitor's id is minted here, before
  * routing, so the first request is routed by the id its cookie will carry.
  * `header` and `ip` stickiness fall back to the cookie when the value is absent.
- * @example stickyId(request, cfg) // { id: "Qk3...", minted: true, cookie: "Qk3..." }
+ * @example stickyId(request.headers, config.sticky) // new visitor: { id: "Qk3...", minted: true, cookie: "Qk3..." }
  */
 export function stickyId(headers: Headers, sticky: RolloutConfig["sticky"]): StickyId {
   // Two Cookie lines arrive joined by ", ": the shared parser splits there too, or the valid id is lost.

@@ -5,7 +5,7 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startWorker, type RunningWorker } from "../../../bench/lib/runtime.ts";
+import { startWorker, type RunningWorker } from "../../../scripts/runtime.ts";
 import { bundleChaosEntry } from "../../../scripts/soak/topology.ts";
 
 const KEY = "k".repeat(32);

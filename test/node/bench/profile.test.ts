@@ -2,7 +2,7 @@
 // through its inspector (bench/lib/profile.ts), and how samples are charged.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { recordProfile, summarize, type CpuProfile } from "../../../bench/lib/profile.ts";
-import { startWorker, type RunningWorker } from "../../../bench/lib/runtime.ts";
+import { startWorker, type RunningWorker } from "../../../scripts/runtime.ts";
 
 // A Worker with one named function that burns CPU, so it must show up as the Worker's own.
 const WORKER = `function spinForProfile(n) { let x = 0; for (let i = 0; i < n; i++) x = (x * 31 + i) % 1000003; return x; }

@@ -5,7 +5,7 @@
 import { randomBytes } from "node:crypto";
 import { Webhook } from "standardwebhooks";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startControl, startOrigin, startSplitter, stateDir, type Origin } from "../../security/env.ts";
+import { startControl, startOrigin, startSplitter, stateDir, type Origin } from "../../security/helpers.ts";
 import type { DevServer } from "../helpers/wrangler-dev.ts";
 
 const WEBHOOK_SECRET = `whsec_${randomBytes(32).toString("base64")}`;

@@ -1,5 +1,5 @@
 import type { Miniflare } from "miniflare";
-import { startWorker } from "../../../bench/lib/runtime.ts";
+import { startWorker } from "../../../scripts/runtime.ts";
 
 /**
  * Runs a Worker script in workerd with the bindings of one wrangler

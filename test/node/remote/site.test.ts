@@ -9,7 +9,7 @@ import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promis
 import { tmpdir } from "node:os";
 import { join, relative } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { bundleWorker, startWorker, type RunningWorker } from "../../../bench/lib/runtime.ts";
+import { bundleWorker, startWorker, type RunningWorker } from "../../../scripts/runtime.ts";
 import { POINTER_KEY, SITE_PREFIX } from "../../../workers/site/model.ts";
 import { runCli } from "../helpers/cli.ts";
 import { NAMESPACE_IDS, remoteProject, type RemoteProject } from "../helpers/remote.ts";

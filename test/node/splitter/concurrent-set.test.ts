@@ -8,7 +8,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runCli, type CliResult } from "../helpers/cli.ts";
 import { remoteProject, type RemoteProject } from "../helpers/remote.ts";
-import { stateDir } from "../../security/env.ts";
+import { stateDir } from "../../security/helpers.ts";
 
 const ROUNDS = 6;
 /**

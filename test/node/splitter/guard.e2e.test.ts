@@ -12,7 +12,7 @@ import { join } from "node:path";
 import type { IncomingHttpHeaders } from "node:http";
 import { Webhook } from "standardwebhooks";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { bundleWorker, startWorker, type RunningWorker } from "../../../bench/lib/runtime.ts";
+import { bundleWorker, startWorker, type RunningWorker } from "../../../scripts/runtime.ts";
 import { startOrigin, type Origin } from "../../../scripts/origin.ts";
 import { historyKey } from "../../../shared/rollout/write.ts";
 import { CONFIG_KEY, HISTORY_PREFIX, type RolloutConfigInput } from "../../../workers/splitter/model.ts";

@@ -3,7 +3,7 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startOrigin, stateDir, type Origin } from "../../security/env.ts";
+import { startOrigin, stateDir, type Origin } from "../../security/helpers.ts";
 import { cli, ROOT } from "../helpers/cli.ts";
 import { freePort } from "../helpers/ports.ts";
 import { startWranglerDev, type DevServer } from "../helpers/wrangler-dev.ts";

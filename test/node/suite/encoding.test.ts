@@ -6,7 +6,7 @@
 import { request as httpRequest } from "node:http";
 import { brotliCompressSync, brotliDecompressSync, gunzipSync, gzipSync } from "node:zlib";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { issueToken, startGate, startOrigin, startSplitter, stateDir, type Origin } from "../../security/env.ts";
+import { issueToken, startGate, startOrigin, startSplitter, stateDir, type Origin } from "../../security/helpers.ts";
 import type { DevServer } from "../helpers/wrangler-dev.ts";
 
 const BODY = `${"compressible text, ".repeat(200)}end`;

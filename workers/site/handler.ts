@@ -31,7 +31,7 @@ export const CANONICAL_REDIRECT_STATUS = 307;
  */
 export const EDGE_CACHE_MAX_BYTES = 1024 * 1024;
 
-export interface SiteDeps {
+export interface Deps {
   reader: SiteReader;
   waitUntil?: (p: Promise<unknown>) => void;
   /**
@@ -55,7 +55,7 @@ type SiteOps = KvOps & { edgeCache?: "hit" | "miss" | "isolate" };
 interface Ctx {
   request: Request;
   url: URL;
-  deps: SiteDeps;
+  deps: Deps;
   ops: SiteOps;
   waitUntil: (p: Promise<unknown>) => void;
   index: SiteIndex;
@@ -63,9 +63,9 @@ interface Ctx {
 
 /**
  * Serves one request from the live site version in KV.
- * @example export default { fetch: (req, env, ctx) => handleSite(req, { reader, waitUntil: (p) => ctx.waitUntil(p) }) };
+ * @example export default { fetch: (req, env, ctx) => handle(req, { reader, waitUntil: (p) => ctx.waitUntil(p) }) };
  */
-export async function handleSite(request: Request, deps: SiteDeps): Promise<Response> {
+export async function handle(request: Request, deps: Deps): Promise<Response> {
   const ops: SiteOps = new KvOps();
   let version: string | undefined;
   let preview: string | undefined;
@@ -117,7 +117,7 @@ const CACHE_DIRECTIVES = /(cache|surrogate|edge)-control$|expires$|^pragma$/;
  * cookie, so every response says `Vary: Cookie`; a response chosen by a preview (or setting its
  * cookie) is `private, no-store` whatever `_headers` said, so no cache in front can keep it.
  */
-function finish(res: Response, ops: SiteOps, deps: SiteDeps, version: string | undefined, preview: boolean): Response {
+function finish(res: Response, ops: SiteOps, deps: Deps, version: string | undefined, preview: boolean): Response {
   const h = res.headers;
   h.set("Server-Timing", ops.toServerTiming());
   if (ops.edgeCache) h.append("Server-Timing", `cache;desc="${ops.edgeCache}"`);

@@ -8,10 +8,10 @@ import { HttpError, toErrorResponse } from "../../shared/http/errors.ts";
 import { anyGlob } from "../../shared/http/glob.ts";
 import { normalizePath } from "../../shared/http/path.ts";
 import { IsolateCache, KvOps, type KvBinding } from "../../shared/kv/read.ts";
-import { CACHE_MAX_ENTRIES, KV_CACHE_TTL_SECONDS, NEGATIVE_CACHE_MS, type GateConfig } from "./env.ts";
+import { CACHE_MAX_ENTRIES, KV_CACHE_TTL_SECONDS, NEGATIVE_CACHE_MS, type GateConfig } from "./config.ts";
 import { JWKS_PATHS, jwksResponse } from "./assertion.ts";
 import { extractCredential, type Credential } from "./credential.ts";
-import { buildOriginRequest, identityOf } from "./forward.ts";
+import { buildOriginRequest, identityOf } from "./identity.ts";
 import { clientKey, tooManyFailures, type FailureLimiter } from "../../shared/http/limiter.ts";
 import { scopeAllows } from "./scope.ts";
 import { boundSocket, MAX_SOCKET_SECONDS } from "./socket.ts";
@@ -28,7 +28,7 @@ const OVERRIDE_NAME = /^(_|x-http-)method$|^x-(http-)?method-override$/;
 // The cheap test before reading the query: each spelling of those names holds "method" or a percent-escape.
 const OVERRIDE_RE = /method|%/i;
 
-export interface GateDeps {
+export interface Deps {
   config: GateConfig;
   tokens: TokenReader;
   /** Sends the forwarded request to the origin (ORIGIN binding or fetch). */
@@ -39,8 +39,8 @@ export interface GateDeps {
   log: (line: string) => void;
 }
 
-/** What the log line says about a request; never the token. */
-export interface Decision {
+/** The log line of one request: the decision and its reason; never the token. */
+export interface DecisionLog {
   decision: "allow" | "public" | "deny" | "preflight" | "error";
   reason: string;
   status?: number;
@@ -91,10 +91,10 @@ function challenge(realm: string, error?: string, description?: string, scope?: 
  * Decides and answers one request.
  * @example const res = await handle(request, { config, tokens, origin: fetch, limiter: undefined, now: Date.now, log: console.log });
  */
-export async function handle(request: Request, deps: GateDeps): Promise<Response> {
+export async function handle(request: Request, deps: Deps): Promise<Response> {
   const ops = new KvOps();
   const url = new URL(request.url);
-  const d: Decision = { decision: "deny", reason: "", method: request.method, path: url.pathname };
+  const d: DecisionLog = { decision: "deny", reason: "", method: request.method, path: url.pathname };
   let res: Response;
   try {
     res = await decide(request, url, deps, ops, d);
@@ -128,7 +128,7 @@ export async function handle(request: Request, deps: GateDeps): Promise<Response
   return res;
 }
 
-async function decide(request: Request, url: URL, deps: GateDeps, ops: KvOps, d: Decision): Promise<Response> {
+async function decide(request: Request, url: URL, deps: Deps, ops: KvOps, d: DecisionLog): Promise<Response> {
   const { config } = deps;
   // One path policy (shared/http/path.ts): decide on the normalised path, forward exactly its encoded form.
   const np = normalizePath(url.pathname, { pathParams: config.allowPathParams });
@@ -173,7 +173,7 @@ type TokenSource = Extract<Credential, { kind: "token" }>["source"];
  * The request's valid, unexpired token record, or a thrown 400/401/429. The
  * limiter is asked before anything else; a malformed token never costs a KV read.
  */
-async function authenticate(request: Request, url: URL, deps: GateDeps, ops: KvOps, d: Decision): Promise<{ record: TokenRecord; source: TokenSource }> {
+async function authenticate(request: Request, url: URL, deps: Deps, ops: KvOps, d: DecisionLog): Promise<{ record: TokenRecord; source: TokenSource }> {
   const { config } = deps;
   const cred = extractCredential(request, url, config.cookieName, config.allowQueryToken);
   if (cred.kind === "none") {
@@ -203,7 +203,7 @@ function authorize(
   request: Request,
   url: URL,
   config: GateConfig,
-  d: Decision,
+  d: DecisionLog,
   record: TokenRecord,
   source: TokenSource,
   decided: string,
@@ -294,19 +294,19 @@ export function fromAllowedOrigin(request: Request, url: URL, config: GateConfig
   return origin !== null && cors !== undefined && cors.origins !== "*" && cors.origins.has(origin) && site !== "same-origin" && site !== "none";
 }
 
-async function fail(d: Decision, deps: GateDeps, ip: string, status: 400 | 401, error: string, reason: string): Promise<never> {
+async function fail(d: DecisionLog, deps: Deps, ip: string, status: 400 | 401, error: string, reason: string): Promise<never> {
   d.reason = reason;
   const wait = (await deps.limiter?.fail(ip)) ?? 0;
   if (wait > 0) return rateLimited(d, deps.config.realm, wait);
   throw new HttpError(status, error, reason, challenge(deps.config.realm, error, reason));
 }
 
-function rateLimited(d: Decision, realm: string, wait: number): never {
+function rateLimited(d: DecisionLog, realm: string, wait: number): never {
   d.reason = `rate limited${d.reason ? ` after ${d.reason}` : ""}`;
   throw tooManyFailures(wait, challenge(realm));
 }
 
-async function toOrigin(forwarded: Request, deps: GateDeps): Promise<Response> {
+async function toOrigin(forwarded: Request, deps: Deps): Promise<Response> {
   try {
     return await deps.origin(forwarded);
   } catch (err) {

@@ -8,8 +8,8 @@ import { join } from "node:path";
 import { promisify } from "node:util";
 import { Miniflare, convertV4MiniflareOptions } from "miniflare";
 import { unstable_getMiniflareWorkerOptions } from "wrangler";
-import { watchChildren } from "../../scripts/supervise.ts";
-import { ROOT } from "../../scripts/wrangler-dev.ts";
+import { watchChildren } from "./supervise.ts";
+import { ROOT } from "./wrangler-dev.ts";
 
 const run = promisify(execFile);
 export const COMPATIBILITY_DATE = "2026-11-01";

@@ -1,11 +1,11 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { parseConfig } from "../../workers/auth/env.ts";
-import { fromAllowedOrigin, needsOrigin } from "../../workers/auth/gate.ts";
+import { gateConfig } from "../../workers/auth/config.ts";
+import { fromAllowedOrigin, needsOrigin } from "../../workers/auth/handler.ts";
 import { bearer, makeGate } from "./helpers.ts";
 
 const ALLOWED = "https://app.example.com";
-const config = parseConfig({
+const config = gateConfig({
   TOKENS_KV: env.TOKENS_KV,
   ORIGIN_URL: "http://origin.test",
   AUTH_COOKIE: "edgekv_token",
@@ -54,7 +54,7 @@ describe("fromAllowedOrigin: who may write or open a socket with a cookie creden
   }
 
   it("a wildcard CORS policy never vouches for a cookie write (the config refuses the pair anyway)", () => {
-    expect(() => parseConfig({ TOKENS_KV: env.TOKENS_KV, ORIGIN_URL: "http://o.test", AUTH_COOKIE: "c", CORS_ALLOW_ORIGINS: "*" })).toThrow();
+    expect(() => gateConfig({ TOKENS_KV: env.TOKENS_KV, ORIGIN_URL: "http://o.test", AUTH_COOKIE: "c", CORS_ALLOW_ORIGINS: "*" })).toThrow();
   });
 });
 

@@ -1,4 +1,7 @@
 /**
+ * Helpers for every test folder (workerd and Node alike); each folder has its own `helpers.ts`
+ * (`test/node/helpers/` a folder of them) for what only it needs.
+ *
  * The local rate limiter's windows are aligned to the wall clock (Miniflare:
  * `floor(now / period)`), so a test counting LIMIT failures and then a 429 must
  * not straddle a window boundary (a slow, loaded machine makes that likely):

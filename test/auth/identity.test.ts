@@ -1,9 +1,9 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { parseConfig } from "../../workers/auth/env.ts";
-import { buildOriginRequest } from "../../workers/auth/forward.ts";
+import { gateConfig } from "../../workers/auth/config.ts";
+import { buildOriginRequest } from "../../workers/auth/identity.ts";
 
-const config = parseConfig({ TOKENS_KV: env.TOKENS_KV, ORIGIN_URL: "https://origin.test" });
+const config = gateConfig({ TOKENS_KV: env.TOKENS_KV, ORIGIN_URL: "https://origin.test" });
 const identity = { user: "alice", scopes: "*", expires: Math.floor(Date.now() / 1000) + 3600, tokenId: "0123456789ab" };
 
 describe("forwarded requests and Cloudflare's cache", () => {

@@ -10,7 +10,7 @@ import { forwardHeaders, forwardRequest } from "../../shared/http/forward.ts";
 import { originTarget } from "../../shared/http/target.ts";
 import { QUERY_TOKEN_PARAM } from "./credential.ts";
 import { isStripped } from "./strip.ts";
-import type { GateConfig } from "./env.ts";
+import type { GateConfig } from "./config.ts";
 import type { TokenRecord } from "./store.ts";
 
 export const IDENTITY_PREFIX = "x-edgekv-";

@@ -2,7 +2,7 @@
 // X-HTTP-Method-Override). What PHP 8.2 itself makes of them is checked against a real PHP in
 // test/security/method-override-php.test.ts; these are the fast cases.
 import { describe, expect, it } from "vitest";
-import { overrides } from "../../workers/auth/gate.ts";
+import { overrides } from "../../workers/auth/handler.ts";
 import { bearer, makeGate } from "./helpers.ts";
 
 // Names PHP (parse_str, $_GET), Symfony/Laravel, Spring, Express or ASP.NET read as an override.
