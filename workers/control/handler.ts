@@ -5,6 +5,7 @@
  *
  *   /__edgekv/status, /__edgekv/status.json   STATUS_SECRET   status.ts
  *   /__edgekv/tokens...                       ADMIN_SECRET    admin.ts
+ *   /__edgekv/leaks                           ECDSA signature leak.ts (GitHub secret scanning)
  */
 import { timingSafeEqualStrings } from "../../shared/crypto.ts";
 import { bearerSecret } from "../../shared/http/bearer.ts";
@@ -14,6 +15,8 @@ import { secretState, weakSecretError } from "../../shared/http/secrets.ts";
 import type { TokenWriter } from "../../shared/tokens/write.ts";
 import { ADMIN_PREFIX, adminRouter } from "./admin.ts";
 import type { ControlEnv } from "./env.ts";
+import { LEAK_PATH, leakReport } from "./leak.ts";
+import type { OriginFetch } from "../splitter/forward.ts";
 import { STATUS_PREFIX, statusRouter } from "./status.ts";
 
 export interface Deps {
@@ -23,6 +26,10 @@ export interface Deps {
   now: () => number;
   /** Failed secret attempts (FAILED_CONTROL_LIMITER); checked before the secret. */
   limiter?: FailureLimiter;
+  /** Outbound calls: the leak keys and webhooks (default: the global fetch). */
+  fetch?: OriginFetch;
+  /** ctx.waitUntil of the request, for webhooks sent after the answer. */
+  waitUntil?: (p: Promise<unknown>) => void;
 }
 
 /**
@@ -74,7 +81,10 @@ export async function handle(request: Request, deps: Deps): Promise<Response> {
   try {
     const url = new URL(request.url);
     let res: Response | undefined;
-    if (under(url.pathname, STATUS_PREFIX)) {
+    if (url.pathname === LEAK_PATH) {
+      // Authenticated by the report's signature, not by a shared secret.
+      res = await leakReport(request, { ...deps, fetch: deps.fetch ?? ((r) => fetch(r)) });
+    } else if (under(url.pathname, STATUS_PREFIX)) {
       await requireSecret(request, url, deps, "STATUS_SECRET");
       res = (await statusRouter.fetch(request, deps)) as Response | undefined;
     } else if (under(url.pathname, ADMIN_PREFIX)) {

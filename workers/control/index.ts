@@ -23,8 +23,8 @@ const depsFor = perIsolate(
 );
 
 export default {
-  fetch(request, env): Promise<Response> {
-    return handle(request, depsFor(env));
+  fetch(request, env, ctx): Promise<Response> {
+    return handle(request, { ...depsFor(env), waitUntil: (p) => ctx.waitUntil(p) });
   },
   async scheduled(controller, env): Promise<void> {
     await tick({ env, fetch: (r) => fetch(r), now: controller.scheduledTime });
