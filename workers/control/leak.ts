@@ -14,11 +14,10 @@
 import { sha256Hex } from "../../shared/crypto.ts";
 import { HttpError } from "../../shared/http/errors.ts";
 import type { TokenWriter } from "../../shared/tokens/write.ts";
-import { readConfig } from "../../shared/rollout/write.ts";
 import { isWellFormedToken } from "../auth/token.ts";
 import type { OriginFetch } from "../splitter/forward.ts";
 import type { ControlEnv } from "./env.ts";
-import { deliver, webhookKey, webhookUrls } from "./webhook.ts";
+import { sendTokenEvents } from "./token-events.ts";
 
 export const LEAK_PATH = "/__edgekv/leaks";
 /** GitHub's published secret-scanning keys; LEAK_KEYS_URL overrides it, "off" turns the endpoint off. */
@@ -232,23 +231,15 @@ export async function leakReport(request: Request, deps: LeakDeps): Promise<Resp
     answers.push({ token_hash: hash, token_type: item.type, label });
   }
   if (leaked.length) {
-    const sent = notifyLeaked(leaked, deps);
+    const events = leaked.map((l) => ({
+      type: "token.leaked" as const,
+      id: `msg_edgekv_leak_${l.id}`,
+      data: l,
+      text: `edgekv token ${l.id} of ${l.user} was reported leaked (${l.source || "unknown source"}: ${l.url}) and revoked`,
+    }));
+    const sent = sendTokenEvents(deps.env, events, { fetch: deps.fetch, now: deps.now(), sleep: deps.sleep });
     if (deps.waitUntil) deps.waitUntil(sent);
     else await sent;
   }
   return Response.json(answers, { headers: { "Cache-Control": "no-store" } });
-}
-
-/** One signed `token.leaked` event per revoked token: user, id, where it was found; never the token. */
-async function notifyLeaked(leaked: { user: string; id: string; url: string; source: string; type: string }[], deps: LeakDeps): Promise<void> {
-  const key = webhookKey(deps.env.WEBHOOK_SECRET);
-  if (!key) return;
-  const config = await readConfig(deps.env.ROLLOUT_KV).catch(() => null);
-  const urls = webhookUrls(config ?? ({} as Parameters<typeof webhookUrls>[0]), deps.env.WEBHOOK_URLS);
-  const sleep = deps.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
-  for (const l of leaked) {
-    const text = `edgekv token ${l.id} of ${l.user} was reported leaked (${l.source || "unknown source"}: ${l.url}) and revoked`;
-    const body = JSON.stringify({ type: "token.leaked", timestamp: new Date(deps.now()).toISOString(), data: l, text });
-    await deliver(urls, `msg_edgekv_leak_${l.id}`, body, key, deps.fetch, sleep);
-  }
 }
