@@ -306,3 +306,37 @@ describe("the bound: a leaked token is refused within ALLOW_CACHE_SECONDS of the
     expect(await env.TOKENS_KV.get(`tok/${cached.hash}`)).toBeNull();
   });
 });
+
+describe("derToP1363: DER ECDSA signatures parsed strictly", () => {
+  it("round-trips high-bit, short and zero-padded integers", () => {
+    const cases = [
+      Uint8Array.from({ length: 64 }, (_, i) => (i === 0 || i === 32 ? 0x80 : i)), // both need a leading 0x00 in DER
+      Uint8Array.from({ length: 64 }, (_, i) => (i < 3 || (i >= 32 && i < 40) ? 0 : 0x7f)), // short integers
+      Uint8Array.from({ length: 64 }, (_, i) => (i === 31 || i === 63 ? 1 : 0)), // r = s = 1
+      Uint8Array.from({ length: 64 }, () => 0xff),
+    ];
+    for (const sig of cases) expect(derToP1363(p1363ToDer(sig))).toEqual(sig);
+  });
+
+  it("refuses anything else", () => {
+    const good = p1363ToDer(Uint8Array.from({ length: 64 }, (_, i) => (i === 0 ? 0x80 : i + 1)));
+    const edit = (f: (b: number[]) => void) => {
+      const b = [...good];
+      f(b);
+      return Uint8Array.from(b);
+    };
+    const bad = [
+      new Uint8Array(0),
+      good.subarray(0, good.length - 1),
+      Uint8Array.from([...good, 0]), // trailing byte
+      edit((b) => (b[0] = 0x31)), // not a SEQUENCE
+      edit((b) => (b[1] = b[1]! + 1)), // wrong outer length
+      edit((b) => (b[2] = 0x03)), // not an INTEGER
+      edit((b) => (b[3] = 34)), // integer too long
+      edit((b) => (b[4] = 1)), // 33 bytes without the leading zero
+      Uint8Array.from([0x30, 0x06, 0x02, 0x00, 0x02, 0x02, 0x01, 0x01]), // empty integer
+      Uint8Array.from({ length: 80 }, () => 0x30),
+    ];
+    for (const der of bad) expect(derToP1363(der), [...der.subarray(0, 6)].join(",")).toBeNull();
+  });
+});
