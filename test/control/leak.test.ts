@@ -266,6 +266,14 @@ describe("the key list: fetched, cached and refetched within bounds", () => {
     expect(w.state.keyFetches).toBe(3);
   });
 
+  it("concurrent reports on a cold isolate share one fetch of the list, and all verify", async () => {
+    const w = await world();
+    const tokens = await Promise.all([w.issue(), w.issue(), w.issue()]);
+    const answers = await Promise.all(tokens.map((t) => w.report([{ token: t.token, type: "t", url: "u", source: "s" }])));
+    expect(answers.map((r) => r.status)).toEqual([200, 200, 200]);
+    expect(w.state.keyFetches).toBe(1);
+  });
+
   it("an oversized, malformed or failing key list loads no key: every report is 401", async () => {
     for (const [doc, status] of [
       [JSON.stringify({ public_keys: [], pad: "x".repeat(MAX_LEAK_KEYS_BYTES) }), 200],

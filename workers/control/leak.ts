@@ -55,10 +55,13 @@ interface KeyCache {
   triedAt: number;
 }
 let cache: KeyCache | undefined;
+/** The fetch in flight: concurrent reports on a cold isolate wait for it instead of failing. */
+let inflight: Promise<void> | undefined;
 
 /** Forgets the cached key list (tests). */
 export function resetLeakKeys(): void {
   cache = undefined;
+  inflight = undefined;
 }
 
 const unauthorized = (message: string) => new HttpError(401, "bad_signature", message);
@@ -155,10 +158,16 @@ async function refresh(url: string, deps: LeakDeps): Promise<void> {
 
 /** The key named `id`: from the isolate's list while fresh, else refetched (unknown ids: once per LEAK_KEYS_REFETCH_MS). */
 async function keyFor(url: string, id: string, deps: LeakDeps): Promise<CryptoKey | undefined> {
+  if (inflight) await inflight;
   const now = deps.now();
   const c = cache?.url === url ? cache : undefined;
   const stale = !c || now - c.fetchedAt >= LEAK_KEYS_TTL_MS;
-  if ((stale || !c.keys.has(id)) && (!c || now - c.triedAt >= LEAK_KEYS_REFETCH_MS)) await refresh(url, deps);
+  if ((stale || !c.keys.has(id)) && (!c || now - c.triedAt >= LEAK_KEYS_REFETCH_MS)) {
+    inflight = refresh(url, deps).finally(() => {
+      inflight = undefined;
+    });
+    await inflight;
+  }
   return cache?.url === url ? cache.keys.get(id) : undefined;
 }
 
