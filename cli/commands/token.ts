@@ -2,7 +2,16 @@ import type { ArgValues, CommandGroup } from "../command.ts";
 import { flagArg, listArg, numberArg, stringArg } from "../command.ts";
 import { CliError, UsageError } from "../errors.ts";
 import { readStdinSecret, TOKEN_ON_ARGV_MESSAGE } from "../secret-input.ts";
-import { DEFAULT_TTL_SECONDS, MAX_TTL_SECONDS, MIN_TTL_SECONDS, TokenStore, type TokenRecord } from "../token/store.ts";
+import {
+  DEFAULT_TTL_SECONDS,
+  MAX_GRACE_SECONDS,
+  MAX_TTL_SECONDS,
+  MIN_TTL_SECONDS,
+  parseGrace,
+  TokenStateError,
+  TokenStore,
+  type TokenRecord,
+} from "../token/store.ts";
 import { hashToken, isWellFormedToken, TOKEN_ID_CHARS } from "../../workers/auth/token.ts";
 import { generatePrivateJwk, type AsymmetricAlg } from "../../workers/auth/assertion.ts";
 import { table, formatCount } from "../output.ts";
@@ -14,8 +23,23 @@ const iso = (ms: number) => new Date(ms).toISOString();
 
 /** What list and issue show about a token: never the secret, never the full hash. */
 function publicView(r: TokenRecord) {
-  return { id: r.id, user: r.user, label: r.label, scopes: r.scopes, issuedAt: iso(r.issuedAt), expiresAt: iso(r.expiresAt) };
+  return {
+    id: r.id,
+    user: r.user,
+    label: r.label,
+    scopes: r.scopes,
+    issuedAt: iso(r.issuedAt),
+    expiresAt: iso(r.expiresAt),
+    rotatedFrom: r.rotatedFrom ?? null,
+    rotatedTo: r.rotatedTo ?? null,
+  };
 }
+
+/** The rotation chain in one column: `<- from`, `-> to`, both, or empty. */
+const chain = (r: { rotatedFrom: string | null; rotatedTo: string | null }) =>
+  [r.rotatedFrom ? `<- ${r.rotatedFrom}` : "", r.rotatedTo ? `-> ${r.rotatedTo}` : ""].filter(Boolean).join(" ");
+
+const ID_PATTERN = new RegExp(`^[0-9a-f]{${TOKEN_ID_CHARS}}$`);
 
 const ONE_OF = "give exactly one of --id ID, --user ID or --stdin (the token piped in)";
 
@@ -33,7 +57,7 @@ function userArg(values: ArgValues, required: boolean): string | undefined {
  */
 export const tokenGroup: CommandGroup = {
   name: "token",
-  summary: "issue, list and revoke edge auth tokens in TOKENS_KV",
+  summary: "issue, list, rotate and revoke edge auth tokens in TOKENS_KV",
   details:
     "Tokens look like ekv_<24 random base62><6 base62 CRC32>. KV stores only their SHA-256;\n" +
     "the secret is printed once by `token issue` and cannot be shown again.",
@@ -104,11 +128,51 @@ export const tokenGroup: CommandGroup = {
             rows.length === 0
               ? "no tokens"
               : table(
-                  ["ID", "USER", "EXPIRES", "SCOPES", "LABEL"],
-                  rows.map((r) => [r.id, r.user, r.expiresAt, r.scopes.join(" ") || "*", r.label]),
+                  ["ID", "USER", "EXPIRES", "SCOPES", "LABEL", "ROTATION"],
+                  rows.map((r) => [r.id, r.user, r.expiresAt, r.scopes.join(" ") || "*", r.label, chain(r)]),
                   ctx.style,
                 ),
           );
+        });
+      },
+    },
+    {
+      name: "rotate",
+      summary: "replace a token with a new one; the old one stays valid for a grace period",
+      usage: "token rotate --id ID [--grace DURATION] [--json]",
+      details:
+        "The new token copies the old one's user, scopes and label, with a fresh expiry of the same\n" +
+        "lifetime; it goes to stdout, once. The old token is refused from now + grace (0, 90s, 30m,\n" +
+        `24h, 7d; default 0, at most ${MAX_GRACE_SECONDS / 86400}d), never later than it would have expired. An expired,\n` +
+        "revoked or already rotated token cannot be rotated. `token list` shows the chain.",
+      options: {
+        id: { type: "string", description: `ID: the token's id (${TOKEN_ID_CHARS} hex), shown by \`token list\`` },
+        grace: { type: "string", description: "DURATION: how long the old token keeps working (default 0: now)" },
+      },
+      async run(ctx, { values }) {
+        const id = stringArg(values, "id");
+        if (id === undefined || !ID_PATTERN.test(id)) throw new UsageError(`--id takes the ${TOKEN_ID_CHARS} hex characters shown by \`token list\``);
+        const grace = parseGrace(stringArg(values, "grace", "0"));
+        await ctx.withKv("auth", async (kv, where) => {
+          const store = new TokenStore(kv, { now: ctx.now });
+          let hash: string | undefined;
+          for await (const row of store.list()) if (row.record.id === id) hash = row.hash;
+          if (hash === undefined) throw new CliError(`no live token with id ${id} (revoked or expired tokens cannot be rotated)`);
+          let rotated: Awaited<ReturnType<TokenStore["rotate"]>>;
+          try {
+            rotated = await store.rotate(hash, grace);
+          } catch (err) {
+            if (err instanceof TokenStateError) throw new CliError(err.message);
+            throw err;
+          }
+          const { token, record, old } = rotated;
+          if (ctx.global.json) {
+            ctx.out(JSON.stringify({ token, ...publicView(record), old: publicView(old) }, null, 2));
+            return;
+          }
+          ctx.out(token);
+          ctx.err(`rotated ${old.id} -> ${record.id} for ${record.user}, new token expires ${iso(record.expiresAt)}, ${where}`);
+          ctx.err(`${old.id} is refused from ${iso(old.expiresAt)}; store the new token now: it is not shown again`);
         });
       },
     },
@@ -137,7 +201,7 @@ export const tokenGroup: CommandGroup = {
         const fromStdin = flagArg(values, "stdin");
         const chosen = [user, id, fromStdin || undefined].filter((x) => x !== undefined).length;
         if (chosen > 1 || (chosen === 0 && ctx.stdin.isTTY)) throw new UsageError(ONE_OF);
-        if (id !== undefined && !new RegExp(`^[0-9a-f]{${TOKEN_ID_CHARS}}$`).test(id)) {
+        if (id !== undefined && !ID_PATTERN.test(id)) {
           throw new UsageError(`--id takes the ${TOKEN_ID_CHARS} hex characters shown by \`token list\``);
         }
         let token: string | undefined;

@@ -4,7 +4,7 @@
  * with the gate's own `TokenRecordSchema` (workers/auth/model.ts).
  */
 import { KvStore, text, type KvBinding, type KvOps } from "../../shared/kv/index.ts";
-import { checkUser, TokenWriter, type IssueInput, type Issued } from "../../shared/tokens/write.ts";
+import { checkUser, TokenWriter, type IssueInput, type Issued, type Rotated } from "../../shared/tokens/write.ts";
 import { TOKEN_KEY_PREFIX, USER_INDEX_PREFIX, type TokenRecord } from "../../workers/auth/model.ts";
 import { writeTogether } from "../remote/bulk.ts";
 
@@ -20,7 +20,17 @@ export {
   USER_PATTERN,
   type TokenRecord,
 } from "../../workers/auth/model.ts";
-export { DEFAULT_TTL_SECONDS, MAX_TTL_SECONDS, MIN_TTL_SECONDS, type IssueInput, type Issued } from "../../shared/tokens/write.ts";
+export {
+  DEFAULT_TTL_SECONDS,
+  MAX_GRACE_SECONDS,
+  MAX_TTL_SECONDS,
+  MIN_TTL_SECONDS,
+  parseGrace,
+  TokenStateError,
+  type IssueInput,
+  type Issued,
+  type Rotated,
+} from "../../shared/tokens/write.ts";
 export type TokenStoreOptions = { now?: () => number };
 
 /**
@@ -42,6 +52,11 @@ export class TokenStore extends TokenWriter {
   /** The shared `issue`; on --remote the record and its index entry go in one bulk request. */
   override issue(input: IssueInput, ops?: KvOps): Promise<Issued> {
     return writeTogether(this.#records.binding, () => super.issue(input, ops));
+  }
+
+  /** The shared `rotate`; on --remote its writes go in one bulk request. */
+  override rotate(hash: string, graceSeconds: number, ops?: KvOps): Promise<Rotated> {
+    return writeTogether(this.#records.binding, () => super.rotate(hash, graceSeconds, ops));
   }
 
   /** The record for a token hash (uncached); null when unknown. */

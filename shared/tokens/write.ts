@@ -7,6 +7,7 @@
  *   tok/<sha256 hex>          the record (TokenRecordSchema), expiring with the token
  *   user/<user>/<sha256 hex>  "1": the per-user index, same expiration
  */
+import { HttpError } from "../http/errors.ts";
 import { json, text } from "../kv/codec.ts";
 import type { KvBinding } from "../kv/binding.ts";
 import { KvValidationError } from "../kv/errors.ts";
@@ -22,6 +23,35 @@ export const DEFAULT_TTL_SECONDS = 3600;
 /** KV refuses expirations under 60 s. */
 export const MIN_TTL_SECONDS = 60;
 export const MAX_TTL_SECONDS = 366 * 24 * 3600;
+/** Longest overlap a rotation grants the old token: a forgotten rotation must not keep it alive for its whole lifetime. */
+export const MAX_GRACE_SECONDS = 30 * 24 * 3600;
+
+const UNIT_SECONDS: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86400 };
+
+/**
+ * A rotation's grace, `0`, `90s`, `30m`, `24h` or `7d` (a bare number is seconds), checked against MAX_GRACE_SECONDS.
+ * @example parseGrace("24h") // 86400
+ */
+export function parseGrace(value: string | number): number {
+  const m = /^(\d{1,9})([smhd]?)$/.exec(String(value).trim());
+  const seconds = m ? Number(m[1]) * (UNIT_SECONDS[m[2] || "s"] ?? 1) : Number.NaN;
+  if (!(seconds >= 0 && seconds <= MAX_GRACE_SECONDS)) {
+    throw invalid("grace", `grace is 0..${MAX_GRACE_SECONDS / 86400}d, as 0, 90s, 30m, 24h or 7d`);
+  }
+  return seconds;
+}
+
+/** A token that cannot be rotated (unknown, revoked, expired, already rotated): 409 in the Worker, one line in the CLI. */
+export class TokenStateError extends HttpError {
+  constructor(message: string) {
+    super(409, "token_state", message);
+  }
+}
+
+export interface Rotated extends Issued {
+  /** The old token's record as rewritten: `expiresAt` = min(its expiry, now + grace), `rotatedTo` = the new id. */
+  old: TokenRecord;
+}
 
 export interface IssueInput {
   user: string;
@@ -87,6 +117,54 @@ export class TokenWriter {
     await this.records.put(hash, record, put);
     await this.index.put(userIndexName(record.user, hash), "1", put);
     return { token, hash, record };
+  }
+
+  /**
+   * Replaces a live token: a new one with the old one's user, scopes, label and
+   * lifetime, and the old one cut to `now + grace` (never later than it was).
+   * Three KV writes: the new record, its index entry, the old record (see
+   * docs/auth.md "Rotation" for why the index entry cannot be folded in).
+   * @example const { token, old } = await tokens.rotate(hash, 24 * 3600);
+   */
+  async rotate(hash: string, graceSeconds: number, ops?: KvOps): Promise<Rotated> {
+    if (!Number.isInteger(graceSeconds) || graceSeconds < 0 || graceSeconds > MAX_GRACE_SECONDS) {
+      throw invalid("grace", `grace must be a whole number of seconds from 0 to ${MAX_GRACE_SECONDS}, got ${graceSeconds}`);
+    }
+    const o = ops ? { ops } : {};
+    const old = await this.records.get(hash, { fresh: true, ...o });
+    const now = this._now();
+    if (!old) throw new TokenStateError("no such token (revoked, expired or never issued): it cannot be rotated");
+    if (old.expiresAt <= now) throw new TokenStateError(`token ${old.id} expired at ${new Date(old.expiresAt).toISOString()}: it cannot be rotated`);
+    if (old.rotatedTo) throw new TokenStateError(`token ${old.id} was already rotated to ${old.rotatedTo}: rotate that one instead`);
+    const lifetime = Math.min(MAX_TTL_SECONDS, Math.max(MIN_TTL_SECONDS, Math.round((old.expiresAt - old.issuedAt) / 1000)));
+    const token = generateToken();
+    const next = await hashToken(token);
+    const expiresAt = Math.min(old.expiresAt, now + graceSeconds * 1000);
+    const check = { key: "token", phase: "write", target: "value" } as const;
+    const record = await validate(
+      TokenRecordSchema,
+      { id: next.id, user: old.user, scopes: old.scopes, issuedAt: now, expiresAt: now + lifetime * 1000, label: old.label, rotatedFrom: old.id },
+      check,
+    );
+    const cut = await validate(TokenRecordSchema, { ...old, expiresAt, rotatedTo: next.id }, check);
+    const put = { expirationTtl: lifetime, ...o };
+    await this.records.put(next.hash, record, put);
+    await this.index.put(userIndexName(record.user, next.hash), "1", put);
+    // KV's floor is 60 s; the gate refuses the old token from expiresAt whatever KV still holds.
+    await this.records.put(hash, cut, { expirationTtl: Math.max(MIN_TTL_SECONDS, Math.ceil((expiresAt - now) / 1000)), ...o });
+    return { token, hash: next.hash, record, old: cut };
+  }
+
+  /**
+   * Revokes a reported token with one write: its record only. The index entry
+   * stays until it expires; `list` and `revokeUser` skip or delete it.
+   * @example await tokens.revokeRecord(hash) // the record it deleted, or null
+   */
+  async revokeRecord(hash: string, ops?: KvOps): Promise<TokenRecord | null> {
+    const o = ops ? { ops } : {};
+    const record = await this.records.get(hash, { fresh: true, ...o });
+    if (record) await this.records.delete(hash, o);
+    return record;
   }
 
   /**

@@ -6,7 +6,7 @@
  *   tok/<sha256 hex of the token>   JSON TokenRecord, expirationTtl = token lifetime
  *   user/<user id>/<sha256 hex>     "1", same expiration: the per-user index for revoke --user and list
  */
-import { arr, int, match, obj, refine, standard } from "../../shared/kv/lite.ts";
+import { arr, int, match, obj, opt, refine, standard } from "../../shared/kv/lite.ts";
 import type { Infer } from "../../shared/kv/schema.ts";
 import { TOKEN_ID_CHARS } from "./token.ts";
 
@@ -29,9 +29,11 @@ export const MAX_LABEL_LENGTH = 100;
  * The one schema of a token record (a Standard Schema, for `KvReader`/`KvWriter`/`KvStore`).
  * @example new KvReader(env.TOKENS_KV, { prefix: TOKEN_KEY_PREFIX, codec: json(TokenRecordSchema) })
  */
+const TOKEN_ID = match(new RegExp(`^[0-9a-f]{${TOKEN_ID_CHARS}}$`), `id must be ${TOKEN_ID_CHARS} hex digits`);
+
 export const TokenRecordSchema = standard(
   obj({
-    id: match(new RegExp(`^[0-9a-f]{${TOKEN_ID_CHARS}}$`), `id must be ${TOKEN_ID_CHARS} hex digits`),
+    id: TOKEN_ID,
     user: match(USER_PATTERN, USER_MESSAGE),
     scopes: refine(arr(match(SCOPE_PATTERN, SCOPE_MESSAGE, MAX_SCOPE_LENGTH)), (a) => a.length <= MAX_SCOPES, `at most ${MAX_SCOPES} scopes`),
     /** Epoch ms. */
@@ -39,6 +41,9 @@ export const TokenRecordSchema = standard(
     /** Epoch ms; the gate refuses the token from this instant, whatever KV still holds. */
     expiresAt: int(0),
     label: match(LABEL_PATTERN, LABEL_MESSAGE, MAX_LABEL_LENGTH),
+    /** Rotation (shared/tokens/write.ts): the id of the token this one replaced, and of the one that replaced it. Optional: older records parse. */
+    rotatedFrom: opt(TOKEN_ID),
+    rotatedTo: opt(TOKEN_ID),
   }),
 );
 export type TokenRecord = Infer<typeof TokenRecordSchema>;

@@ -4,12 +4,14 @@
  * file is the endpoints, on the one writer of TOKENS_KV (shared/tokens/write.ts).
  *
  *   POST   /__edgekv/tokens               {user, scopes?, ttl?, label?} -> 201 {token, id, hash, ...}
+ *   POST   /__edgekv/tokens/:hash/rotate  {grace?} -> 201 {token, hash, ..., old}   (grace: seconds or "24h"; default 0)
  *   DELETE /__edgekv/tokens/users/:user   -> {revoked: n}
  *   DELETE /__edgekv/tokens/:hash         -> {revoked: 0 | 1}   (hash = SHA-256 hex of the token)
  */
 import type { IRequest } from "itty-router";
 import { IttyRouter } from "itty-router/IttyRouter";
 import { HttpError } from "../../shared/http/errors.ts";
+import { parseGrace } from "../../shared/tokens/write.ts";
 import type { Deps } from "./deps.ts";
 
 /** The admin API's prefix. */
@@ -40,14 +42,40 @@ async function issue(request: IRequest, deps: Deps): Promise<Response> {
   return json({ token: issued.token, hash: issued.hash, ...issued.record }, 201);
 }
 
+async function readJson(request: IRequest, usage: string): Promise<Record<string, unknown>> {
+  const text = await request.text();
+  if (text.length > MAX_ADMIN_BODY_BYTES) throw new HttpError(413, "too_large", `body over ${MAX_ADMIN_BODY_BYTES} bytes`);
+  let body: unknown;
+  try {
+    body = text.trim() === "" ? {} : JSON.parse(text);
+  } catch {
+    throw bad(`body must be JSON: ${usage}`);
+  }
+  if (typeof body !== "object" || body === null || Array.isArray(body)) throw bad(`body must be a JSON object: ${usage}`);
+  return body as Record<string, unknown>;
+}
+
+const HASH = /^[0-9a-f]{64}$/;
+
+async function rotate(request: IRequest, deps: Deps): Promise<Response> {
+  const hash = request.params.hash ?? "";
+  if (!HASH.test(hash)) throw bad("POST /__edgekv/tokens/<sha256 hex of the token>/rotate");
+  const body = await readJson(request, '{"grace": 86400 | "24h"}');
+  const grace = body.grace ?? 0;
+  if (typeof grace !== "number" && typeof grace !== "string") throw bad('grace is seconds or a duration such as "24h"');
+  const r = await deps.tokens.rotate(hash, parseGrace(grace));
+  return json({ token: r.token, hash: r.hash, ...r.record, old: r.old }, 201);
+}
+
 async function revokeHash(request: IRequest, deps: Deps): Promise<Response> {
   const hash = request.params.hash ?? "";
-  if (!/^[0-9a-f]{64}$/.test(hash)) throw bad("DELETE /__edgekv/tokens/<sha256 hex of the token>");
+  if (!HASH.test(hash)) throw bad("DELETE /__edgekv/tokens/<sha256 hex of the token>");
   return json({ revoked: (await deps.tokens.revokeHash(hash)) ? 1 : 0 });
 }
 
 /** The endpoints; itty-router matches trailing slashes too. Unmatched: undefined (handler.ts answers 404). */
 export const adminRouter = IttyRouter<IRequest, [Deps]>({ base: ADMIN_PREFIX })
   .post("/", issue)
+  .post("/:hash/rotate", rotate)
   .delete("/users/:user", async (request, deps) => json({ revoked: await deps.tokens.revokeUser(decodeURIComponent(request.params.user ?? "")) }))
   .delete("/:hash", revokeHash);

@@ -5,6 +5,7 @@
  */
 import type { FailureLimiter } from "../../shared/http/limiter.ts";
 import type { TokenWriter } from "../../shared/tokens/write.ts";
+import type { OriginFetch } from "../splitter/origin.ts";
 import type { ControlEnv } from "./env.ts";
 
 export interface Deps {
@@ -14,4 +15,8 @@ export interface Deps {
   now: () => number;
   /** Failed secret attempts (FAILED_CONTROL_LIMITER); checked before the secret. */
   limiter?: FailureLimiter;
+  /** Outbound calls: the leak keys and webhooks (default: the global fetch). */
+  fetch?: OriginFetch;
+  /** ctx.waitUntil of the request, for webhooks sent after the answer. */
+  waitUntil?: (p: Promise<unknown>) => void;
 }

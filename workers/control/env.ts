@@ -11,11 +11,19 @@ interface ControlSecrets {
   WEBHOOK_SECRET?: string;
 }
 
+/** Optional vars with defaults in code (docs/auth.md "Leaked tokens", "Expiry notices"). */
+interface ControlVars {
+  /** Where leak reports' signing keys are published; default GitHub's, "off" turns POST /__edgekv/leaks off. */
+  LEAK_KEYS_URL?: string;
+  /** Days before expiry a `token.expiring` webhook is sent (default 7, 0 turns the notices off). */
+  TOKEN_EXPIRY_NOTICE_DAYS?: string;
+}
+
 /**
  * [env.control] as `npm run cf-typegen` generates it (worker-configuration.d.ts): ROLLOUT_KV and TOKENS_KV.
  * WEBHOOK_URLS and FAILED_CONTROL_LIMITER stay optional: each has a default or is checked for.
  */
-export type ControlEnv = Pick<Cloudflare.ControlEnv, "ROLLOUT_KV" | "TOKENS_KV"> & Partial<Cloudflare.ControlEnv> & ControlSecrets;
+export type ControlEnv = Pick<Cloudflare.ControlEnv, "ROLLOUT_KV" | "TOKENS_KV"> & Partial<Cloudflare.ControlEnv> & ControlSecrets & ControlVars;
 
 /** The window of the FAILED_CONTROL_LIMITER binding (wrangler.toml `simple.period`), sent as Retry-After. */
 export const RATE_LIMIT_PERIOD_SECONDS = 60;

@@ -5,6 +5,7 @@
  *
  *   /__edgekv/status, /__edgekv/status.json   STATUS_SECRET   status.ts
  *   /__edgekv/tokens...                       ADMIN_SECRET    admin.ts
+ *   /__edgekv/leaks                           ECDSA signature leak.ts (GitHub secret scanning)
  */
 import { timingSafeEqualStrings } from "../../shared/crypto.ts";
 import { bearerSecret } from "../../shared/http/bearer.ts";
@@ -13,6 +14,7 @@ import { clientKey, tooManyFailures as rateLimited } from "../../shared/http/lim
 import { secretState, weakSecretError } from "../../shared/http/secrets.ts";
 import { ADMIN_PREFIX, adminRouter } from "./admin.ts";
 import type { Deps } from "./deps.ts";
+import { LEAK_PATH, leakReport } from "./leak.ts";
 import { STATUS_PREFIX, statusRouter } from "./status.ts";
 
 export type { Deps };
@@ -66,7 +68,10 @@ export async function handle(request: Request, deps: Deps): Promise<Response> {
   try {
     const url = new URL(request.url);
     let res: Response | undefined;
-    if (under(url.pathname, STATUS_PREFIX)) {
+    if (url.pathname === LEAK_PATH) {
+      // Authenticated by the report's signature, not by a shared secret.
+      res = await leakReport(request, { ...deps, fetch: deps.fetch ?? ((r) => fetch(r)) });
+    } else if (under(url.pathname, STATUS_PREFIX)) {
       await requireSecret(request, url, deps, "STATUS_SECRET");
       res = (await statusRouter.fetch(request, deps)) as Response | undefined;
     } else if (under(url.pathname, ADMIN_PREFIX)) {

@@ -8,6 +8,7 @@ import { FailureLimiter } from "../../shared/http/limiter.ts";
 import { RATE_LIMIT_PERIOD_SECONDS, type ControlEnv } from "./env.ts";
 import { handle, type Deps } from "./handler.ts";
 import { tick } from "./scheduled.ts";
+import { expiryNotices } from "./expiry.ts";
 import { TokenWriter } from "../../shared/tokens/write.ts";
 
 // Once per isolate (shared/http/isolate.ts): the limiter's locked-out clients survive across requests.
@@ -23,10 +24,12 @@ const depsFor = perIsolate(
 );
 
 export default {
-  fetch(request, env): Promise<Response> {
-    return handle(request, depsFor(env));
+  fetch(request, env, ctx): Promise<Response> {
+    return handle(request, { ...depsFor(env), waitUntil: (p) => ctx.waitUntil(p) });
   },
   async scheduled(controller, env): Promise<void> {
-    await tick({ env, fetch: (r) => fetch(r), now: controller.scheduledTime });
+    const deps = { env, fetch: (r: Request) => fetch(r), now: controller.scheduledTime };
+    // The expiry pass reads one small key a tick at most, and lists once a day (expiry.ts).
+    await Promise.all([tick(deps), expiryNotices({ ...deps, tokens: depsFor(env).tokens })]);
   },
 } satisfies ExportedHandler<ControlEnv>;
