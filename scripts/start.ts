@@ -192,19 +192,15 @@ export interface Suite {
  * Starts the suite; resolves once all six ports answer.
  * @example const suite = await startSuite({ persistTo: ".wrangler/state" }); ...; await suite.stop();
  */
+type Ports = ReturnType<typeof portsFromEnv>;
+
 export async function startSuite(options: { persistTo?: string; env?: NodeJS.ProcessEnv; log?: (s: string) => void } = {}): Promise<Suite> {
   const env = options.env ?? process.env;
   const log = options.log ?? ((s: string) => console.log(s));
   const { ports, inspectors } = portsFromEnv(env);
   const persistTo = resolve(options.persistTo ?? env.EDGEKV_PERSIST_TO ?? join(ROOT, ".wrangler", "state"));
   await mkdir(persistTo, { recursive: true });
-  for (const [part, port] of Object.entries(ports) as [Part, number][]) {
-    if (!(await portIsFree(port))) {
-      throw new StartError(
-        `port ${port} (${part}) is already in use. Stop whatever listens there, or pick another port: ${PORTS[part].env}=${port + 1000} npm start`,
-      );
-    }
-  }
+  await assertPortsFree(ports);
   const origins: DemoOrigin[] = [];
   const workers: DevServer[] = [];
   let stopping = false;
@@ -220,48 +216,7 @@ export async function startSuite(options: { persistTo?: string; env?: NodeJS.Pro
     origins.push(green);
     const token = await seed(persistTo, ports, log);
     log("starting the four Workers with wrangler dev (first start takes a few seconds)...");
-    // One after the other: started together, two workerd processes can collide
-    // creating the shared local state (SQLITE_BUSY).
-    const inspector = (part: WorkerPart) => (inspectors[part] === undefined ? {} : { inspectorPort: inspectors[part] });
-    // POINTER_TTL_MS=0: local KV answers in a millisecond, so a deploy or promote shows on the next reload.
-    const site = await startWranglerDev({
-      env: "site",
-      persistTo,
-      port: ports.site,
-      ...inspector("site"),
-      vars: { POINTER_TTL_MS: "0" },
-      onOutput: requestLog("site", log),
-    });
-    workers.push(site);
-    const splitter = await startWranglerDev({
-      env: "splitter",
-      persistTo,
-      port: ports.splitter,
-      ...inspector("splitter"),
-      onOutput: requestLog("splitter", log),
-    });
-    workers.push(splitter);
-    const auth = await startWranglerDev({
-      env: "auth",
-      persistTo,
-      port: ports.auth,
-      ...inspector("auth"),
-      vars: { ORIGIN_URL: `http://127.0.0.1:${ports.splitter}` },
-      // With --env-file wrangler reads no .dev.vars by itself: pass the gate's own file too.
-      envFile: await gateEnvFiles(persistTo, log),
-      onOutput: requestLog("auth", log),
-    });
-    workers.push(auth);
-    // The one Worker that acts: its cron runs on demand (--test-scheduled, GET /__scheduled), see the banner.
-    const control = await startWranglerDev({
-      env: "control",
-      persistTo,
-      port: ports.control,
-      ...inspector("control"),
-      testScheduled: true,
-      onOutput: requestLog("control", log),
-    });
-    workers.push(control);
+    const { site, splitter, auth, control } = await startWorkers(persistTo, ports, inspectors, log, workers);
     for (const [name, w] of [
       ["site", site],
       ["splitter", splitter],
@@ -277,6 +232,70 @@ export async function startSuite(options: { persistTo?: string; env?: NodeJS.Pro
     await stop();
     throw err;
   }
+}
+
+/** Refuses to start when a port is taken, naming the variable that moves it. */
+async function assertPortsFree(ports: Ports["ports"]): Promise<void> {
+  for (const [part, port] of Object.entries(ports) as [Part, number][]) {
+    if (!(await portIsFree(port))) {
+      throw new StartError(
+        `port ${port} (${part}) is already in use. Stop whatever listens there, or pick another port: ${PORTS[part].env}=${port + 1000} npm start`,
+      );
+    }
+  }
+}
+
+/** The four Workers, each pushed to `workers` once it runs, so a failure later stops those already started. */
+async function startWorkers(
+  persistTo: string,
+  ports: Ports["ports"],
+  inspectors: Ports["inspectors"],
+  log: (s: string) => void,
+  workers: DevServer[],
+): Promise<Suite["workers"]> {
+  // One after the other: started together, two workerd processes can collide
+  // creating the shared local state (SQLITE_BUSY).
+  const inspector = (part: WorkerPart) => (inspectors[part] === undefined ? {} : { inspectorPort: inspectors[part] });
+  // POINTER_TTL_MS=0: local KV answers in a millisecond, so a deploy or promote shows on the next reload.
+  const site = await startWranglerDev({
+    env: "site",
+    persistTo,
+    port: ports.site,
+    ...inspector("site"),
+    vars: { POINTER_TTL_MS: "0" },
+    onOutput: requestLog("site", log),
+  });
+  workers.push(site);
+  const splitter = await startWranglerDev({
+    env: "splitter",
+    persistTo,
+    port: ports.splitter,
+    ...inspector("splitter"),
+    onOutput: requestLog("splitter", log),
+  });
+  workers.push(splitter);
+  const auth = await startWranglerDev({
+    env: "auth",
+    persistTo,
+    port: ports.auth,
+    ...inspector("auth"),
+    vars: { ORIGIN_URL: `http://127.0.0.1:${ports.splitter}` },
+    // With --env-file wrangler reads no .dev.vars by itself: pass the gate's own file too.
+    envFile: await gateEnvFiles(persistTo, log),
+    onOutput: requestLog("auth", log),
+  });
+  workers.push(auth);
+  // The one Worker that acts: its cron runs on demand (--test-scheduled, GET /__scheduled), see the banner.
+  const control = await startWranglerDev({
+    env: "control",
+    persistTo,
+    port: ports.control,
+    ...inspector("control"),
+    testScheduled: true,
+    onOutput: requestLog("control", log),
+  });
+  workers.push(control);
+  return { site, splitter, auth, control };
 }
 
 /**

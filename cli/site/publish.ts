@@ -402,6 +402,36 @@ export async function listShards(stores: SiteStores): Promise<Set<string>> {
 }
 
 /**
+ * The writes a deploy will make before it makes them: each new blob's parts (and, with
+ * --precompress, up to one variant per encoding: `atMost`), and each shard not stored yet.
+ */
+function plannedWrites(
+  hashed: readonly Hashed[],
+  fresh: ReadonlyMap<string, Hashed>,
+  shardHashes: readonly string[],
+  stored: ReadonlySet<string>,
+  count: number,
+  chunk: number,
+  compress: boolean,
+): { blobs: number; shards: number; atMost: boolean } {
+  let blobs = 0;
+  let atMost = false;
+  for (const f of fresh.values()) {
+    const parts = partsOf(f.size, chunk);
+    blobs += parts;
+    // A variant is at most 90% of identity, so it needs no more parts than identity.
+    if (f.compressible && compress) {
+      blobs += ENCODINGS.length * parts;
+      atMost = true;
+    }
+  }
+  // With --precompress, a stored shard holding a new compressible file may change once its variants are known.
+  const shards = new Set(shardHashes.filter((h) => !stored.has(h)));
+  if (compress) for (const f of hashed) if (f.compressible && fresh.has(f.hash)) shards.add(shardHashes[shardOf(f.source.path, count)]!);
+  return { blobs, shards: shards.size, atMost };
+}
+
+/**
  * Publishes a site version and makes it live (one pointer write, last), or with
  * `preview` records it without touching the pointer.
  * @example const r = await publishSite(env.SITE_KV, { files, now: Date.now }); // r.version, r.writes.total
@@ -440,21 +470,8 @@ export async function publishSite(kv: KvBinding, options: PublishOptions): Promi
     options.onPlan?.({ writes, atMost: false, newBlobs: 0, unchanged: true });
     return { ...base, version: live.id, unchanged: true, uploadedBytes: 0, writes };
   }
-  let blobWrites = 0;
-  let atMost = false;
-  for (const f of fresh.values()) {
-    const parts = partsOf(f.size, chunk);
-    blobWrites += parts;
-    // A variant is at most 90% of identity, so it needs no more parts than identity.
-    if (f.compressible && options.compress) {
-      blobWrites += ENCODINGS.length * parts;
-      atMost = true;
-    }
-  }
-  // With --precompress, a stored shard holding a new compressible file may change once its variants are known.
-  const planned = new Set(plan.hashes.filter((h) => !storedShards.has(h)));
-  if (options.compress) for (const f of hashed) if (f.compressible && fresh.has(f.hash)) planned.add(plan.hashes[shardOf(f.source.path, count)]!);
-  options.onPlan?.({ writes: writeCount(blobWrites, planned.size, 1, preview ? 0 : 1), atMost, newBlobs: fresh.size, unchanged: false });
+  const planned = plannedWrites(hashed, fresh, plan.hashes, storedShards, count, chunk, options.compress !== undefined);
+  options.onPlan?.({ writes: writeCount(planned.blobs, planned.shards, 1, preview ? 0 : 1), atMost: planned.atMost, newBlobs: fresh.size, unchanged: false });
 
   let done = 0;
   // Variants stored for new content, by hash (empty without --precompress): every path with that content gets them.

@@ -5,9 +5,8 @@
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { writeCount } from "../../cli/site/publish.ts";
+import { shardCountFor, writeCount } from "../../cli/site/publish.ts";
 import { ROOT } from "../../scripts/wrangler-dev.ts";
-import { SHARD_TARGET_ENTRIES } from "../../workers/site/model.ts";
 
 interface Figures {
   kvAssetHandlerGzipKiB: number;
@@ -77,14 +76,16 @@ describe("docs that cannot drift", async () => {
   });
 
   it("the KV costs the docs quote for a first deploy are what the CLI counts (cli/site/publish.ts)", () => {
-    // One write per file, one per shard (as publish.ts shards: SHARD_TARGET_ENTRIES entries each), index, pointer.
-    const first = (files: number) => writeCount(files, Math.max(1, Math.ceil(files / SHARD_TARGET_ENTRIES)), 1, 1);
+    // One write per file, one per shard (shardCountFor: a power of two near SHARD_TARGET_ENTRIES files a shard), index, pointer.
+    const first = (files: number) => writeCount(files, shardCountFor(files), 1, 1);
     const n = (x: number) => x.toLocaleString("en-US");
     const site = read("docs/site.md");
     const thousand = first(1000);
-    expect(site).toContain(`| first deploy of 1,000 files | 1,000 + ${thousand.shards} shards + index + pointer = **${n(thousand.total)}** |`);
-    const tenThousand = first(10_000);
-    expect(site).toContain(`| first deploy of 10,000 files | 10,000 + ${tenThousand.shards} + 2 = ${n(tenThousand.total)} |`);
+    expect(site).toContain(`| 1,000 files | 1,000 + ${thousand.shards} shards + index + pointer = **${n(thousand.total)}** |`);
+    for (const files of [20_000, 100_000]) {
+      const w = first(files);
+      expect(site).toContain(`| ${n(files)} files | ${n(files)} + ${n(w.shards)} + 2 = **${n(w.total)}** |`);
+    }
     expect(read("README.md").replace(/\s+/g, " ")).toContain(`a first deploy of a 1,000-file site writes ${n(thousand.total)} keys`);
   });
 
