@@ -18,7 +18,7 @@ const root = fileURLToPath(new URL("..", import.meta.url));
  * size. A change that grows a bundle past it fails `npm test`; raising one is a
  * deliberate edit here, with the reason in the commit. Lower it after every cut.
  */
-export const BUDGETS = { site: 10.5, splitter: 11.25, auth: 13.25, control: 18.35 };
+export const BUDGETS = { site: 10.55, splitter: 11.25, auth: 13.25, control: 18.35 };
 /**
  * Issue 21 asked for splitter <= 10.5 and auth <= 12.5 once the control code
  * left (16.65 -> 11.04 and 15.93 -> 13.02 KiB): the rest is the full config

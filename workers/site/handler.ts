@@ -5,6 +5,7 @@
  */
 import { HttpError, toErrorResponse } from "../../shared/http/errors.ts";
 import { normalizePath } from "../../shared/http/path.ts";
+import { appendVary } from "../../shared/http/vary.ts";
 import { KvOps } from "../../shared/kv/ops.ts";
 import { openBody } from "./body.ts";
 import type { HotBodies } from "./hot.ts";
@@ -122,7 +123,7 @@ function finish(res: Response, ops: SiteOps, deps: Deps, version: string | undef
   h.set("Server-Timing", ops.toServerTiming());
   if (ops.edgeCache) h.append("Server-Timing", `cache;desc="${ops.edgeCache}"`);
   if (version && !h.has("x-edgekv-site-version")) h.set("x-edgekv-site-version", version);
-  if (deps.preview?.secret && !/(^|,)\s*(cookie|\*)\s*(,|$)/i.test(h.get("Vary") ?? "")) h.append("Vary", "Cookie");
+  if (deps.preview?.secret) appendVary(h, ["Cookie"]);
   if (preview) {
     // Never indexed, never kept by a shared cache.
     for (const k of [...h.keys()]) if (CACHE_DIRECTIVES.test(k)) h.delete(k);
