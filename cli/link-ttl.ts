@@ -2,10 +2,9 @@
  * `--ttl` of the commands that sign links (`site preview`, `rollout override`): a duration within
  * the signed-link cap (shared/signed-link.ts), refused before anything is signed.
  */
+import { UNIT_SECONDS } from "../shared/duration.ts";
 import { MAX_LINK_SECONDS } from "../shared/signed-link.ts";
 import { InputError, UsageError } from "./errors.ts";
-
-const UNIT_SECONDS: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86400 };
 
 /**
  * `--ttl 1h` (s, m, h, d; combined as 1h30m) in seconds, at least 1s and at most MAX_LINK_SECONDS (30d).

@@ -1,6 +1,5 @@
+import { UNIT_SECONDS } from "../../shared/duration.ts";
 import { UsageError } from "../errors.ts";
-
-const UNIT_MS: Record<string, number> = { s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 };
 
 /**
  * Parses a step time: `now`, `+10m`, `+1h30m` (s, m, h, d), or an ISO 8601 time with a zone.
@@ -13,7 +12,7 @@ export function parseWhen(when: string, now: number): number {
     if (parts.length === 0 || parts.map((p) => p[0]).join("") !== when.slice(1)) {
       throw new UsageError(`bad step time "${when}": use now, +N[s|m|h|d] (e.g. +1h30m) or an ISO time`);
     }
-    return now + parts.reduce((ms, p) => ms + Number(p[1]) * UNIT_MS[p[2]!]!, 0);
+    return now + parts.reduce((ms, p) => ms + Number(p[1]) * UNIT_SECONDS[p[2]!]! * 1000, 0);
   }
   const t = Date.parse(when);
   if (Number.isNaN(t)) throw new UsageError(`bad step time "${when}": use now, +N[s|m|h|d] (e.g. +1h30m) or an ISO time`);

@@ -7,6 +7,7 @@
  *   tok/<sha256 hex>          the record (TokenRecordSchema), expiring with the token
  *   user/<user>/<sha256 hex>  "1": the per-user index, same expiration
  */
+import { UNIT_SECONDS } from "../duration.ts";
 import { HttpError } from "../http/errors.ts";
 import { json, text } from "../kv/codec.ts";
 import type { KvBinding } from "../kv/binding.ts";
@@ -25,8 +26,6 @@ export const MIN_TTL_SECONDS = 60;
 export const MAX_TTL_SECONDS = 366 * 24 * 3600;
 /** Longest overlap a rotation grants the old token: a forgotten rotation must not keep it alive for its whole lifetime. */
 export const MAX_GRACE_SECONDS = 30 * 24 * 3600;
-
-const UNIT_SECONDS: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86400 };
 
 /**
  * A rotation's grace, `0`, `90s`, `30m`, `24h` or `7d` (a bare number is seconds), checked against MAX_GRACE_SECONDS.
