@@ -172,7 +172,8 @@ describe("guarded rollout end to end (cron with an injected clock, real origins,
     const res = await Promise.all(
       Array.from({ length: n }, (_, i) => splitter.mf.dispatchFetch(`http://splitter.test/x`, { headers: { cookie: `edgekv_id=visitor-${i}-abcdef` } })),
     );
-    for (const r of res) await r.arrayBuffer();
+    // Drained only to free the connections; under load undici can report a body already consumed.
+    for (const r of res) if (!r.bodyUsed) await r.arrayBuffer();
     expect(new Set(res.map((r) => r.headers.get("x-edgekv-reason")))).toEqual(new Set(["schedule; guard=paused"]));
     const share = res.filter((r) => r.headers.get("x-edgekv-color") === "green").length / n;
     expect(share).toBeGreaterThan(0.4);
