@@ -3,9 +3,9 @@
  * issue, revoke), plus lookup and listing (`KvStore`). Records are validated
  * with the gate's own `TokenRecordSchema` (workers/auth/model.ts).
  */
-import { KvStore, text, type KvBinding, type KvOps } from "../../shared/kv/index.ts";
-import { checkUser, TokenWriter, type IssueInput, type Issued, type Rotated } from "../../shared/tokens/write.ts";
-import { TOKEN_KEY_PREFIX, USER_INDEX_PREFIX, type TokenRecord } from "../../workers/auth/model.ts";
+import { KvStore, type KvBinding, type KvOps } from "../../shared/kv/index.ts";
+import { checkUser, TokenMetaSchema, TokenWriter, type Rotated, type TokenMeta } from "../../shared/tokens/write.ts";
+import { TOKEN_KEY_PREFIX, type TokenRecord } from "../../workers/auth/model.ts";
 import { writeTogether } from "../remote/bulk.ts";
 
 export {
@@ -40,18 +40,11 @@ export type TokenStoreOptions = { now?: () => number };
  * const { token } = await store.issue({ user: "alice", scopes: ["GET:/api/*"] });
  */
 export class TokenStore extends TokenWriter {
-  readonly #records: KvStore<TokenRecord, unknown, "json">;
-  readonly #index: KvStore<string, unknown, "text">;
+  readonly #records: KvStore<TokenRecord, TokenMeta, "json">;
 
   constructor(kv: KvBinding, options: TokenStoreOptions = {}) {
     super(kv, options);
-    this.#records = new KvStore(kv, { prefix: TOKEN_KEY_PREFIX, codec: this.records.codec, now: this._now });
-    this.#index = new KvStore(kv, { prefix: USER_INDEX_PREFIX, codec: text(), now: this._now });
-  }
-
-  /** The shared `issue`; on --remote the record and its index entry go in one bulk request. */
-  override issue(input: IssueInput, ops?: KvOps): Promise<Issued> {
-    return writeTogether(this.#records.binding, () => super.issue(input, ops));
+    this.#records = new KvStore(kv, { prefix: TOKEN_KEY_PREFIX, codec: this.records.codec, metadata: TokenMetaSchema, now: this._now });
   }
 
   /** The shared `rotate`; on --remote its writes go in one bulk request. */
@@ -65,18 +58,20 @@ export class TokenStore extends TokenWriter {
   }
 
   /**
-   * Live tokens (of one user, or all), without secrets: records read in bulk (100 per KV call).
+   * Live tokens (of one user, or all), without secrets: the records listed (their
+   * metadata names the user; a record without it is read and judged by its own
+   * `user`), then read in bulk (100 per KV call).
    * @example for await (const { record } of store.list("alice")) console.log(record.id, record.label);
    */
   async *list(user?: string): AsyncGenerator<{ hash: string; record: TokenRecord }, void, undefined> {
     if (user !== undefined) checkUser(user);
-    for await (const page of this.#index.listPages(user === undefined ? {} : { prefix: `${user}/` })) {
-      const hashes = page.keys.map((k) => k.name.slice(k.name.lastIndexOf("/") + 1));
+    for await (const page of this.#records.listPages()) {
+      const hashes = page.keys.filter((k) => user === undefined || (k.metadata?.user ?? user) === user).map((k) => k.name);
       if (hashes.length === 0) continue;
       const got = await this.#records.getMany(hashes, { fresh: true });
       for (const hash of hashes) {
         const record = got.get(hash);
-        if (record && record.expiresAt > this._now()) yield { hash, record };
+        if (record && record.expiresAt > this._now() && (user === undefined || record.user === user)) yield { hash, record };
       }
     }
   }

@@ -4,8 +4,13 @@
  * through workers/auth/store.ts, which cannot write. Runtime-neutral: Web
  * Crypto and the KV binding only. The token itself is never written anywhere.
  *
- *   tok/<sha256 hex>          the record (TokenRecordSchema), expiring with the token
- *   user/<user>/<sha256 hex>  "1": the per-user index, same expiration
+ *   tok/<sha256 hex>   the record (TokenRecordSchema), expiring with the token,
+ *                      with list metadata {user} (TokenMetaSchema): the per-user index
+ *
+ * One key per token, so issue is 1 write, rotate 2, revoke 1. Before issue 24
+ * a second key, user/<user>/<hash>, indexed tokens by user; nothing writes it
+ * now, and revokeUser still sweeps it so a token issued before the upgrade
+ * cannot escape `revoke --user`.
  */
 import { UNIT_SECONDS } from "../duration.ts";
 import { HttpError } from "../http/errors.ts";
@@ -14,7 +19,8 @@ import type { KvBinding } from "../kv/binding.ts";
 import { KvValidationError } from "../kv/errors.ts";
 import { listPages } from "../kv/list.ts";
 import type { KvOps } from "../kv/ops.ts";
-import { validate } from "../kv/schema.ts";
+import { obj, match, standard } from "../kv/lite.ts";
+import { validate, type Infer } from "../kv/schema.ts";
 import { KvWriter } from "../kv/store.ts";
 import { TOKEN_KEY_PREFIX, TokenRecordSchema, USER_INDEX_PREFIX, USER_MESSAGE, USER_PATTERN, type TokenRecord } from "../../workers/auth/model.ts";
 import { generateToken, hashToken } from "../../workers/auth/token.ts";
@@ -74,7 +80,11 @@ export function checkUser(user: string): void {
   if (!USER_PATTERN.test(user)) throw invalid("user", USER_MESSAGE);
 }
 
-/** The index key of one token of `user`, under USER_INDEX_PREFIX (one key function for the family). */
+/** A token record's list metadata: whose it is, so `list --user` and `revoke --user` need no second key. */
+export const TokenMetaSchema = standard(obj({ user: match(USER_PATTERN, USER_MESSAGE) }));
+export type TokenMeta = Infer<typeof TokenMetaSchema>;
+
+/** The legacy (pre-issue-24) index key of one token of `user`, under USER_INDEX_PREFIX: read and deleted, never written. */
 export const userIndexName = (user: string, hash: string): string => `${user}/${hash}`;
 
 /**
@@ -84,19 +94,20 @@ export const userIndexName = (user: string, hash: string): string => `${user}/${
  * const { token } = await tokens.issue({ user: "alice", scopes: ["GET:/api/*"] });
  */
 export class TokenWriter {
-  readonly records: KvWriter<TokenRecord, unknown, "json">;
-  readonly index: KvWriter<string, unknown, "text">;
+  readonly records: KvWriter<TokenRecord, TokenMeta, "json">;
+  /** The legacy per-user index (see the header): swept by revokeUser, never written. */
+  readonly legacyIndex: KvWriter<string, unknown, "text">;
   protected readonly _now: () => number;
 
   constructor(kv: KvBinding, options: { now?: () => number } = {}) {
     this._now = options.now ?? Date.now;
-    this.records = new KvWriter(kv, { prefix: TOKEN_KEY_PREFIX, codec: json(TokenRecordSchema), now: this._now });
-    this.index = new KvWriter(kv, { prefix: USER_INDEX_PREFIX, codec: text(), now: this._now });
+    this.records = new KvWriter(kv, { prefix: TOKEN_KEY_PREFIX, codec: json(TokenRecordSchema), metadata: TokenMetaSchema, now: this._now });
+    this.legacyIndex = new KvWriter(kv, { prefix: USER_INDEX_PREFIX, codec: text(), now: this._now });
   }
 
   /**
-   * Creates a token: validates first (nothing is written for bad input), then the
-   * record, then the index entry, both expiring with the token.
+   * Creates a token: validates first (nothing is written for bad input), then
+   * one write: the record, expiring with the token, its user in the metadata.
    * @example const { token, record } = await tokens.issue({ user: "alice", ttlSeconds: 3600, label: "laptop" });
    */
   async issue(input: IssueInput, ops?: KvOps): Promise<Issued> {
@@ -112,17 +123,15 @@ export class TokenWriter {
       { id, user: input.user, scopes: input.scopes ?? [], issuedAt: now, expiresAt: now + ttl * 1000, label: input.label ?? "" },
       { key: "token", phase: "write", target: "value" },
     );
-    const put = { expirationTtl: ttl, ...(ops ? { ops } : {}) };
-    await this.records.put(hash, record, put);
-    await this.index.put(userIndexName(record.user, hash), "1", put);
+    await this.records.put(hash, record, { expirationTtl: ttl, metadata: { user: record.user }, ...(ops ? { ops } : {}) });
     return { token, hash, record };
   }
 
   /**
    * Replaces a live token: a new one with the old one's user, scopes, label and
    * lifetime, and the old one cut to `now + grace` (never later than it was).
-   * Three KV writes: the new record, its index entry, the old record (see
-   * docs/auth.md "Rotation" for why the index entry cannot be folded in).
+   * Two KV writes: the new record, then the old one cut (the new one first, so
+   * an interrupted rotation never leaves the user with neither).
    * @example const { token, old } = await tokens.rotate(hash, 24 * 3600);
    */
   async rotate(hash: string, graceSeconds: number, ops?: KvOps): Promise<Rotated> {
@@ -146,17 +155,15 @@ export class TokenWriter {
       check,
     );
     const cut = await validate(TokenRecordSchema, { ...old, expiresAt, rotatedTo: next.id }, check);
-    const put = { expirationTtl: lifetime, ...o };
-    await this.records.put(next.hash, record, put);
-    await this.index.put(userIndexName(record.user, next.hash), "1", put);
+    const metadata = { user: old.user };
+    await this.records.put(next.hash, record, { expirationTtl: lifetime, metadata, ...o });
     // KV's floor is 60 s; the gate refuses the old token from expiresAt whatever KV still holds.
-    await this.records.put(hash, cut, { expirationTtl: Math.max(MIN_TTL_SECONDS, Math.ceil((expiresAt - now) / 1000)), ...o });
+    await this.records.put(hash, cut, { expirationTtl: Math.max(MIN_TTL_SECONDS, Math.ceil((expiresAt - now) / 1000)), metadata, ...o });
     return { token, hash: next.hash, record, old: cut };
   }
 
   /**
-   * Revokes a reported token with one write: its record only. The index entry
-   * stays until it expires; `list` and `revokeUser` skip or delete it.
+   * Revokes a reported token with one write: its record.
    * @example await tokens.revokeRecord(hash) // the record it deleted, or null
    */
   async revokeRecord(hash: string, ops?: KvOps): Promise<TokenRecord | null> {
@@ -167,7 +174,7 @@ export class TokenWriter {
   }
 
   /**
-   * Deletes one token (record and index entry). Returns the record it deleted, or null.
+   * Deletes one token (its record; one write). Returns the record it deleted, or null.
    * Gates stop honouring it within their cache bound (docs/auth.md "Revocation").
    * @example await tokens.revokeHash((await hashToken(token)).hash);
    */
@@ -175,25 +182,30 @@ export class TokenWriter {
     const o = ops ? { ops } : {};
     const record = await this.records.get(hash, { fresh: true, ...o });
     await this.records.delete(hash, o);
-    if (record) await this.index.delete(userIndexName(record.user, hash), o);
     return record;
   }
 
   /**
-   * Deletes every token of `user`, found through the index. Returns how many.
+   * Deletes every token of `user`, found by the records' list metadata (1 list
+   * per 1,000 tokens of all users) and in the legacy index. Returns how many.
    * @example await tokens.revokeUser("alice") // 3
    */
   async revokeUser(user: string, ops?: KvOps): Promise<number> {
     checkUser(user);
     const o = ops ? { ops } : {};
-    let n = 0;
-    for await (const page of listPages(this.index, { prefix: `${user}/`, ...o })) {
+    const doomed = new Set<string>();
+    for await (const page of listPages(this.records, o)) {
+      for (const key of page.keys) if (key.metadata?.user === user) doomed.add(key.name);
+    }
+    const legacy: string[] = [];
+    for await (const page of listPages(this.legacyIndex, { prefix: `${user}/`, ...o })) {
       for (const key of page.keys) {
-        await this.records.delete(key.name.slice(user.length + 1), o);
-        await this.index.delete(key.name, o);
-        n++;
+        doomed.add(key.name.slice(user.length + 1));
+        legacy.push(key.name);
       }
     }
-    return n;
+    for (const hash of doomed) await this.records.delete(hash, o);
+    for (const name of legacy) await this.legacyIndex.delete(name, o);
+    return doomed.size;
   }
 }

@@ -32,7 +32,8 @@ describe("rotate (shared/tokens/write.ts)", () => {
     const before = w.calls.length;
     const r = await w.tokens.rotate(first.hash, 600);
     const calls = w.calls.slice(before);
-    expect(calls.filter((c) => c === "put" || c === "delete")).toHaveLength(3);
+    // Exactly 2 KV writes: the new record, then the old one cut; no second key per token.
+    expect(calls.filter((c) => c === "put" || c === "delete")).toEqual(["put", "put"]);
     expect(calls.filter((c) => c === "list")).toEqual([]);
     expect(r.record).toMatchObject({
       user,
@@ -49,7 +50,9 @@ describe("rotate (shared/tokens/write.ts)", () => {
       const stored = await env.TOKENS_KV.get(`tok/${h}`, "json");
       expect(TokenRecordSchema["~standard"].validate(stored)).toEqual({ value: stored });
     }
-    expect(await env.TOKENS_KV.get(`user/${user}/${r.hash}`)).toBe("1");
+    // The per-user index is each record's list metadata.
+    for (const h of [first.hash, r.hash]) expect((await env.TOKENS_KV.getWithMetadata(`tok/${h}`)).metadata).toEqual({ user });
+    expect((await env.TOKENS_KV.list({ prefix: `user/${user}/` })).keys).toEqual([]);
     expect((await hashToken(r.token)).hash).toBe(r.hash);
   });
 

@@ -102,7 +102,7 @@ describe("cross-check with wrangler kv key --remote through CLOUDFLARE_API_BASE_
 });
 
 describe("requests per command", () => {
-  it("rollout set is two write requests (the history entry, then the config: the claim must land first), token issue one bulk write, plus reads", async () => {
+  it("rollout set is two write requests (the history entry, then the config: the claim must land first), token issue one write (its user as metadata), plus reads", async () => {
     const init = await remote(["rollout", "init", "--blue", "https://blue.example", "--green", "https://green.example"]);
     expect(init.code, init.stderr).toBe(0);
     p.api.resetCounts();
@@ -114,14 +114,15 @@ describe("requests per command", () => {
     p.api.resetCounts();
     const issued = await remote(["token", "issue", "--user", "alice", "--json"]);
     expect(issued.code, issued.stderr).toBe(0);
-    expect(p.api.counts()).toEqual({ "PUT bulk": 1 });
-    const stored = [...p.api.namespace(NAMESPACE_IDS.auth).keys()];
-    expect(stored.length).toBe(2);
+    expect(p.api.counts()).toEqual({ "PUT values": 1 });
+    const stored = [...p.api.namespace(NAMESPACE_IDS.auth).entries()];
+    expect(stored.length).toBe(1);
+    expect(stored[0]![1].metadata).toEqual({ user: "alice" });
     // The token itself never reaches KV, only its hash.
     expect(JSON.stringify([...p.api.namespace(NAMESPACE_IDS.auth).values()].map((e) => Buffer.from(e.value).toString()))).not.toContain(
       (JSON.parse(issued.stdout) as { token: string }).token,
     );
-    console.log(`rollout set: ${JSON.stringify(setCounts)}; token issue: {"PUT bulk":1}`);
+    console.log(`rollout set: ${JSON.stringify(setCounts)}; token issue: {"PUT values":1}`);
   });
 
   it("kv list follows cursors across pages of 1000", async () => {
@@ -137,13 +138,13 @@ describe("requests per command", () => {
   });
 
   it("a 429 with Retry-After, and a 503, are retried; the command succeeds", async () => {
-    p.api.inject({ route: "PUT bulk", status: 429, retryAfter: 1, times: 1 });
-    p.api.inject({ route: "PUT bulk", status: 503, times: 1 });
+    p.api.inject({ route: "PUT values", status: 429, retryAfter: 1, times: 1 });
+    p.api.inject({ route: "PUT values", status: 503, times: 1 });
     const t0 = Date.now();
     const r = await remote(["token", "issue", "--user", "bob"]);
     expect(r.code, r.stderr).toBe(0);
     expect(Date.now() - t0).toBeGreaterThanOrEqual(1000);
-    expect(p.api.log.filter((l) => l.route === "PUT bulk").map((l) => l.status)).toEqual([429, 503, 200]);
+    expect(p.api.log.filter((l) => l.route === "PUT values").map((l) => l.status)).toEqual([429, 503, 200]);
   });
 });
 
