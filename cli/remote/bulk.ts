@@ -34,8 +34,8 @@ export interface WriteBatcher {
 
 /**
  * Runs `fn` so that its puts reach KV in one request where the binding can (`--remote`),
- * and as they come otherwise. For writes that belong together (a config and its history
- * entry, a token and its index entry): one request, and none of them when `fn` throws.
+ * and as they come otherwise. For writes that belong together (a rotation's new record
+ * and the old one cut): one request, and none of them when `fn` throws.
  * Within one request there is no order between the keys.
  * @example await writeTogether(kv, async () => { await a.put("x", 1); await b.put("y", 2); });
  */
