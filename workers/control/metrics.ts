@@ -8,6 +8,7 @@
  * Authorization header.
  */
 import { DEFAULT_API_BASE, parseApiBase } from "../../shared/http/api-base.ts";
+import { readBounded } from "../../shared/http/body.ts";
 import { decide, type ColorStats, type Verdict } from "../../shared/rollout/decide.ts";
 import { DATASET_RE, type GuardMetrics, type RolloutConfig } from "../splitter/model.ts";
 import type { OriginFetch } from "../splitter/origin.ts";
@@ -15,7 +16,6 @@ import type { ControlEnv } from "./env.ts";
 
 /** What the queries read of the control Worker's env. */
 export type MetricsEnv = Pick<ControlEnv, "CLOUDFLARE_ACCOUNT_ID" | "ANALYTICS_API_TOKEN" | "CLOUDFLARE_API_BASE_URL">;
-import { readBounded } from "./leak.ts";
 
 /** The outcomes (blob2, workers/splitter/metrics.ts) that count as errors. */
 export const ERROR_OUTCOMES = ["5xx", "error", "timeout", "failover"] as const;
