@@ -7,7 +7,7 @@
  *   https://developers.cloudflare.com/analytics/analytics-engine/sql-reference/  (columns index1, blob1..20, double1..20,
  *     timestamp, _sample_interval; SUM, if, IN, quantileExactWeighted, NOW() - INTERVAL 'n' MINUTE; FORMAT JSON)
  *   ClickHouse's JSON format: { meta: [{ name, type }], data: [rows], rows, rows_before_limit_at_least }.
- * What it implements: one SELECT of columns and aggregates (SUM of a product or of
+ * What it implements: one SELECT of columns and aggregates (count(), SUM of a product or of
  * `if(<col> IN (...), <expr>, 0)`, quantileExactWeighted(q)(<col>, <UInt weight>)) FROM one dataset,
  * WHERE `<col> = '<text>'` and `timestamp > NOW() - INTERVAL '<n>' MINUTE` joined by AND, GROUP BY
  * one alias or column, FORMAT JSON. Anything else is a 400 naming what is unsupported (never a
@@ -172,8 +172,9 @@ function condition(c: string, now: number): (p: StoredPoint) => boolean {
   throw new Error(`unsupported condition ${c}`);
 }
 
-/** A select item over a group: SUM(expr), quantileExactWeighted(q)(col, weight), or a column (the group key). */
+/** A select item over a group: count(), SUM(expr), quantileExactWeighted(q)(col, weight), or a column (the group key). */
 function aggregate(expr: string, ps: StoredPoint[]): string | number {
+  if (/^count\(\)$/i.test(expr)) return ps.length;
   const sum = /^SUM\((.*)\)$/is.exec(expr);
   if (sum) return ps.reduce((acc, p) => acc + Number(value(sum[1]!, p)), 0);
   const qw = /^quantileExactWeighted\(([\d.]+)\)\((\w+),\s*(.+)\)$/is.exec(expr);

@@ -21,6 +21,11 @@ export interface ColorStats {
   /** 5xx, origin errors, timeouts and failed-over attempts. */
   errors: number;
   p95: number | null;
+  /**
+   * The stored points behind the counts (`count()`): with sampling (METRICS_SAMPLE, Analytics
+   * Engine's own) fewer than `requests`, and the test's true sample size. Absent: `requests`.
+   */
+  samples?: number;
 }
 
 export interface DecidePolicy {
@@ -79,7 +84,14 @@ const usable = (s: ColorStats) =>
   s.requests >= 0 &&
   s.errors >= 0 &&
   s.errors <= s.requests &&
-  (s.p95 === null || (Number.isFinite(s.p95) && s.p95 >= 0));
+  (s.p95 === null || (Number.isFinite(s.p95) && s.p95 >= 0)) &&
+  (s.samples === undefined || (Number.isFinite(s.samples) && s.samples >= 0 && s.samples <= s.requests));
+
+/** The counts the test may use: sampled points, and the errors among them (the weighted rate times the points). */
+function sampled(s: ColorStats): ColorStats {
+  const n = s.samples ?? s.requests;
+  return { requests: n, errors: s.requests > 0 ? (s.errors * n) / s.requests : 0, p95: s.p95 };
+}
 
 /**
  * One-sided z of "green's error rate exceeds blue's by more than `diff`" (a fraction), with
@@ -104,13 +116,16 @@ export function decide(blue: ColorStats, green: ColorStats, policy: DecidePolicy
   if (!usable(blue) || !usable(green))
     return { action: "hold", reason: "inconclusive: the metrics make no sense (negative, non-finite or more errors than requests)" };
   const numbers = `green 5xx ${pct(green.errors, green.requests)} vs blue ${pct(blue.errors, blue.requests)} over ${group(green.requests)} / ${group(blue.requests)} requests; p95 ${ms(green.p95)} vs ${ms(blue.p95)} ms`;
-  if (green.requests < policy.minRequests || blue.requests < policy.minRequests) {
-    return { action: "hold", reason: `inconclusive (fewer than ${group(policy.minRequests)} requests a colour): ${numbers}` };
+  // Judged on what was sampled: weighted counts would overstate the evidence N times.
+  const b = sampled(blue);
+  const g = sampled(green);
+  if (g.requests < policy.minRequests || b.requests < policy.minRequests) {
+    return { action: "hold", reason: `inconclusive (fewer than ${group(policy.minRequests)} sampled requests a colour): ${numbers}` };
   }
   const level = lookAlpha(policy.alpha ?? ALPHA, policy.look);
-  if (normalTail(errorZ(blue, green, policy.maxErrorDiff / 100)) <= level) return { action: "trip", reason: numbers };
-  const g = green.p95;
-  const b = blue.p95;
-  if (g !== null && b !== null && g > b * policy.maxLatencyRatio && g - b >= LATENCY_FLOOR_MS) return { action: "trip", reason: numbers };
+  if (normalTail(errorZ(b, g, policy.maxErrorDiff / 100)) <= level) return { action: "trip", reason: numbers };
+  const gp = green.p95;
+  const bp = blue.p95;
+  if (gp !== null && bp !== null && gp > bp * policy.maxLatencyRatio && gp - bp >= LATENCY_FLOOR_MS) return { action: "trip", reason: numbers };
   return { action: "pass", reason: numbers };
 }

@@ -125,7 +125,7 @@ describe("one tick's look at real traffic", () => {
     const r = await w.run();
     expect(r.tripped).toBeNull();
     expect(r.metrics?.verdict.action).toBe("pass");
-    expect(r.metrics?.green).toEqual({ requests: 500, errors: 3, p95: 50 });
+    expect(r.metrics?.green).toEqual({ requests: 500, errors: 3, p95: 50, samples: 500 });
     expect(w.writes).toEqual([]);
     // One query, with the token in the Authorization header only.
     expect(w.sent).toHaveLength(1);
@@ -155,15 +155,17 @@ describe("one tick's look at real traffic", () => {
     expect(w.sent.length).toBe(before);
   });
 
-  it("the weights multiply: 100 points of weight 10 are 1,000 requests", async () => {
+  it("the weights multiply: 100 points of weight 10, one in 2 kept by Analytics Engine, are 1,000 requests from 50 samples", async () => {
     await write(config());
     const w = world();
     w.ae.sampleInterval = 2;
     points(w.ae, "blue", 1000, 0, 50, 10);
     points(w.ae, "green", 100, 0, 50, 10);
     const r = await w.run();
-    expect(r.metrics?.blue.requests).toBe(10_000);
-    expect(r.metrics?.green.requests).toBe(1000);
+    expect(r.metrics?.blue).toMatchObject({ requests: 10_000, samples: 500 });
+    expect(r.metrics?.green).toMatchObject({ requests: 1000, samples: 50 });
+    // 50 points are below the minimum of 200, whatever they stand for.
+    expect(r.metrics?.verdict.action).toBe("hold");
   });
 
   it("below the minimum count: hold (inconclusive), however bad green looks", async () => {
@@ -216,7 +218,7 @@ const json =
   (body: unknown, status = 200) =>
   async () =>
     new Response(typeof body === "string" ? body : JSON.stringify(body), { status });
-const row = (color: string, requests: unknown, errors: unknown, p95: unknown = 50) => ({ color, requests, errors, p95 });
+const row = (color: string, requests: unknown, errors: unknown, p95: unknown = 50, points: unknown = requests) => ({ color, requests, errors, p95, points });
 const bad = [row("blue", 10_000, 0), row("green", 1000, 1000, 9999)];
 
 describe("a hostile or broken analytics answer holds: never a trip, never a crash", () => {
@@ -238,6 +240,8 @@ describe("a hostile or broken analytics answer holds: never a trip, never a cras
     ["objects as numbers", json({ data: [row("blue", { valueOf: 1 }, 0), row("green", [1000], [1000])] })],
     ["a hex string", json({ data: [row("blue", "0x2710", 0), row("green", "0x3e8", "0x3e8")] })],
     ["a negative p95", json({ data: [row("blue", 10_000, 0, -1), row("green", 1000, 0, 1e9)] })],
+    ["no point count", json({ data: [row("blue", 10_000, 0, 50, null), row("green", 1000, 1000, 50, null)] })],
+    ["more points than requests", json({ data: [row("blue", 10_000, 0, 50, 20_000), row("green", 1000, 1000, 50, 5000)] })],
     ["an HTTP 500", json({ data: bad }, 500)],
     ["an HTTP 401", json({ success: false, errors: [{ code: 10000, message: "Authentication error" }] }, 401)],
     ["a redirect", async () => new Response(null, { status: 302, headers: { location: "https://evil.test/" } })],
@@ -256,7 +260,13 @@ describe("a hostile or broken analytics answer holds: never a trip, never a cras
   });
 
   it("numbers quoted as ClickHouse quotes 64-bit integers are read", () => {
-    expect(parseAnswer(JSON.stringify({ data: [row("blue", "10000", "3", "12.5")] })).blue).toEqual({ requests: 10_000, errors: 3, p95: 12.5 });
-    expect(parseAnswer(JSON.stringify({ data: [] }))).toEqual({ blue: { requests: 0, errors: 0, p95: null }, green: { requests: 0, errors: 0, p95: null } });
+    expect(parseAnswer(JSON.stringify({ data: [row("blue", "10000", "3", "12.5", "1000")] })).blue).toEqual({
+      requests: 10_000,
+      errors: 3,
+      p95: 12.5,
+      samples: 1000,
+    });
+    const none = { requests: 0, errors: 0, p95: null, samples: 0 };
+    expect(parseAnswer(JSON.stringify({ data: [] }))).toEqual({ blue: none, green: none });
   });
 });

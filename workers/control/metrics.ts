@@ -38,7 +38,8 @@ export interface MetricsLook {
 /**
  * The query: counts and error counts times the splitter's weight (double2) and Analytics Engine's
  * `_sample_interval`, p95 weighted by `_sample_interval` (a UInt, as the weight must be; the
- * splitter's own sampling is uniform, so it needs no weight in a quantile). Only numbers and a
+ * splitter's own sampling is uniform, so it needs no weight in a quantile), and the points
+ * stored (`count()`): the sample size decide() tests with. Only numbers and a
  * name matching DATASET_RE are put in the text, and they are checked again here.
  * @example metricsSql({ dataset: "edgekv_rollout", windowMinutes: 10, ... }, 12)
  */
@@ -51,7 +52,7 @@ export function metricsSql(m: Pick<GuardMetrics, "dataset" | "windowMinutes">, v
   const errors = ERROR_OUTCOMES.map((o) => `'${o}'`).join(", ");
   return [
     `SELECT blob1 AS color, SUM(${w}) AS requests, SUM(if(blob2 IN (${errors}), ${w}, 0)) AS errors,`,
-    `quantileExactWeighted(0.95)(double1, _sample_interval) AS p95`,
+    `quantileExactWeighted(0.95)(double1, _sample_interval) AS p95, count() AS points`,
     `FROM ${m.dataset} WHERE index1 = '${version}' AND timestamp > NOW() - INTERVAL '${window}' MINUTE`,
     "GROUP BY color FORMAT JSON",
   ].join(" ");
@@ -81,11 +82,14 @@ export function parseAnswer(text: string): { blue: ColorStats; green: ColorStats
     const requests = numeric(row.requests);
     const errors = numeric(row.errors);
     const p95 = row.p95 === null || row.p95 === undefined ? null : numeric(row.p95);
+    const samples = numeric(row.points);
     const sane = (n: number) => Number.isFinite(n) && n >= 0 && n <= MAX_COUNT;
-    if (!sane(requests) || !sane(errors) || errors > requests || (p95 !== null && !sane(p95))) throw new Error(`implausible numbers for ${color}`);
-    out[color] = { requests, errors, p95 };
+    if (!sane(requests) || !sane(errors) || !sane(samples) || errors > requests || samples > requests || (p95 !== null && !sane(p95))) {
+      throw new Error(`implausible numbers for ${color}`);
+    }
+    out[color] = { requests, errors, p95, samples };
   }
-  const none: ColorStats = { requests: 0, errors: 0, p95: null };
+  const none: ColorStats = { requests: 0, errors: 0, p95: null, samples: 0 };
   return { blue: out.blue ?? none, green: out.green ?? none };
 }
 

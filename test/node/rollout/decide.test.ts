@@ -86,6 +86,18 @@ describe("decide: the pure verdict", () => {
     expect(decide({ requests: 19_310, errors: 174, p95: 388 }, { requests: 2140, errors: 20, p95: 400 }, { ...POLICY, look: 3 }).action).toBe("pass");
   });
 
+  it("judges sampled counts by the points behind them, not by the requests they stand for", () => {
+    const blue = { requests: 54_000, errors: 540, p95: 50 };
+    const green = { requests: 6000, errors: 90, p95: 50 };
+    // As if every request were a point, 1.5% vs 1% would be evidence enough...
+    expect(decide(blue, green, { ...STRICT, look: 1 }).action).toBe("trip");
+    // ...but one point in 10 was kept: ten times less evidence.
+    expect(decide({ ...blue, samples: 5400 }, { ...green, samples: 600 }, { ...STRICT, look: 1 }).action).toBe("pass");
+    // And the minimum applies to the points.
+    expect(decide({ ...blue, samples: 5400 }, { requests: 6000, errors: 6000, p95: 50, samples: 199 }, { ...STRICT, look: 1 }).action).toBe("hold");
+    expect(decide({ ...blue, samples: 60_000 }, green, { ...STRICT, look: 1 }).action).toBe("hold");
+  });
+
   it("trips on latency only beyond the ratio and the floor", () => {
     const blue = { requests: 5000, errors: 0, p95: 100 };
     expect(decide(blue, { requests: 500, errors: 0, p95: 151 }, { ...POLICY, look: 1 }).action).toBe("trip");

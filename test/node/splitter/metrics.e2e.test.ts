@@ -17,7 +17,7 @@ import { CONFIG_KEY, type RolloutConfigInput } from "../../../workers/splitter/m
 import { recorderService, recordingEntry } from "../helpers/ae-recorder.ts";
 
 const STATUS = "st-secret-for-the-metrics-e2e-32-bytes+";
-const REQUESTS = 400;
+const REQUESTS = 600;
 
 let dir: string;
 let blue: Origin;
