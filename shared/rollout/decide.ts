@@ -11,7 +11,7 @@
  * the alpha_k sum to alpha over any number of looks, so (union bound) the chance
  * that an A/A rollout trips on ANY look is at most alpha, however long it runs.
  * The price: a later look needs stronger evidence (z 2.5 at look 1, 3.2 at
- * look 3, 4.0 at look 60), which a real regression still gives within minutes
+ * look 3, 4.6 at look 60), which a real regression still gives within minutes
  * (docs/splitter.md "Metrics").
  */
 
