@@ -141,7 +141,7 @@ describe("decide: the pure verdict", () => {
   });
 });
 
-describe("decide on simulated rollouts with repeated looks", () => {
+describe("decide on simulated rollouts with repeated looks", { timeout: 60_000 }, () => {
   // Equal true error rates (A/A), one look a minute for an hour, several traffic levels.
   it.each([
     { rps: 100, share: 0.1, rate: 0.01 },
@@ -156,6 +156,29 @@ describe("decide on simulated rollouts with repeated looks", () => {
       trips += simulate({ rps, share, blueRate: rate, greenRate: rate, ticks: 60, window: 10, policy: STRICT }, rand) ? 1 : 0;
     }
     expect(trips / rollouts).toBeLessThanOrEqual(0.01);
+  });
+
+  it("A/A with METRICS_SAMPLE=10 (weighted counts, the points as samples): at most 1% of 1,000 rollouts trip", () => {
+    const rand = rng(99);
+    const n = 10;
+    let trips = 0;
+    for (let r = 0; r < 1000; r++) {
+      const hist: { g: number; ge: number; b: number; be: number }[] = [];
+      for (let t = 1; t <= 60; t++) {
+        const g = binomial(600, 1 / n, rand);
+        const b = binomial(5400, 1 / n, rand);
+        hist.push({ g, ge: binomial(g, 0.02, rand), b, be: binomial(b, 0.02, rand) });
+        const w = hist.slice(-10);
+        const sum = (f: (x: (typeof w)[number]) => number) => w.reduce((a, x) => a + f(x), 0);
+        const green = { requests: sum((x) => x.g) * n, errors: sum((x) => x.ge) * n, p95: 1, samples: sum((x) => x.g) };
+        const blue = { requests: sum((x) => x.b) * n, errors: sum((x) => x.be) * n, p95: 1, samples: sum((x) => x.b) };
+        if (decide(blue, green, { ...STRICT, look: t }).action === "trip") {
+          trips++;
+          break;
+        }
+      }
+    }
+    expect(trips / 1000).toBeLessThanOrEqual(0.01);
   });
 
   it("a plain test at alpha on every look would not be safe (why the levels shrink): over 1% of A/A rollouts trip", () => {
