@@ -155,6 +155,22 @@ describe("one tick's look at real traffic", () => {
     expect(w.sent.length).toBe(before);
   });
 
+  it("a traffic trip sends one signed webhook, as a probe trip does", async () => {
+    await write(config());
+    const secret = `whsec_${btoa(String.fromCharCode(...new Uint8Array(32).map((_, i) => i * 5 + 3)))}`;
+    const w = world(undefined, { WEBHOOK_URLS: "https://hooks.test/edgekv", WEBHOOK_SECRET: secret });
+    points(w.ae, "blue", 5000, 50);
+    points(w.ae, "green", 1000, 100);
+    await w.run();
+    await w.run(T0 + 3 * MIN);
+    const hooks = w.seen.filter((x) => x.url.startsWith("https://hooks.test/"));
+    expect(hooks).toHaveLength(1);
+    const event = JSON.parse(hooks[0]!.body) as { type: string; text: string; data: { guard: string; trip: { reason: string } } };
+    expect(event).toMatchObject({ type: "rollout.guard_tripped", data: { guard: "paused" } });
+    expect(event.data.trip.reason).toBe("traffic: green 5xx 10.0% vs blue 1.0% over 1,000 / 5,000 requests; p95 50 vs 50 ms");
+    expect(hooks[0]!.headers["webhook-signature"]).toMatch(/^v1,/);
+  });
+
   it("the weights multiply: 100 points of weight 10, one in 2 kept by Analytics Engine, are 1,000 requests from 50 samples", async () => {
     await write(config());
     const w = world();
