@@ -13,6 +13,7 @@ const UNIT = [
   "test/node/cli/output.test.ts",
   "test/node/bench/stats.test.ts",
   "test/node/bench/soak.test.ts",
+  "test/node/rollout/decide.test.ts",
 ];
 
 export default defineConfig({

@@ -18,7 +18,10 @@ const root = fileURLToPath(new URL("..", import.meta.url));
  * size. A change that grows a bundle past it fails `npm test`; raising one is a
  * deliberate edit here, with the reason in the commit. Lower it after every cut.
  */
-export const BUDGETS = { site: 10.55, splitter: 11.25, auth: 13.25, control: 18.35 };
+// Issue 25 (guard on real traffic): splitter +0.35 (the guard.metrics schema, shared with every
+// reader, and workers/splitter/metrics.ts), control +2.65 (the Analytics Engine query, its strict
+// answer parser, decide() and the status page's per-colour table).
+export const BUDGETS = { site: 10.55, splitter: 11.6, auth: 13.25, control: 21.0 };
 /**
  * Issue 21 asked for splitter <= 10.5 and auth <= 12.5 once the control code
  * left (16.65 -> 11.04 and 15.93 -> 13.02 KiB): the rest is the full config

@@ -5,14 +5,14 @@ import { signingSecret } from "../secret-input.ts";
 import { devVarsFiles } from "../targets.ts";
 import { describeDecrease, findDecrease } from "../../shared/rollout/ramp.ts";
 import { rolloutChanges } from "../../shared/rollout/write.ts";
-import { describeGuard, resumeGuard } from "../rollout/guard.ts";
+import { describeGuard, describeMetrics, resumeGuard } from "../rollout/guard.ts";
 import { parseSteps } from "../rollout/schedule.ts";
 import { RolloutStore, whoAmI, type Current } from "../rollout/store.ts";
 import { COLORS, otherColor, parseConfig, type Color, type HistoryEntry, type RolloutConfig } from "../../workers/splitter/model.ts";
 import { signOverride } from "../../workers/splitter/override.ts";
 import { linkTtl } from "../link-ttl.ts";
 import { effectivePercent } from "../../workers/splitter/schedule.ts";
-import { oneLine, table } from "../output.ts";
+import { oneLine, registerSecret, table } from "../output.ts";
 import { checkRolloutFields } from "../validate.ts";
 
 /** Opens ROLLOUT_KV (local or --remote) as a RolloutStore. */
@@ -253,7 +253,11 @@ export const rolloutGroup: CommandGroup = {
           const config = await store.require();
           const now = ctx.now();
           const guard = describeGuard(config, now);
-          ctx.emit({ where, effective: effectivePercent(config, now), guard, config }, () => [describe(config, now), ...guard.lines].join("\n"));
+          registerSecret(ctx.env.ANALYTICS_API_TOKEN);
+          const metrics = await describeMetrics(config, ctx.env, (r) => fetch(r), now);
+          ctx.emit({ where, effective: effectivePercent(config, now), guard, metrics: metrics.look, config }, () =>
+            [describe(config, now), ...guard.lines, ...metrics.lines].join("\n"),
+          );
         });
       },
     },

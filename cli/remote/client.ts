@@ -4,11 +4,12 @@
  * 5xx honouring `Retry-After`, size-bounded reads, and errors of one line that never
  * hold the token.
  */
+import { DEFAULT_API_BASE, parseApiBase } from "../../shared/http/api-base.ts";
 import { CliError } from "../errors.ts";
 import { oneLine, registerSecret } from "../output.ts";
 
 /** Cloudflare's API base, as wrangler uses it; `CLOUDFLARE_API_BASE_URL` overrides it. */
-export const DEFAULT_API_BASE_URL = "https://api.cloudflare.com/client/v4";
+export const DEFAULT_API_BASE_URL = DEFAULT_API_BASE;
 /** Attempts per request, the first included (429, 5xx and network errors are retried). */
 export const MAX_ATTEMPTS = 5;
 /** First backoff without `Retry-After`; doubles each retry, with full jitter. */
@@ -62,28 +63,17 @@ export class CfApiError extends CliError {
   }
 }
 
-const LOOPBACK = new Set(["localhost", "127.0.0.1", "[::1]"]);
-
 /**
  * The API base as a URL, refused unless it is https (plain http only to this machine,
- * for a local stand-in), without credentials, query or fragment.
+ * for a local stand-in), without credentials, query or fragment (shared/http/api-base.ts).
  * @example checkApiBase("http://127.0.0.1:8787/client/v4") // ok; "http://example.com" throws
  */
 export function checkApiBase(raw: string): URL {
-  let url: URL;
   try {
-    url = new URL(raw);
-  } catch {
-    throw new CliError("CLOUDFLARE_API_BASE_URL is not a URL");
+    return parseApiBase(raw);
+  } catch (err) {
+    throw new CliError((err as Error).message);
   }
-  const loopback = LOOPBACK.has(url.hostname) || /^127\.\d+\.\d+\.\d+$/.test(url.hostname);
-  if (url.protocol !== "https:" && !(url.protocol === "http:" && loopback)) {
-    throw new CliError(`CLOUDFLARE_API_BASE_URL must be https (plain http only to localhost), got ${url.protocol}//${url.host}`);
-  }
-  if (url.username || url.password) throw new CliError("CLOUDFLARE_API_BASE_URL must not hold credentials");
-  if (url.search || url.hash) throw new CliError("CLOUDFLARE_API_BASE_URL must not have a query or fragment");
-  url.pathname = url.pathname.replace(/\/+$/, "");
-  return url;
 }
 
 /** One request as the client saw it (for progress and request counting). */

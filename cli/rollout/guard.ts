@@ -4,6 +4,7 @@
  * guard. Plain functions over the one config schema (workers/splitter/model.ts),
  * so the commands only wire them in.
  */
+import { lookAtTraffic, type MetricsEnv, type MetricsLook } from "../../workers/control/metrics.ts";
 import { guardState, type RolloutConfig } from "../../workers/splitter/model.ts";
 import { CliError } from "../errors.ts";
 import { whoAmI, type RolloutStore } from "./store.ts";
@@ -44,6 +45,34 @@ export function describeGuard(config: RolloutConfig, now: number): GuardView {
       "          run `edgekv rollout resume` once green is fixed",
       rule,
     ],
+  };
+}
+
+/** What `rollout status` shows of real traffic (and prints under --json as `metrics`). */
+export interface MetricsView {
+  look: MetricsLook | null;
+  lines: string[];
+}
+
+/**
+ * With guard.metrics and CLOUDFLARE_ACCOUNT_ID + ANALYTICS_API_TOKEN in the environment, the same
+ * look the control Worker's tick takes (one Analytics Engine query, workers/control/metrics.ts):
+ * each colour's requests, error rate and p95 over the window, and the verdict now. Else a line saying why not.
+ * @example (await describeMetrics(cfg, process.env, fetch, Date.now())).lines // ["traffic:  last 10 min: blue 19,310 requests, ...", ...]
+ */
+export async function describeMetrics(config: RolloutConfig, env: MetricsEnv, fetchFn: (r: Request) => Promise<Response>, now: number): Promise<MetricsView> {
+  const m = config.guard?.metrics;
+  if (!m) return { look: null, lines: [] };
+  const look = await lookAtTraffic(config, env, fetchFn, now);
+  if (!look) return { look, lines: ["traffic:  not shown (set CLOUDFLARE_ACCOUNT_ID and ANALYTICS_API_TOKEN, a read-only analytics token)"] };
+  const one = (c: "blue" | "green") => {
+    const s = look[c];
+    const rate = s.requests > 0 ? `${((100 * s.errors) / s.requests).toFixed(2)}% errors` : "no errors";
+    return `${c} ${Math.round(s.requests).toLocaleString("en-US")} requests, ${rate}, p95 ${s.p95 === null ? "-" : `${Math.round(s.p95)} ms`}`;
+  };
+  return {
+    look,
+    lines: [`traffic:  last ${m.windowMinutes} min: ${one("blue")}; ${one("green")}`, `          verdict now: ${look.verdict.action}: ${look.verdict.reason}`],
   };
 }
 

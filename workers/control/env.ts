@@ -9,6 +9,10 @@ interface ControlSecrets {
   ADMIN_SECRET?: string;
   /** Signs webhooks (Standard Webhooks: `whsec_` + base64 of >= 32 bytes); unset or weak means webhooks are off. */
   WEBHOOK_SECRET?: string;
+  /** The account whose Analytics Engine the guard queries (guard.metrics; docs/splitter.md "Metrics"). */
+  CLOUDFLARE_ACCOUNT_ID?: string;
+  /** A read-only token ("Account Analytics: Read"); unset means the guard judges by probes only. */
+  ANALYTICS_API_TOKEN?: string;
 }
 
 /** Optional vars with defaults in code (docs/auth.md "Leaked tokens", "Expiry notices"). */
@@ -17,6 +21,8 @@ interface ControlVars {
   LEAK_KEYS_URL?: string;
   /** Days before expiry a `token.expiring` webhook is sent (default 7, 0 turns the notices off). */
   TOKEN_EXPIRY_NOTICE_DAYS?: string;
+  /** The Cloudflare API base for the metrics queries (default https://api.cloudflare.com/client/v4; https, http only to localhost). */
+  CLOUDFLARE_API_BASE_URL?: string;
 }
 
 /**

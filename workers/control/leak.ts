@@ -12,6 +12,7 @@
  * before the whole body is valid.
  */
 import { sha256Hex } from "../../shared/crypto.ts";
+import { readBounded } from "../../shared/http/body.ts";
 import { HttpError } from "../../shared/http/errors.ts";
 import type { TokenWriter } from "../../shared/tokens/write.ts";
 import { isWellFormedToken } from "../auth/token.ts";
@@ -66,26 +67,6 @@ export function resetLeakKeys(): void {
 
 const unauthorized = (message: string) => new HttpError(401, "bad_signature", message);
 const bad = (message: string) => new HttpError(400, "invalid_report", message);
-
-/** Reads at most `max` bytes of a body; more is a 413, whatever Content-Length said. */
-export async function readBounded(body: ReadableStream<Uint8Array> | null, max: number, what: string): Promise<Uint8Array> {
-  const out = new Uint8Array(max);
-  let n = 0;
-  if (body) {
-    const reader = body.getReader();
-    for (;;) {
-      const { done, value } = await reader.read();
-      if (done) break;
-      if (n + value.length > max) {
-        await reader.cancel().catch(() => {});
-        throw new HttpError(413, "too_large", `${what} over ${max} bytes`);
-      }
-      out.set(value, n);
-      n += value.length;
-    }
-  }
-  return out.subarray(0, n);
-}
 
 function b64(s: string): Uint8Array | null {
   try {

@@ -5,6 +5,7 @@ import { NOTIFIED_KEY, NotifiedSchema, guardState, otherColor, type Notified, ty
 import { effectivePercent } from "../splitter/schedule.ts";
 import type { ControlEnv } from "./env.ts";
 import { checkGuard } from "./guard.ts";
+import { lookAtTraffic, type MetricsLook } from "./metrics.ts";
 import { deliver, webhookKey, webhookUrls, type Delivery } from "./webhook.ts";
 
 export interface TickDeps {
@@ -24,6 +25,8 @@ export interface TickResult {
   probed: boolean;
   tripped: string | null;
   notified: Delivery[] | null;
+  /** What the look at real traffic saw (null: not judged this tick). */
+  metrics: MetricsLook | null;
 }
 
 /**
@@ -48,7 +51,7 @@ const sleeper = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
  */
 export async function tick(deps: TickDeps): Promise<TickResult> {
   const log = deps.log ?? ((l: string) => console.log(l));
-  const out: TickResult = { version: null, probed: false, tripped: null, notified: null };
+  const out: TickResult = { version: null, probed: false, tripped: null, notified: null, metrics: null };
   try {
     const kv = deps.env.ROLLOUT_KV;
     const memo = memos.get(kv);
@@ -56,30 +59,50 @@ export async function tick(deps: TickDeps): Promise<TickResult> {
     // One read a tick (no list: a list a minute would pass the Free plan's 1,000 a day); the full read only to write.
     let config = newer(await readConfig(kv), memo?.config, live);
     if (!config) return out;
-    const guard = config.guard;
-    const eff = effectivePercent(config, deps.now);
-    // Probe only while the non-live colour has a share, or a step that will give it one.
-    if (guard && !guard.trip && (eff.percent > 0 || eff.next)) {
-      out.probed = true;
-      const v = await checkGuard(config, guard, deps.fetch, deps.sleep ?? sleeper);
-      if (v.tripped) {
-        // The probes took a while: write on a fresh read, through the one writer (it reports a concurrent write).
-        const base = await readRollout(kv);
-        const fresh = newer(base.config, memo?.config, live);
-        if (fresh?.version === config.version && !fresh.guard?.trip) {
-          config = await trip(kv, base, fresh, v.reason, deps.now);
-          memos.set(kv, { ...memos.get(kv), config, until: Date.now() + MEMO_MS });
-          out.tripped = v.reason;
-          log(JSON.stringify({ level: "warn", code: "guard_tripped", version: config.version, action: guard.action, reason: v.reason }));
-        }
-      }
-    }
+    const g = await guardTick(kv, config, deps, log);
+    config = g.config;
+    Object.assign(out, g.out);
     out.version = config.version;
     out.notified = await notify(kv, config, deps, log);
   } catch (err) {
     log(JSON.stringify({ level: "error", code: "tick_failed", message: err instanceof Error ? err.message : String(err) }));
   }
   return out;
+}
+
+/**
+ * The guard's part of a tick: probes first, then (when they pass and `guard.metrics` is on)
+ * one look at real traffic (metrics.ts). Either trips through the same one write (trip()).
+ */
+async function guardTick(kv: KvBinding, config: RolloutConfig, deps: TickDeps, log: (l: string) => void) {
+  const out: Pick<TickResult, "probed" | "tripped" | "metrics"> = { probed: false, tripped: null, metrics: null };
+  const guard = config.guard;
+  const eff = effectivePercent(config, deps.now);
+  // Probe only while the non-live colour has a share, or a step that will give it one.
+  if (!guard || guard.trip || !(eff.percent > 0 || eff.next)) return { config, out };
+  out.probed = true;
+  const v = await checkGuard(config, guard, deps.fetch, deps.sleep ?? sleeper);
+  let reason = v.tripped ? v.reason : "";
+  if (!reason && eff.percent > 0) {
+    // Real traffic only while the non-live colour has a share; the verdict goes to the log (no KV write).
+    out.metrics = await lookAtTraffic(config, deps.env, deps.fetch, deps.now);
+    const m = out.metrics;
+    if (m)
+      log(JSON.stringify({ level: m.verdict.action === "trip" ? "warn" : "info", code: "guard_metrics", version: config.version, look: m.look, ...m.verdict }));
+    if (m?.verdict.action === "trip") reason = `traffic: ${m.verdict.reason}`;
+  }
+  if (!reason) return { config, out };
+  // The checks took a while: write on a fresh read, through the one writer (it reports a concurrent write).
+  const memo = memos.get(kv);
+  const live = !!memo && Date.now() < memo.until;
+  const base = await readRollout(kv);
+  const fresh = newer(base.config, memo?.config, live);
+  if (fresh?.version !== config.version || fresh.guard?.trip) return { config, out };
+  const next = await trip(kv, base, fresh, reason, deps.now);
+  memos.set(kv, { ...memos.get(kv), config: next, until: Date.now() + MEMO_MS });
+  out.tripped = reason;
+  log(JSON.stringify({ level: "warn", code: "guard_tripped", version: next.version, action: guard.action, reason }));
+  return { config: next, out };
 }
 
 /** Writes the tripped config as the next version, as `edgekv rollout` writes any change (shared/rollout/write.ts). */

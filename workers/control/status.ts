@@ -2,14 +2,17 @@
  * The status page: the split drawn, the guard, recent history, as HTML and
  * as JSON. handler.ts lets a request in only with STATUS_SECRET (limiter
  * first). Everything shown is read from ROLLOUT_KV on each request (no
- * isolate state: what one splitter isolate holds is in its logs, docs/splitter.md).
+ * isolate state: what one splitter isolate holds is in its logs, docs/splitter.md),
+ * and, with guard.metrics, from one Analytics Engine query (metrics.ts).
  */
 import type { IRequest } from "itty-router";
 import { IttyRouter } from "itty-router/IttyRouter";
 import { readRollout, recentHistory, type HistoryLine } from "../../shared/rollout/write.ts";
 import { guardState, otherColor, type RolloutConfig } from "../splitter/model.ts";
 import { effectivePercent } from "../splitter/schedule.ts";
+import type { ColorStats } from "../../shared/rollout/decide.ts";
 import type { Deps } from "./deps.ts";
+import { lookAtTraffic, type MetricsLook } from "./metrics.ts";
 import { webhookKey, webhookUrls } from "./webhook.ts";
 
 /** The status page's prefix (`/__edgekv/status` and `/__edgekv/status.json`). */
@@ -21,7 +24,7 @@ export const STATUS_HISTORY = 5;
  * What the status endpoint reports.
  * @example statusJson(config, null, [], deps) // { version: 3, live: "blue", percentNow: 20, error: null, ... }
  */
-export function statusJson(config: RolloutConfig | null, error: string | null, history: HistoryLine[], deps: Deps) {
+export function statusJson(config: RolloutConfig | null, error: string | null, history: HistoryLine[], deps: Deps, metrics: MetricsLook | null = null) {
   const now = deps.now();
   const eff = config ? effectivePercent(config, now) : null;
   return {
@@ -40,12 +43,16 @@ export function statusJson(config: RolloutConfig | null, error: string | null, h
     guard: config?.guard
       ? { state: guardState(config), action: config.guard.action, since: config.guard.trip?.at ?? null, reason: config.guard.trip?.reason ?? null }
       : null,
+    // guard.metrics: each colour's window and the verdict on it, looked at now (one query; no KV state).
+    metrics: metrics && { window: config?.guard?.metrics?.windowMinutes, blue: rates(metrics.blue), green: rates(metrics.green), verdict: metrics.verdict },
     mirrorPercent: config?.mirror?.percent ?? 0,
     webhooks: config ? webhooksOf(config, deps) : null,
     history,
     config,
   };
 }
+
+const rates = (s: ColorStats) => ({ ...s, errorRate: s.requests > 0 ? s.errors / s.requests : null });
 
 /** How many receivers the cron would notify, and whether it can sign (else webhooks are off). */
 function webhooksOf(config: RolloutConfig, deps: Deps) {
@@ -54,6 +61,17 @@ function webhooksOf(config: RolloutConfig, deps: Deps) {
 }
 
 const esc = (s: unknown) => String(s).replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+
+/** Each colour's window as a table, and the verdict (guard.metrics). */
+function metricsHtml(m: NonNullable<ReturnType<typeof statusJson>["metrics"]>): string {
+  const line = (c: "blue" | "green") => {
+    const s = m[c];
+    const rate = s.errorRate === null ? "-" : `${(s.errorRate * 100).toFixed(2)}%`;
+    return `<tr><td>${c}</td><td>${Math.round(s.requests)}</td><td>${rate}</td><td>${s.p95 === null ? "-" : `${Math.round(s.p95)} ms`}</td></tr>`;
+  };
+  return `<h2>Traffic, last ${m.window} min</h2><table><tr><th>colour</th><th>requests</th><th>errors</th><th>p95</th></tr>${line("blue")}${line("green")}</table>
+<p>Verdict: <b>${m.verdict.action}</b>: ${esc(m.verdict.reason)}</p>`;
+}
 
 /**
  * The split as a bar and, when there is a schedule, the schedule as a step
@@ -83,6 +101,7 @@ function html(st: ReturnType<typeof statusJson>): string {
   }
   const g = st.guard;
   if (g) body += `<p>Guard: <b>${g.state}</b>${g.since ? ` since ${esc(g.since)}: ${esc(g.reason)}` : ""} (action: ${g.action})</p>`;
+  if (st.metrics) body += metricsHtml(st.metrics);
   if (st.mirrorPercent) body += `<p>Mirroring ${st.mirrorPercent}% of GET/HEAD to the other colour.</p>`;
   if (st.error) body += `<p>The stored config is not valid: ${esc(st.error)}</p>`;
   if (st.history.length)
@@ -95,7 +114,8 @@ const NO_STORE = { "cache-control": "no-store" };
 async function current(deps: Deps) {
   const kv = deps.env.ROLLOUT_KV;
   const [read, history] = await Promise.all([readRollout(kv), recentHistory(kv, STATUS_HISTORY)]);
-  return statusJson(read.config, read.issues.length ? read.issues.join("; ") : null, history, deps);
+  const metrics = read.config ? await lookAtTraffic(read.config, deps.env, deps.fetch ?? ((r) => fetch(r)), deps.now()) : null;
+  return statusJson(read.config, read.issues.length ? read.issues.join("; ") : null, history, deps, metrics);
 }
 
 /** The endpoints (trailing slashes match too). Unmatched: undefined (handler.ts answers 404). */

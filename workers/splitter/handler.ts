@@ -7,6 +7,7 @@ import { parseForwardedHost } from "../../shared/http/forward.ts";
 import { appendVary } from "../../shared/http/vary.ts";
 import { callOrigin, forward, type Attempt, type OriginFetch, type Target } from "./origin.ts";
 import { mirror, type Background } from "./mirror.ts";
+import { measure } from "./metrics.ts";
 import { readOverride } from "./override.ts";
 import { decide, type Reason } from "./route.ts";
 import type { ConfigSource } from "./store.ts";
@@ -90,6 +91,8 @@ export async function handle(request: Request, deps: Deps, bg?: Background): Pro
   // Only now that the user's request has its response headers (its origin has taken it): the copy
   // never overtakes it. After a failover both colours have seen the request: no copy.
   if (config.mirror && bg && !f.failedOver) mirror(request, to, config, d.color, deps.fetch, bg);
+  // Analytics Engine only, never awaited (metrics.ts).
+  measure(deps.env, config.version, d.color, d.reason, f, request.cf?.colo, Date.now() - started);
   const reason: Reason = f.failedOver ? "failover" : d.reason;
   const color: Color = f.color;
   return finish(

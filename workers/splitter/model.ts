@@ -149,6 +149,25 @@ const threshold = refine(
 /** Probe rounds one tick runs: `of`, or `failures` (consecutive) when `of` is absent. */
 export const guardRounds = (t: { failures: number; of?: number | undefined }): number => t.of ?? t.failures;
 
+/**
+ * `guard.metrics`: judge green against blue on real traffic (Analytics Engine; docs/splitter.md
+ * "Metrics"). Every field reaches the control Worker's SQL query only as a validated number or
+ * the dataset name checked here (letters, digits, `_`), never as free text.
+ */
+export const DATASET_RE = /^[A-Za-z_][A-Za-z0-9_]{0,63}$/;
+const guardMetrics = obj(
+  {
+    dataset: opt(match(DATASET_RE, "must be a dataset name (letters, digits, _; 1..64)"), "edgekv_rollout"),
+    windowMinutes: opt(whole(1, 60), 10),
+    minRequests: opt(whole(50, 1_000_000), 200),
+    /** Percentage points green's error rate may exceed blue's. */
+    maxErrorDiff: opt(all(percent, [(n) => n <= 50, "must be at most 50"]), 1),
+    /** The largest tolerated green p95 over blue p95. */
+    maxLatencyRatio: opt(all(number, [(n) => n >= 1.05 && n <= 100, "must be 1.05..100"]), 1.5),
+  },
+  true,
+);
+
 const guard = refine(
   obj(
     {
@@ -156,6 +175,7 @@ const guard = refine(
       threshold: opt(threshold, { failures: 3 }),
       action: guardAction,
       intervalMs: opt(whole(0, 10_000), DEFAULT_PROBE_INTERVAL_MS),
+      metrics: opt(guardMetrics),
       /** Set by the cron when the guard trips; cleared by `edgekv rollout resume`. Absent: healthy. */
       trip: opt(obj({ at: time, reason: text(500, 1), action: guardAction }, true)),
     },
@@ -231,9 +251,11 @@ export type RolloutConfigInput = Omit<RolloutConfig, "salt" | "sticky" | "overri
 };
 export type Guard = NonNullable<RolloutConfig["guard"]>;
 export type GuardTrip = NonNullable<Guard["trip"]>;
+export type GuardMetrics = NonNullable<Guard["metrics"]>;
 /** A guard as written: defaults may be left out. */
-export type GuardInput = Omit<Guard, "probes" | "threshold" | "intervalMs"> & {
+export type GuardInput = Omit<Guard, "probes" | "threshold" | "intervalMs" | "metrics"> & {
   probes: { path: string; status?: number[]; timeoutMs?: number }[];
+  metrics?: Partial<GuardMetrics>;
   threshold?: Guard["threshold"];
   intervalMs?: number;
 };
