@@ -59,12 +59,9 @@ export function gateTokenStore(kv: KvBinding, config: GateConfig, now: () => num
   return new TokenReader(kv, {
     now,
     cacheTtl: KV_CACHE_TTL_SECONDS,
-    cache: {
-      ttlMs: (r) => Math.min(config.allowCacheMs, r.expiresAt - now()),
-      negativeTtlMs: Math.min(NEGATIVE_CACHE_MS, config.allowCacheMs),
-      maxEntries: CACHE_MAX_ENTRIES,
-      staleOnError: false,
-    },
+    ttlMs: (r) => Math.min(config.allowCacheMs, r.expiresAt - now()),
+    negativeTtlMs: Math.min(NEGATIVE_CACHE_MS, config.allowCacheMs),
+    maxEntries: CACHE_MAX_ENTRIES,
   });
 }
 
