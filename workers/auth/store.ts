@@ -39,15 +39,27 @@ export class TokenReader {
     this.#held = new IsolateCache(options.maxEntries);
   }
 
+  /**
+   * The record held for a token hash while fresh (null: held as unknown), or undefined when KV
+   * must be read. Synchronous, so a request answered from the isolate takes no promise hop here.
+   */
+  held(hash: string, ops: KvOps): TokenRecord | null | undefined {
+    const held = this.#held.get(TOKEN_KEY_PREFIX + hash);
+    if (!held || held.freshUntil <= this.#o.now()) return undefined;
+    ops.cacheHits++;
+    return held.value;
+  }
+
   /** The record for a token hash, from the isolate while fresh; null when unknown. */
   async lookup(hash: string, ops: KvOps = new KvOps()): Promise<TokenRecord | null> {
+    const held = this.held(hash, ops);
+    return held === undefined ? this.read(hash, ops) : held;
+  }
+
+  /** The record read from KV (and held as the options say); null when unknown. */
+  async read(hash: string, ops: KvOps): Promise<TokenRecord | null> {
     const key = TOKEN_KEY_PREFIX + hash;
     const o = this.#o;
-    const held = this.#held.get(key);
-    if (held && held.freshUntil > o.now()) {
-      ops.cacheHits++;
-      return held.value;
-    }
     ops.reads++;
     const start = performance.now();
     let raw: string | null;
