@@ -17,6 +17,7 @@ import { bundleWorker, cpuMs, startWorker, type RunningWorker } from "../scripts
 import { profileReport, profileSide, type SideProfile } from "./lib/profile.ts";
 import { casesTable, kvPerRequest, ratioChart, ratioSpread, spread, table, type CaseResult, type Target } from "./lib/stats.ts";
 import { edgekvOk as cli } from "../scripts/edgekv-in-process.ts";
+import { gateCases, type GateStart } from "./lib/gate.ts";
 import { ROOT } from "../scripts/wrangler-dev.ts";
 
 const HELLO_WORLD = `// Baseline for the site: a hello-world Worker answering the asked status and byte count from memory.
@@ -375,22 +376,9 @@ async function siteCases(w: BenchWorkers): Promise<Case[]> {
 }
 
 /** Every A/B case: each edgekv request kind next to a baseline answering the same status and bytes. */
-async function buildCases(w: BenchWorkers, { token, revoked }: Tokens, only: string | undefined): Promise<Case[]> {
-  const { splitter, auth } = w;
+async function buildCases(w: BenchWorkers, { token, revoked }: Tokens, only: string | undefined, gate: Omit<GateStart, "auth" | "proxy">): Promise<Case[]> {
+  const { splitter } = w;
   const p = (path: string, extra: Omit<Side["req"], "path"> = {}): Side => ({ worker: w.proxy, req: { path, ...extra } });
-  const gateHeaders = (t: string) => ({ authorization: `Bearer ${t}` });
-  /** A gate case: the token `t` on /api/x, next to the bare proxy sending the same header. */
-  const gate = (id: string, label: string, expect: number, t: string, target: Case["target"]): Case => ({
-    id,
-    worker: "auth",
-    label,
-    baseline: "bare proxy",
-    expect,
-    a: { worker: auth, req: { path: "/api/x", headers: gateHeaders(t) } },
-    b: p("/api/x", { headers: gateHeaders(t) }),
-    target,
-  });
-  const malformed = `ekv_${"x".repeat(30)}`;
   const cases: Case[] = [
     ...(await siteCases(w)),
     {
@@ -413,9 +401,11 @@ async function buildCases(w: BenchWorkers, { token, revoked }: Tokens, only: str
       b: p("/api/x"),
       target: { rpsMin: 0.9, readsMax: 0 },
     },
-    gate("gate-valid", "gate, valid token", 200, token, { rpsMin: 0.9, readsMax: 0 }),
-    gate("gate-malformed", "gate, malformed token", 401, malformed, { rpsMin: 0.9, readsMax: 0 }),
-    gate("gate-unknown", "gate, unknown token", 401, revoked, { rpsMin: 0.9 }),
+    // ---- gate cases (issue 26; bench/lib/gate.ts): against the bare proxy, its floor, and with an assertion ----
+    ...(only === undefined || only.startsWith("gate") || "gate".startsWith(only)
+      ? await gateCases({ ...gate, auth: w.auth, proxy: w.proxy }, token, revoked)
+      : []),
+    // ---- end of gate cases ----
   ];
   return cases.filter((c) => !only || c.id.startsWith(only));
 }
@@ -544,7 +534,8 @@ async function main(): Promise<void> {
 
       log("bundling and starting workerd instances (Miniflare): site, splitter, auth, hello-world, bare proxy...");
       const workers = await startBenchWorkers(persist, origin.url, stops, log, opt.profile !== undefined);
-      const cases = await buildCases(workers, tokens, opt.only);
+      const inspect = opt.profile === undefined ? {} : { inspectorPort: 0 };
+      const cases = await buildCases(workers, tokens, opt.only, { persist, originUrl: `${origin.url}/blue`, stops, inspect });
       if (opt.profile !== undefined) {
         const c = cases.find((x) => x.id === opt.profile);
         if (!c) throw new Error(`--profile: no case "${opt.profile}"; cases: ${cases.map((x) => x.id).join(", ")}`);

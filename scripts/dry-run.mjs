@@ -21,12 +21,13 @@ const root = fileURLToPath(new URL("..", import.meta.url));
 // Issue 25 (guard on real traffic): splitter +0.35 (the guard.metrics schema, shared with every
 // reader, and workers/splitter/metrics.ts), control +2.65 (the Analytics Engine query, its strict
 // answer parser, decide() and the status page's per-colour table).
-export const BUDGETS = { site: 10.55, splitter: 11.6, auth: 13.25, control: 21.0 };
+export const BUDGETS = { site: 10.55, splitter: 11.6, auth: 12.14, control: 21.0 };
 /**
  * Issue 21 asked for splitter <= 10.5 and auth <= 12.5 once the control code
  * left (16.65 -> 11.04 and 15.93 -> 13.02 KiB): the rest is the full config
  * schema (guard, webhooks: one schema for every reader) and the KV reader; the
- * ceilings above hold what was measured.
+ * ceilings above hold what was measured. The gate met 12.5 when its token
+ * lookup stopped wrapping the general KvReader (workers/auth/store.ts).
  * Issue 11's targets, reported on every run. They predate the security work
  * (docs/security.md: path policy, origin targets, failed-attempt limiter,
  * secret checks, and in the gate the signed assertion, JWKS and WebSocket

@@ -95,7 +95,7 @@ describe("KV failing: the gate fails closed", () => {
     expect(res.headers.get("Retry-After")).toBe("5");
     expect(res.headers.get("WWW-Authenticate")).toBe('Bearer realm="edgekv"');
     expect(((await res.json()) as { error: string }).error).toBe("kv_unavailable");
-    expect(calls).toEqual(["getWithMetadata"]);
+    expect(calls).toEqual(["get"]);
     expect(g.received).toEqual([]);
     expect(JSON.parse(g.logs[0]!)).toMatchObject({ decision: "error", status: 503 });
   });

@@ -71,7 +71,8 @@ type KeyMaterial = { alg: "HS256"; secret: string } | { alg: AsymmetricAlg; keys
 type Key = Awaited<ReturnType<typeof crypto.subtle.importKey>>;
 interface Ready {
   key: Key;
-  kid: string | undefined;
+  /** The JWS header, base64url-encoded once per isolate. */
+  head: string;
   jwks: { keys: PublicJwk[] } | null;
 }
 
@@ -207,7 +208,7 @@ export class AssertionSigner {
     const m = this.#material;
     if (m.alg === "HS256") {
       const key = await crypto.subtle.importKey("raw", encoder.encode(m.secret), { name: "HMAC", hash: "SHA-256" }, false, ["sign"]);
-      return { key, kid: undefined, jwks: null };
+      return { key, head: b64json({ alg: "HS256", typ: "JWT" }), jwks: null };
     }
     const published = await Promise.all(m.keys.map(publicParts));
     if (new Set(published.map((k) => k.kid)).size !== published.length) throw new RangeError("two keys share a kid");
@@ -221,7 +222,7 @@ export class AssertionSigner {
     const probe = encoder.encode("edgekv key check");
     const sig = await crypto.subtle.sign(SIGN_PARAMS[m.alg], key, probe);
     if (!(await crypto.subtle.verify(SIGN_PARAMS[m.alg], pub, sig, probe))) throw new RangeError("the private key does not match its public part");
-    return { key, kid: published[0]!.kid, jwks: { keys: published } };
+    return { key, head: b64json({ alg: m.alg, typ: "JWT", kid: published[0]!.kid }), jwks: { keys: published } };
   }
 
   /** The public JWK Set, or null for HS256 (nothing public to publish). */
@@ -234,8 +235,8 @@ export class AssertionSigner {
    * @example const jwt = await signer.sign({ iss, sub: "alice", aud, iat, exp: iat + 60, jti, scope: "*", htm: "GET", htu, token_id });
    */
   async sign(claims: AssertionClaims): Promise<string> {
-    const { key, kid } = await this.#load();
-    const input = `${b64json({ alg: this.alg, typ: "JWT", ...(kid === undefined ? {} : { kid }) })}.${b64json(claims)}`;
+    const { key, head } = await this.#load();
+    const input = `${head}.${b64json(claims)}`;
     const sig = await crypto.subtle.sign(SIGN_PARAMS[this.alg], key, encoder.encode(input));
     return `${input}.${toBase64Url(new Uint8Array(sig))}`;
   }

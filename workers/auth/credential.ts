@@ -25,7 +25,8 @@ export type Credential =
  */
 export function extractCredential(request: Request, url: URL, cookieName: string | undefined, allowQuery = false): Credential {
   const found: Credential[] = [];
-  const inQuery = url.searchParams.getAll(QUERY_TOKEN_PARAM);
+  // No query, no query token: skips parsing one for most requests.
+  const inQuery = url.search ? url.searchParams.getAll(QUERY_TOKEN_PARAM) : [];
   if (inQuery.length && !allowQuery) return { kind: "bad", reason: "tokens in the query string are refused" };
   for (const token of inQuery) found.push({ kind: "token", token, source: "query" });
   if ((request.headers.get("authorization")?.length ?? 0) > MAX_AUTHORIZATION_LENGTH) return { kind: "bad", reason: "Authorization header too long" };

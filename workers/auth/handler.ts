@@ -41,6 +41,7 @@ export interface Deps {
 
 /** The log line of one request: the decision and its reason; never the token. */
 export interface DecisionLog {
+  msg: "edgekv-auth";
   decision: "allow" | "public" | "deny" | "preflight" | "error";
   reason: string;
   status?: number;
@@ -59,26 +60,16 @@ export function gateTokenStore(kv: KvBinding, config: GateConfig, now: () => num
   return new TokenReader(kv, {
     now,
     cacheTtl: KV_CACHE_TTL_SECONDS,
-    cache: {
-      ttlMs: (r) => Math.min(config.allowCacheMs, r.expiresAt - now()),
-      negativeTtlMs: Math.min(NEGATIVE_CACHE_MS, config.allowCacheMs),
-      maxEntries: CACHE_MAX_ENTRIES,
-      staleOnError: false,
-    },
+    ttlMs: (r) => Math.min(config.allowCacheMs, r.expiresAt - now()),
+    negativeTtlMs: Math.min(NEGATIVE_CACHE_MS, config.allowCacheMs),
+    maxEntries: CACHE_MAX_ENTRIES,
   });
 }
 
 // Token -> its hash, in this isolate's memory only (never written anywhere): a repeated
-// token skips the SHA-256. The library's bounded LRU (shared/kv/cache.ts), sized like the record cache.
-const hashes = new IsolateCache<Promise<{ hash: string; id: string }>, null>(CACHE_MAX_ENTRIES);
-
-function hashOf(token: string): Promise<{ hash: string; id: string }> {
-  const held = hashes.get(token)?.value;
-  if (held) return held;
-  const h = hashToken(token);
-  hashes.set(token, { value: h, metadata: null, freshUntil: Number.POSITIVE_INFINITY });
-  return h;
-}
+// token skips the checksum and the SHA-256 (only a well-formed token is ever held). The
+// library's bounded LRU (shared/kv/cache.ts), sized like the record cache.
+const hashes = new IsolateCache<{ hash: string; id: string }, null>(CACHE_MAX_ENTRIES);
 
 function challenge(realm: string, error?: string, description?: string, scope?: string): Record<string, string> {
   let v = `Bearer realm="${realm}"`;
@@ -94,7 +85,7 @@ function challenge(realm: string, error?: string, description?: string, scope?: 
 export async function handle(request: Request, deps: Deps): Promise<Response> {
   const ops = new KvOps();
   const url = new URL(request.url);
-  const d: DecisionLog = { decision: "deny", reason: "", method: request.method, path: url.pathname };
+  const d: DecisionLog = { msg: "edgekv-auth", decision: "deny", reason: "", method: request.method, path: url.pathname };
   let res: Response;
   try {
     res = await decide(request, url, deps, ops, d);
@@ -124,7 +115,7 @@ export async function handle(request: Request, deps: Deps): Promise<Response> {
     if (deps.config.cookieName) res.headers.set("Access-Control-Allow-Credentials", "true");
   }
   d.status = res.status;
-  deps.log(JSON.stringify({ msg: "edgekv-auth", ...d }));
+  deps.log(JSON.stringify(d));
   return res;
 }
 
@@ -185,12 +176,17 @@ async function authenticate(request: Request, url: URL, deps: Deps, ops: KvOps, 
   const wait = deps.limiter?.retryAfter(ip) ?? 0;
   if (wait > 0) rateLimited(d, config.realm, wait);
   if (cred.kind === "bad") return fail(d, deps, ip, 400, "invalid_request", cred.reason);
-  // Offline: a token with a bad shape or checksum never costs a KV read.
-  if (!isWellFormedToken(cred.token)) return fail(d, deps, ip, 401, "invalid_token", "malformed token");
-
-  const { hash, id } = await hashOf(cred.token);
-  d.token = id;
-  const record = await deps.tokens.lookup(hash, ops);
+  let h = hashes.get(cred.token)?.value;
+  if (!h) {
+    // Offline: a token with a bad shape or checksum never costs a KV read.
+    if (!isWellFormedToken(cred.token)) return fail(d, deps, ip, 401, "invalid_token", "malformed token");
+    h = await hashToken(cred.token);
+    hashes.set(cred.token, { value: h, metadata: null, freshUntil: Number.POSITIVE_INFINITY });
+  }
+  d.token = h.id;
+  // From the isolate without a promise hop when held; else one KV read.
+  let record = deps.tokens.held(h.hash, ops);
+  if (record === undefined) record = await deps.tokens.read(h.hash, ops);
   if (!record) return fail(d, deps, ip, 401, "invalid_token", "unknown or revoked token");
   d.user = record.user;
   // KV deletes expired keys "at the earliest"; the value's deadline is what counts.

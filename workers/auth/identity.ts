@@ -68,7 +68,7 @@ export async function buildOriginRequest(
   }
   // A token in the query (when accepted) is a credential like Authorization: the origin never sees it.
   let search = url.search;
-  if (!config.forwardAuthorization && url.searchParams.has(QUERY_TOKEN_PARAM)) {
+  if (search && !config.forwardAuthorization && url.searchParams.has(QUERY_TOKEN_PARAM)) {
     const params = new URLSearchParams(url.search);
     params.delete(QUERY_TOKEN_PARAM);
     search = params.size ? `?${params}` : "";

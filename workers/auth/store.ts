@@ -1,46 +1,88 @@
 /**
- * The gate's read side of TOKENS_KV: lookups through the isolate cache, and
- * nothing that writes (issuing and revoking are shared/tokens/write.ts, used
- * by the CLI and the control Worker). Keys and the record's schema: model.ts.
+ * The gate's read side of TOKENS_KV: one `get` per unknown hash, through the
+ * isolate cache, and nothing that writes (issuing and revoking are
+ * shared/tokens/write.ts, used by the CLI and the control Worker). Keys and the
+ * record's schema: model.ts. Built from the read-only library's parts
+ * (shared/kv/read.ts) rather than `KvReader`: the gate needs none of its
+ * stale-on-error, revalidation, metadata or codecs, and the bundle's budget is tight.
  */
-import { json } from "../../shared/kv/codec.ts";
-import type { KvBinding } from "../../shared/kv/binding.ts";
-import type { KvOps } from "../../shared/kv/ops.ts";
-import { KvReader, type StoreCacheOptions } from "../../shared/kv/read.ts";
+import { IsolateCache, KvOps, KvUnavailableError, KvValidationError, validate, type KvBinding } from "../../shared/kv/read.ts";
 import { TOKEN_KEY_PREFIX, TokenRecordSchema, type TokenRecord } from "./model.ts";
 
 export { TOKEN_KEY_PREFIX, USER_INDEX_PREFIX, type TokenRecord } from "./model.ts";
 
 export interface TokenReaderOptions {
-  now?: () => number;
-  /** Isolate cache for lookups. */
-  cache?: StoreCacheOptions<TokenRecord, unknown>;
-  /** KV edge cacheTtl for lookups, seconds (>= 30). */
-  cacheTtl?: number;
+  now: () => number;
+  /** KV edge cacheTtl of each read, seconds (>= 30, KV's minimum). */
+  cacheTtl: number;
+  /** How long a record is held in the isolate, ms (0 or less: not held); capped per record, e.g. at its expiry. */
+  ttlMs: (record: TokenRecord) => number;
+  /** How long an unknown hash is held, ms. */
+  negativeTtlMs: number;
+  /** Bound on held hashes; least recently used go first. */
+  maxEntries: number;
 }
 
 /**
- * Token records by hash, validated with `TokenRecordSchema`.
- * @example const record = await new TokenReader(env.TOKENS_KV).lookup(hash);
+ * Token records by hash, validated with `TokenRecordSchema`. No stale-on-error:
+ * a failed read throws `KvUnavailableError` (the gate answers 503), whatever is held.
+ * @example const record = await new TokenReader(env.TOKENS_KV, options).lookup(hash, ops);
  */
 export class TokenReader {
-  readonly reader: KvReader<TokenRecord, unknown, "json">;
+  readonly #kv: KvBinding;
+  readonly #o: TokenReaderOptions;
+  readonly #held: IsolateCache<TokenRecord, null>;
 
-  constructor(kv: KvBinding, options: TokenReaderOptions = {}) {
-    this.reader = new KvReader(kv, {
-      prefix: TOKEN_KEY_PREFIX,
-      codec: json(TokenRecordSchema),
-      now: options.now ?? Date.now,
-      ...(options.cache ? { cache: options.cache } : {}),
-      ...(options.cacheTtl ? { cacheTtl: options.cacheTtl } : {}),
-    });
+  constructor(kv: KvBinding, options: TokenReaderOptions) {
+    this.#kv = kv;
+    this.#o = options;
+    this.#held = new IsolateCache(options.maxEntries);
   }
 
   /**
-   * The record for a token hash, through the isolate cache when configured; null when unknown.
-   * KV failures throw `KvUnavailableError` (the gate answers 503).
+   * The record held for a token hash while fresh (null: held as unknown), or undefined when KV
+   * must be read. Synchronous, so a request answered from the isolate takes no promise hop here.
    */
-  async lookup(hash: string, ops?: KvOps): Promise<TokenRecord | null> {
-    return this.reader.get(hash, ops ? { ops } : {});
+  held(hash: string, ops: KvOps): TokenRecord | null | undefined {
+    const held = this.#held.get(TOKEN_KEY_PREFIX + hash);
+    if (!held || held.freshUntil <= this.#o.now()) return undefined;
+    ops.cacheHits++;
+    return held.value;
+  }
+
+  /** The record for a token hash, from the isolate while fresh; null when unknown. */
+  async lookup(hash: string, ops: KvOps = new KvOps()): Promise<TokenRecord | null> {
+    const held = this.held(hash, ops);
+    return held === undefined ? this.read(hash, ops) : held;
+  }
+
+  /** The record read from KV (and held as the options say); null when unknown. */
+  async read(hash: string, ops: KvOps): Promise<TokenRecord | null> {
+    const key = TOKEN_KEY_PREFIX + hash;
+    const o = this.#o;
+    ops.reads++;
+    const start = performance.now();
+    let raw: string | null;
+    try {
+      raw = await this.#kv.get(key, { type: "text", cacheTtl: o.cacheTtl });
+    } catch (err) {
+      throw new KvUnavailableError("get", key, err);
+    } finally {
+      ops.kvMs += performance.now() - start;
+    }
+    let record: TokenRecord | null = null;
+    if (raw !== null) {
+      let parsed: unknown;
+      try {
+        parsed = JSON.parse(raw);
+      } catch {
+        throw new KvValidationError(key, "read", "value", [{ message: "not valid JSON", path: "" }]);
+      }
+      record = await validate(TokenRecordSchema, parsed, { key, phase: "read", target: "value" });
+    }
+    const ttl = record ? o.ttlMs(record) : o.negativeTtlMs;
+    if (ttl > 0) this.#held.set(key, { value: record, metadata: null, freshUntil: o.now() + ttl });
+    else this.#held.delete(key);
+    return record;
   }
 }

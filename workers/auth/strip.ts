@@ -81,6 +81,9 @@ export const STRIPPED_PREFIXES: readonly string[] = [
   "x-authenticated-",
 ];
 
+// Every prefix in one regex, compiled once per isolate: one test per header instead of a loop.
+const PREFIX_RE = new RegExp(`^(?:${STRIPPED_PREFIXES.join("|")})`);
+
 /**
  * True when a client may not send header `name` (lowercase) through the gate.
  * `_` counts as `-`: CGI, PHP and many WSGI servers read `X_Forwarded_User`
@@ -88,7 +91,5 @@ export const STRIPPED_PREFIXES: readonly string[] = [
  */
 export function isStripped(name: string, extra: ReadonlySet<string>): boolean {
   const n = name.includes("_") ? name.replace(/_/g, "-") : name;
-  if (STRIPPED_HEADERS.has(n) || extra.has(n) || extra.has(name)) return true;
-  for (const p of STRIPPED_PREFIXES) if (n.startsWith(p)) return true;
-  return false;
+  return STRIPPED_HEADERS.has(n) || extra.has(n) || extra.has(name) || PREFIX_RE.test(n);
 }
