@@ -3,8 +3,9 @@
  * gate (every read), its admin API and the CLI (every write). Built with
  * shared/kv/lite.ts, so no validator library is in the gate's bundle.
  *
- *   tok/<sha256 hex of the token>   JSON TokenRecord, expirationTtl = token lifetime
- *   user/<user id>/<sha256 hex>     "1", same expiration: the per-user index for revoke --user and list
+ *   tok/<sha256 hex of the token>   JSON TokenRecord, expirationTtl = token lifetime;
+ *                                   list metadata {user} (shared/tokens/write.ts TokenMetaSchema)
+ *   user/<user id>/<sha256 hex>     legacy per-user index (before issue 24): never written, swept by revoke --user
  */
 import { arr, int, match, obj, opt, refine, standard } from "../../shared/kv/lite.ts";
 import type { Infer } from "../../shared/kv/schema.ts";

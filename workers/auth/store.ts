@@ -9,7 +9,7 @@
 import { IsolateCache, KvOps, KvUnavailableError, KvValidationError, validate, type KvBinding } from "../../shared/kv/read.ts";
 import { TOKEN_KEY_PREFIX, TokenRecordSchema, type TokenRecord } from "./model.ts";
 
-export { TOKEN_KEY_PREFIX, USER_INDEX_PREFIX, type TokenRecord } from "./model.ts";
+export { TOKEN_KEY_PREFIX, type TokenRecord } from "./model.ts";
 
 export interface TokenReaderOptions {
   now: () => number;
