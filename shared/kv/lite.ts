@@ -102,9 +102,10 @@ export const kind =
     typeof v === name && !Number.isNaN(v) ? (v as T) : fail(message);
 
 /** Primitive checks, e.g. `obj({ name: str, weight: num, on: bool })`. */
-export const str: Lite<string> = kind("string");
-export const num: Lite<number> = kind("number");
-export const bool: Lite<boolean> = kind("boolean");
+// Pure: a bundle that does not use one drops it.
+export const str: Lite<string> = /* @__PURE__ */ kind("string");
+export const num: Lite<number> = /* @__PURE__ */ kind("number");
+export const bool: Lite<boolean> = /* @__PURE__ */ kind("boolean");
 
 /**
  * `base`, then `ok` must hold.

@@ -7,7 +7,7 @@ import type { KvBinding, KvValueWithMetadata } from "./binding.ts";
 import { IsolateCache, type CacheEntry } from "./cache.ts";
 import type { Codec } from "./codec.ts";
 import { EdgeKvError, KvLimitError, KvUnavailableError, KvUnsupportedError, KvValidationError } from "./errors.ts";
-import { KV_LIMITS } from "./limits.ts";
+import { KEY_MAX_BYTES, MIN_CACHE_TTL_SECONDS } from "./limits.ts";
 import type { KvOps } from "./ops.ts";
 import { validate, type Schema } from "./schema.ts";
 
@@ -169,11 +169,12 @@ export class KvReader<V, M = unknown, K extends Codec<V>["kind"] = Codec<V>["kin
   readonly codec: Codec<V> & { kind: K };
   protected readonly _metadataSchema: Schema<M> | undefined;
   protected readonly _cacheTtl: number | undefined;
-  protected readonly _cacheOptions: StoreCacheOptions<V, M> | undefined;
+  // `#` names: the bundler shortens them; `_` ones are for the writer and the store.
+  readonly #cacheOptions: StoreCacheOptions<V, M> | undefined;
   protected readonly _cache: IsolateCache<V, M> | undefined;
   protected readonly _now: () => number;
   /** Keys with a background refresh in flight (stale-while-revalidate). */
-  protected readonly _refreshing = new Set<string>();
+  readonly #refreshing = new Set<string>();
 
   constructor(binding: KvBinding, options: ReaderOptions<V, M, K>) {
     this.binding = binding;
@@ -186,7 +187,7 @@ export class KvReader<V, M = unknown, K extends Codec<V>["kind"] = Codec<V>["kin
       if (this.codec.kind !== "json" && this.codec.kind !== "text") {
         throw new KvUnsupportedError(`an isolate cache needs a json or text store, not ${this.codec.kind}`);
       }
-      this._cacheOptions = options.cache;
+      this.#cacheOptions = options.cache;
       this._cache = new IsolateCache(options.cache.maxEntries);
     }
     this._now = options.now ?? Date.now;
@@ -227,18 +228,18 @@ export class KvReader<V, M = unknown, K extends Codec<V>["kind"] = Codec<V>["kin
         const now = this._now();
         const error = held.error;
         const fresh = held.freshUntil > now;
-        const swr = this._cacheOptions!.staleWhileRevalidateMs;
+        const swr = this.#cacheOptions!.staleWhileRevalidateMs;
         const waitUntil = options.waitUntil;
         // Fresh, or expired but within the stale-while-revalidate window of a good entry: answered from the isolate.
         if (fresh || (waitUntil && swr && !error && held.freshUntil + swr > now)) {
           // A failed read stands for errorRetryMs: the value held (stale), or with none, the error again.
           if (held.empty) throw error;
-          if (!fresh && !this._refreshing.has(full)) {
-            this._refreshing.add(full);
+          if (!fresh && !this.#refreshing.has(full)) {
+            this.#refreshing.add(full);
             waitUntil!(
               this.getWithMetadata(key, { fresh: true, cacheTtl: options.cacheTtl })
                 .catch(() => undefined)
-                .finally(() => this._refreshing.delete(full)),
+                .finally(() => this.#refreshing.delete(full)),
             );
           }
           if (ops) ops[error ? "staleHits" : "cacheHits"]++;
@@ -247,16 +248,24 @@ export class KvReader<V, M = unknown, K extends Codec<V>["kind"] = Codec<V>["kin
       }
     }
     try {
-      const raw = await this._timed(ops, "reads", () => this._rawGet(full, cacheTtl)).catch((err: unknown) => {
+      const kind = this.codec.kind;
+      const type = kind === "bytes" ? "arrayBuffer" : kind === "stream" ? "stream" : "text";
+      const raw = await timed(ops, "reads", () =>
+        // One call for every codec: the binding's overloads are per literal type.
+        (this.binding.getWithMetadata as (k: string, o: object) => Promise<KvValueWithMetadata<string | ArrayBuffer | ReadableStream>>)(
+          full,
+          cacheTtl === undefined ? { type } : { type, cacheTtl },
+        ),
+      ).catch((err: unknown) => {
         throw new KvUnavailableError("get", full, err);
       });
-      const value = raw.value === null ? null : await this._decode(full, raw.value);
-      const metadata = await this._decodeMetadata(full, raw.metadata, "read");
-      if (value === null && held?.value != null && this._cacheOptions!.keepOnMissing) throw new EdgeKvError("missing", `${full} is missing`);
+      const value = raw.value === null ? null : await decodeValue(this.codec, full, raw.value);
+      const metadata = await decodeMetadata(this._metadataSchema, full, raw.metadata, "read");
+      if (value === null && held?.value != null && this.#cacheOptions!.keepOnMissing) throw new EdgeKvError("missing", `${full} is missing`);
       if (cache) this._remember(full, value, metadata);
       return { value, metadata, cached: false, stale: false };
     } catch (err) {
-      const opts = this._cacheOptions;
+      const opts = this.#cacheOptions;
       if (opts?.staleOnError && err instanceof EdgeKvError) {
         // Nothing to serve (`empty`): the error itself is remembered, so a broken KV is not read once per request.
         const empty = !held || held.empty;
@@ -277,50 +286,8 @@ export class KvReader<V, M = unknown, K extends Codec<V>["kind"] = Codec<V>["kin
 
   // ---------------------------------------------------------------- internals
 
-  protected _rawGet(full: string, cacheTtl: number | undefined): Promise<KvValueWithMetadata<string | ArrayBuffer | ReadableStream>> {
-    const kind = this.codec.kind;
-    const type = kind === "bytes" ? "arrayBuffer" : kind === "stream" ? "stream" : "text";
-    // One call for every codec: the binding's overloads are per literal type.
-    return (this.binding.getWithMetadata as (k: string, o: object) => Promise<KvValueWithMetadata<string | ArrayBuffer | ReadableStream>>)(
-      full,
-      cacheTtl === undefined ? { type } : { type, cacheTtl },
-    );
-  }
-
-  /** The codec as a plain union, so `switch` narrows it. */
-  protected get _codec(): Codec<V> {
-    return this.codec;
-  }
-
-  protected async _decode(key: string, raw: string | ArrayBuffer | ReadableStream): Promise<V> {
-    const codec = this._codec;
-    switch (codec.kind) {
-      case "json": {
-        let parsed: unknown;
-        try {
-          parsed = JSON.parse(raw as string);
-        } catch (err) {
-          throw new KvValidationError(key, "read", "value", [{ message: `not valid JSON (${err instanceof Error ? err.message : String(err)})`, path: "" }]);
-        }
-        return codec.schema ? validate(codec.schema, parsed, { key, phase: "read", target: "value" }) : (parsed as V);
-      }
-      case "text":
-        return codec.schema ? validate(codec.schema, raw, { key, phase: "read", target: "value" }) : (raw as V);
-      case "bytes":
-        return new Uint8Array(raw as ArrayBuffer) as V;
-      case "stream":
-        return raw as V;
-    }
-  }
-
-  protected async _decodeMetadata(key: string, metadata: unknown, phase: "read" | "write"): Promise<M | null> {
-    if (metadata === null || metadata === undefined) return null;
-    if (!this._metadataSchema) return metadata as M;
-    return validate(this._metadataSchema, metadata, { key, phase, target: "metadata" });
-  }
-
   protected _remember(full: string, value: V | null, metadata: M | null): void {
-    const opts = this._cacheOptions;
+    const opts = this.#cacheOptions;
     if (!opts || !this._cache) return;
     let ttl: number;
     if (value === null) ttl = opts.negativeTtlMs ?? (typeof opts.ttlMs === "number" ? opts.ttlMs : 0);
@@ -331,17 +298,49 @@ export class KvReader<V, M = unknown, K extends Codec<V>["kind"] = Codec<V>["kin
     }
     this._cache.set(full, { value, metadata, freshUntil: this._now() + ttl });
   }
+}
 
-  protected async _timed<T>(ops: KvOps | undefined, counter: "reads" | "writes" | "deletes" | "lists", call: () => Promise<T>): Promise<T> {
-    if (!ops) return call();
-    ops[counter]++;
-    const start = performance.now();
-    try {
-      return await call();
-    } finally {
-      ops.kvMs += performance.now() - start;
-    }
+// ------------------------------------------------------------------ shared with the writer and the store
+// Plain functions, not methods: the bundler shortens their names.
+
+/** Runs one KV call, counted and timed in `ops` when given. */
+export async function timed<T>(ops: KvOps | undefined, counter: "reads" | "writes" | "deletes" | "lists", call: () => Promise<T>): Promise<T> {
+  if (!ops) return call();
+  ops[counter]++;
+  const start = performance.now();
+  try {
+    return await call();
+  } finally {
+    ops.kvMs += performance.now() - start;
   }
+}
+
+/** A value as KV returned it, decoded (and validated) by `codec`. */
+export async function decodeValue<V>(codec: Codec<V>, key: string, raw: string | ArrayBuffer | ReadableStream): Promise<V> {
+  switch (codec.kind) {
+    case "json": {
+      let parsed: unknown;
+      try {
+        parsed = JSON.parse(raw as string);
+      } catch (err) {
+        throw new KvValidationError(key, "read", "value", [{ message: `not valid JSON (${err instanceof Error ? err.message : String(err)})`, path: "" }]);
+      }
+      return codec.schema ? validate(codec.schema, parsed, { key, phase: "read", target: "value" }) : (parsed as V);
+    }
+    case "text":
+      return codec.schema ? validate(codec.schema, raw, { key, phase: "read", target: "value" }) : (raw as V);
+    case "bytes":
+      return new Uint8Array(raw as ArrayBuffer) as V;
+    case "stream":
+      return raw as V;
+  }
+}
+
+/** Metadata read or about to be written, validated by `schema` when there is one. */
+export async function decodeMetadata<M>(schema: Schema<M> | undefined, key: string, metadata: unknown, phase: "read" | "write"): Promise<M | null> {
+  if (metadata === null || metadata === undefined) return null;
+  if (!schema) return metadata as M;
+  return validate(schema, metadata, { key, phase, target: "metadata" });
 }
 
 // ------------------------------------------------------------------ checks a read needs
@@ -353,14 +352,14 @@ export class KvReader<V, M = unknown, K extends Codec<V>["kind"] = Codec<V>["kin
 export function checkKey(key: string): void {
   if (key.length === 0) throw new KvLimitError("key-empty", key, "a key must be at least 1 byte", 1);
   if (key === "." || key === "..") throw new KvLimitError("key-dot", key, `"${key}" is not a legal key`);
-  const bytes = sizeForLimit(key, KV_LIMITS.keyMaxBytes);
-  if (bytes > KV_LIMITS.keyMaxBytes) {
-    throw new KvLimitError("key-bytes", bytes, `key is ${bytes} bytes, more than ${KV_LIMITS.keyMaxBytes}`, KV_LIMITS.keyMaxBytes);
+  const bytes = sizeForLimit(key, KEY_MAX_BYTES);
+  if (bytes > KEY_MAX_BYTES) {
+    throw new KvLimitError("key-bytes", bytes, `key is ${bytes} bytes, more than ${KEY_MAX_BYTES}`, KEY_MAX_BYTES);
   }
 }
 
 /** @example checkCacheTtl(10) // throws KvLimitError { limit: "cache-ttl", value: 10 } */
 export function checkCacheTtl(ttl: number): void {
-  const min = KV_LIMITS.minCacheTtlSeconds;
+  const min = MIN_CACHE_TTL_SECONDS;
   if (!Number.isFinite(ttl) || ttl < min) throw new KvLimitError("cache-ttl", ttl, `cacheTtl ${ttl} is less than ${min} seconds`, min);
 }

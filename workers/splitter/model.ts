@@ -242,13 +242,19 @@ export type Rule = NonNullable<RolloutConfig["rules"]>[number];
 export type Step = NonNullable<RolloutConfig["schedule"]>[number];
 
 /** One audit-trail entry (shared/rollout/write.ts, for the CLI and the guard alike): the config written as `version`, by whom, when, and what changed. */
-export const HistoryEntrySchema = standard(
-  obj({ version: whole(1), at: string, by: string, action: string, changes: arr(string), config: rolloutConfig }, true),
+// Pure (as NotifiedSchema): only the CLI and the control Worker use them, so the splitter's bundle drops them.
+export const HistoryEntrySchema = /* @__PURE__ */ standard(
+  /* @__PURE__ */ obj(
+    { version: /* @__PURE__ */ whole(1), at: string, by: string, action: string, changes: /* @__PURE__ */ arr(string), config: rolloutConfig },
+    true,
+  ),
 );
 export type HistoryEntry = Infer<typeof HistoryEntrySchema>;
 
 /** What the cron last sent webhooks about: the config version and the schedule step in force. */
-export const NotifiedSchema = standard(obj({ version: whole(1), step: whole(-1), at: string }, true));
+export const NotifiedSchema = /* @__PURE__ */ standard(
+  /* @__PURE__ */ obj({ version: /* @__PURE__ */ whole(1), step: /* @__PURE__ */ whole(-1), at: string }, true),
+);
 export type Notified = Infer<typeof NotifiedSchema>;
 
 /**

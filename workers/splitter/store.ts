@@ -4,12 +4,6 @@ import { CONFIG_KEY, RolloutConfigSchema, type RolloutConfig } from "./model.ts"
 /** KV edge cacheTtl for the config read: KV's minimum, so edits propagate as fast as KV allows. */
 export const CONFIG_CACHE_TTL_S = 30;
 
-export interface ConfigError {
-  message: string;
-  /** Epoch ms. */
-  at: number;
-}
-
 export interface Loaded {
   /** The config to route by: the current one, or the last good one; null when none was ever valid. */
   config: RolloutConfig | null;
@@ -22,35 +16,31 @@ export interface Loaded {
  * last good config is the library's (shared/kv/reader.ts): a failed read, an
  * invalid document or a deleted key serves the config held (`staleOnError`,
  * `keepOnMissing`), and a failure with nothing held is not read again, all for
- * one TTL (`errorRetryMs`). This wrapper only logs and keeps what the status
- * endpoint reports. Create one per isolate so steady state costs no KV read per request.
+ * one TTL (`errorRetryMs`). This wrapper only logs, once per failure, and keeps
+ * the last failure for the 503 without config. Create one per isolate so steady
+ * state costs no KV read per request.
  * @example
  * const source = new ConfigSource(env.ROLLOUT_KV, { ttlMs: 5000 });
  * const { config, stale } = await source.load(ops);
  */
 export class ConfigSource {
-  readonly ttlMs: number;
   readonly #store: KvReader<RolloutConfig, unknown, "json">;
-  readonly #now: () => number;
   readonly #log: (line: string) => void;
   /** The failure last reported: the library hands the same one back until it retries KV. */
   #seen: unknown;
   /** Whether the most recent read failed. */
   failing = false;
-  lastError: ConfigError | null = null;
-  /** Epoch ms when the config held was last read successfully from KV. */
-  loadedAt = 0;
+  /** Why the most recent failure happened (the 503 without config logs it). */
+  lastError: { message: string } | null = null;
 
   constructor(binding: KvBinding, options: { ttlMs: number; now?: () => number; log?: (line: string) => void }) {
-    this.ttlMs = options.ttlMs;
-    this.#now = options.now ?? Date.now;
     this.#log = options.log ?? ((l) => console.error(l));
     this.#store = new KvReader(binding, {
       codec: json(RolloutConfigSchema),
       cacheTtl: CONFIG_CACHE_TTL_S,
       // A missing key is cached for the TTL too (the default negativeTtlMs).
       cache: { ttlMs: Math.max(1, options.ttlMs), maxEntries: 1, staleOnError: true, errorRetryMs: options.ttlMs, keepOnMissing: true },
-      now: this.#now,
+      now: options.now,
     });
   }
 
@@ -70,10 +60,8 @@ export class ConfigSource {
       failure = err;
       again = err === this.#seen;
     }
-    if (failure === undefined) {
-      if (!again) this.loadedAt = this.#now();
-      this.failing = false;
-    } else if (!again || !this.failing) {
+    if (failure === undefined) this.failing = false;
+    else if (!again || !this.failing) {
       this.#seen = failure;
       const message = failure instanceof EdgeKvError && failure.code === "missing" ? MISSING : failure instanceof Error ? failure.message : String(failure);
       // Log once per failure episode and per message, not once per read.
@@ -81,7 +69,7 @@ export class ConfigSource {
         this.#log(JSON.stringify({ level: "error", code: "rollout_config", message, servingLastGood: config !== null }));
       }
       this.failing = true;
-      this.lastError = { message, at: this.#now() };
+      this.lastError = { message };
     }
     return { config, stale: failure !== undefined && config !== null };
   }
