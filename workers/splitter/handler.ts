@@ -1,4 +1,4 @@
-import { HttpError, toErrorResponse } from "../../shared/http/errors.ts";
+import { HttpError, httpErrorResponse } from "../../shared/http/errors.ts";
 import { KvOps } from "../../shared/kv/read.ts";
 import { DEFAULT_TIMEOUT_MS, guardState, type Color, type RolloutConfig } from "./model.ts";
 import { normalizePath, type PathPolicy } from "../../shared/http/path.ts";
@@ -32,7 +32,7 @@ const RETRY_AFTER_S = "5";
 
 function finish(attempt: Attempt, headers: Record<string, string>, setCookie: string | undefined, timing: string, vary: string[] = []): Response {
   let res: Response;
-  if (!attempt.ok) res = toErrorResponse(attempt.error);
+  if (!attempt.ok) res = httpErrorResponse(attempt.error);
   else if (attempt.response.status === 101) {
     // A WebSocket upgrade: hand the socket through untouched.
     const r = attempt.response;
@@ -56,13 +56,13 @@ export async function handle(request: Request, deps: Deps, bg?: Background): Pro
   const url = new URL(request.url);
   // One path policy (shared/http/path.ts): route on the normalised path and forward exactly it.
   const np = normalizePath(url.pathname, PATH_POLICY);
-  if (!np.ok) return toErrorResponse(new HttpError(np.status, "invalid_path", np.reason));
+  if (!np.ok) return httpErrorResponse(new HttpError(np.status, "invalid_path", np.reason));
   // No path is the splitter's own: /__edgekv/* is forwarded like any other (the status page is the control Worker's).
   let forwardedHost: string | undefined;
   try {
     forwardedHost = parseForwardedHost(deps.env.FORWARDED_HOST);
   } catch (err) {
-    return toErrorResponse(new HttpError(500, "misconfigured", "the splitter is misconfigured", {}, { cause: err }));
+    return httpErrorResponse(new HttpError(500, "misconfigured", "the splitter is misconfigured", {}, { cause: err }));
   }
   const to: Target = { incoming: url, path: np.encoded, search: url.search, forwardedHost };
   const ops = new KvOps();
