@@ -75,6 +75,9 @@ const text = (max: number, min = 0): Lite<string> =>
   all(str, [(s) => s.length >= min, `must be at least ${min} characters`], [(s) => s.length <= max, `must be at most ${max} characters`]);
 /** A non-empty array of `item`. */
 const some = <T>(item: Lite<T>): Lite<T[]> => refine(arr(item), (a) => a.length > 0, "must not be empty");
+/** The check "at most `n` <what>" on an array. */
+const most = (n: number, what: string): [(a: { length: number }) => boolean, string] => [(a) => a.length <= n, `must have at most ${n} ${what}`];
+const boolean = kind<boolean>("boolean", "must be true or false");
 const whole = (min: number, max = Infinity): Lite<number> =>
   all(number, [Number.isInteger, "must be a whole number"], [(n) => n >= min, `must be at least ${min}`], [(n) => n <= max, `must be at most ${max}`]);
 
@@ -135,7 +138,7 @@ export const MAX_MIRROR_STRIP = 32;
 const probe = obj(
   {
     path: refine(string, isProbePath, "must be a path starting with one / (no //, \\ or dot segments), e.g. /health"),
-    status: opt(all(some(whole(100, 599)), [(a) => a.length <= 10, "must have at most 10 statuses"])),
+    status: opt(all(some(whole(100, 599)), most(10, "statuses"))),
     timeoutMs: opt(whole(100, 10_000), DEFAULT_PROBE_TIMEOUT_MS),
   },
   true,
@@ -152,7 +155,7 @@ export const guardRounds = (t: { failures: number; of?: number | undefined }): n
 const guard = refine(
   obj(
     {
-      probes: all(some(probe), [(p) => p.length <= MAX_PROBES, `must have at most ${MAX_PROBES} probes`]),
+      probes: all(some(probe), most(MAX_PROBES, "probes")),
       threshold: opt(threshold, { failures: 3 }),
       action: guardAction,
       intervalMs: opt(whole(0, 10_000), DEFAULT_PROBE_INTERVAL_MS),
@@ -176,16 +179,10 @@ const rolloutConfig = refine(
       percent,
       salt: opt(text(64, 1), "edgekv"),
       sticky: opt(sticky, {}),
-      schedule: opt(
-        all(
-          arr(step),
-          [(s) => s.length <= MAX_STEPS, `must have at most ${MAX_STEPS} steps`],
-          [isIncreasing, "steps must be in strictly increasing time order"],
-        ),
-      ),
-      rules: opt(refine(arr(rule), (r) => r.length <= MAX_RULES, `must have at most ${MAX_RULES} rules`)),
+      schedule: opt(all(arr(step), most(MAX_STEPS, "steps"), [isIncreasing, "steps must be in strictly increasing time order"])),
+      rules: opt(all(arr(rule), most(MAX_RULES, "rules"))),
       overrides: opt(obj({ cookie: opt(token, DEFAULT_OVERRIDE_COOKIE), header: opt(token, DEFAULT_OVERRIDE_HEADER) }, true), {}),
-      failover: opt(kind<boolean>("boolean", "must be true or false"), false),
+      failover: opt(boolean, false),
       timeoutMs: opt(whole(100, 120_000), DEFAULT_TIMEOUT_MS),
       guard: opt(guard),
       mirror: opt(
@@ -193,13 +190,13 @@ const rolloutConfig = refine(
           {
             percent,
             // Credentials (Authorization, identity headers, cookies besides the sticky id) ride on copies only when opted in.
-            forwardCredentials: opt(kind<boolean>("boolean", "must be true or false"), false),
-            stripHeaders: opt(all(arr(token), [(a) => a.length <= MAX_MIRROR_STRIP, `must have at most ${MAX_MIRROR_STRIP} names`])),
+            forwardCredentials: opt(boolean, false),
+            stripHeaders: opt(all(arr(token), most(MAX_MIRROR_STRIP, "names"))),
           },
           true,
         ),
       ),
-      webhooks: opt(obj({ urls: all(some(webhookUrl), [(u) => u.length <= MAX_WEBHOOKS, `must have at most ${MAX_WEBHOOKS} URLs`]) }, true)),
+      webhooks: opt(obj({ urls: all(some(webhookUrl), most(MAX_WEBHOOKS, "URLs")) }, true)),
       updatedAt: opt(str),
       updatedBy: opt(text(128)),
       /** Unique per write (shared/rollout/write.ts): how a writer tells its own write from a concurrent one. */
