@@ -6,7 +6,7 @@
 import type { KvBinding, KvValueWithMetadata } from "./binding.ts";
 import { IsolateCache, type CacheEntry } from "./cache.ts";
 import type { Codec } from "./codec.ts";
-import { EdgeKvError, KvLimitError, KvUnavailableError, KvUnsupportedError, KvValidationError } from "./errors.ts";
+import { EdgeKvError, KvLimitError, KvUnavailableError, KvValidationError } from "./errors.ts";
 import { KEY_MAX_BYTES, MIN_CACHE_TTL_SECONDS } from "./limits.ts";
 import type { KvOps } from "./ops.ts";
 import { validate, type Schema } from "./schema.ts";
@@ -184,9 +184,8 @@ export class KvReader<V, M = unknown, K extends Codec<V>["kind"] = Codec<V>["kin
     if (options.cacheTtl !== undefined) checkCacheTtl(options.cacheTtl);
     this._cacheTtl = options.cacheTtl;
     if (options.cache) {
-      if (this.codec.kind !== "json" && this.codec.kind !== "text") {
-        throw new KvUnsupportedError(`an isolate cache needs a json or text store, not ${this.codec.kind}`);
-      }
+      // A raw codec (bytes, stream) refuses it: held in codec.ts, so json/text-only bundles carry no such check.
+      if ("raw" in this.codec) this.codec.raw.refuseCache();
       this.#cacheOptions = options.cache;
       this._cache = new IsolateCache(options.cache.maxEntries);
     }
@@ -248,8 +247,8 @@ export class KvReader<V, M = unknown, K extends Codec<V>["kind"] = Codec<V>["kin
       }
     }
     try {
-      const kind = this.codec.kind;
-      const type = kind === "bytes" ? "arrayBuffer" : kind === "stream" ? "stream" : "text";
+      const codec: Codec<V> = this.codec;
+      const type = "raw" in codec ? codec.raw.type : "text";
       const raw = await timed(ops, "reads", () =>
         // One call for every codec: the binding's overloads are per literal type.
         (this.binding.getWithMetadata as (k: string, o: object) => Promise<KvValueWithMetadata<string | ArrayBuffer | ReadableStream>>)(
@@ -329,10 +328,8 @@ export async function decodeValue<V>(codec: Codec<V>, key: string, raw: string |
     }
     case "text":
       return codec.schema ? validate(codec.schema, raw, { key, phase: "read", target: "value" }) : (raw as V);
-    case "bytes":
-      return new Uint8Array(raw as ArrayBuffer) as V;
-    case "stream":
-      return raw as V;
+    default:
+      return codec.raw.decode(raw as ArrayBuffer | ReadableStream);
   }
 }
 
