@@ -105,10 +105,7 @@ export const bool: Lite<boolean> = /* @__PURE__ */ kind("boolean");
  * @example const port = refine(num, (n) => Number.isInteger(n) && n > 0, "expected a port")
  */
 export function refine<T>(base: Lite<T>, ok: (v: T) => boolean, message: string): Lite<T> {
-  return (v) => {
-    const out = base(v);
-    return ok(out) ? out : fail(message);
-  };
+  return all(base, [ok, message]);
 }
 
 /**

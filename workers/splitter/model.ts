@@ -37,12 +37,8 @@ export const otherColor = (c: Color): Color => (c === "blue" ? "green" : "blue")
  * KV and logs), and without a query unless `query` (webhook receivers may route by one).
  */
 export function isHttpUrl(s: string, query = false): boolean {
-  try {
-    const u = new URL(s);
-    return (u.protocol === "http:" || u.protocol === "https:") && (query || !u.search) && !u.hash && !u.username && !u.password;
-  } catch {
-    return false;
-  }
+  const u = URL.parse(s);
+  return !!u && (u.protocol === "http:" || u.protocol === "https:") && (query || !u.search) && !u.hash && !u.username && !u.password;
 }
 /** A webhook receiver (see isHttpUrl). */
 export const isWebhookUrl = (s: string): boolean => s.length <= 2048 && isHttpUrl(s, true);

@@ -51,7 +51,7 @@ export class ConfigSource {
     // True when the library answered from the isolate: no new KV read, so no new success or failure.
     let again: boolean;
     try {
-      const r = await this.#store.getWithMetadata(CONFIG_KEY, ops ? { ops } : {});
+      const r = await this.#store.getWithMetadata(CONFIG_KEY, { ops });
       config = r.value;
       // A failed read or an invalid document (r.error) comes back as the same error until KV is read again.
       failure = r.error ?? (config === null ? MISSING : undefined);
