@@ -62,7 +62,7 @@ export async function handle(request: Request, deps: Deps, bg?: Background): Pro
   try {
     forwardedHost = parseForwardedHost(deps.env.FORWARDED_HOST);
   } catch (err) {
-    return httpErrorResponse(new HttpError(500, "misconfigured", "the splitter is misconfigured", {}, { cause: err }));
+    return httpErrorResponse(misconfigured(err));
   }
   const to: Target = { incoming: url, path: np.encoded, search: url.search, forwardedHost };
   const ops = new KvOps();
@@ -123,24 +123,32 @@ function varyOf(config: RolloutConfig, overrides: boolean): string[] {
 
 /** No valid config was ever read: the fallback origin when set, else 503 (the reason goes to the logs). */
 async function withoutConfig(request: Request, to: Target, deps: Deps, timing: () => string): Promise<Response> {
-  const why = deps.source.lastError?.message ?? "no config read yet";
-  const headers = { "x-edgekv-color": "none", "x-edgekv-bucket": "-", "x-edgekv-config-version": "none", "x-edgekv-reason": "fallback" };
   const fallback = deps.env.FALLBACK_ORIGIN;
-  if (fallback) {
-    let attempt: Attempt;
-    try {
-      attempt = await callOrigin(request, to, "fallback", parseOriginBase(fallback), DEFAULT_TIMEOUT_MS, deps.fetch);
-    } catch (err) {
-      attempt = { ok: false, error: new HttpError(500, "misconfigured", "the splitter is misconfigured", {}, { cause: err }) };
-    }
-    return finish(attempt, headers, undefined, timing());
+  let attempt: Attempt;
+  try {
+    attempt = fallback
+      ? await callOrigin(request, to, "fallback", parseOriginBase(fallback), DEFAULT_TIMEOUT_MS, deps.fetch)
+      : {
+          ok: false,
+          error: new HttpError(
+            503,
+            "no_rollout_config",
+            "no rollout config is available, retry shortly",
+            { "Retry-After": RETRY_AFTER_S },
+            { cause: new Error(`no valid rollout config in ROLLOUT_KV and no FALLBACK_ORIGIN set: ${deps.source.lastError?.message ?? "no config read yet"}`) },
+          ),
+        };
+  } catch (err) {
+    // A FALLBACK_ORIGIN that is not an http(s) origin.
+    attempt = { ok: false, error: misconfigured(err) };
   }
-  const err = new HttpError(
-    503,
-    "no_rollout_config",
-    "no rollout config is available, retry shortly",
-    { "Retry-After": RETRY_AFTER_S },
-    { cause: new Error(`no valid rollout config in ROLLOUT_KV and no FALLBACK_ORIGIN set: ${why}`) },
+  return finish(
+    attempt,
+    { "x-edgekv-color": "none", "x-edgekv-bucket": "-", "x-edgekv-config-version": "none", "x-edgekv-reason": "fallback" },
+    undefined,
+    timing(),
   );
-  return finish({ ok: false, error: err }, headers, undefined, timing());
 }
+
+/** The 500 of a bad var (FORWARDED_HOST, FALLBACK_ORIGIN); `cause` (the parse error) goes to the logs. */
+const misconfigured = (cause: unknown) => new HttpError(500, "misconfigured", "the splitter is misconfigured", {}, { cause });

@@ -26,8 +26,6 @@ export interface Loaded {
 export class ConfigSource {
   readonly #store: KvReader<RolloutConfig, unknown, "json">;
   readonly #log: (line: string) => void;
-  /** The failure last reported: the library hands the same one back until it retries KV. */
-  #seen: unknown;
   /** Whether the most recent read failed. */
   failing = false;
   /** Why the most recent failure happened (the 503 without config logs it). */
@@ -48,23 +46,18 @@ export class ConfigSource {
   async load(ops?: KvOps): Promise<Loaded> {
     let config: RolloutConfig | null = null;
     let failure: unknown;
-    // True when the library answered from the isolate: no new KV read, so no new success or failure.
-    let again: boolean;
     try {
       const r = await this.#store.getWithMetadata(CONFIG_KEY, { ops });
       config = r.value;
       // A failed read or an invalid document (r.error) comes back as the same error until KV is read again.
       failure = r.error ?? (config === null ? MISSING : undefined);
-      again = r.error ? r.error === this.#seen : r.cached;
     } catch (err) {
       failure = err;
-      again = err === this.#seen;
     }
     if (failure === undefined) this.failing = false;
-    else if (!again || !this.failing) {
-      this.#seen = failure;
+    else {
       const message = failure instanceof EdgeKvError && failure.code === "missing" ? MISSING : failure instanceof Error ? failure.message : String(failure);
-      // Log once per failure episode and per message, not once per read.
+      // Log once per failure episode and per message, not once per read (the library hands a failure back until it retries KV).
       if (!this.failing || this.lastError?.message !== message) {
         this.#log(JSON.stringify({ level: "error", code: "rollout_config", message, servingLastGood: config !== null }));
       }
