@@ -137,50 +137,53 @@ export interface ListOptions {
   ops?: KvOps;
 }
 
-/** Options of a read-only view (`KvReader`). */
-export interface ReaderOptions<V, M, K extends Codec<V>["kind"]> {
+/** Options of the core reader (`KvCoreReader`): no metadata schema, no stale-while-revalidate. */
+export interface CoreReaderOptions<V, M, K extends Codec<V>["kind"]> {
   /** Prepended to every key; `list` strips it again. */
   prefix?: string;
   codec: Codec<V> & { kind: K };
-  /** Schema for the metadata stored next to each value. */
-  metadata?: Schema<M>;
   /** Default KV edge `cacheTtl` for reads, in seconds (>= 30). */
   cacheTtl?: number;
   /** Isolate cache; off unless given. Only for json and text stores. */
-  cache?: StoreCacheOptions<V, M>;
+  cache?: Omit<StoreCacheOptions<V, M>, "staleWhileRevalidateMs">;
   /** Clock in epoch ms (injectable for tests). */
   now?: () => number;
 }
 
+/** Options of a read-only view (`KvReader`). */
+export interface ReaderOptions<V, M, K extends Codec<V>["kind"]> extends CoreReaderOptions<V, M, K> {
+  /** Schema for the metadata stored next to each value. */
+  metadata?: Schema<M>;
+  /** Isolate cache; off unless given. Only for json and text stores. */
+  cache?: StoreCacheOptions<V, M>;
+}
+
 /**
- * The read half of `KvStore`: validated reads, the isolate cache with
- * stale-on-error and stale-while-revalidate, and accounting. A Worker that
- * only reads on its hot path uses this, so writes, retries, bulk get and
- * listing stay out of its bundle.
+ * The core of every reader: validated reads, the isolate cache with
+ * stale-on-error (`keepOnMissing`, `errorRetryMs`), key and limit checks, and
+ * accounting. No metadata (reported as null) and no stale-while-revalidate:
+ * `KvReader` adds both, and `get`. A Worker that needs neither (the splitter's
+ * one config document) uses this, and its bundle holds neither.
  *
  * @example
- * const configs = new KvReader(env.ROLLOUT_KV, { prefix: "rollout/", codec: json(Rollout),
+ * const configs = new KvCoreReader(env.ROLLOUT_KV, { prefix: "rollout/", codec: json(Rollout),
  *   cache: { ttlMs: 5_000, maxEntries: 4, staleOnError: true } });
  * const { value, stale, error } = await configs.getWithMetadata("config", { ops });
  */
-export class KvReader<V, M = unknown, K extends Codec<V>["kind"] = Codec<V>["kind"]> {
+export class KvCoreReader<V, M = unknown, K extends Codec<V>["kind"] = Codec<V>["kind"]> {
   readonly binding: KvBinding;
   readonly prefix: string;
   readonly codec: Codec<V> & { kind: K };
-  protected readonly _metadataSchema: Schema<M> | undefined;
   protected readonly _cacheTtl: number | undefined;
-  // `#` names: the bundler shortens them; `_` ones are for the writer and the store.
-  readonly #cacheOptions: StoreCacheOptions<V, M> | undefined;
+  // `#` names: the bundler shortens them; `_` ones are for the subclasses (reader, writer, store).
+  readonly #cacheOptions: CoreReaderOptions<V, M, K>["cache"];
   protected readonly _cache: IsolateCache<V, M> | undefined;
   protected readonly _now: () => number;
-  /** Keys with a background refresh in flight (stale-while-revalidate). */
-  readonly #refreshing = new Set<string>();
 
-  constructor(binding: KvBinding, options: ReaderOptions<V, M, K>) {
+  constructor(binding: KvBinding, options: CoreReaderOptions<V, M, K>) {
     this.binding = binding;
     this.prefix = options.prefix ?? "";
     this.codec = options.codec;
-    this._metadataSchema = options.metadata;
     if (options.cacheTtl !== undefined) checkCacheTtl(options.cacheTtl);
     this._cacheTtl = options.cacheTtl;
     if (options.cache) {
@@ -203,14 +206,6 @@ export class KvReader<V, M = unknown, K extends Codec<V>["kind"] = Codec<V>["kin
   }
 
   /**
-   * Reads and validates one value; null when the key is missing.
-   * @example const page = await store.get("index.html", { ops });
-   */
-  async get(key: string, options: ReadOptions = {}): Promise<V | null> {
-    return (await this.getWithMetadata(key, options)).value;
-  }
-
-  /**
    * Reads a value with its metadata and where it came from (isolate cache, KV, or stale).
    * @example const { value, metadata, stale, error } = await store.getWithMetadata("current");
    */
@@ -226,21 +221,10 @@ export class KvReader<V, M = unknown, K extends Codec<V>["kind"] = Codec<V>["kin
       if (held && !options.fresh) {
         const now = this._now();
         const error = held.error;
-        const fresh = held.freshUntil > now;
-        const swr = this.#cacheOptions!.staleWhileRevalidateMs;
-        const waitUntil = options.waitUntil;
-        // Fresh, or expired but within the stale-while-revalidate window of a good entry: answered from the isolate.
-        if (fresh || (waitUntil && swr && !error && held.freshUntil + swr > now)) {
+        // Fresh, or (KvReader) expired but within the stale-while-revalidate window: answered from the isolate.
+        if (held.freshUntil > now || this._revalidate?.(key, full, held, now, options)) {
           // A failed read stands for errorRetryMs: the value held (stale), or with none, the error again.
           if (held.empty) throw error;
-          if (!fresh && !this.#refreshing.has(full)) {
-            this.#refreshing.add(full);
-            waitUntil!(
-              this.getWithMetadata(key, { fresh: true, cacheTtl: options.cacheTtl })
-                .catch(() => undefined)
-                .finally(() => this.#refreshing.delete(full)),
-            );
-          }
           if (ops) ops[error ? "staleHits" : "cacheHits"]++;
           return { value: held.value, metadata: held.metadata, cached: true, stale: !!error, error };
         }
@@ -259,7 +243,7 @@ export class KvReader<V, M = unknown, K extends Codec<V>["kind"] = Codec<V>["kin
         throw new KvUnavailableError("get", full, err);
       });
       const value = raw.value === null ? null : await decodeValue(this.codec, full, raw.value);
-      const metadata = await decodeMetadata(this._metadataSchema, full, raw.metadata, "read");
+      const metadata = (await this._metadata?.(full, raw.metadata)) ?? null;
       if (value === null && held?.value != null && this.#cacheOptions!.keepOnMissing) throw new EdgeKvError("missing", `${full} is missing`);
       if (cache) this._remember(full, value, metadata);
       return { value, metadata, cached: false, stale: false };
@@ -278,12 +262,13 @@ export class KvReader<V, M = unknown, K extends Codec<V>["kind"] = Codec<V>["kin
     }
   }
 
-  /** Forget everything this isolate holds for the store (tests, admin endpoints). */
-  clearCache(): void {
-    this._cache?.clear();
-  }
-
   // ---------------------------------------------------------------- internals
+
+  // Hooks KvReader implements; declared only, so the core bundles no stub.
+  /** True when an expired `held` may answer while a background read refreshes it (stale-while-revalidate). */
+  protected _revalidate?(key: string, full: string, held: CacheEntry<V, M>, now: number, options: ReadOptions): boolean;
+  /** The metadata read, validated; without this hook the core reports none. */
+  protected _metadata?(full: string, raw: unknown): Promise<M | null>;
 
   protected _remember(full: string, value: V | null, metadata: M | null): void {
     const opts = this.#cacheOptions;
@@ -296,6 +281,62 @@ export class KvReader<V, M = unknown, K extends Codec<V>["kind"] = Codec<V>["kin
       return;
     }
     this._cache.set(full, { value, metadata, freshUntil: this._now() + ttl });
+  }
+}
+
+/**
+ * The read half of `KvStore`: the core (`KvCoreReader`) plus metadata
+ * validation, stale-while-revalidate, `get` and `clearCache`. A Worker that
+ * only reads on its hot path uses this, so writes, retries, bulk get and
+ * listing stay out of its bundle.
+ *
+ * @example
+ * const configs = new KvReader(env.ROLLOUT_KV, { prefix: "rollout/", codec: json(Rollout),
+ *   cache: { ttlMs: 5_000, maxEntries: 4, staleOnError: true } });
+ * const { value, stale, error } = await configs.getWithMetadata("config", { ops });
+ */
+export class KvReader<V, M = unknown, K extends Codec<V>["kind"] = Codec<V>["kind"]> extends KvCoreReader<V, M, K> {
+  protected readonly _metadataSchema: Schema<M> | undefined;
+  readonly #swr: number | undefined;
+  /** Keys with a background refresh in flight (stale-while-revalidate). */
+  readonly #refreshing = new Set<string>();
+
+  constructor(binding: KvBinding, options: ReaderOptions<V, M, K>) {
+    super(binding, options);
+    this._metadataSchema = options.metadata;
+    this.#swr = options.cache?.staleWhileRevalidateMs;
+  }
+
+  /**
+   * Reads and validates one value; null when the key is missing.
+   * @example const page = await store.get("index.html", { ops });
+   */
+  async get(key: string, options: ReadOptions = {}): Promise<V | null> {
+    return (await this.getWithMetadata(key, options)).value;
+  }
+
+  /** Forget everything this isolate holds for the store (tests, admin endpoints). */
+  clearCache(): void {
+    this._cache?.clear();
+  }
+
+  protected override _revalidate(key: string, full: string, held: CacheEntry<V, M>, now: number, options: ReadOptions): boolean {
+    const swr = this.#swr;
+    const waitUntil = options.waitUntil;
+    if (!waitUntil || !swr || held.error || held.freshUntil + swr <= now) return false;
+    if (!this.#refreshing.has(full)) {
+      this.#refreshing.add(full);
+      waitUntil(
+        this.getWithMetadata(key, { fresh: true, cacheTtl: options.cacheTtl })
+          .catch(() => undefined)
+          .finally(() => this.#refreshing.delete(full)),
+      );
+    }
+    return true;
+  }
+
+  protected override _metadata(full: string, raw: unknown): Promise<M | null> {
+    return decodeMetadata(this._metadataSchema, full, raw, "read");
   }
 }
 

@@ -1,4 +1,4 @@
-import { EdgeKvError, KvReader, json, type KvBinding, type KvOps } from "../../shared/kv/read.ts";
+import { EdgeKvError, KvCoreReader, json, type KvBinding, type KvOps } from "../../shared/kv/read.ts";
 import { CONFIG_KEY, RolloutConfigSchema, type RolloutConfig } from "./model.ts";
 
 /** KV edge cacheTtl for the config read: KV's minimum, so edits propagate as fast as KV allows. */
@@ -24,7 +24,7 @@ export interface Loaded {
  * const { config, stale } = await source.load(ops);
  */
 export class ConfigSource {
-  readonly #store: KvReader<RolloutConfig, unknown, "json">;
+  readonly #store: KvCoreReader<RolloutConfig, unknown, "json">;
   readonly #log: (line: string) => void;
   /** Whether the most recent read failed. */
   failing = false;
@@ -33,7 +33,7 @@ export class ConfigSource {
 
   constructor(binding: KvBinding, options: { ttlMs: number; now?: () => number; log?: (line: string) => void }) {
     this.#log = options.log ?? ((l) => console.error(l));
-    this.#store = new KvReader(binding, {
+    this.#store = new KvCoreReader(binding, {
       codec: json(RolloutConfigSchema),
       cacheTtl: CONFIG_CACHE_TTL_S,
       // A missing key is cached for the TTL too (the default negativeTtlMs).
