@@ -357,21 +357,16 @@ export async function timed<T>(ops: KvOps | undefined, counter: "reads" | "write
 
 /** A value as KV returned it, decoded (and validated) by `codec`. */
 export async function decodeValue<V>(codec: Codec<V>, key: string, raw: string | ArrayBuffer | ReadableStream): Promise<V> {
-  switch (codec.kind) {
-    case "json": {
-      let parsed: unknown;
-      try {
-        parsed = JSON.parse(raw as string);
-      } catch (err) {
-        throw new KvValidationError(key, "read", "value", [{ message: `not valid JSON (${err instanceof Error ? err.message : String(err)})`, path: "" }]);
-      }
-      return codec.schema ? validate(codec.schema, parsed, { key, phase: "read", target: "value" }) : (parsed as V);
+  if ("raw" in codec) return codec.raw.decode(raw as ArrayBuffer | ReadableStream);
+  let value: unknown = raw;
+  if (codec.kind === "json") {
+    try {
+      value = JSON.parse(raw as string);
+    } catch (err) {
+      throw new KvValidationError(key, "read", "value", [{ message: `not valid JSON (${err instanceof Error ? err.message : String(err)})`, path: "" }]);
     }
-    case "text":
-      return codec.schema ? validate(codec.schema, raw, { key, phase: "read", target: "value" }) : (raw as V);
-    default:
-      return codec.raw.decode(raw as ArrayBuffer | ReadableStream);
   }
+  return codec.schema ? validate(codec.schema, value, { key, phase: "read", target: "value" }) : (value as V);
 }
 
 /** Metadata read or about to be written, validated by `schema` when there is one. */
