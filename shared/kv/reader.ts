@@ -270,17 +270,13 @@ export class KvCoreReader<V, M = unknown, K extends Codec<V>["kind"] = Codec<V>[
   /** The metadata read, validated; without this hook the core reports none. */
   protected _metadata?(full: string, raw: unknown): Promise<M | null>;
 
+  /** Holds what was read or written for its TTL (callers hold a cache). */
   protected _remember(full: string, value: V | null, metadata: M | null): void {
-    const opts = this.#cacheOptions;
-    if (!opts || !this._cache) return;
-    let ttl: number;
-    if (value === null) ttl = opts.negativeTtlMs ?? (typeof opts.ttlMs === "number" ? opts.ttlMs : 0);
-    else ttl = typeof opts.ttlMs === "number" ? opts.ttlMs : opts.ttlMs(value, metadata);
-    if (!(ttl > 0)) {
-      this._cache.delete(full);
-      return;
-    }
-    this._cache.set(full, { value, metadata, freshUntil: this._now() + ttl });
+    const opts = this.#cacheOptions!;
+    const ttl = opts.ttlMs;
+    const ms = value === null ? (opts.negativeTtlMs ?? (typeof ttl === "number" ? ttl : 0)) : typeof ttl === "number" ? ttl : ttl(value, metadata);
+    if (ms > 0) this._cache!.set(full, { value, metadata, freshUntil: this._now() + ms });
+    else this._cache!.delete(full);
   }
 }
 
