@@ -36,7 +36,7 @@ function finish(attempt: Attempt, headers: Record<string, string>, setCookie: st
   else if (attempt.response.status === 101) {
     // A WebSocket upgrade: hand the socket through untouched.
     const r = attempt.response;
-    res = new Response(null, { status: 101, headers: new Headers(r.headers), webSocket: r.webSocket });
+    res = new Response(null, { status: 101, headers: r.headers, webSocket: r.webSocket });
   } else res = new Response(attempt.response.body, attempt.response);
   for (const [k, v] of Object.entries(headers)) res.headers.set(k, v);
   if (setCookie) res.headers.append("set-cookie", setCookie);
@@ -89,7 +89,7 @@ export async function handle(request: Request, deps: Deps, bg?: Background): Pro
   const f = await forward(request, to, config, d.color, deps.fetch);
   // Only now that the user's request has its response headers (its origin has taken it): the copy
   // never overtakes it. After a failover both colours have seen the request: no copy.
-  if (config.mirror && bg && !f.failedOver) mirror(request, to, config, d.color, deps.fetch, bg);
+  if (bg && !f.failedOver) mirror(request, to, config, d.color, deps.fetch, bg);
   const reason: Reason = f.failedOver ? "failover" : d.reason;
   const color: Color = f.color;
   return finish(
