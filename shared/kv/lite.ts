@@ -52,8 +52,11 @@ function at<T>(key: PropertyKey, check: Lite<T>, value: unknown, found: Issues):
     return check(value);
   } catch (e) {
     if (!(e instanceof Issues)) throw e;
-    for (const i of e) i.path.unshift(key);
-    found.push(...e);
+    // One push per issue: spreading a huge list into push() overflows the stack (a RangeError, not Issues).
+    for (const i of e) {
+      i.path.unshift(key);
+      found.push(i);
+    }
     return undefined as T;
   }
 }
