@@ -18,11 +18,11 @@ const root = fileURLToPath(new URL("..", import.meta.url));
  * size. A change that grows a bundle past it fails `npm test`; raising one is a
  * deliberate edit here, with the reason in the commit. Lower it after every cut.
  */
-export const BUDGETS = { site: 10.55, splitter: 10.43, auth: 13.25, control: 18.35 };
+export const BUDGETS = { site: 10.55, splitter: 10.42, auth: 13.25, control: 18.35 };
 /**
  * Issue 21 asked for splitter <= 10.5 and auth <= 12.5 once the control code
  * left (16.65 -> 11.04 and 15.93 -> 13.02 KiB). The splitter then went from
- * 11.21 to 10.38 (KvCoreReader, a leaner reader, httpErrorResponse; docs/splitter.md
+ * 11.21 to 10.37 (KvCoreReader, a leaner reader, httpErrorResponse; docs/splitter.md
  * "Bundle size"); the ceilings above hold what was measured.
  * Issue 11's targets, reported on every run. They predate the security work
  * (docs/security.md: path policy, origin targets, failed-attempt limiter,
