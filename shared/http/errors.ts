@@ -43,6 +43,18 @@ const KV_ANSWERS: Record<string, [number, string, string]> = {
  * try { return await handle(request, deps) } catch (err) { return toErrorResponse(err) }
  */
 export function toErrorResponse(err: unknown, extraHeaders: Record<string, string> = {}): Response {
+  return respond(err, extraHeaders, kvAnswer);
+}
+
+/**
+ * `toErrorResponse` for a Worker that answers only `HttpError`s (the splitter:
+ * its config read never throws): anything else is a logged 500, and the KV
+ * mapping below stays out of its bundle.
+ * @example return httpErrorResponse(new HttpError(400, "invalid_path", reason));
+ */
+export const httpErrorResponse = (err: unknown): Response => respond(err, {});
+
+function respond(err: unknown, extraHeaders: Record<string, string>, kv?: typeof kvAnswer): Response {
   let status = 500;
   let code = "internal_error";
   let message = "internal error";
@@ -52,26 +64,34 @@ export function toErrorResponse(err: unknown, extraHeaders: Record<string, strin
     code = err.code;
     message = err.message;
     Object.assign(headers, err.headers);
-  } else if (err instanceof EdgeKvError && err.code === "validation") {
-    const v = err as KvValidationError;
-    const write = v.phase === "write";
-    status = write ? 400 : 503;
-    code = write ? "invalid_input" : "invalid_stored_data";
-    // A write's issues describe the client's own input; a read's describe stored data.
-    message = write
-      ? v.issues
-          .slice(0, 3)
-          .map((i) => (i.path ? `${i.path}: ${i.message}` : i.message))
-          .join("; ")
-      : "stored data is invalid, retry shortly";
-    if (!write) headers["Retry-After"] = String(KV_RETRY_AFTER_SECONDS);
-  } else if (err instanceof EdgeKvError) {
-    // Keyed by code, not class, so a Worker's bundle holds only the error classes it can throw.
-    [status, code, message] = KV_ANSWERS[err.code] ?? [500, err.code, message];
-    if (status === 503) headers["Retry-After"] = String(KV_RETRY_AFTER_SECONDS);
-  }
+  } else if (kv && err instanceof EdgeKvError) [status, code, message] = kv(err, headers, message);
   if (!(err instanceof HttpError) || (status >= 500 && !err.logged)) logError(code, err);
   return Response.json({ error: code, message }, { status, headers });
+}
+
+/** What a KV failure answers: status, code and the client's message; a 503 also sets `Retry-After` in `headers`. */
+function kvAnswer(err: EdgeKvError, headers: Record<string, string>, message: string): [number, string, string] {
+  let answer: [number, string, string];
+  if (err.code === "validation") {
+    const v = err as KvValidationError;
+    const write = v.phase === "write";
+    // A write's issues describe the client's own input; a read's describe stored data.
+    answer = write
+      ? [
+          400,
+          "invalid_input",
+          v.issues
+            .slice(0, 3)
+            .map((i) => (i.path ? `${i.path}: ${i.message}` : i.message))
+            .join("; "),
+        ]
+      : [503, "invalid_stored_data", "stored data is invalid, retry shortly"];
+  } else {
+    // Keyed by code, not class, so a Worker's bundle holds only the error classes it can throw.
+    answer = KV_ANSWERS[err.code] ?? [500, err.code, message];
+  }
+  if (answer[0] === 503) headers["Retry-After"] = String(KV_RETRY_AFTER_SECONDS);
+  return answer;
 }
 
 /** One JSON log line with the error's message and its causes (never sent to the client). */

@@ -35,10 +35,6 @@ export class IsolateCache<V, M> {
     this.maxEntries = maxEntries;
   }
 
-  get size(): number {
-    return this.#entries.size;
-  }
-
   /** The entry for `key`, fresh or stale, marking it recently used. */
   get(key: string): CacheEntry<V, M> | undefined {
     const entry = this.#entries.get(key);

@@ -22,6 +22,7 @@ export { listPages } from "./list.ts";
 export { KvOps, parseKvServerTiming } from "./ops.ts";
 export { toIssues, validate, type Infer, type Schema } from "./schema.ts";
 export {
+  KvCoreReader,
   KvReader,
   KvStore,
   KvWriter,
@@ -30,6 +31,7 @@ export {
   checkExpirationTtl,
   checkKey,
   checkMetadataSize,
+  type CoreReaderOptions,
   type KvPair,
   type ListedKey,
   type ListOptions,

@@ -6,7 +6,7 @@
 import type { Codec } from "./codec.ts";
 import { KvLimitError, KvUnavailableError } from "./errors.ts";
 import { KV_LIMITS } from "./limits.ts";
-import type { KvReader, ListedKey, ListOptions, ListPage } from "./reader.ts";
+import { decodeMetadata, timed, type KvReader, type ListedKey, type ListOptions, type ListPage } from "./reader.ts";
 
 /**
  * Walks the keys under `store`'s prefix (plus `options.prefix`), one KV list
@@ -27,15 +27,17 @@ export async function* listPages<V, M, K extends Codec<V>["kind"]>(
   const prefix = store.prefix + (options.prefix ?? "");
   let cursor = options.cursor ?? null;
   for (;;) {
-    // Element access: the accounting and metadata decoding are the reader's protected internals.
-    const page = await store["_timed"](options.ops, "lists", () => store.binding.list({ prefix, limit, ...(cursor ? { cursor } : {}) })).catch(
-      (err: unknown) => {
-        throw new KvUnavailableError("list", prefix, err);
-      },
-    );
+    const page = await timed(options.ops, "lists", () => store.binding.list({ prefix, limit, ...(cursor ? { cursor } : {}) })).catch((err: unknown) => {
+      throw new KvUnavailableError("list", prefix, err);
+    });
     const keys: ListedKey<M>[] = [];
+    // Element access: the metadata schema is the reader's protected internal.
     for (const k of page.keys) {
-      keys.push({ name: k.name.slice(store.prefix.length), expiration: k.expiration, metadata: await store["_decodeMetadata"](k.name, k.metadata, "read") });
+      keys.push({
+        name: k.name.slice(store.prefix.length),
+        expiration: k.expiration,
+        metadata: await decodeMetadata(store["_metadataSchema"], k.name, k.metadata, "read"),
+      });
     }
     cursor = page.list_complete ? null : page.cursor;
     yield { keys, cursor };

@@ -16,7 +16,7 @@
  */
 import type { Schema } from "./schema.ts";
 
-/** Returns the (possibly defaulted) value, or throws an `Issue` (a container: `Issues`). */
+/** Returns the (possibly defaulted) value, or throws `Issues`. */
 export type Lite<T> = (value: unknown) => T;
 /** An optional field of `obj`: may be missing or undefined. */
 export type Opt<T> = Lite<T | undefined> & { readonly opt: true };
@@ -33,40 +33,37 @@ export class Issue {
   }
 }
 
+/** What a check throws: every issue found (one for a leaf check; all of its items' for a container). */
+export class Issues extends Array<Issue> {}
+
 /**
  * Throws an issue; `check` functions call it.
  * @example const port: Lite<number> = (v) => (Number.isInteger(v) ? (v as number) : fail("expected a port"));
  */
 export function fail(message: string): never {
-  throw new Issue(message);
+  const issues = new Issues();
+  issues.push(new Issue(message));
+  throw issues;
 }
-
-/** Every issue a container (obj, arr, rec, tup) found in its items. */
-export class Issues {
-  readonly list: Issue[];
-  constructor(list: Issue[]) {
-    this.list = list;
-  }
-}
-
-const issuesOf = (e: unknown): Issue[] | null => (e instanceof Issue ? [e] : e instanceof Issues ? e.list : null);
 
 /** Checks one item of a container; its issues, with `key` prefixed to their paths, go to `found`. */
-function at<T>(key: PropertyKey, check: Lite<T>, value: unknown, found: Issue[]): T {
+function at<T>(key: PropertyKey, check: Lite<T>, value: unknown, found: Issues): T {
   try {
     return check(value);
   } catch (e) {
-    const list = issuesOf(e);
-    if (!list) throw e;
-    for (const i of list) i.path.unshift(key);
-    found.push(...list);
+    if (!(e instanceof Issues)) throw e;
+    // One push per issue: spreading a huge list into push() overflows the stack (a RangeError, not Issues).
+    for (const i of e) {
+      i.path.unshift(key);
+      found.push(i);
+    }
     return undefined as T;
   }
 }
 
 /** A container's result: `out`, unless an item failed. */
-function done<T>(out: T, found: Issue[]): T {
-  if (found.length) throw new Issues(found);
+function done<T>(out: T, found: Issues): T {
+  if (found.length) throw found;
   return out;
 }
 
@@ -83,8 +80,7 @@ export function standard<T>(check: Lite<T>): Schema<T> {
         try {
           return { value: check(value) };
         } catch (e) {
-          const issues = issuesOf(e);
-          if (issues) return { issues };
+          if (e instanceof Issues) return { issues: [...e] };
           throw e;
         }
       },
@@ -102,19 +98,17 @@ export const kind =
     typeof v === name && !Number.isNaN(v) ? (v as T) : fail(message);
 
 /** Primitive checks, e.g. `obj({ name: str, weight: num, on: bool })`. */
-export const str: Lite<string> = kind("string");
-export const num: Lite<number> = kind("number");
-export const bool: Lite<boolean> = kind("boolean");
+// Pure: a bundle that does not use one drops it.
+export const str: Lite<string> = /* @__PURE__ */ kind("string");
+export const num: Lite<number> = /* @__PURE__ */ kind("number");
+export const bool: Lite<boolean> = /* @__PURE__ */ kind("boolean");
 
 /**
  * `base`, then `ok` must hold.
  * @example const port = refine(num, (n) => Number.isInteger(n) && n > 0, "expected a port")
  */
 export function refine<T>(base: Lite<T>, ok: (v: T) => boolean, message: string): Lite<T> {
-  return (v) => {
-    const out = base(v);
-    return ok(out) ? out : fail(message);
-  };
+  return all(base, [ok, message]);
 }
 
 /**
@@ -164,9 +158,8 @@ export const pick =
 export function opt<T>(check: Lite<T>): Opt<T>;
 export function opt<T>(check: Lite<T>, fallback: unknown): Lite<T> & { readonly dflt: true };
 export function opt<T>(check: Lite<T>, fallback?: unknown): Lite<T | undefined> {
-  const f = ((v: unknown) => (v === undefined ? (fallback === undefined ? undefined : check(fallback)) : check(v))) as Opt<T>;
-  (f as { opt: boolean }).opt = true;
-  return f;
+  // `opt` is a type-level mark only (obj's output type): nothing reads it at run time.
+  return (v: unknown) => (v === undefined ? (fallback === undefined ? undefined : check(fallback)) : check(v));
 }
 
 type Shape = Record<string, Lite<unknown>>;
@@ -188,7 +181,7 @@ export function obj<S extends Shape>(shape: S, strict?: boolean): Lite<Out<S>> {
   return (v) => {
     if (!isObj(v)) fail("expected object");
     const out: Record<string, unknown> = {};
-    const found: Issue[] = [];
+    const found = new Issues();
     for (const k in shape) {
       const r = at(k, shape[k]!, v[k], found);
       if (r !== undefined || k in v) out[k] = r;
@@ -202,7 +195,7 @@ export function obj<S extends Shape>(shape: S, strict?: boolean): Lite<Out<S>> {
 export const arr =
   <T>(item: Lite<T>): Lite<T[]> =>
   (v) => {
-    const found: Issue[] = [];
+    const found = new Issues();
     return Array.isArray(v)
       ? done(
           v.map((x, i) => at(i, item, x, found)),
@@ -217,7 +210,7 @@ export const rec =
   (v) => {
     if (!isObj(v)) fail("expected object");
     const out: Record<string, T> = {};
-    const found: Issue[] = [];
+    const found = new Issues();
     for (const k in v) if (Object.hasOwn(v, k) && k !== "__proto__" && k !== "prototype" && k !== "constructor") out[k] = at(k, item, v[k], found);
     return done(out, found);
   };
@@ -226,6 +219,6 @@ export const rec =
 export const tup =
   <const T extends readonly Lite<unknown>[]>(items: T): Lite<{ -readonly [I in keyof T]: ReturnType<T[I]> }> =>
   (v) => {
-    const found: Issue[] = [];
+    const found = new Issues();
     return Array.isArray(v) ? done(items.map((f, i) => at(i, f, v[i], found)) as never, found) : fail("expected array");
   };

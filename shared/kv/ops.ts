@@ -16,11 +16,6 @@ export class KvOps {
   /** Wall time spent waiting on KV, in ms (coarse in production, where timers advance only on I/O). */
   kvMs = 0;
 
-  /** Total calls that reached KV. */
-  get total(): number {
-    return this.reads + this.writes + this.deletes + this.lists;
-  }
-
   /**
    * A `Server-Timing` entry, e.g. `kv;desc="reads=1 writes=0 deletes=0 lists=0 hits=2 stale=0";dur=1.2`.
    */

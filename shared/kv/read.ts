@@ -12,4 +12,14 @@ export { EdgeKvError, KvLimitError, KvRateLimitError, KvUnavailableError, KvUnsu
 export { KV_LIMITS } from "./limits.ts";
 export { KvOps, parseKvServerTiming } from "./ops.ts";
 export { toIssues, validate, type Infer, type Schema } from "./schema.ts";
-export { checkCacheTtl, checkKey, KvReader, type ReaderOptions, type ReadOptions, type ReadResult, type StoreCacheOptions } from "./reader.ts";
+export {
+  checkCacheTtl,
+  checkKey,
+  KvCoreReader,
+  KvReader,
+  type CoreReaderOptions,
+  type ReaderOptions,
+  type ReadOptions,
+  type ReadResult,
+  type StoreCacheOptions,
+} from "./reader.ts";

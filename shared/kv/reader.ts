@@ -6,8 +6,8 @@
 import type { KvBinding, KvValueWithMetadata } from "./binding.ts";
 import { IsolateCache, type CacheEntry } from "./cache.ts";
 import type { Codec } from "./codec.ts";
-import { EdgeKvError, KvLimitError, KvUnavailableError, KvUnsupportedError, KvValidationError } from "./errors.ts";
-import { KV_LIMITS } from "./limits.ts";
+import { EdgeKvError, KvLimitError, KvUnavailableError, KvValidationError } from "./errors.ts";
+import { KEY_MAX_BYTES, MIN_CACHE_TTL_SECONDS } from "./limits.ts";
 import type { KvOps } from "./ops.ts";
 import { validate, type Schema } from "./schema.ts";
 
@@ -137,56 +137,59 @@ export interface ListOptions {
   ops?: KvOps;
 }
 
-/** Options of a read-only view (`KvReader`). */
-export interface ReaderOptions<V, M, K extends Codec<V>["kind"]> {
+/** Options of the core reader (`KvCoreReader`): no metadata schema, no stale-while-revalidate. */
+export interface CoreReaderOptions<V, M, K extends Codec<V>["kind"]> {
   /** Prepended to every key; `list` strips it again. */
   prefix?: string;
   codec: Codec<V> & { kind: K };
-  /** Schema for the metadata stored next to each value. */
-  metadata?: Schema<M>;
   /** Default KV edge `cacheTtl` for reads, in seconds (>= 30). */
   cacheTtl?: number;
   /** Isolate cache; off unless given. Only for json and text stores. */
-  cache?: StoreCacheOptions<V, M>;
+  cache?: Omit<StoreCacheOptions<V, M>, "staleWhileRevalidateMs">;
   /** Clock in epoch ms (injectable for tests). */
   now?: () => number;
 }
 
+/** Options of a read-only view (`KvReader`). */
+export interface ReaderOptions<V, M, K extends Codec<V>["kind"]> extends CoreReaderOptions<V, M, K> {
+  /** Schema for the metadata stored next to each value. */
+  metadata?: Schema<M>;
+  /** Isolate cache; off unless given. Only for json and text stores. */
+  cache?: StoreCacheOptions<V, M>;
+}
+
 /**
- * The read half of `KvStore`: validated reads, the isolate cache with
- * stale-on-error and stale-while-revalidate, and accounting. A Worker that
- * only reads on its hot path uses this, so writes, retries, bulk get and
- * listing stay out of its bundle.
+ * The core of every reader: validated reads, the isolate cache with
+ * stale-on-error (`keepOnMissing`, `errorRetryMs`), key and limit checks, and
+ * accounting. No metadata (reported as null) and no stale-while-revalidate:
+ * `KvReader` adds both, and `get`. A Worker that needs neither (the splitter's
+ * one config document) uses this, and its bundle holds neither.
  *
  * @example
- * const configs = new KvReader(env.ROLLOUT_KV, { prefix: "rollout/", codec: json(Rollout),
+ * const configs = new KvCoreReader(env.ROLLOUT_KV, { prefix: "rollout/", codec: json(Rollout),
  *   cache: { ttlMs: 5_000, maxEntries: 4, staleOnError: true } });
  * const { value, stale, error } = await configs.getWithMetadata("config", { ops });
  */
-export class KvReader<V, M = unknown, K extends Codec<V>["kind"] = Codec<V>["kind"]> {
+export class KvCoreReader<V, M = unknown, K extends Codec<V>["kind"] = Codec<V>["kind"]> {
   readonly binding: KvBinding;
   readonly prefix: string;
   readonly codec: Codec<V> & { kind: K };
-  protected readonly _metadataSchema: Schema<M> | undefined;
   protected readonly _cacheTtl: number | undefined;
-  protected readonly _cacheOptions: StoreCacheOptions<V, M> | undefined;
+  // `#` names: the bundler shortens them; `_` ones are for the subclasses (reader, writer, store).
+  readonly #cacheOptions: CoreReaderOptions<V, M, K>["cache"];
   protected readonly _cache: IsolateCache<V, M> | undefined;
   protected readonly _now: () => number;
-  /** Keys with a background refresh in flight (stale-while-revalidate). */
-  protected readonly _refreshing = new Set<string>();
 
-  constructor(binding: KvBinding, options: ReaderOptions<V, M, K>) {
+  constructor(binding: KvBinding, options: CoreReaderOptions<V, M, K>) {
     this.binding = binding;
     this.prefix = options.prefix ?? "";
     this.codec = options.codec;
-    this._metadataSchema = options.metadata;
     if (options.cacheTtl !== undefined) checkCacheTtl(options.cacheTtl);
     this._cacheTtl = options.cacheTtl;
     if (options.cache) {
-      if (this.codec.kind !== "json" && this.codec.kind !== "text") {
-        throw new KvUnsupportedError(`an isolate cache needs a json or text store, not ${this.codec.kind}`);
-      }
-      this._cacheOptions = options.cache;
+      // A raw codec (bytes, stream) refuses it: held in codec.ts, so json/text-only bundles carry no such check.
+      if ("raw" in this.codec) this.codec.raw.refuseCache();
+      this.#cacheOptions = options.cache;
       this._cache = new IsolateCache(options.cache.maxEntries);
     }
     this._now = options.now ?? Date.now;
@@ -200,14 +203,6 @@ export class KvReader<V, M = unknown, K extends Codec<V>["kind"] = Codec<V>["kin
     const full = this.prefix + key;
     checkKey(full);
     return full;
-  }
-
-  /**
-   * Reads and validates one value; null when the key is missing.
-   * @example const page = await store.get("index.html", { ops });
-   */
-  async get(key: string, options: ReadOptions = {}): Promise<V | null> {
-    return (await this.getWithMetadata(key, options)).value;
   }
 
   /**
@@ -226,37 +221,34 @@ export class KvReader<V, M = unknown, K extends Codec<V>["kind"] = Codec<V>["kin
       if (held && !options.fresh) {
         const now = this._now();
         const error = held.error;
-        const fresh = held.freshUntil > now;
-        const swr = this._cacheOptions!.staleWhileRevalidateMs;
-        const waitUntil = options.waitUntil;
-        // Fresh, or expired but within the stale-while-revalidate window of a good entry: answered from the isolate.
-        if (fresh || (waitUntil && swr && !error && held.freshUntil + swr > now)) {
+        // Fresh, or (KvReader) expired but within the stale-while-revalidate window: answered from the isolate.
+        if (held.freshUntil > now || this._revalidate?.(key, full, held, now, options)) {
           // A failed read stands for errorRetryMs: the value held (stale), or with none, the error again.
           if (held.empty) throw error;
-          if (!fresh && !this._refreshing.has(full)) {
-            this._refreshing.add(full);
-            waitUntil!(
-              this.getWithMetadata(key, { fresh: true, cacheTtl: options.cacheTtl })
-                .catch(() => undefined)
-                .finally(() => this._refreshing.delete(full)),
-            );
-          }
           if (ops) ops[error ? "staleHits" : "cacheHits"]++;
           return { value: held.value, metadata: held.metadata, cached: true, stale: !!error, error };
         }
       }
     }
     try {
-      const raw = await this._timed(ops, "reads", () => this._rawGet(full, cacheTtl)).catch((err: unknown) => {
+      const codec: Codec<V> = this.codec;
+      const type = "raw" in codec ? codec.raw.type : "text";
+      const raw = await timed(ops, "reads", () =>
+        // One call for every codec: the binding's overloads are per literal type.
+        (this.binding.getWithMetadata as (k: string, o: object) => Promise<KvValueWithMetadata<string | ArrayBuffer | ReadableStream>>)(
+          full,
+          cacheTtl === undefined ? { type } : { type, cacheTtl },
+        ),
+      ).catch((err: unknown) => {
         throw new KvUnavailableError("get", full, err);
       });
-      const value = raw.value === null ? null : await this._decode(full, raw.value);
-      const metadata = await this._decodeMetadata(full, raw.metadata, "read");
-      if (value === null && held?.value != null && this._cacheOptions!.keepOnMissing) throw new EdgeKvError("missing", `${full} is missing`);
+      const value = raw.value === null ? null : await decodeValue(this.codec, full, raw.value);
+      const metadata = (await this._metadata?.(full, raw.metadata)) ?? null;
+      if (value === null && held?.value != null && this.#cacheOptions!.keepOnMissing) throw new EdgeKvError("missing", `${full} is missing`);
       if (cache) this._remember(full, value, metadata);
       return { value, metadata, cached: false, stale: false };
     } catch (err) {
-      const opts = this._cacheOptions;
+      const opts = this.#cacheOptions;
       if (opts?.staleOnError && err instanceof EdgeKvError) {
         // Nothing to serve (`empty`): the error itself is remembered, so a broken KV is not read once per request.
         const empty = !held || held.empty;
@@ -270,78 +262,114 @@ export class KvReader<V, M = unknown, K extends Codec<V>["kind"] = Codec<V>["kin
     }
   }
 
+  // ---------------------------------------------------------------- internals
+
+  // Hooks KvReader implements; declared only, so the core bundles no stub.
+  /** True when an expired `held` may answer while a background read refreshes it (stale-while-revalidate). */
+  protected _revalidate?(key: string, full: string, held: CacheEntry<V, M>, now: number, options: ReadOptions): boolean;
+  /** The metadata read, validated; without this hook the core reports none. */
+  protected _metadata?(full: string, raw: unknown): Promise<M | null>;
+
+  /** Holds what was read or written for its TTL (callers hold a cache). */
+  protected _remember(full: string, value: V | null, metadata: M | null): void {
+    const opts = this.#cacheOptions!;
+    const ttl = opts.ttlMs;
+    const ms = value === null ? (opts.negativeTtlMs ?? (typeof ttl === "number" ? ttl : 0)) : typeof ttl === "number" ? ttl : ttl(value, metadata);
+    if (ms > 0) this._cache!.set(full, { value, metadata, freshUntil: this._now() + ms });
+    else this._cache!.delete(full);
+  }
+}
+
+/**
+ * The read half of `KvStore`: the core (`KvCoreReader`) plus metadata
+ * validation, stale-while-revalidate, `get` and `clearCache`. A Worker that
+ * only reads on its hot path uses this, so writes, retries, bulk get and
+ * listing stay out of its bundle.
+ *
+ * @example
+ * const configs = new KvReader(env.ROLLOUT_KV, { prefix: "rollout/", codec: json(Rollout),
+ *   cache: { ttlMs: 5_000, maxEntries: 4, staleOnError: true } });
+ * const { value, stale, error } = await configs.getWithMetadata("config", { ops });
+ */
+export class KvReader<V, M = unknown, K extends Codec<V>["kind"] = Codec<V>["kind"]> extends KvCoreReader<V, M, K> {
+  protected readonly _metadataSchema: Schema<M> | undefined;
+  readonly #swr: number | undefined;
+  /** Keys with a background refresh in flight (stale-while-revalidate). */
+  readonly #refreshing = new Set<string>();
+
+  constructor(binding: KvBinding, options: ReaderOptions<V, M, K>) {
+    super(binding, options);
+    this._metadataSchema = options.metadata;
+    this.#swr = options.cache?.staleWhileRevalidateMs;
+  }
+
+  /**
+   * Reads and validates one value; null when the key is missing.
+   * @example const page = await store.get("index.html", { ops });
+   */
+  async get(key: string, options: ReadOptions = {}): Promise<V | null> {
+    return (await this.getWithMetadata(key, options)).value;
+  }
+
   /** Forget everything this isolate holds for the store (tests, admin endpoints). */
   clearCache(): void {
     this._cache?.clear();
   }
 
-  // ---------------------------------------------------------------- internals
-
-  protected _rawGet(full: string, cacheTtl: number | undefined): Promise<KvValueWithMetadata<string | ArrayBuffer | ReadableStream>> {
-    const kind = this.codec.kind;
-    const type = kind === "bytes" ? "arrayBuffer" : kind === "stream" ? "stream" : "text";
-    // One call for every codec: the binding's overloads are per literal type.
-    return (this.binding.getWithMetadata as (k: string, o: object) => Promise<KvValueWithMetadata<string | ArrayBuffer | ReadableStream>>)(
-      full,
-      cacheTtl === undefined ? { type } : { type, cacheTtl },
-    );
-  }
-
-  /** The codec as a plain union, so `switch` narrows it. */
-  protected get _codec(): Codec<V> {
-    return this.codec;
-  }
-
-  protected async _decode(key: string, raw: string | ArrayBuffer | ReadableStream): Promise<V> {
-    const codec = this._codec;
-    switch (codec.kind) {
-      case "json": {
-        let parsed: unknown;
-        try {
-          parsed = JSON.parse(raw as string);
-        } catch (err) {
-          throw new KvValidationError(key, "read", "value", [{ message: `not valid JSON (${err instanceof Error ? err.message : String(err)})`, path: "" }]);
-        }
-        return codec.schema ? validate(codec.schema, parsed, { key, phase: "read", target: "value" }) : (parsed as V);
-      }
-      case "text":
-        return codec.schema ? validate(codec.schema, raw, { key, phase: "read", target: "value" }) : (raw as V);
-      case "bytes":
-        return new Uint8Array(raw as ArrayBuffer) as V;
-      case "stream":
-        return raw as V;
+  protected override _revalidate(key: string, full: string, held: CacheEntry<V, M>, now: number, options: ReadOptions): boolean {
+    const swr = this.#swr;
+    const waitUntil = options.waitUntil;
+    if (!waitUntil || !swr || held.error || held.freshUntil + swr <= now) return false;
+    if (!this.#refreshing.has(full)) {
+      this.#refreshing.add(full);
+      waitUntil(
+        this.getWithMetadata(key, { fresh: true, cacheTtl: options.cacheTtl })
+          .catch(() => undefined)
+          .finally(() => this.#refreshing.delete(full)),
+      );
     }
+    return true;
   }
 
-  protected async _decodeMetadata(key: string, metadata: unknown, phase: "read" | "write"): Promise<M | null> {
-    if (metadata === null || metadata === undefined) return null;
-    if (!this._metadataSchema) return metadata as M;
-    return validate(this._metadataSchema, metadata, { key, phase, target: "metadata" });
+  protected override _metadata(full: string, raw: unknown): Promise<M | null> {
+    return decodeMetadata(this._metadataSchema, full, raw, "read");
   }
+}
 
-  protected _remember(full: string, value: V | null, metadata: M | null): void {
-    const opts = this._cacheOptions;
-    if (!opts || !this._cache) return;
-    let ttl: number;
-    if (value === null) ttl = opts.negativeTtlMs ?? (typeof opts.ttlMs === "number" ? opts.ttlMs : 0);
-    else ttl = typeof opts.ttlMs === "number" ? opts.ttlMs : opts.ttlMs(value, metadata);
-    if (!(ttl > 0)) {
-      this._cache.delete(full);
-      return;
-    }
-    this._cache.set(full, { value, metadata, freshUntil: this._now() + ttl });
+// ------------------------------------------------------------------ shared with the writer and the store
+// Plain functions, not methods: the bundler shortens their names.
+
+/** Runs one KV call, counted and timed in `ops` when given. */
+export async function timed<T>(ops: KvOps | undefined, counter: "reads" | "writes" | "deletes" | "lists", call: () => Promise<T>): Promise<T> {
+  if (!ops) return call();
+  ops[counter]++;
+  const start = performance.now();
+  try {
+    return await call();
+  } finally {
+    ops.kvMs += performance.now() - start;
   }
+}
 
-  protected async _timed<T>(ops: KvOps | undefined, counter: "reads" | "writes" | "deletes" | "lists", call: () => Promise<T>): Promise<T> {
-    if (!ops) return call();
-    ops[counter]++;
-    const start = performance.now();
+/** A value as KV returned it, decoded (and validated) by `codec`. */
+export async function decodeValue<V>(codec: Codec<V>, key: string, raw: string | ArrayBuffer | ReadableStream): Promise<V> {
+  if ("raw" in codec) return codec.raw.decode(raw as ArrayBuffer | ReadableStream);
+  let value: unknown = raw;
+  if (codec.kind === "json") {
     try {
-      return await call();
-    } finally {
-      ops.kvMs += performance.now() - start;
+      value = JSON.parse(raw as string);
+    } catch (err) {
+      throw new KvValidationError(key, "read", "value", [{ message: `not valid JSON (${err instanceof Error ? err.message : String(err)})`, path: "" }]);
     }
   }
+  return codec.schema ? validate(codec.schema, value, { key, phase: "read", target: "value" }) : (value as V);
+}
+
+/** Metadata read or about to be written, validated by `schema` when there is one. */
+export async function decodeMetadata<M>(schema: Schema<M> | undefined, key: string, metadata: unknown, phase: "read" | "write"): Promise<M | null> {
+  if (metadata === null || metadata === undefined) return null;
+  if (!schema) return metadata as M;
+  return validate(schema, metadata, { key, phase, target: "metadata" });
 }
 
 // ------------------------------------------------------------------ checks a read needs
@@ -353,14 +381,14 @@ export class KvReader<V, M = unknown, K extends Codec<V>["kind"] = Codec<V>["kin
 export function checkKey(key: string): void {
   if (key.length === 0) throw new KvLimitError("key-empty", key, "a key must be at least 1 byte", 1);
   if (key === "." || key === "..") throw new KvLimitError("key-dot", key, `"${key}" is not a legal key`);
-  const bytes = sizeForLimit(key, KV_LIMITS.keyMaxBytes);
-  if (bytes > KV_LIMITS.keyMaxBytes) {
-    throw new KvLimitError("key-bytes", bytes, `key is ${bytes} bytes, more than ${KV_LIMITS.keyMaxBytes}`, KV_LIMITS.keyMaxBytes);
+  const bytes = sizeForLimit(key, KEY_MAX_BYTES);
+  if (bytes > KEY_MAX_BYTES) {
+    throw new KvLimitError("key-bytes", bytes, `key is ${bytes} bytes, more than ${KEY_MAX_BYTES}`, KEY_MAX_BYTES);
   }
 }
 
 /** @example checkCacheTtl(10) // throws KvLimitError { limit: "cache-ttl", value: 10 } */
 export function checkCacheTtl(ttl: number): void {
-  const min = KV_LIMITS.minCacheTtlSeconds;
+  const min = MIN_CACHE_TTL_SECONDS;
   if (!Number.isFinite(ttl) || ttl < min) throw new KvLimitError("cache-ttl", ttl, `cacheTtl ${ttl} is less than ${min} seconds`, min);
 }

@@ -7,14 +7,26 @@ import type { Codec } from "./codec.ts";
 import { KvUnavailableError, KvUnsupportedError } from "./errors.ts";
 import { KV_LIMITS } from "./limits.ts";
 import { listPages as listPagesOf } from "./list.ts";
-import { checkCacheTtl, type KvPair, type ListedKey, type ListOptions, type ListPage, type ReadOptions, type WriteOptions } from "./reader.ts";
+import {
+  checkCacheTtl,
+  decodeValue,
+  timed,
+  type KvPair,
+  type ListedKey,
+  type ListOptions,
+  type ListPage,
+  type ReadOptions,
+  type WriteOptions,
+} from "./reader.ts";
 import { KvWriter } from "./writer.ts";
 
 export {
   checkCacheTtl,
   checkKey,
   DEFAULT_ERROR_RETRY_MS,
+  KvCoreReader,
   KvReader,
+  type CoreReaderOptions,
   type KvPair,
   type ListedKey,
   type ListOptions,
@@ -49,7 +61,7 @@ export class KvStore<V, M = unknown, K extends Codec<V>["kind"] = Codec<V>["kind
    */
   async getMany(this: KvStore<V, M, "json" | "text">, keys: readonly string[], options: ReadOptions = {}): Promise<Map<string, V | null>> {
     if (this.codec.kind !== "json" && this.codec.kind !== "text") {
-      throw new KvUnsupportedError(`getMany needs a json or text store, not ${this._codec.kind}`);
+      throw new KvUnsupportedError(`getMany needs a json or text store, not ${(this.codec as Codec<V>).kind}`);
     }
     const cacheTtl = options.cacheTtl ?? this._cacheTtl;
     if (options.cacheTtl !== undefined) checkCacheTtl(options.cacheTtl);
@@ -67,15 +79,15 @@ export class KvStore<V, M = unknown, K extends Codec<V>["kind"] = Codec<V>["kind
     for (let i = 0; i < missing.length; i += KV_LIMITS.bulkGetMaxKeys) {
       const chunk = missing.slice(i, i + KV_LIMITS.bulkGetMaxKeys);
       const fulls = chunk.map((k) => this.prefix + k);
-      const got = await this._timed(options.ops, "reads", () =>
-        this.binding.get(fulls, { type: "text", ...(cacheTtl === undefined ? {} : { cacheTtl }) }),
-      ).catch((err: unknown) => {
-        throw new KvUnavailableError("getMany", fulls[0], err);
-      });
+      const got = await timed(options.ops, "reads", () => this.binding.get(fulls, { type: "text", ...(cacheTtl === undefined ? {} : { cacheTtl }) })).catch(
+        (err: unknown) => {
+          throw new KvUnavailableError("getMany", fulls[0], err);
+        },
+      );
       for (let j = 0; j < chunk.length; j++) {
         const full = fulls[j] as string;
         const raw = got.get(full) ?? null;
-        const value = raw === null ? null : await this._decode(full, raw);
+        const value = raw === null ? null : await decodeValue(this.codec, full, raw);
         if (this._cache) this._remember(full, value, null);
         out.set(chunk[j] as string, value);
       }

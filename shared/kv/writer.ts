@@ -9,7 +9,7 @@ import { KvLimitError, KvRateLimitError, KvUnavailableError, KvValidationError }
 import { validate } from "./schema.ts";
 import { KV_LIMITS, WRITE_RETRY_DEFAULTS } from "./limits.ts";
 import type { KvOps } from "./ops.ts";
-import { KvReader, sizeForLimit, type StoreOptions, type WriteOptions, type RetryOptions } from "./reader.ts";
+import { decodeMetadata, KvReader, sizeForLimit, timed, type StoreOptions, type WriteOptions, type RetryOptions } from "./reader.ts";
 
 const encoder = new TextEncoder();
 function isRateLimited(err: unknown): boolean {
@@ -70,7 +70,7 @@ export class KvWriter<V, M = unknown, K extends Codec<V>["kind"] = Codec<V>["kin
       putOptions.expiration = options.expiration;
     }
     if (options.metadata !== undefined) {
-      const metadata = await this._decodeMetadata(full, options.metadata, "write");
+      const metadata = await decodeMetadata(this._metadataSchema, full, options.metadata, "write");
       checkMetadataSize(metadata);
       putOptions.metadata = metadata;
     }
@@ -84,7 +84,7 @@ export class KvWriter<V, M = unknown, K extends Codec<V>["kind"] = Codec<V>["kin
   async delete(key: string, options: { ops?: KvOps } = {}): Promise<void> {
     const full = this.keyFor(key);
     this._cache?.delete(full);
-    await this._timed(options.ops, "deletes", () => this.binding.delete(full)).catch((err: unknown) => {
+    await timed(options.ops, "deletes", () => this.binding.delete(full)).catch((err: unknown) => {
       throw new KvUnavailableError("delete", full, err);
     });
   }
@@ -93,7 +93,7 @@ export class KvWriter<V, M = unknown, K extends Codec<V>["kind"] = Codec<V>["kin
 
   async #encode(key: string, value: V, declaredSize: number | undefined): Promise<string | ArrayBuffer | ArrayBufferView | LimitedStream> {
     const max = KV_LIMITS.valueMaxBytes;
-    const codec = this._codec;
+    const codec: Codec<V> = this.codec;
     switch (codec.kind) {
       case "json":
       case "text": {
@@ -134,7 +134,7 @@ export class KvWriter<V, M = unknown, K extends Codec<V>["kind"] = Codec<V>["kin
     const body = value instanceof LimitedStream ? value.readable : value;
     for (let attempt = 1; ; attempt++) {
       try {
-        await this._timed(ops, "writes", () => this.binding.put(full, body, options));
+        await timed(ops, "writes", () => this.binding.put(full, body, options));
         return;
       } catch (err) {
         if (value instanceof LimitedStream && value.overflow) throw value.overflow;

@@ -1,7 +1,19 @@
 import { env } from "cloudflare:workers";
 import * as v from "valibot";
 import { describe, expect, it } from "vitest";
-import { EdgeKvError, KvOps, KvReader, KvStore, KvUnavailableError, KvUnsupportedError, KvValidationError, json, stream, text } from "../../shared/kv/index.ts";
+import {
+  EdgeKvError,
+  KvCoreReader,
+  KvOps,
+  KvReader,
+  KvStore,
+  KvUnavailableError,
+  KvUnsupportedError,
+  KvValidationError,
+  json,
+  stream,
+  text,
+} from "../../shared/kv/index.ts";
 import { faulty } from "./helpers.ts";
 
 const Config = v.object({ percent: v.pipe(v.number(), v.minValue(0), v.maxValue(100)) });
@@ -378,5 +390,36 @@ describe("stale-while-revalidate", () => {
     const ops = new KvOps();
     expect(await store.getWithMetadata("cfg", { ops, waitUntil })).toMatchObject({ value: { percent: 10 }, stale: true });
     expect(ops.staleHits).toBe(1);
+  });
+});
+
+describe("KvCoreReader (the core KvReader builds on; the splitter reads its config with it)", () => {
+  it("reads and validates through the isolate cache, and reports no metadata (it validates none)", async () => {
+    const f = faulty(env.TEST_KV);
+    const core = new KvCoreReader(f.kv, { prefix: fresh(), codec: json(Config), now: clock().now, cache: { ttlMs: 5_000, maxEntries: 2 } });
+    await env.TEST_KV.put(`${core.prefix}cfg`, '{"percent":10}', { metadata: { by: "someone" } });
+    expect(await core.getWithMetadata("cfg")).toEqual({ value: { percent: 10 }, metadata: null, cached: false, stale: false });
+    expect(await core.getWithMetadata("cfg")).toMatchObject({ value: { percent: 10 }, metadata: null, cached: true });
+    expect(f.calls.getWithMetadata).toBe(1);
+    await env.TEST_KV.put(`${core.prefix}bad`, '{"percent":150}');
+    await expect(core.getWithMetadata("bad")).rejects.toBeInstanceOf(KvValidationError);
+  });
+
+  it("has no stale-while-revalidate: an expired entry is read from KV again, even given waitUntil", async () => {
+    const f = faulty(env.TEST_KV);
+    const c = clock();
+    const core = new KvCoreReader(f.kv, { prefix: fresh(), codec: json(Config), now: c.now, cache: { ttlMs: 5_000, maxEntries: 2 } });
+    await env.TEST_KV.put(`${core.prefix}cfg`, '{"percent":10}');
+    await core.getWithMetadata("cfg");
+    await env.TEST_KV.put(`${core.prefix}cfg`, '{"percent":20}');
+    c.advance(5_001);
+    const pending: Promise<unknown>[] = [];
+    expect(await core.getWithMetadata("cfg", { waitUntil: (p) => void pending.push(p) })).toMatchObject({ value: { percent: 20 }, cached: false });
+    expect(pending).toHaveLength(0);
+    expect(f.calls.getWithMetadata).toBe(2);
+  });
+
+  it("refuses an isolate cache on a raw codec, as KvReader does", () => {
+    expect(() => new KvCoreReader(env.TEST_KV, { codec: stream(), cache: { ttlMs: 1, maxEntries: 1 } })).toThrow(KvUnsupportedError);
   });
 });

@@ -136,6 +136,18 @@ describe("RolloutConfigSchema, the one schema of the rollout config", () => {
     });
   });
 
+  it("a document of any number of invalid items is refused with every issue, never a crash", () => {
+    const base = { version: 1, live: "blue", origins: { blue: "https://b.test", green: "https://g.test" }, percent: 0 };
+    for (const n of [70_000, 200_000]) {
+      const r = parseConfig({ ...base, rules: Array.from({ length: n }, () => ({ match: {}, to: "red" })) });
+      expect(r.ok).toBe(false);
+      if (!r.ok) {
+        expect(r.issues).toHaveLength(2 * n);
+        expect(r.issues.slice(0, 2)).toEqual(["rules.0.match: needs at least one condition", 'rules.0.to: must be "blue" or "green"']);
+      }
+    }
+  });
+
   it("mirror: forwardCredentials defaults to false; stripHeaders are header names, at most MAX_MIRROR_STRIP", () => {
     const base = { version: 1, live: "blue", origins: { blue: "https://b.test", green: "https://g.test" }, percent: 0 };
     const m = (mirror: Record<string, unknown>) => parseConfig({ ...base, mirror });

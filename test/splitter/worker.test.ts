@@ -173,6 +173,8 @@ describe("bad config, missing config, KV failure: last good config, never a 500"
     ["percent 150", JSON.stringify(cfg({ version: 2, percent: 150 }))],
     ["unknown colour", JSON.stringify({ ...cfg({ version: 2 }), live: "red" })],
     ["bad URL", JSON.stringify(cfg({ version: 2, origins: { blue: "not a url", green: GREEN } }))],
+    // 200,000 issues once overflowed the stack (a RangeError, not a validation error) and dropped the good config.
+    ["200,000 invalid rules", JSON.stringify(cfg({ version: 2, rules: Array.from({ length: 200_000 }, () => ({ match: {}, to: "red" })) as never }))],
     ["a deleted key", null],
   ])("%s in KV keeps the last good config, logs and reports the error", async (_name, bad) => {
     await write(cfg({ percent: 100 }));

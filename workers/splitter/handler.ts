@@ -1,4 +1,4 @@
-import { HttpError, toErrorResponse } from "../../shared/http/errors.ts";
+import { HttpError, httpErrorResponse } from "../../shared/http/errors.ts";
 import { KvOps } from "../../shared/kv/read.ts";
 import { DEFAULT_TIMEOUT_MS, guardState, type Color, type RolloutConfig } from "./model.ts";
 import { normalizePath, type PathPolicy } from "../../shared/http/path.ts";
@@ -33,11 +33,11 @@ const RETRY_AFTER_S = "5";
 
 function finish(attempt: Attempt, headers: Record<string, string>, setCookie: string | undefined, timing: string, vary: string[] = []): Response {
   let res: Response;
-  if (!attempt.ok) res = toErrorResponse(attempt.error);
+  if (!attempt.ok) res = httpErrorResponse(attempt.error);
   else if (attempt.response.status === 101) {
     // A WebSocket upgrade: hand the socket through untouched.
     const r = attempt.response;
-    res = new Response(null, { status: 101, headers: new Headers(r.headers), webSocket: r.webSocket });
+    res = new Response(null, { status: 101, headers: r.headers, webSocket: r.webSocket });
   } else res = new Response(attempt.response.body, attempt.response);
   for (const [k, v] of Object.entries(headers)) res.headers.set(k, v);
   if (setCookie) res.headers.append("set-cookie", setCookie);
@@ -57,13 +57,13 @@ export async function handle(request: Request, deps: Deps, bg?: Background): Pro
   const url = new URL(request.url);
   // One path policy (shared/http/path.ts): route on the normalised path and forward exactly it.
   const np = normalizePath(url.pathname, PATH_POLICY);
-  if (!np.ok) return toErrorResponse(new HttpError(np.status, "invalid_path", np.reason));
+  if (!np.ok) return httpErrorResponse(new HttpError(np.status, "invalid_path", np.reason));
   // No path is the splitter's own: /__edgekv/* is forwarded like any other (the status page is the control Worker's).
   let forwardedHost: string | undefined;
   try {
     forwardedHost = parseForwardedHost(deps.env.FORWARDED_HOST);
   } catch (err) {
-    return toErrorResponse(new HttpError(500, "misconfigured", "the splitter is misconfigured", {}, { cause: err }));
+    return httpErrorResponse(misconfigured(err));
   }
   const to: Target = { incoming: url, path: np.encoded, search: url.search, forwardedHost };
   const ops = new KvOps();
@@ -90,7 +90,7 @@ export async function handle(request: Request, deps: Deps, bg?: Background): Pro
   const f = await forward(request, to, config, d.color, deps.fetch);
   // Only now that the user's request has its response headers (its origin has taken it): the copy
   // never overtakes it. After a failover both colours have seen the request: no copy.
-  if (config.mirror && bg && !f.failedOver) mirror(request, to, config, d.color, deps.fetch, bg);
+  if (bg && !f.failedOver) mirror(request, to, config, d.color, deps.fetch, bg);
   // Analytics Engine only, never awaited (metrics.ts).
   measure(deps.env, config.version, d.color, d.reason, f, request.cf?.colo, Date.now() - started);
   const reason: Reason = f.failedOver ? "failover" : d.reason;
@@ -126,24 +126,32 @@ function varyOf(config: RolloutConfig, overrides: boolean): string[] {
 
 /** No valid config was ever read: the fallback origin when set, else 503 (the reason goes to the logs). */
 async function withoutConfig(request: Request, to: Target, deps: Deps, timing: () => string): Promise<Response> {
-  const why = deps.source.lastError?.message ?? "no config read yet";
-  const headers = { "x-edgekv-color": "none", "x-edgekv-bucket": "-", "x-edgekv-config-version": "none", "x-edgekv-reason": "fallback" };
   const fallback = deps.env.FALLBACK_ORIGIN;
-  if (fallback) {
-    let attempt: Attempt;
-    try {
-      attempt = await callOrigin(request, to, "fallback", parseOriginBase(fallback), DEFAULT_TIMEOUT_MS, deps.fetch);
-    } catch (err) {
-      attempt = { ok: false, error: new HttpError(500, "misconfigured", "the splitter is misconfigured", {}, { cause: err }) };
-    }
-    return finish(attempt, headers, undefined, timing());
+  let attempt: Attempt;
+  try {
+    attempt = fallback
+      ? await callOrigin(request, to, "fallback", parseOriginBase(fallback), DEFAULT_TIMEOUT_MS, deps.fetch)
+      : {
+          ok: false,
+          error: new HttpError(
+            503,
+            "no_rollout_config",
+            "no rollout config is available, retry shortly",
+            { "Retry-After": RETRY_AFTER_S },
+            { cause: new Error(`no valid rollout config in ROLLOUT_KV and no FALLBACK_ORIGIN set: ${deps.source.lastError?.message ?? "no config read yet"}`) },
+          ),
+        };
+  } catch (err) {
+    // A FALLBACK_ORIGIN that is not an http(s) origin.
+    attempt = { ok: false, error: misconfigured(err) };
   }
-  const err = new HttpError(
-    503,
-    "no_rollout_config",
-    "no rollout config is available, retry shortly",
-    { "Retry-After": RETRY_AFTER_S },
-    { cause: new Error(`no valid rollout config in ROLLOUT_KV and no FALLBACK_ORIGIN set: ${why}`) },
+  return finish(
+    attempt,
+    { "x-edgekv-color": "none", "x-edgekv-bucket": "-", "x-edgekv-config-version": "none", "x-edgekv-reason": "fallback" },
+    undefined,
+    timing(),
   );
-  return finish({ ok: false, error: err }, headers, undefined, timing());
 }
+
+/** The 500 of a bad var (FORWARDED_HOST, FALLBACK_ORIGIN); `cause` (the parse error) goes to the logs. */
+const misconfigured = (cause: unknown) => new HttpError(500, "misconfigured", "the splitter is misconfigured", {}, { cause });

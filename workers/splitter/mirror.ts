@@ -46,20 +46,18 @@ export function mirror(request: Request, to: Target, config: RolloutConfig, serv
     for (const k of [...q.keys()]) if (k.toLowerCase() === "access_token") q.delete(k);
     search = q.size ? `?${q}` : "";
   }
-  const ctl = new AbortController();
+  // The copy's whole life (its body is cancelled unread) is bounded by timeoutMs.
   const copy = originRequest(
     new Request(request.url, { method: request.method, headers }),
     { ...to, search },
     originBases(config)[otherColor(served)],
-    ctl.signal,
+    AbortSignal.timeout(config.timeoutMs),
   );
   // Set after the policy, which drops any client-sent x-edgekv-mirror: only copies carry it.
   copy.headers.set(MIRROR_HEADER, "1");
-  const timer = setTimeout(() => ctl.abort(), config.timeoutMs);
   bg.waitUntil(
     fetchFn(copy)
       .then((r) => r.body?.cancel())
-      .catch(() => {})
-      .finally(() => clearTimeout(timer)),
+      .catch(() => {}),
   );
 }

@@ -37,12 +37,8 @@ export const otherColor = (c: Color): Color => (c === "blue" ? "green" : "blue")
  * KV and logs), and without a query unless `query` (webhook receivers may route by one).
  */
 export function isHttpUrl(s: string, query = false): boolean {
-  try {
-    const u = new URL(s);
-    return (u.protocol === "http:" || u.protocol === "https:") && (query || !u.search) && !u.hash && !u.username && !u.password;
-  } catch {
-    return false;
-  }
+  const u = URL.parse(s);
+  return !!u && (u.protocol === "http:" || u.protocol === "https:") && (query || !u.search) && !u.hash && !u.username && !u.password;
 }
 /** A webhook receiver (see isHttpUrl). */
 export const isWebhookUrl = (s: string): boolean => s.length <= 2048 && isHttpUrl(s, true);
@@ -75,6 +71,9 @@ const text = (max: number, min = 0): Lite<string> =>
   all(str, [(s) => s.length >= min, `must be at least ${min} characters`], [(s) => s.length <= max, `must be at most ${max} characters`]);
 /** A non-empty array of `item`. */
 const some = <T>(item: Lite<T>): Lite<T[]> => refine(arr(item), (a) => a.length > 0, "must not be empty");
+/** The check "at most `n` <what>" on an array. */
+const most = (n: number, what: string): [(a: { length: number }) => boolean, string] => [(a) => a.length <= n, `must have at most ${n} ${what}`];
+const boolean = kind<boolean>("boolean", "must be true or false");
 const whole = (min: number, max = Infinity): Lite<number> =>
   all(number, [Number.isInteger, "must be a whole number"], [(n) => n >= min, `must be at least ${min}`], [(n) => n <= max, `must be at most ${max}`]);
 
@@ -135,7 +134,7 @@ export const MAX_MIRROR_STRIP = 32;
 const probe = obj(
   {
     path: refine(string, isProbePath, "must be a path starting with one / (no //, \\ or dot segments), e.g. /health"),
-    status: opt(all(some(whole(100, 599)), [(a) => a.length <= 10, "must have at most 10 statuses"])),
+    status: opt(all(some(whole(100, 599)), most(10, "statuses"))),
     timeoutMs: opt(whole(100, 10_000), DEFAULT_PROBE_TIMEOUT_MS),
   },
   true,
@@ -171,7 +170,7 @@ const guardMetrics = obj(
 const guard = refine(
   obj(
     {
-      probes: all(some(probe), [(p) => p.length <= MAX_PROBES, `must have at most ${MAX_PROBES} probes`]),
+      probes: all(some(probe), most(MAX_PROBES, "probes")),
       threshold: opt(threshold, { failures: 3 }),
       action: guardAction,
       intervalMs: opt(whole(0, 10_000), DEFAULT_PROBE_INTERVAL_MS),
@@ -196,16 +195,10 @@ const rolloutConfig = refine(
       percent,
       salt: opt(text(64, 1), "edgekv"),
       sticky: opt(sticky, {}),
-      schedule: opt(
-        all(
-          arr(step),
-          [(s) => s.length <= MAX_STEPS, `must have at most ${MAX_STEPS} steps`],
-          [isIncreasing, "steps must be in strictly increasing time order"],
-        ),
-      ),
-      rules: opt(refine(arr(rule), (r) => r.length <= MAX_RULES, `must have at most ${MAX_RULES} rules`)),
+      schedule: opt(all(arr(step), most(MAX_STEPS, "steps"), [isIncreasing, "steps must be in strictly increasing time order"])),
+      rules: opt(all(arr(rule), most(MAX_RULES, "rules"))),
       overrides: opt(obj({ cookie: opt(token, DEFAULT_OVERRIDE_COOKIE), header: opt(token, DEFAULT_OVERRIDE_HEADER) }, true), {}),
-      failover: opt(kind<boolean>("boolean", "must be true or false"), false),
+      failover: opt(boolean, false),
       timeoutMs: opt(whole(100, 120_000), DEFAULT_TIMEOUT_MS),
       guard: opt(guard),
       mirror: opt(
@@ -213,13 +206,13 @@ const rolloutConfig = refine(
           {
             percent,
             // Credentials (Authorization, identity headers, cookies besides the sticky id) ride on copies only when opted in.
-            forwardCredentials: opt(kind<boolean>("boolean", "must be true or false"), false),
-            stripHeaders: opt(all(arr(token), [(a) => a.length <= MAX_MIRROR_STRIP, `must have at most ${MAX_MIRROR_STRIP} names`])),
+            forwardCredentials: opt(boolean, false),
+            stripHeaders: opt(all(arr(token), most(MAX_MIRROR_STRIP, "names"))),
           },
           true,
         ),
       ),
-      webhooks: opt(obj({ urls: all(some(webhookUrl), [(u) => u.length <= MAX_WEBHOOKS, `must have at most ${MAX_WEBHOOKS} URLs`]) }, true)),
+      webhooks: opt(obj({ urls: all(some(webhookUrl), most(MAX_WEBHOOKS, "URLs")) }, true)),
       updatedAt: opt(str),
       updatedBy: opt(text(128)),
       /** Unique per write (shared/rollout/write.ts): how a writer tells its own write from a concurrent one. */
@@ -264,13 +257,19 @@ export type Rule = NonNullable<RolloutConfig["rules"]>[number];
 export type Step = NonNullable<RolloutConfig["schedule"]>[number];
 
 /** One audit-trail entry (shared/rollout/write.ts, for the CLI and the guard alike): the config written as `version`, by whom, when, and what changed. */
-export const HistoryEntrySchema = standard(
-  obj({ version: whole(1), at: string, by: string, action: string, changes: arr(string), config: rolloutConfig }, true),
+// Pure (as NotifiedSchema): only the CLI and the control Worker use them, so the splitter's bundle drops them.
+export const HistoryEntrySchema = /* @__PURE__ */ standard(
+  /* @__PURE__ */ obj(
+    { version: /* @__PURE__ */ whole(1), at: string, by: string, action: string, changes: /* @__PURE__ */ arr(string), config: rolloutConfig },
+    true,
+  ),
 );
 export type HistoryEntry = Infer<typeof HistoryEntrySchema>;
 
 /** What the cron last sent webhooks about: the config version and the schedule step in force. */
-export const NotifiedSchema = standard(obj({ version: whole(1), step: whole(-1), at: string }, true));
+export const NotifiedSchema = /* @__PURE__ */ standard(
+  /* @__PURE__ */ obj({ version: /* @__PURE__ */ whole(1), step: /* @__PURE__ */ whole(-1), at: string }, true),
+);
 export type Notified = Infer<typeof NotifiedSchema>;
 
 /**

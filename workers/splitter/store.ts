@@ -1,14 +1,8 @@
-import { EdgeKvError, KvReader, json, type KvBinding, type KvOps } from "../../shared/kv/read.ts";
+import { EdgeKvError, KvCoreReader, json, type KvBinding, type KvOps } from "../../shared/kv/read.ts";
 import { CONFIG_KEY, RolloutConfigSchema, type RolloutConfig } from "./model.ts";
 
 /** KV edge cacheTtl for the config read: KV's minimum, so edits propagate as fast as KV allows. */
 export const CONFIG_CACHE_TTL_S = 30;
-
-export interface ConfigError {
-  message: string;
-  /** Epoch ms. */
-  at: number;
-}
 
 export interface Loaded {
   /** The config to route by: the current one, or the last good one; null when none was ever valid. */
@@ -22,35 +16,29 @@ export interface Loaded {
  * last good config is the library's (shared/kv/reader.ts): a failed read, an
  * invalid document or a deleted key serves the config held (`staleOnError`,
  * `keepOnMissing`), and a failure with nothing held is not read again, all for
- * one TTL (`errorRetryMs`). This wrapper only logs and keeps what the status
- * endpoint reports. Create one per isolate so steady state costs no KV read per request.
+ * one TTL (`errorRetryMs`). This wrapper only logs, once per failure, and keeps
+ * the last failure for the 503 without config. Create one per isolate so steady
+ * state costs no KV read per request.
  * @example
  * const source = new ConfigSource(env.ROLLOUT_KV, { ttlMs: 5000 });
  * const { config, stale } = await source.load(ops);
  */
 export class ConfigSource {
-  readonly ttlMs: number;
-  readonly #store: KvReader<RolloutConfig, unknown, "json">;
-  readonly #now: () => number;
+  readonly #store: KvCoreReader<RolloutConfig, unknown, "json">;
   readonly #log: (line: string) => void;
-  /** The failure last reported: the library hands the same one back until it retries KV. */
-  #seen: unknown;
   /** Whether the most recent read failed. */
   failing = false;
-  lastError: ConfigError | null = null;
-  /** Epoch ms when the config held was last read successfully from KV. */
-  loadedAt = 0;
+  /** Why the most recent failure happened (the 503 without config logs it). */
+  lastError: { message: string } | null = null;
 
   constructor(binding: KvBinding, options: { ttlMs: number; now?: () => number; log?: (line: string) => void }) {
-    this.ttlMs = options.ttlMs;
-    this.#now = options.now ?? Date.now;
     this.#log = options.log ?? ((l) => console.error(l));
-    this.#store = new KvReader(binding, {
+    this.#store = new KvCoreReader(binding, {
       codec: json(RolloutConfigSchema),
       cacheTtl: CONFIG_CACHE_TTL_S,
       // A missing key is cached for the TTL too (the default negativeTtlMs).
       cache: { ttlMs: Math.max(1, options.ttlMs), maxEntries: 1, staleOnError: true, errorRetryMs: options.ttlMs, keepOnMissing: true },
-      now: this.#now,
+      now: options.now,
     });
   }
 
@@ -58,30 +46,23 @@ export class ConfigSource {
   async load(ops?: KvOps): Promise<Loaded> {
     let config: RolloutConfig | null = null;
     let failure: unknown;
-    // True when the library answered from the isolate: no new KV read, so no new success or failure.
-    let again: boolean;
     try {
-      const r = await this.#store.getWithMetadata(CONFIG_KEY, ops ? { ops } : {});
+      const r = await this.#store.getWithMetadata(CONFIG_KEY, { ops });
       config = r.value;
       // A failed read or an invalid document (r.error) comes back as the same error until KV is read again.
       failure = r.error ?? (config === null ? MISSING : undefined);
-      again = r.error ? r.error === this.#seen : r.cached;
     } catch (err) {
       failure = err;
-      again = err === this.#seen;
     }
-    if (failure === undefined) {
-      if (!again) this.loadedAt = this.#now();
-      this.failing = false;
-    } else if (!again || !this.failing) {
-      this.#seen = failure;
+    if (failure === undefined) this.failing = false;
+    else {
       const message = failure instanceof EdgeKvError && failure.code === "missing" ? MISSING : failure instanceof Error ? failure.message : String(failure);
-      // Log once per failure episode and per message, not once per read.
+      // Log once per failure episode and per message, not once per read (the library hands a failure back until it retries KV).
       if (!this.failing || this.lastError?.message !== message) {
         this.#log(JSON.stringify({ level: "error", code: "rollout_config", message, servingLastGood: config !== null }));
       }
       this.failing = true;
-      this.lastError = { message, at: this.#now() };
+      this.lastError = { message };
     }
     return { config, stale: failure !== undefined && config !== null };
   }
