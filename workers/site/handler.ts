@@ -50,8 +50,11 @@ export interface Deps {
   preview?: { host: string | undefined; secret: string | undefined };
 }
 
-/** KV accounting plus where the body came from: the Cache API (hit/miss) or the isolate. */
-type SiteOps = KvOps & { edgeCache?: "hit" | "miss" | "isolate" };
+/**
+ * KV accounting plus where the body came from: the Cache API (hit/miss) or the isolate, and
+ * whether the response already carries Server-Timing and the version (`stamp`), so finish() skips them.
+ */
+type SiteOps = KvOps & { edgeCache?: "hit" | "miss" | "isolate"; stamped?: boolean };
 
 interface Ctx {
   request: Request;
@@ -60,6 +63,8 @@ interface Ctx {
   ops: SiteOps;
   waitUntil: (p: Promise<unknown>) => void;
   index: SiteIndex;
+  /** The version `index` is of: stamped on a response built in one go (`stamp`). */
+  version: string;
 }
 
 /**
@@ -91,8 +96,8 @@ export async function handle(request: Request, deps: Deps): Promise<Response> {
       const v = versions[i];
       if (v === undefined) throw new HttpError(503, "version_unavailable", "the site is being deployed, retry shortly", { "Retry-After": "5" });
       try {
-        const index = await deps.reader.index(v, ops);
-        const ctx: Ctx = { request, url, deps, ops, waitUntil, index };
+        const index = deps.reader.heldIndex(v) ?? (await deps.reader.index(v, ops));
+        const ctx: Ctx = { request, url, deps, ops, waitUntil, index, version: v };
         res = await route(ctx, norm.path, versions.slice(i + 1));
         version ??= v;
       } catch (err) {
@@ -120,9 +125,11 @@ const CACHE_DIRECTIVES = /(cache|surrogate|edge)-control$|expires$|^pragma$/;
  */
 function finish(res: Response, ops: SiteOps, deps: Deps, version: string | undefined, preview: boolean): Response {
   const h = res.headers;
-  h.set("Server-Timing", ops.toServerTiming());
-  if (ops.edgeCache) h.append("Server-Timing", `cache;desc="${ops.edgeCache}"`);
-  if (version && !h.has("x-edgekv-site-version")) h.set("x-edgekv-site-version", version);
+  if (!ops.stamped) {
+    h.set("Server-Timing", ops.toServerTiming());
+    if (ops.edgeCache) h.append("Server-Timing", `cache;desc="${ops.edgeCache}"`);
+    if (version && !h.has("x-edgekv-site-version")) h.set("x-edgekv-site-version", version);
+  }
   if (deps.preview?.secret) appendVary(h, ["Cookie"]);
   if (preview) {
     // Never indexed, never kept by a shared cache.
@@ -133,8 +140,32 @@ function finish(res: Response, ops: SiteOps, deps: Deps, version: string | undef
   return res;
 }
 
+/**
+ * Paths already resolved to a file in a version, per isolate: a version is immutable, so what a
+ * path resolves to (no `_redirects` rule, this file) and the headers its answers start with never
+ * change. A held path skips the rules, the manifest lookups and their promise hops.
+ */
+interface Resolved {
+  entry: Entry;
+  /** Header lists by answer kind (`304:<etag>`, `200:<enc>`), built once by serveFile. */
+  heads: Map<string, [string, string][]>;
+}
+const resolved = new WeakMap<SiteIndex, Map<string, Resolved>>();
+/** Paths held per version; past it the version's map starts over (a crawl of unique paths stays bounded). */
+export const MAX_RESOLVED_PATHS = 2048;
+
+function hold(index: SiteIndex, path: string, entry: Entry): Resolved {
+  let byPath = resolved.get(index);
+  if (!byPath || byPath.size >= MAX_RESOLVED_PATHS) resolved.set(index, (byPath = new Map()));
+  const r: Resolved = { entry, heads: new Map() };
+  byPath.set(path, r);
+  return r;
+}
+
 async function route(ctx: Ctx, path: string, older: string[]): Promise<Response> {
   const { index, url, deps, ops } = ctx;
+  const held = resolved.get(index)?.get(path);
+  if (held) return serveFile(ctx, path, held.entry, 200, held);
   const redirect = findRedirect(index, path);
   if (redirect) {
     if (redirect.status !== 200) {
@@ -150,7 +181,10 @@ async function route(ctx: Ctx, path: string, older: string[]): Promise<Response>
     const headers = { Location: encodePath(r.location) + url.search };
     return withHeaders(ctx, path, new Response(null, { status: CANONICAL_REDIRECT_STATUS, headers }));
   }
-  if (r.kind === "file") return serveFile(ctx, path, (await deps.reader.entry(index, r.file, ops))!, 200);
+  if (r.kind === "file") {
+    const entry = (await deps.reader.entry(index, r.file, ops))!;
+    return serveFile(ctx, path, entry, 200, hold(index, path, entry));
+  }
   // Version skew: a page from a previous deploy may still ask for its fingerprinted assets.
   if (FINGERPRINT_RE.test(path)) {
     for (const v of older) {
@@ -158,7 +192,7 @@ async function route(ctx: Ctx, path: string, older: string[]): Promise<Response>
         const old = await deps.reader.index(v, ops);
         const e = await deps.reader.entry(old, path, ops);
         if (e?.i) {
-          const res = await serveFile({ ...ctx, index: old }, path, e, 200);
+          const res = await serveFile({ ...ctx, index: old, version: v }, path, e, 200);
           res.headers.set("x-edgekv-site-version", v);
           return res;
         }
@@ -217,7 +251,61 @@ function withHeaders(ctx: Ctx, path: string, res: Response): Response {
   return res;
 }
 
-async function serveFile(ctx: Ctx, path: string, entry: Entry, status: 200 | 404): Promise<Response> {
+/** The header list of one kind of answer: built once per held path (`held`), else every time. */
+function heads(held: Resolved | undefined, key: string, build: () => [string, string][]): [string, string][] {
+  let pairs = held?.heads.get(key);
+  if (!pairs) {
+    pairs = build();
+    held?.heads.set(key, pairs);
+  }
+  return pairs;
+}
+
+/** A Headers' entries, without Server-Timing (only `stamp` writes it). */
+const entriesOf = (h: Headers): [string, string][] => [...h].filter(([k]) => k !== "server-timing");
+
+/**
+ * The response, its headers given in one list with Server-Timing and the version: one Headers
+ * built by the runtime instead of a set() per header (finish() then leaves those two alone).
+ */
+function stamp(ctx: Ctx, status: number, pairs: [string, string][], body: BodyInit | null, manual: boolean): Response {
+  const { ops } = ctx;
+  const timing = ops.toServerTiming();
+  const headers: [string, string][] = [...pairs, ["Server-Timing", ops.edgeCache ? `${timing}, cache;desc="${ops.edgeCache}"` : timing]];
+  if (!pairs.some(([k]) => k === "x-edgekv-site-version")) headers.push(["x-edgekv-site-version", ctx.version]);
+  ops.stamped = true;
+  return new Response(body, manual ? { status, headers, encodeBody: "manual" } : { status, headers });
+}
+
+/**
+ * RFC 9110 15.4.5: a 304 repeats the validator and the caching headers of the 200, nothing more
+ * (every header is CPU per request). A `_headers` rule may set Cache-Control (or Expires) for this path: it applies here too.
+ */
+function notModifiedHeads(ctx: Ctx, path: string, entry: Entry, etag: string, cacheControl: string): [string, string][] {
+  const headers = new Headers({ ETag: etag, "Cache-Control": cacheControl });
+  if (entry.z) headers.set("Vary", "Accept-Encoding");
+  if (ctx.index.headers.length) applyHeaderRules(ctx.index.headers, path, headers);
+  return entriesOf(headers);
+}
+
+/** The headers of a whole file's answer (200, or a 404 page), Content-Length included. */
+function fileHeads(ctx: Ctx, path: string, entry: Entry, status: 200 | 404, enc: Encoding | undefined, size: number, etag: string, cacheControl: string) {
+  const headers = new Headers({ "Content-Type": entry.t, "Cache-Control": cacheControl });
+  if (status === 200) {
+    headers.set("ETag", etag);
+    headers.set("Accept-Ranges", "bytes");
+  }
+  if (entry.z) headers.set("Vary", "Accept-Encoding");
+  if (enc) headers.set("Content-Encoding", enc === "gz" ? "gzip" : "br");
+  decorate(ctx, path, headers);
+  headers.set("Content-Length", String(size));
+  return entriesOf(headers);
+}
+
+/** `pairs` with the headers named in `drop` (lower case) replaced by `add`. */
+const replaced = (pairs: [string, string][], drop: readonly string[], add: [string, string][]) => [...pairs.filter(([k]) => !drop.includes(k)), ...add];
+
+async function serveFile(ctx: Ctx, path: string, entry: Entry, status: 200 | 404, held?: Resolved): Promise<Response> {
   const { request } = ctx;
   const h = request.headers;
   const wantsRange = status === 200 && h.has("Range");
@@ -227,46 +315,45 @@ async function serveFile(ctx: Ctx, path: string, entry: Entry, status: 200 | 404
   const cacheControl = status === 404 ? CACHE_NONE : entry.i ? CACHE_IMMUTABLE : CACHE_REVALIDATE;
   const inm = h.get("If-None-Match");
   if (status === 200 && inm !== null && etagMatches(inm, [`"${entry.h}"`, `"${entry.h}-br"`, `"${entry.h}-gz"`])) {
-    // RFC 9110 15.4.5: a 304 repeats the validator and the caching headers of the 200, nothing
-    // more: every header is CPU per request (micro A/B: a 304 with 9 headers 222 µs, 5 206 µs, 1 193 µs).
-    const headers = new Headers({ ETag: etag, "Cache-Control": cacheControl });
-    if (entry.z) headers.set("Vary", "Accept-Encoding");
-    // A `_headers` rule may set Cache-Control (or Expires) for this path: it applies here too.
-    if (ctx.index.headers.length) applyHeaderRules(ctx.index.headers, path, headers);
-    return new Response(null, { status: 304, headers });
+    return stamp(
+      ctx,
+      304,
+      heads(held, `304:${etag}`, () => notModifiedHeads(ctx, path, entry, etag, cacheControl)),
+      null,
+      false,
+    );
   }
-  const headers = new Headers({ "Content-Type": entry.t, "Cache-Control": cacheControl });
-  if (status === 200) {
-    headers.set("ETag", etag);
-    headers.set("Accept-Ranges", "bytes");
-  }
-  if (entry.z) headers.set("Vary", "Accept-Encoding");
-  if (enc) headers.set("Content-Encoding", enc === "gz" ? "gzip" : "br");
-  // One Headers, one Response at the end: no intermediate Response to copy headers out of.
-  const out = decorate(ctx, path, headers);
-
+  let pairs = heads(held, `${status}:${enc ?? "id"}`, () => fileHeads(ctx, path, entry, status, enc, size, etag, cacheControl));
   let start = 0;
   let end = size - 1;
   let code: number = status;
   if (wantsRange && ifRangeAllows(h.get("If-Range"), etag)) {
     const range = parseRange(h.get("Range"), size);
     if (range === "unsatisfiable") {
-      out.set("Content-Range", `bytes */${size}`);
-      out.set("Cache-Control", CACHE_NONE);
-      return new Response(null, { status: 416, headers: out });
+      const add: [string, string][] = [
+        ["Content-Range", `bytes */${size}`],
+        ["Cache-Control", CACHE_NONE],
+      ];
+      return stamp(ctx, 416, replaced(pairs, ["cache-control", "content-length"], add), null, false);
     }
     if (range) {
       ({ start, end } = range);
       code = 206;
-      out.set("Content-Range", `bytes ${start}-${end}/${size}`);
+      pairs = replaced(
+        pairs,
+        ["content-length"],
+        [
+          ["Content-Range", `bytes ${start}-${end}/${size}`],
+          ["Content-Length", String(end - start + 1)],
+        ],
+      );
     }
   }
-  out.set("Content-Length", String(end - start + 1));
-  if (request.method === "HEAD" || size === 0) return new Response(null, { status: code, headers: out });
+  if (request.method === "HEAD" || size === 0) return stamp(ctx, code, pairs, null, false);
   const body = await bodyOf(ctx, entry, enc ?? "id", size, start, end, code);
   // A precompressed variant is already encoded: the runtime must not encode it again. Identity bytes
   // go out plain, and Cloudflare compresses them for the visitor by its Accept-Encoding (docs/site.md).
-  return new Response(body, enc ? { status: code, headers: out, encodeBody: "manual" } : { status: code, headers: out });
+  return stamp(ctx, code, pairs, body, enc !== undefined);
 }
 
 /**
