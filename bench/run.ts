@@ -369,7 +369,8 @@ async function startBenchWorkers(
 /** The site's cases, each next to hello-world answering the same status and bytes. */
 async function siteCases(w: BenchWorkers): Promise<Case[]> {
   const { site } = w;
-  const index = await fetch(`${site.url}/`);
+  // The identity ETag: the floor compares If-None-Match with it (the site matches every variant alike).
+  const index = await fetch(`${site.url}/`, { headers: { "accept-encoding": "identity" } });
   const html = await index.arrayBuffer();
   const etag = index.headers.get("etag") ?? "";
   const br = await fetch(`${site.url}/`, { headers: { "accept-encoding": "br" } });

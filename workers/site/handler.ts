@@ -84,7 +84,9 @@ export async function handle(request: Request, deps: Deps): Promise<Response> {
     const norm = normalizePath(url.pathname, SITE_PATH_POLICY);
     if (!norm.ok) throw new HttpError(400, "bad_path", norm.reason);
     const waitUntil = deps.waitUntil ?? (() => undefined);
-    const ask = deps.preview ? await previewAsk(request, url, deps.preview.host, deps.preview.secret, Date.now()) : undefined;
+    // Without a preview host or secret there is nothing to ask: no promise hop for it.
+    const pv = deps.preview;
+    const ask = pv && (pv.host || pv.secret) ? await previewAsk(request, url, pv.host, pv.secret, Date.now()) : undefined;
     // The link's swap sets the preview cookie: as private as the preview itself.
     if (ask?.kind === "redirect") return finish(ask.response, ops, deps, undefined, true);
     preview = ask?.kind === "version" ? ask.version : undefined;
@@ -363,7 +365,8 @@ async function serveFile(ctx: Ctx, path: string, entry: Entry, status: 200 | 404
 async function bodyOf(ctx: Ctx, entry: Entry, enc: Encoding | "id", size: number, start: number, end: number, code: number): Promise<BodyInit> {
   const hot = ctx.deps.hot;
   if (hot?.fits(size)) {
-    const bytes = await hotBody(ctx, hot, entry, enc, size);
+    // Held: the bytes without a promise hop. Else read once and kept.
+    const bytes = heldBody(ctx, hot, entry, enc) ?? (await hotBody(ctx, hot, entry, enc, size));
     return start === 0 && end === size - 1 ? bytes : bytes.subarray(start, end + 1);
   }
   const cache = code === 206 || size > EDGE_CACHE_MAX_BYTES ? undefined : ctx.deps.cache;
@@ -383,14 +386,16 @@ async function bodyOf(ctx: Ctx, entry: Entry, enc: Encoding | "id", size: number
   return client;
 }
 
-/** The whole stored variant from the isolate, else read once from KV and kept (its hash names it forever). */
+/** The whole stored variant when the isolate holds it (its hash names it forever). */
+function heldBody(ctx: Ctx, hot: HotBodies, entry: Entry, enc: Encoding | "id"): Uint8Array | undefined {
+  const held = hot.get(`${entry.h}:${enc}`);
+  if (held) ctx.ops.edgeCache = "isolate";
+  return held;
+}
+
+/** The whole stored variant read once from KV and kept. */
 async function hotBody(ctx: Ctx, hot: HotBodies, entry: Entry, enc: Encoding | "id", size: number): Promise<Uint8Array> {
   const key = `${entry.h}:${enc}`;
-  const held = hot.get(key);
-  if (held) {
-    ctx.ops.edgeCache = "isolate";
-    return held;
-  }
   const plan = { hash: entry.h, enc, size, chunk: ctx.index.chunk, start: 0, end: size - 1 };
   const bytes = new Uint8Array(await new Response(await openBody(ctx.deps.reader, plan, ctx.ops, ctx.waitUntil)).arrayBuffer());
   // A short read is never kept (nor served: the Content-Length would lie).
