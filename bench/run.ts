@@ -658,26 +658,27 @@ const SCRIPT: Record<string, string> = {
 };
 
 /** `--profile CASE`: that case and its baseline, each loaded under the profiler; a report and two .cpuprofile files. */
-async function profileCase(c: Case, opt: Options, log: (s: string) => void): Promise<void> {
+async function profileCase(c: Case, opt: Options, floors: Record<string, RunningWorker>, log: (s: string) => void): Promise<void> {
   await expectStatus(c.a, c.expect, c.id);
+  const fl = floorSide(c, floors);
   const run = (url: string, req: Side["req"]) =>
     load({ url, ...(req.method ? { method: req.method } : {}), ...(req.headers ? { headers: req.headers } : {}) }, opt.seconds, opt.connections);
   // Warm both sides (JIT, isolate caches) before recording.
-  for (const side of [c.a, c.b]) await run(side.worker.url + side.req.path, side.req);
+  const all: [string, Side][] = [[c.label, c.a], [c.baseline, c.b], ...(fl ? [[fl.label, fl.side] as [string, Side]] : [])];
+  for (const [, side] of all) await run(side.worker.url + side.req.path, side.req);
   const sides: SideProfile[] = [];
-  for (const [label, side] of [
-    [c.label, c.a],
-    [c.baseline, c.b],
-  ] as const) {
+  for (const [label, side] of all) {
     log(`profiling ${label} for ${opt.seconds} s...`);
     sides.push(await profileSide(label, { ...side, script: SCRIPT[side.worker.name] ?? "index.js" }, run, cpuMs));
   }
   const dir = join(ROOT, "bench", "results", "profiles");
   await mkdir(dir, { recursive: true });
-  await writeFile(join(dir, `${c.id}.cpuprofile`), JSON.stringify(sides[0]!.profile));
-  await writeFile(join(dir, `${c.id}-baseline.cpuprofile`), JSON.stringify(sides[1]!.profile));
-  const md = `${profileReport(c.id, sides)}\n\nProfiles: bench/results/profiles/${c.id}.cpuprofile and ${c.id}-baseline.cpuprofile (Chrome DevTools or speedscope). Sampling every 50 µs adds its own CPU, so absolute figures are higher than in the A/B runs; compare the two sides.`;
-  await writeFile(join(dir, `${c.id}.md`), `${md}\n`);
+  const name = opt.out ?? c.id; // --out names a before/after pair
+  await writeFile(join(dir, `${name}.cpuprofile`), JSON.stringify(sides[0]!.profile));
+  await writeFile(join(dir, `${name}-baseline.cpuprofile`), JSON.stringify(sides[1]!.profile));
+  if (sides[2]) await writeFile(join(dir, `${name}-floor.cpuprofile`), JSON.stringify(sides[2].profile));
+  const md = `${profileReport(c.id, sides)}\n\nProfiles: bench/results/profiles/${name}.cpuprofile, ${name}-baseline.cpuprofile${sides[2] ? ` and ${name}-floor.cpuprofile` : ""} (Chrome DevTools or speedscope). Sampling every 50 µs adds its own CPU, so absolute figures are higher than in the A/B runs; compare the two sides.`;
+  await writeFile(join(dir, `${name}.md`), `${md}\n`);
   console.log(md);
 }
 
@@ -708,7 +709,7 @@ async function workerPhase(
   if (opt.profile !== undefined) {
     const c = cases.find((x) => x.id === opt.profile);
     if (!c) throw new Error(`--profile: no case "${opt.profile}"; cases: ${cases.map((x) => x.id).join(", ")}`);
-    await profileCase(c, opt, log);
+    await profileCase(c, opt, workers.floors, log);
     return undefined;
   }
   log(`running ${cases.length} cases, A B (floor) A B (floor) ...`);
