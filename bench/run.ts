@@ -59,7 +59,7 @@ interface Case {
    * What the case is also measured against, in the same alternation (A B F A B F ...): a floor of
    * bench/lib/floors.ts by name (it is sent A's own request), or any other side with its label.
    */
-  floor?: string | { label: string; side: Side };
+  floor?: string | { label: string; side: Side; expect: number };
 }
 
 interface Options {
@@ -180,7 +180,7 @@ async function measureRun(side: Side, seconds: number, connections: number) {
 type Run = Awaited<ReturnType<typeof measureRun>>;
 
 /** The side a case's floor is measured on: the named floor Worker sent A's own request, or the side given. */
-function floorSide(c: Case, floors: Record<string, RunningWorker>): { label: string; side: Side } | undefined {
+function floorSide(c: Case, floors: Record<string, RunningWorker>): { label: string; side: Side; expect?: number } | undefined {
   if (c.floor === undefined) return undefined;
   if (typeof c.floor !== "string") return c.floor;
   const worker = floors[c.floor];
@@ -220,7 +220,7 @@ async function kvSamples(side: Side, n: number): Promise<(string | null)[]> {
 async function runCase(c: Case, opt: Options, floors: Record<string, RunningWorker>, log: (s: string) => void): Promise<CaseResult & { runs: unknown[] }> {
   await expectStatus(c.a, c.expect, c.id);
   const fl = floorSide(c, floors);
-  if (fl) await expectStatus(fl.side, c.expect, `${c.id} floor`);
+  if (fl) await expectStatus(fl.side, fl.expect ?? c.expect, `${c.id} floor`);
   const runs = await measurePairs(c, fl?.side, opt);
   const med = (xs: number[]) => spread(xs).median;
   const vsFloor = (get: (r: Run) => number) => ratioSpread(runs.map((r) => ({ a: get(r.a), b: r.f ? get(r.f) : Number.NaN })));
@@ -440,7 +440,7 @@ async function siteCases(w: BenchWorkers): Promise<Case[]> {
       a: { worker: site, req: { path: "/", headers: { range: "bytes=1024-2047" } } },
       b: h("/?n=1024"),
       target: { readsMax: 0 },
-      floor: { label: "site full 200", side: { worker: site, req: { path: "/" } } },
+      floor: { label: "site full 200", side: { worker: site, req: { path: "/" } }, expect: 200 },
     },
     {
       id: "site-br",
