@@ -157,7 +157,8 @@ async function writeBenchSite(dir: string): Promise<void> {
 async function expectStatus(side: Side, expected: number, id: string): Promise<Response> {
   const res = await fetch(side.worker.url + side.req.path, { method: side.req.method ?? "GET", headers: side.req.headers ?? {} });
   await res.arrayBuffer();
-  if (res.status !== expected) throw new Error(`${id}: ${side.worker.name} ${side.req.path} ${JSON.stringify(side.req.headers ?? {})} answered ${res.status}, expected ${expected}`);
+  if (res.status !== expected)
+    throw new Error(`${id}: ${side.worker.name} ${side.req.path} ${JSON.stringify(side.req.headers ?? {})} answered ${res.status}, expected ${expected}`);
   return res;
 }
 
@@ -377,7 +378,7 @@ async function siteCases(w: BenchWorkers): Promise<Case[]> {
   const brBytes = (await br.arrayBuffer()).byteLength;
   if (br.headers.get("content-encoding") !== "br") throw new Error("site: no br variant for index.html");
   const h = (path: string, extra: Omit<Side["req"], "path"> = {}): Side => ({ worker: w.hello, req: { path, ...extra } });
-  return [
+  const cases: Case[] = [
     {
       id: "site-html",
       worker: "site",
@@ -453,6 +454,9 @@ async function siteCases(w: BenchWorkers): Promise<Case[]> {
       target: { rpsMin: 0.8, readsMax: 1 },
     },
   ];
+  // The same 200 and 304 against the floor that also sends the headers issues asked the site for: what those headers cost.
+  const withHeaders = (c: Case): Case => ({ ...c, id: `${c.id}-h`, label: `${c.label}, floor with the site's headers`, floor: "site-floor-headers" });
+  return [...cases, ...cases.filter((c) => c.id === "site-html" || c.id === "site-304").map(withHeaders)];
 }
 
 /** Every A/B case: each edgekv request kind next to a baseline answering the same status and bytes. */

@@ -17,7 +17,8 @@ export interface FloorSpec {
  * and Cache-Control, or a 200 with body, type, ETag and Cache-Control. The file is read from the
  * same KV state once per isolate (pointer, index, manifest shard, blob), then held.
  */
-const SITE_FLOOR = `const files = new Map();
+function siteFloor(extra: { ok: string; notModified: string }): string {
+  return `const files = new Map();
 const shardOf = (p, n) => { let h = 0x811c9dc5; for (let i = 0; i < p.length; i++) h = Math.imul(h ^ p.charCodeAt(i), 0x01000193); return (h >>> 0) % n; };
 async function load(kv, path) {
   const file = path.endsWith("/") ? path + "index.html" : path;
@@ -27,11 +28,11 @@ async function load(kv, path) {
   const e = shard[file];
   const body = new Uint8Array(await kv.get("site:b:" + e.h + ":id", "arrayBuffer"));
   const cache = e.i ? "public, max-age=31536000, immutable" : "public, max-age=0, must-revalidate";
-  return { etag: '"' + e.h + '"', type: e.t, cache, body };
+  return { etag: '"' + e.h + '"', type: e.t, cache, body, version: live.live };
 }
 function answer(request, f) {
-  if (request.headers.get("if-none-match") === f.etag) return new Response(null, { status: 304, headers: { etag: f.etag, "cache-control": f.cache } });
-  return new Response(f.body, { headers: { "content-type": f.type, etag: f.etag, "cache-control": f.cache } });
+  if (request.headers.get("if-none-match") === f.etag) return new Response(null, { status: 304, headers: { etag: f.etag, "cache-control": f.cache${extra.notModified} } });
+  return new Response(f.body, { headers: { "content-type": f.type, etag: f.etag, "cache-control": f.cache${extra.ok} } });
 }
 export default {
   fetch(request, env) {
@@ -41,6 +42,27 @@ export default {
     return load(env.SITE_KV, path).then((g) => (files.set(path, g), answer(request, g)));
   },
 };`;
+}
+
+/**
+ * Site (304 and hot 200): a path lookup in memory, If-None-Match compared, then a 304 with ETag
+ * and Cache-Control, or a 200 with body, type, ETag and Cache-Control. The file is read from the
+ * same KV state once per isolate (pointer, index, manifest shard, blob), then held.
+ */
+const SITE_FLOOR = siteFloor({ ok: "", notModified: "" });
+
+/** Kept in the floor-with-headers: a Server-Timing of the site's length (values are not computed). */
+const TIMING = `, "server-timing": 'kv;desc="reads=0 writes=0 deletes=0 lists=0 hits=0 stale=0";dur=0', "x-edgekv-site-version": f.version`;
+
+/**
+ * The site floor sending the headers the site sends because an issue asked for them (Vary,
+ * Accept-Ranges, the two security headers, Server-Timing, the version): the site against it is
+ * the code; it against the plain floor is what those headers cost.
+ */
+const SITE_FLOOR_HEADERS = siteFloor({
+  notModified: `, vary: "Accept-Encoding"${TIMING}`,
+  ok: `, "accept-ranges": "bytes", vary: "Accept-Encoding", "x-content-type-options": "nosniff", "referrer-policy": "strict-origin-when-cross-origin"${TIMING.replace("server-timing\": '", "server-timing\": '").replace("dur=0'", 'dur=0, cache;desc="isolate"\'')}`,
+});
 
 /**
  * Splitter (sticky visitor): isolate-held config, read the sticky cookie, hash to a bucket,
@@ -67,6 +89,11 @@ export default {
 /** Every floor by name. A case names its floor with `floor: "<name>"`; the floor gets the case's own request. */
 export const FLOORS: Record<string, FloorSpec> = {
   "site-floor": { env: "site", source: SITE_FLOOR, does: "path lookup in memory, If-None-Match compared, 304/200 with ETag, Cache-Control (and type, body)" },
+  "site-floor-headers": {
+    env: "site",
+    source: SITE_FLOOR_HEADERS,
+    does: "the site floor, sending the headers issues asked the site for (Vary, Accept-Ranges, nosniff, Referrer-Policy, Server-Timing, version)",
+  },
   "splitter-floor": {
     env: "splitter",
     source: SPLITTER_FLOOR,
