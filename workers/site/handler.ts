@@ -150,7 +150,7 @@ function finish(res: Response, ops: SiteOps, deps: Deps, version: string | undef
 interface Resolved {
   entry: Entry;
   /** Header lists by answer kind (`304:<etag>`, `200:<enc>`), built once by serveFile. */
-  heads: Map<string, [string, string][]>;
+  heads: Map<string, HeadList>;
 }
 const resolved = new WeakMap<SiteIndex, Map<string, Resolved>>();
 /** Paths held per version; past it the version's map starts over (a crawl of unique paths stays bounded). */
@@ -253,8 +253,14 @@ function withHeaders(ctx: Ctx, path: string, res: Response): Response {
   return res;
 }
 
+/**
+ * An answer's headers, lower-case names: a record (the runtime takes it in one call), or pairs
+ * when a name repeats (two `Set-Cookie` from `_headers`), which a record cannot hold.
+ */
+type HeadList = Record<string, string> | [string, string][];
+
 /** The header list of one kind of answer: built once per held path (`held`), else every time. */
-function heads(held: Resolved | undefined, key: string, build: () => [string, string][]): [string, string][] {
+function heads(held: Resolved | undefined, key: string, build: () => HeadList): HeadList {
   let pairs = held?.heads.get(key);
   if (!pairs) {
     pairs = build();
@@ -264,17 +270,27 @@ function heads(held: Resolved | undefined, key: string, build: () => [string, st
 }
 
 /** A Headers' entries, without Server-Timing (only `stamp` writes it). */
-const entriesOf = (h: Headers): [string, string][] => [...h].filter(([k]) => k !== "server-timing");
+function entriesOf(h: Headers): HeadList {
+  const pairs = [...h].filter(([k]) => k !== "server-timing");
+  const record = Object.fromEntries(pairs);
+  return Object.keys(record).length === pairs.length ? record : pairs;
+}
 
 /**
  * The response, its headers given in one list with Server-Timing and the version: one Headers
  * built by the runtime instead of a set() per header (finish() then leaves those two alone).
  */
-function stamp(ctx: Ctx, status: number, pairs: [string, string][], body: BodyInit | null, manual: boolean): Response {
+function stamp(ctx: Ctx, status: number, list: HeadList, body: BodyInit | null, manual: boolean): Response {
   const { ops } = ctx;
-  const timing = ops.toServerTiming();
-  const headers: [string, string][] = [...pairs, ["Server-Timing", ops.edgeCache ? `${timing}, cache;desc="${ops.edgeCache}"` : timing]];
-  if (!pairs.some(([k]) => k === "x-edgekv-site-version")) headers.push(["x-edgekv-site-version", ctx.version]);
+  const timing = ops.edgeCache ? `${ops.toServerTiming()}, cache;desc="${ops.edgeCache}"` : ops.toServerTiming();
+  let headers: HeadList;
+  if (Array.isArray(list)) {
+    headers = [...list, ["server-timing", timing]];
+    if (!list.some(([k]) => k === "x-edgekv-site-version")) headers.push(["x-edgekv-site-version", ctx.version]);
+  } else {
+    // A `_headers` rule's version header wins, as before: it is spread after.
+    headers = { "x-edgekv-site-version": ctx.version, ...list, "server-timing": timing };
+  }
   ops.stamped = true;
   return new Response(body, manual ? { status, headers, encodeBody: "manual" } : { status, headers });
 }
@@ -283,7 +299,7 @@ function stamp(ctx: Ctx, status: number, pairs: [string, string][], body: BodyIn
  * RFC 9110 15.4.5: a 304 repeats the validator and the caching headers of the 200, nothing more
  * (every header is CPU per request). A `_headers` rule may set Cache-Control (or Expires) for this path: it applies here too.
  */
-function notModifiedHeads(ctx: Ctx, path: string, entry: Entry, etag: string, cacheControl: string): [string, string][] {
+function notModifiedHeads(ctx: Ctx, path: string, entry: Entry, etag: string, cacheControl: string): HeadList {
   const headers = new Headers({ ETag: etag, "Cache-Control": cacheControl });
   if (entry.z) headers.set("Vary", "Accept-Encoding");
   if (ctx.index.headers.length) applyHeaderRules(ctx.index.headers, path, headers);
@@ -304,8 +320,11 @@ function fileHeads(ctx: Ctx, path: string, entry: Entry, status: 200 | 404, enc:
   return entriesOf(headers);
 }
 
-/** `pairs` with the headers named in `drop` (lower case) replaced by `add`. */
-const replaced = (pairs: [string, string][], drop: readonly string[], add: [string, string][]) => [...pairs.filter(([k]) => !drop.includes(k)), ...add];
+/** `list` without the headers named in `drop`, plus `add` (names in lower case). */
+function replaced(list: HeadList, drop: readonly string[], add: Record<string, string>): HeadList {
+  const kept = (Array.isArray(list) ? list : Object.entries(list)).filter(([k]) => !drop.includes(k));
+  return Array.isArray(list) ? [...kept, ...Object.entries(add)] : { ...Object.fromEntries(kept), ...add };
+}
 
 async function serveFile(ctx: Ctx, path: string, entry: Entry, status: 200 | 404, held?: Resolved): Promise<Response> {
   const { request } = ctx;
@@ -325,37 +344,27 @@ async function serveFile(ctx: Ctx, path: string, entry: Entry, status: 200 | 404
       false,
     );
   }
-  let pairs = heads(held, `${status}:${enc ?? "id"}`, () => fileHeads(ctx, path, entry, status, enc, size, etag, cacheControl));
+  let list = heads(held, `${status}:${enc ?? "id"}`, () => fileHeads(ctx, path, entry, status, enc, size, etag, cacheControl));
   let start = 0;
   let end = size - 1;
   let code: number = status;
   if (wantsRange && ifRangeAllows(h.get("If-Range"), etag)) {
     const range = parseRange(h.get("Range"), size);
     if (range === "unsatisfiable") {
-      const add: [string, string][] = [
-        ["Content-Range", `bytes */${size}`],
-        ["Cache-Control", CACHE_NONE],
-      ];
-      return stamp(ctx, 416, replaced(pairs, ["cache-control", "content-length"], add), null, false);
+      const add = { "content-range": `bytes */${size}`, "cache-control": CACHE_NONE };
+      return stamp(ctx, 416, replaced(list, ["cache-control", "content-length"], add), null, false);
     }
     if (range) {
       ({ start, end } = range);
       code = 206;
-      pairs = replaced(
-        pairs,
-        ["content-length"],
-        [
-          ["Content-Range", `bytes ${start}-${end}/${size}`],
-          ["Content-Length", String(end - start + 1)],
-        ],
-      );
+      list = replaced(list, ["content-length"], { "content-range": `bytes ${start}-${end}/${size}`, "content-length": String(end - start + 1) });
     }
   }
-  if (request.method === "HEAD" || size === 0) return stamp(ctx, code, pairs, null, false);
+  if (request.method === "HEAD" || size === 0) return stamp(ctx, code, list, null, false);
   const body = await bodyOf(ctx, entry, enc ?? "id", size, start, end, code);
   // A precompressed variant is already encoded: the runtime must not encode it again. Identity bytes
   // go out plain, and Cloudflare compresses them for the visitor by its Accept-Encoding (docs/site.md).
-  return stamp(ctx, code, pairs, body, enc !== undefined);
+  return stamp(ctx, code, list, body, enc !== undefined);
 }
 
 /**
