@@ -276,6 +276,29 @@ function entriesOf(h: Headers): HeadList {
   return Object.keys(record).length === pairs.length ? record : pairs;
 }
 
+/** Stamped header lists by their list, then by version and Server-Timing: on a warm path both repeat, so no copy per request. */
+const stampedLists = new WeakMap<HeadList, Map<string, HeadList>>();
+/** Stamped variants kept per list (Server-Timing values seen on a warm path are few). */
+const MAX_STAMPS_PER_LIST = 8;
+
+function stamped(list: HeadList, version: string, timing: string): HeadList {
+  const key = `${version} ${timing}`;
+  let byKey = stampedLists.get(list);
+  const held = byKey?.get(key);
+  if (held) return held;
+  let headers: HeadList;
+  if (Array.isArray(list)) {
+    headers = [...list, ["server-timing", timing]];
+    if (!list.some(([k]) => k === "x-edgekv-site-version")) headers.push(["x-edgekv-site-version", version]);
+  } else {
+    // A `_headers` rule's version header wins, as before: it is spread after.
+    headers = { "x-edgekv-site-version": version, ...list, "server-timing": timing };
+  }
+  if (!byKey) stampedLists.set(list, (byKey = new Map()));
+  if (byKey.size < MAX_STAMPS_PER_LIST) byKey.set(key, headers);
+  return headers;
+}
+
 /**
  * The response, its headers given in one list with Server-Timing and the version: one Headers
  * built by the runtime instead of a set() per header (finish() then leaves those two alone).
@@ -283,14 +306,7 @@ function entriesOf(h: Headers): HeadList {
 function stamp(ctx: Ctx, status: number, list: HeadList, body: BodyInit | null, manual: boolean): Response {
   const { ops } = ctx;
   const timing = ops.edgeCache ? `${ops.toServerTiming()}, cache;desc="${ops.edgeCache}"` : ops.toServerTiming();
-  let headers: HeadList;
-  if (Array.isArray(list)) {
-    headers = [...list, ["server-timing", timing]];
-    if (!list.some(([k]) => k === "x-edgekv-site-version")) headers.push(["x-edgekv-site-version", ctx.version]);
-  } else {
-    // A `_headers` rule's version header wins, as before: it is spread after.
-    headers = { "x-edgekv-site-version": ctx.version, ...list, "server-timing": timing };
-  }
+  const headers = stamped(list, ctx.version, timing);
   ops.stamped = true;
   return new Response(body, manual ? { status, headers, encodeBody: "manual" } : { status, headers });
 }
