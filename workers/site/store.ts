@@ -62,8 +62,6 @@ export class SiteReader {
   readonly #index: KvReader<SiteIndex, unknown, "json">;
   readonly #shard: KvReader<Shard, unknown, "json">;
   readonly #blob: KvReader<ReadableStream, unknown, "stream">;
-  /** Indexes read, by version, for a lookup without a promise (immutable; as many as the index cache holds). */
-  readonly #held = new Map<string, SiteIndex>();
 
   constructor(kv: KvBinding, options: { now?: () => number; pointerTtlMs?: number } = {}) {
     const base = { prefix: SITE_PREFIX, now: options.now ?? Date.now };
@@ -89,16 +87,8 @@ export class SiteReader {
   }
 
   /** A version's index; VersionNotReady when KV does not have it here (yet). */
-  async index(version: string, ops: KvOps): Promise<SiteIndex> {
-    const index = await immutable(this.#index, indexKey(version), ops);
-    if (this.#held.size >= MAX_CACHED_INDEXES) this.#held.clear();
-    this.#held.set(version, index);
-    return index;
-  }
-
-  /** A version's index when this isolate already read it, without a promise hop; else undefined (use `index`). */
-  heldIndex(version: string): SiteIndex | undefined {
-    return this.#held.get(version);
+  index(version: string, ops: KvOps): Promise<SiteIndex> {
+    return immutable(this.#index, indexKey(version), ops);
   }
 
   /** The manifest entry of `path` in a version, or undefined: one shard read, shared by every version that lists it. */
