@@ -3,7 +3,8 @@
 import { describe, expect, it } from "vitest";
 import type { KvBinding } from "../../shared/kv/index.ts";
 import { HotBodies, MAX_HOT_FILE_BYTES } from "../../workers/site/hot.ts";
-import { handle } from "../../workers/site/handler.ts";
+import { handle, MAX_RESOLVED_PATHS } from "../../workers/site/handler.ts";
+import { KvOps } from "../../shared/kv/ops.ts";
 import { SiteReader } from "../../workers/site/store.ts";
 import { freshKv, gunzip, kvReads, publish } from "./helpers.ts";
 
@@ -200,6 +201,43 @@ describe("isolate body cache", () => {
     expect(res.status).toBe(503);
     expect(((await res.json()) as { error: string }).error).toBe("blob_incomplete");
     expect(hot.bytes).toBe(0);
+  });
+});
+
+describe("resolved paths held per version (issue 26)", () => {
+  it("a held path answers from its version only: a new deploy, a rollback and a preview each resolve on their own", async () => {
+    const kv = freshKv();
+    const v1 = await publish(kv, { "/about.html": "one", "/index.html": "home" });
+    const reader = new SiteReader(kv, { pointerTtlMs: 0 });
+    const hot = new HotBodies();
+    const get = async (path: string) => {
+      const res = await handle(new Request(`https://www.example.test${path}`), { reader, hot });
+      return [res.status, await res.text(), res.headers.get("x-edgekv-site-version")] as const;
+    };
+    expect(await get("/about")).toEqual([200, "one", v1]);
+    expect(await get("/about")).toEqual([200, "one", v1]);
+    const v2 = await publish(kv, { "/about.html": "two", "/_redirects": "/index.html /about 301\n" });
+    expect(await get("/about")).toEqual([200, "two", v2]);
+    // A rule of the new version applies to a path the old version held.
+    const moved = await handle(new Request("https://www.example.test/index.html"), { reader, hot });
+    expect([moved.status, moved.headers.get("Location")]).toEqual([301, "/about"]);
+    // A path that is gone in the new version is a 404, whatever was held before.
+    const v3 = await publish(kv, { "/index.html": "home" });
+    expect((await get("/about"))[0]).toBe(404);
+    expect(await get("/")).toEqual([200, "home", v3]);
+  });
+
+  it("holds at most MAX_RESOLVED_PATHS paths of a version; the rest still resolve", async () => {
+    const kv = freshKv();
+    await publish(kv, { "/index.html": "home", "/a.html": "a" });
+    const reader = new SiteReader(kv);
+    const index = await reader.index((await reader.pointer(new KvOps()))!.live, new KvOps());
+    const held = new Map(Array.from({ length: MAX_RESOLVED_PATHS }, (_, i) => [`/x${i}`, { h: "0", s: 0, t: "text/plain" }]));
+    (index as { held?: Map<string, unknown> }).held = held;
+    const res = await handle(new Request("https://www.example.test/a"), { reader, hot: new HotBodies() });
+    expect([res.status, await res.text()]).toEqual([200, "a"]);
+    expect(held.size).toBe(MAX_RESOLVED_PATHS);
+    expect(held.has("/a")).toBe(false);
   });
 });
 
