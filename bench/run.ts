@@ -358,7 +358,9 @@ async function startBenchWorkers(
   });
   const floors: Record<string, RunningWorker> = {};
   for (const [name, f] of Object.entries(FLOORS)) {
-    floors[name] = await startWorker({ name, env: f.env, modules: [{ path: "floor.js", contents: f.source }], persistTo: persist, ...inspect });
+    const vars = f.originVar ? { [f.originVar]: `${originUrl}/blue` } : {};
+    const floor = { name, env: f.env, modules: [{ path: "floor.js", contents: f.source }], persistTo: persist, vars, drop: f.drop ?? [] };
+    floors[name] = await startWorker({ ...floor, ...inspect });
   }
   for (const w of [site, splitter, auth, hello, proxy, ...Object.values(floors)]) {
     stops.push(() => w.stop());

@@ -10,6 +10,10 @@ export interface FloorSpec {
   source: string;
   /** What the floor does, for the results table. */
   does: string;
+  /** A var that receives the bench origin (`<origin>/blue`, as the gate's ORIGIN_URL), when the floor forwards. */
+  originVar?: string;
+  /** Bindings of the environment to leave out (as the bench drops the gate's FAILED_AUTH_LIMITER). */
+  drop?: string[];
 }
 
 /**
