@@ -97,6 +97,8 @@ export interface CaseResult {
   /** Medians of the absolute figures: A (the Worker) and B (baseline). */
   abs: { rpsA: number; rpsB: number; p50A: number; p50B: number; p99A: number; p99B: number; cpuA: number; cpuB: number };
   kv: KvPerRequest;
+  /** Against the case's floor (issue 26), measured in the same alternation: ratios A / floor and the floor's CPU µs/req. */
+  floor?: { label: string; cpu: Spread; rps: Spread; cpuF: number };
   /** Targets from the issue (reported, not asserted). */
   target: Target;
   pairs: number;
@@ -151,6 +153,37 @@ export function casesTable(rows: readonly CaseResult[]): string {
       targetVerdict(r.target, r.rps, r.kv.reads),
     ].join(" | "),
   );
+  return [head, ...body.map((b) => `| ${b} |`)].join("\n");
+}
+
+/** Issue 26: a Worker is within this CPU ratio of its floor. */
+export const FLOOR_CPU_TARGET = 1.15;
+
+/**
+ * The cases measured against a floor: CPU and throughput ratios to it, beside the ratio to the
+ * baseline (hello-world or the bare proxy) of the same run. `targets` overrides FLOOR_CPU_TARGET per case id.
+ */
+export function floorTable(rows: readonly CaseResult[], targets: Readonly<Record<string, number>> = {}): string {
+  const head =
+    "| case | floor | CPU/req ratio to floor | rps ratio to floor | CPU µs/req (A / floor) | CPU/req ratio to baseline | target | verdict |\n" +
+    "| --- | --- | --- | --- | --- | --- | --- | --- |";
+  const body = rows.flatMap((r) => {
+    if (!r.floor) return [];
+    const target = targets[r.id] ?? FLOOR_CPU_TARGET;
+    const ok = r.floor.cpu.median <= target;
+    return [
+      [
+        `${r.label} (${r.status})`,
+        r.floor.label,
+        spreadText(r.floor.cpu),
+        spreadText(r.floor.rps),
+        `${Math.round(r.abs.cpuA)} / ${Math.round(r.floor.cpuF)}`,
+        `${spreadText(r.cpu)} vs ${r.baseline}`,
+        `CPU ≤ ${target}x`,
+        Number.isFinite(r.floor.cpu.median) ? (ok ? "met" : `missed (${f2(r.floor.cpu.median)}x)`) : "n/a",
+      ].join(" | "),
+    ];
+  });
   return [head, ...body.map((b) => `| ${b} |`)].join("\n");
 }
 

@@ -133,8 +133,19 @@ function finish(res: Response, ops: SiteOps, deps: Deps, version: string | undef
   return res;
 }
 
+/**
+ * Paths resolved to a file, kept on the version's index (one per isolate, in the reader's cache):
+ * a version never changes, so a held path skips the `_redirects` rules, the manifest lookups and
+ * their promise hops. The first MAX_RESOLVED_PATHS paths of a version are held; redirects and 404s are not.
+ */
+type HeldIndex = SiteIndex & { held?: Map<string, Entry> };
+export const MAX_RESOLVED_PATHS = 2048;
+
 async function route(ctx: Ctx, path: string, older: string[]): Promise<Response> {
   const { index, url, deps, ops } = ctx;
+  const held = ((index as HeldIndex).held ??= new Map());
+  const hit = held.get(path);
+  if (hit) return serveFile(ctx, path, hit, 200);
   const redirect = findRedirect(index, path);
   if (redirect) {
     if (redirect.status !== 200) {
@@ -150,7 +161,11 @@ async function route(ctx: Ctx, path: string, older: string[]): Promise<Response>
     const headers = { Location: encodePath(r.location) + url.search };
     return withHeaders(ctx, path, new Response(null, { status: CANONICAL_REDIRECT_STATUS, headers }));
   }
-  if (r.kind === "file") return serveFile(ctx, path, (await deps.reader.entry(index, r.file, ops))!, 200);
+  if (r.kind === "file") {
+    const entry = (await deps.reader.entry(index, r.file, ops))!;
+    if (held.size < MAX_RESOLVED_PATHS) held.set(path, entry);
+    return serveFile(ctx, path, entry, 200);
+  }
   // Version skew: a page from a previous deploy may still ask for its fingerprinted assets.
   if (FINGERPRINT_RE.test(path)) {
     for (const v of older) {
@@ -207,7 +222,8 @@ const SECURITY_ENTRIES = Object.entries(SECURITY_HEADERS);
 
 /** The security headers, then the site's `_headers` rules for `path`, on `headers` (before any Response is built). */
 function decorate(ctx: Ctx, path: string, headers: Headers): Headers {
-  for (const [k, v] of SECURITY_ENTRIES) if (!headers.has(k)) headers.set(k, v);
+  // Always fresh headers here (no caller sets these): set, no has() per header.
+  for (const [k, v] of SECURITY_ENTRIES) headers.set(k, v);
   applyHeaderRules(ctx.index.headers, path, headers);
   return headers;
 }

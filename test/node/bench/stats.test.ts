@@ -4,7 +4,19 @@
 import { describe, expect, it } from "vitest";
 import fc from "fast-check";
 import { KvOps } from "../../../shared/kv/ops.ts";
-import { casesTable, kvPerRequest, quantile, ratioChart, ratioSpread, spread, targetVerdict, type CaseResult } from "../../../bench/lib/stats.ts";
+import { costPerKiB, firstTable, gzipSize, paddingModule } from "../../../bench/lib/first.ts";
+import {
+  FLOOR_CPU_TARGET,
+  casesTable,
+  floorTable,
+  kvPerRequest,
+  quantile,
+  ratioChart,
+  ratioSpread,
+  spread,
+  targetVerdict,
+  type CaseResult,
+} from "../../../bench/lib/stats.ts";
 
 describe("ratio statistics", () => {
   it("quantile interpolates between closest ranks", () => {
@@ -111,5 +123,47 @@ describe("targets, table and chart", () => {
     // bars are proportional: 0.85 and 2 on a 0..3.5 scale of 420 px
     expect(svg).toContain('width="102.0"');
     expect(svg).toContain('width="240.0"');
+  });
+});
+
+describe("floors and first requests (issue 26)", () => {
+  it("the floor table lists only the cases with a floor, with the ratio to it beside the ratio to the baseline", () => {
+    const floor = { label: "site-floor", cpu: { min: 1.05, median: 1.1, max: 1.3 }, rps: { min: 0.8, median: 0.9, max: 1 }, cpuF: 250 };
+    const md = floorTable(
+      [
+        row({ floor }),
+        row({ id: "site-304", label: "site 304", floor: { ...floor, cpu: { min: 1.1, median: 1.2, max: 1.4 } } }),
+        row({ id: "site-range-hot", label: "range", floor: { ...floor, label: "site full 200", cpu: { min: 1.1, median: 1.18, max: 1.3 } } }),
+        row({ id: "site-br" }),
+      ],
+      { "site-range-hot": 1.2 },
+    );
+    const lines = md.split("\n");
+    expect(lines).toHaveLength(5);
+    expect(lines[2]).toContain("1.10 (1.05–1.30)");
+    expect(lines[2]).toContain("600 / 250");
+    expect(lines[2]).toContain("2.00 (1.50–3.20) vs hello-world");
+    expect(lines[2]).toMatch(/CPU ≤ 1.15x \| met \|$/);
+    expect(lines[3]).toMatch(/missed \(1.20x\) \|$/);
+    expect(lines[4]).toMatch(/CPU ≤ 1.2x \| met \|$/);
+    expect(FLOOR_CPU_TARGET).toBe(1.15);
+  });
+
+  it("a KiB of bundle is priced by the padded hello-world's extra ready + first CPU per gzip KiB", () => {
+    const s = (median: number) => ({ min: median, median, max: median });
+    const hello = { name: "hello-world", gzipBytes: 1024, readyMs: s(100), firstMs: s(3), firstWallMs: s(20), secondMs: s(1) };
+    const padded = { ...hello, name: "padded", gzipBytes: 101 * 1024, readyMs: s(140), firstMs: s(13) };
+    expect(costPerKiB(hello, padded)).toBeCloseTo(0.5);
+    const md = firstTable([hello, padded]);
+    expect(md.split("\n")[3]).toContain("| 50.0 |");
+  });
+
+  it("the padding is module code of about the size asked, compressing like code rather than like a repeated string", () => {
+    const pad = paddingModule(64 * 1024);
+    expect(pad.length).toBeGreaterThanOrEqual(64 * 1024);
+    expect(pad.length).toBeLessThan(66 * 1024);
+    const ratio = pad.length / gzipSize([pad]);
+    expect(ratio).toBeGreaterThan(2);
+    expect(ratio).toBeLessThan(8);
   });
 });
