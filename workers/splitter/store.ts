@@ -4,13 +4,6 @@ import { CONFIG_KEY, RolloutConfigSchema, type RolloutConfig } from "./model.ts"
 /** KV edge cacheTtl for the config read: KV's minimum, so edits propagate as fast as KV allows. */
 export const CONFIG_CACHE_TTL_S = 30;
 
-export interface Loaded {
-  /** The config to route by: the current one, or the last good one; null when none was ever valid. */
-  config: RolloutConfig | null;
-  /** True when `config` is the last good one because the current read failed. */
-  stale: boolean;
-}
-
 /**
  * Where the Worker gets its config: KV through the isolate cache. Keeping the
  * last good config is the library's (shared/kv/reader.ts): a failed read, an
@@ -21,7 +14,7 @@ export interface Loaded {
  * state costs no KV read per request.
  * @example
  * const source = new ConfigSource(env.ROLLOUT_KV, { ttlMs: 5000 });
- * const { config, stale } = await source.load(ops);
+ * const config = await source.load(ops);
  */
 export class ConfigSource {
   readonly #store: KvCoreReader<RolloutConfig, unknown, "json">;
@@ -42,8 +35,11 @@ export class ConfigSource {
     });
   }
 
-  /** The config to route by now. Never throws. */
-  async load(ops?: KvOps): Promise<Loaded> {
+  /**
+   * The config to route by now: the current one, or the last good one when
+   * the read failed (then `failing`); null when none was ever valid. Never throws.
+   */
+  async load(ops?: KvOps): Promise<RolloutConfig | null> {
     let config: RolloutConfig | null = null;
     let failure: unknown;
     try {
@@ -64,7 +60,7 @@ export class ConfigSource {
       this.failing = true;
       this.lastError = { message };
     }
-    return { config, stale: failure !== undefined && config !== null };
+    return config;
   }
 }
 
