@@ -11,7 +11,8 @@ import { KEY_MAX_BYTES, MIN_CACHE_TTL_SECONDS } from "./limits.ts";
 import type { KvOps } from "./ops.ts";
 import { validate, type Schema } from "./schema.ts";
 
-const encoder = new TextEncoder();
+// Pure: a bundle that never encodes (the splitter never sizes a key) drops it.
+const encoder = /* @__PURE__ */ new TextEncoder();
 
 /** Default `errorRetryMs`: how long a failed read stands (a stale value, or the error) before KV is tried again. */
 export const DEFAULT_ERROR_RETRY_MS = 1_000;

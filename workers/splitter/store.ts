@@ -1,4 +1,4 @@
-import { EdgeKvError, KvCoreReader, json, type KvBinding, type KvOps } from "../../shared/kv/read.ts";
+import { KvCoreReader, json, type KvBinding, type KvOps } from "../../shared/kv/read.ts";
 import { CONFIG_KEY, RolloutConfigSchema, type RolloutConfig } from "./model.ts";
 
 /** KV edge cacheTtl for the config read: KV's minimum, so edits propagate as fast as KV allows. */
@@ -45,14 +45,15 @@ export class ConfigSource {
     try {
       const r = await this.#store.getWithMetadata(CONFIG_KEY, { ops });
       config = r.value;
-      // A failed read or an invalid document (r.error) comes back as the same error until KV is read again.
-      failure = r.error ?? (config === null ? MISSING : undefined);
+      // A failed read or an invalid document (r.error) comes back as the same error until KV is read again;
+      // a key deleted under the config held comes back as keepOnMissing's "missing" (only ever here, never thrown).
+      failure = r.error?.code === "missing" ? MISSING : (r.error ?? (config === null ? MISSING : undefined));
     } catch (err) {
       failure = err;
     }
     if (failure === undefined) this.failing = false;
     else {
-      const message = failure instanceof EdgeKvError && failure.code === "missing" ? MISSING : failure instanceof Error ? failure.message : String(failure);
+      const message = failure instanceof Error ? failure.message : String(failure);
       // Log once per failure episode and per message, not once per read (the library hands a failure back until it retries KV).
       if (!this.failing || this.lastError?.message !== message) {
         this.#log(JSON.stringify({ level: "error", code: "rollout_config", message, servingLastGood: config !== null }));
