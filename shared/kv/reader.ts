@@ -161,10 +161,11 @@ export interface ReaderOptions<V, M, K extends Codec<V>["kind"]> extends CoreRea
 
 /**
  * The core of every reader: validated reads, the isolate cache with
- * stale-on-error (`keepOnMissing`, `errorRetryMs`), key and limit checks, and
- * accounting. No metadata (reported as null) and no stale-while-revalidate:
- * `KvReader` adds both, and `get`. A Worker that needs neither (the splitter's
- * one config document) uses this, and its bundle holds neither.
+ * stale-on-error (`keepOnMissing`, `errorRetryMs`), and accounting. No
+ * metadata (reported as null), no stale-while-revalidate, and no key or
+ * cacheTtl checks: its keys and options must be constants in code (the
+ * splitter's one config key). `KvReader` adds all three, and `get`; anything
+ * that reads a key made from a request uses it (or the store).
  *
  * @example
  * const configs = new KvCoreReader(env.ROLLOUT_KV, { prefix: "rollout/", codec: json(Rollout),
