@@ -16,7 +16,7 @@ export {
   type KvLimit,
   type ValidationIssue,
 } from "./errors.ts";
-export { arr, bool, fail, int, Issue, lit, match, num, obj, opt, pick, rec, refine, standard, str, tup, type Lite, type Opt } from "./lite.ts";
+export { arr, bool, fail, int, type Issue, lit, match, num, obj, opt, pick, rec, refine, standard, str, tup, type Lite, type Opt } from "./lite.ts";
 export { KV_LIMITS, WRITE_RETRY_DEFAULTS } from "./limits.ts";
 export { listPages } from "./list.ts";
 export { KvOps, parseKvServerTiming } from "./ops.ts";

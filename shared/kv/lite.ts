@@ -23,14 +23,11 @@ export type Opt<T> = Lite<T | undefined> & { readonly opt: true };
 
 /**
  * One problem, with the path to it (a Standard Schema issue).
- * @example standard(obj({ a: str }))["~standard"].validate({ a: 1 }) // { issues: [Issue { message: "expected string", path: ["a"] }] }
+ * @example standard(obj({ a: str }))["~standard"].validate({ a: 1 }) // { issues: [{ message: "expected string", path: ["a"] }] }
  */
-export class Issue {
+export interface Issue {
   readonly message: string;
-  readonly path: PropertyKey[] = [];
-  constructor(message: string) {
-    this.message = message;
-  }
+  readonly path: PropertyKey[];
 }
 
 /** What a check throws: every issue found (one for a leaf check; all of its items' for a container). */
@@ -41,9 +38,8 @@ export class Issues extends Array<Issue> {}
  * @example const port: Lite<number> = (v) => (Number.isInteger(v) ? (v as number) : fail("expected a port"));
  */
 export function fail(message: string): never {
-  const issues = new Issues();
-  issues.push(new Issue(message));
-  throw issues;
+  // A plain object, not a class: no constructor in every bundle.
+  throw Issues.of({ message, path: [] });
 }
 
 /** Checks one item of a container; its issues, with `key` prefixed to their paths, go to `found`. */

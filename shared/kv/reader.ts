@@ -11,7 +11,8 @@ import { KEY_MAX_BYTES, MIN_CACHE_TTL_SECONDS } from "./limits.ts";
 import type { KvOps } from "./ops.ts";
 import { validate, type Schema } from "./schema.ts";
 
-const encoder = new TextEncoder();
+// Pure: a bundle that never encodes (the splitter never sizes a key) drops it.
+const encoder = /* @__PURE__ */ new TextEncoder();
 
 /** Default `errorRetryMs`: how long a failed read stands (a stale value, or the error) before KV is tried again. */
 export const DEFAULT_ERROR_RETRY_MS = 1_000;
@@ -160,10 +161,11 @@ export interface ReaderOptions<V, M, K extends Codec<V>["kind"]> extends CoreRea
 
 /**
  * The core of every reader: validated reads, the isolate cache with
- * stale-on-error (`keepOnMissing`, `errorRetryMs`), key and limit checks, and
- * accounting. No metadata (reported as null) and no stale-while-revalidate:
- * `KvReader` adds both, and `get`. A Worker that needs neither (the splitter's
- * one config document) uses this, and its bundle holds neither.
+ * stale-on-error (`keepOnMissing`, `errorRetryMs`), and accounting. No
+ * metadata (reported as null), no stale-while-revalidate, and no key or
+ * cacheTtl checks: its keys and options must be constants in code (the
+ * splitter's one config key). `KvReader` adds all three, and `get`; anything
+ * that reads a key made from a request uses it (or the store).
  *
  * @example
  * const configs = new KvCoreReader(env.ROLLOUT_KV, { prefix: "rollout/", codec: json(Rollout),
@@ -184,7 +186,6 @@ export class KvCoreReader<V, M = unknown, K extends Codec<V>["kind"] = Codec<V>[
     this.binding = binding;
     this.prefix = options.prefix ?? "";
     this.codec = options.codec;
-    if (options.cacheTtl !== undefined) checkCacheTtl(options.cacheTtl);
     this._cacheTtl = options.cacheTtl;
     if (options.cache) {
       // A raw codec (bytes, stream) refuses it: held in codec.ts, so json/text-only bundles carry no such check.
@@ -196,13 +197,12 @@ export class KvCoreReader<V, M = unknown, K extends Codec<V>["kind"] = Codec<V>[
   }
 
   /**
-   * The full KV key for `key` (prefix added), after checking KV's key limits.
+   * The full KV key for `key` (prefix added). The core trusts its keys and
+   * options (the splitter's are constants); `KvReader` checks KV's limits.
    * @example store.keyFor("a") // "rollout:a"
    */
   keyFor(key: string): string {
-    const full = this.prefix + key;
-    checkKey(full);
-    return full;
+    return this.prefix + key;
   }
 
   /**
@@ -212,7 +212,6 @@ export class KvCoreReader<V, M = unknown, K extends Codec<V>["kind"] = Codec<V>[
   async getWithMetadata(key: string, options: ReadOptions = {}): Promise<ReadResult<V, M>> {
     const full = this.keyFor(key);
     const cacheTtl = options.cacheTtl ?? this._cacheTtl;
-    if (options.cacheTtl !== undefined) checkCacheTtl(options.cacheTtl);
     const ops = options.ops;
     const cache = this._cache;
     let held: CacheEntry<V, M> | undefined;
@@ -299,8 +298,24 @@ export class KvReader<V, M = unknown, K extends Codec<V>["kind"] = Codec<V>["kin
 
   constructor(binding: KvBinding, options: ReaderOptions<V, M, K>) {
     super(binding, options);
+    checkCacheTtl(options.cacheTtl);
     this._metadataSchema = options.metadata;
     this.#swr = options.cache?.staleWhileRevalidateMs;
+  }
+
+  /**
+   * The full KV key for `key` (prefix added), after checking KV's key limits.
+   * @example store.keyFor("a") // "rollout:a"
+   */
+  override keyFor(key: string): string {
+    const full = super.keyFor(key);
+    checkKey(full);
+    return full;
+  }
+
+  override async getWithMetadata(key: string, options: ReadOptions = {}): Promise<ReadResult<V, M>> {
+    checkCacheTtl(options.cacheTtl);
+    return super.getWithMetadata(key, options);
   }
 
   /**
@@ -387,8 +402,8 @@ export function checkKey(key: string): void {
   }
 }
 
-/** @example checkCacheTtl(10) // throws KvLimitError { limit: "cache-ttl", value: 10 } */
-export function checkCacheTtl(ttl: number): void {
+/** Unset (undefined) passes. @example checkCacheTtl(10) // throws KvLimitError { limit: "cache-ttl", value: 10 } */
+export function checkCacheTtl(ttl: number | undefined): void {
   const min = MIN_CACHE_TTL_SECONDS;
-  if (!Number.isFinite(ttl) || ttl < min) throw new KvLimitError("cache-ttl", ttl, `cacheTtl ${ttl} is less than ${min} seconds`, min);
+  if (ttl !== undefined && (!Number.isFinite(ttl) || ttl < min)) throw new KvLimitError("cache-ttl", ttl, `cacheTtl ${ttl} is less than ${min} seconds`, min);
 }

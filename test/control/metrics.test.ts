@@ -91,7 +91,10 @@ describe("guard.metrics in the one config schema", () => {
     ["a string minimum", { minRequests: "200" }, "guard.metrics.minRequests: must be a number"],
     ["a negative error tolerance", { maxErrorDiff: -1 }, "guard.metrics.maxErrorDiff:"],
     ["an error tolerance over 50 points", { maxErrorDiff: 75 }, "guard.metrics.maxErrorDiff: must be at most 50"],
-    ["a latency ratio of 1", { maxLatencyRatio: 1 }, "guard.metrics.maxLatencyRatio:"],
+    ["a latency ratio of 1", { maxLatencyRatio: 1 }, "guard.metrics.maxLatencyRatio: must be at least 1.05"],
+    ["a latency ratio over 100", { maxLatencyRatio: 101 }, "guard.metrics.maxLatencyRatio: must be at most 100"],
+    ["an infinite latency ratio", { maxLatencyRatio: Number.POSITIVE_INFINITY }, "guard.metrics.maxLatencyRatio: must be at most 100"],
+    ["a NaN latency ratio", { maxLatencyRatio: Number.NaN }, "guard.metrics.maxLatencyRatio: must be a number"],
     ["an unknown field", { query: "SELECT 1" }, "guard.metrics.query: unknown key"],
   ])("refuses %s, naming the field", (_name, metrics, message) => {
     const r = parseConfig({ ...config(), guard: { ...guard(), metrics } });

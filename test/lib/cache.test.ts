@@ -4,6 +4,7 @@ import { describe, expect, it } from "vitest";
 import {
   EdgeKvError,
   KvCoreReader,
+  KvLimitError,
   KvOps,
   KvReader,
   KvStore,
@@ -421,5 +422,21 @@ describe("KvCoreReader (the core KvReader builds on; the splitter reads its conf
 
   it("refuses an isolate cache on a raw codec, as KvReader does", () => {
     expect(() => new KvCoreReader(env.TEST_KV, { codec: stream(), cache: { ttlMs: 1, maxEntries: 1 } })).toThrow(KvUnsupportedError);
+  });
+
+  // The core's keys and options are the caller's constants (the splitter's one key, cacheTtl 30), so it
+  // carries no limit checks; every reader that may see a request's key (KvReader, the store) checks them.
+  it("leaves key and cacheTtl checks to KvReader, which refuses each illegal key and TTL before any KV call", async () => {
+    const f = faulty(env.TEST_KV);
+    expect(new KvCoreReader(f.kv, { prefix: "p/", codec: json(Config) }).keyFor("a")).toBe("p/a");
+    const reader = new KvReader(f.kv, { codec: json(Config) });
+    for (const key of ["", ".", "..", "x".repeat(513), "é".repeat(257)]) {
+      await expect(reader.getWithMetadata(key)).rejects.toMatchObject({ name: "KvLimitError" });
+    }
+    for (const cacheTtl of [0, 29, -1, Number.NaN, Number.POSITIVE_INFINITY]) {
+      await expect(reader.getWithMetadata("a", { cacheTtl })).rejects.toMatchObject({ name: "KvLimitError", limit: "cache-ttl" });
+      expect(() => new KvReader(f.kv, { codec: json(Config), cacheTtl })).toThrow(KvLimitError);
+    }
+    expect(f.calls.getWithMetadata).toBe(0);
   });
 });

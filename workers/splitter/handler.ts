@@ -67,7 +67,7 @@ export async function handle(request: Request, deps: Deps, bg?: Background): Pro
   }
   const to: Target = { incoming: url, path: np.encoded, search: url.search, forwardedHost };
   const ops = new KvOps();
-  const { config } = await deps.source.load(ops);
+  const config = await deps.source.load(ops);
   const now = deps.now();
   const started = Date.now();
   const timing = () => `${ops.toServerTiming()}, origin;dur=${Date.now() - started}`;
@@ -138,7 +138,7 @@ async function withoutConfig(request: Request, to: Target, deps: Deps, timing: (
             "no_rollout_config",
             "no rollout config is available, retry shortly",
             { "Retry-After": RETRY_AFTER_S },
-            { cause: new Error(`no valid rollout config in ROLLOUT_KV and no FALLBACK_ORIGIN set: ${deps.source.lastError?.message ?? "no config read yet"}`) },
+            { cause: new Error(`no FALLBACK_ORIGIN, and ${deps.source.lastError?.message ?? "no config read yet"}`) },
           ),
         };
   } catch (err) {

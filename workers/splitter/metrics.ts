@@ -19,13 +19,12 @@ const outcomeOf = (a: Attempt): string => (a.ok ? `${Math.floor(a.response.statu
  */
 export function measure(env: SplitterEnv, version: number, chosen: Color, reason: string, f: Forwarded, colo: unknown, ms: number): void {
   const ds = env.ROLLOUT_METRICS;
-  if (!ds) return;
   const n = Number(env.METRICS_SAMPLE || 1);
   const weight = Number.isInteger(n) && n >= 1 && n <= MAX_SAMPLE ? n : 1;
-  if (Math.random() * weight >= 1) return;
+  if (!ds || Math.random() * weight >= 1) return;
   const point = (color: Color, outcome: string, why: string) => {
     try {
-      ds.writeDataPoint({ indexes: [String(version)], blobs: [color, outcome, why, String(colo ?? "").slice(0, 8)], doubles: [ms, weight] });
+      ds.writeDataPoint({ indexes: [`${version}`], blobs: [color, outcome, why, `${colo ?? ""}`.slice(0, 8)], doubles: [ms, weight] });
     } catch {}
   };
   if (f.failedOver) point(chosen, "failover", reason);

@@ -162,7 +162,7 @@ const guardMetrics = obj(
     /** Percentage points green's error rate may exceed blue's. */
     maxErrorDiff: opt(all(percent, [(n) => n <= 50, "must be at most 50"]), 1),
     /** The largest tolerated green p95 over blue p95. */
-    maxLatencyRatio: opt(all(number, [(n) => n >= 1.05 && n <= 100, "must be 1.05..100"]), 1.5),
+    maxLatencyRatio: opt(all(number, [(n) => n >= 1.05, "must be at least 1.05"], [(n) => n <= 100, "must be at most 100"]), 1.5),
   },
   true,
 );
@@ -181,7 +181,7 @@ const guard = refine(
     true,
   ),
   (g) => guardRounds(g.threshold) * (Math.max(...g.probes.map((p) => p.timeoutMs)) + g.intervalMs) <= MAX_GUARD_TICK_MS,
-  `rounds (threshold.of, else threshold.failures) x (largest probe timeoutMs + intervalMs) must be at most ${MAX_GUARD_TICK_MS} ms (one cron tick)`,
+  `threshold.of (else .failures) x (largest probe timeoutMs + intervalMs) must be at most ${MAX_GUARD_TICK_MS} ms (one cron tick)`,
 );
 
 const webhookUrl = refine(string, isWebhookUrl, "must be an absolute http(s) URL without credentials or fragment");

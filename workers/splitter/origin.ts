@@ -56,7 +56,7 @@ export function originRequest(request: Request, to: Target, base: OriginBase, si
     if (cookie) h.set("cookie", cookie);
     else h.delete("cookie");
   }
-  return forwardRequest(request, originTarget(base, to.path, to.search), h, signal ? { signal } : {});
+  return forwardRequest(request, originTarget(base, to.path, to.search), h, { signal });
 }
 
 export type Attempt = { ok: true; response: Response } | { ok: false; error: HttpError };

@@ -1,15 +1,8 @@
-import { EdgeKvError, KvCoreReader, json, type KvBinding, type KvOps } from "../../shared/kv/read.ts";
+import { KvCoreReader, json, type KvBinding, type KvOps } from "../../shared/kv/read.ts";
 import { CONFIG_KEY, RolloutConfigSchema, type RolloutConfig } from "./model.ts";
 
 /** KV edge cacheTtl for the config read: KV's minimum, so edits propagate as fast as KV allows. */
 export const CONFIG_CACHE_TTL_S = 30;
-
-export interface Loaded {
-  /** The config to route by: the current one, or the last good one; null when none was ever valid. */
-  config: RolloutConfig | null;
-  /** True when `config` is the last good one because the current read failed. */
-  stale: boolean;
-}
 
 /**
  * Where the Worker gets its config: KV through the isolate cache. Keeping the
@@ -21,7 +14,7 @@ export interface Loaded {
  * state costs no KV read per request.
  * @example
  * const source = new ConfigSource(env.ROLLOUT_KV, { ttlMs: 5000 });
- * const { config, stale } = await source.load(ops);
+ * const config = await source.load(ops);
  */
 export class ConfigSource {
   readonly #store: KvCoreReader<RolloutConfig, unknown, "json">;
@@ -42,21 +35,25 @@ export class ConfigSource {
     });
   }
 
-  /** The config to route by now. Never throws. */
-  async load(ops?: KvOps): Promise<Loaded> {
+  /**
+   * The config to route by now: the current one, or the last good one when
+   * the read failed (then `failing`); null when none was ever valid. Never throws.
+   */
+  async load(ops?: KvOps): Promise<RolloutConfig | null> {
     let config: RolloutConfig | null = null;
     let failure: unknown;
     try {
       const r = await this.#store.getWithMetadata(CONFIG_KEY, { ops });
       config = r.value;
-      // A failed read or an invalid document (r.error) comes back as the same error until KV is read again.
-      failure = r.error ?? (config === null ? MISSING : undefined);
+      // A failed read or an invalid document (r.error) comes back as the same error until KV is read again;
+      // a key deleted under the config held comes back as keepOnMissing's "missing" (only ever here, never thrown).
+      failure = r.error?.code === "missing" ? MISSING : (r.error ?? (config === null ? MISSING : undefined));
     } catch (err) {
       failure = err;
     }
     if (failure === undefined) this.failing = false;
     else {
-      const message = failure instanceof EdgeKvError && failure.code === "missing" ? MISSING : failure instanceof Error ? failure.message : String(failure);
+      const message = failure instanceof Error ? failure.message : String(failure);
       // Log once per failure episode and per message, not once per read (the library hands a failure back until it retries KV).
       if (!this.failing || this.lastError?.message !== message) {
         this.#log(JSON.stringify({ level: "error", code: "rollout_config", message, servingLastGood: config !== null }));
@@ -64,7 +61,7 @@ export class ConfigSource {
       this.failing = true;
       this.lastError = { message };
     }
-    return { config, stale: failure !== undefined && config !== null };
+    return config;
   }
 }
 
