@@ -78,7 +78,8 @@ describe("client-facing errors say what happened, not where or how", () => {
     }
     expect(res.status).toBe(502);
     expect(assertGeneric(await res.text(), deadPort, "origin down")).toEqual({ error: "origin_unreachable", message: "the blue origin could not be reached" });
-    // The operator still gets the detail, in the Worker's log.
+    // The operator still gets the detail, in the Worker's log (written after the response: poll for it).
+    for (let i = 0; !splitter.output().includes(String(deadPort)) && i < 50; i++) await new Promise((r) => setTimeout(r, 100));
     expect(splitter.output()).toContain(String(deadPort));
   });
 

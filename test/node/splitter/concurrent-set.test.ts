@@ -16,7 +16,7 @@ const ROUNDS = 6;
  * another writer; a runtime that could not start; two local runtimes on one SQLite
  * state can also fail a KV call with a 500), never a stack trace.
  */
-const CLEAN_FAILURE = /^edgekv: (overwritten by \S+ at v\d+; run again|cannot start the local runtime .*; run again|KV \w+ failed: .*)$/m;
+const CLEAN_FAILURE = /^edgekv: (overwritten by (?:\S+|another writer) at v\d+; run again|cannot start the local runtime .*; run again|KV \w+ failed: .*)$/m;
 /** A writer that never ends fails the round (the CLI must end with an error instead). */
 const PROCESS_TIMEOUT_MS = 120_000;
 
