@@ -60,7 +60,7 @@ interface Case {
    * What the case is also measured against, in the same alternation (A B F A B F ...): a floor of
    * bench/lib/floors.ts by name (it is sent A's own request), or any other side with its label.
    */
-  floor?: string | { label: string; side: Side; expect: number };
+  floor?: string | { label: string; side: Side; expect?: number };
 }
 
 interface Options {
