@@ -23,7 +23,7 @@ const root = fileURLToPath(new URL("..", import.meta.url));
 // answer parser, decide() and the status page's per-colour table). The splitter was then cut back
 // to 10.45 with the metrics in (wip-split2: KvCoreReader without key checks, lite issues as plain
 // objects, a pure TextEncoder); its ceiling is that + 0.05.
-export const BUDGETS = { site: 10.42, splitter: 10.5, auth: 12.05, control: 20.9 };
+export const BUDGETS = { site: 10.42, splitter: 10.5, auth: 12.05, control: 20.95 };
 /**
  * Issue 21 asked for splitter <= 10.5 and auth <= 12.5 once the control code
  * left (16.65 -> 11.04 and 15.93 -> 13.02 KiB): the rest is the full config

@@ -5,6 +5,7 @@
  * hold the token.
  */
 import { DEFAULT_API_BASE, parseApiBase } from "../../shared/http/api-base.ts";
+import { readBounded as readBoundedBody } from "../../shared/http/body.ts";
 import { CliError } from "../errors.ts";
 import { oneLine, registerSecret } from "../output.ts";
 
@@ -119,30 +120,9 @@ export function retryDelay(attempt: number, retryAfter: string | null, random: (
   return Math.floor(random() * cap);
 }
 
-/** Reads a body up to `max` bytes; more is an error, not an unbounded buffer. */
-export async function readBounded(body: ReadableStream<Uint8Array> | null, max: number, what: string): Promise<Uint8Array> {
-  if (!body) return new Uint8Array(0);
-  const chunks: Uint8Array[] = [];
-  let total = 0;
-  const reader = body.getReader();
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    total += value.byteLength;
-    if (total > max) {
-      await reader.cancel().catch(() => {});
-      throw new CfApiError(`the API sent more than ${max} bytes for ${what}; refused`, 0);
-    }
-    chunks.push(value);
-  }
-  const out = new Uint8Array(total);
-  let at = 0;
-  for (const c of chunks) {
-    out.set(c, at);
-    at += c.byteLength;
-  }
-  return out;
-}
+/** Reads at most `max` bytes of an API answer (shared/http/body.ts); more is refused as a CfApiError. */
+export const readBounded = (body: ReadableStream<Uint8Array> | null, max: number, what: string): Promise<Uint8Array> =>
+  readBoundedBody(body, max, what, (m, w) => new CfApiError(`the API sent more than ${m} bytes for ${w}; refused`, 0));
 
 /** A stream that errors once more than `max` bytes went through it. */
 export function boundedStream(body: ReadableStream<Uint8Array>, max: number, what: string): ReadableStream<Uint8Array> {
