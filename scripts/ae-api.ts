@@ -25,8 +25,13 @@ export async function startAeApi(sampleInterval = 1): Promise<AeApi> {
       const headers = new Headers();
       for (const [k, v] of Object.entries(req.headers)) if (typeof v === "string") headers.set(k, v);
       const request = new Request(`http://127.0.0.1${req.url}`, { method: req.method, headers, body: req.method === "POST" ? Buffer.concat(chunks) : null });
-      const answer = await standin.fetch(request);
-      res.writeHead(answer.status, { "content-type": answer.headers.get("content-type") ?? "text/plain" }).end(Buffer.from(await answer.arrayBuffer()));
+      try {
+        const answer = await standin.fetch(request);
+        res.writeHead(answer.status, { "content-type": answer.headers.get("content-type") ?? "text/plain" }).end(Buffer.from(await answer.arrayBuffer()));
+      } catch (err) {
+        // A stand-in bug is a 500 to the caller, never an unhandled rejection that ends the test run.
+        res.writeHead(500, { "content-type": "text/plain" }).end(err instanceof Error ? err.message : String(err));
+      }
     });
   });
   await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
