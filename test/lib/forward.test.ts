@@ -6,8 +6,9 @@ import { canonicalName, forwardHeaders, forwardRequest, parseForwardedHost } fro
 import { appendVary } from "../../shared/http/vary.ts";
 
 const at = "https://app.example.com/x?q=1";
-const fwd = (headers: Record<string, string>, policy: Parameters<typeof forwardHeaders>[2] = {}, url = at) =>
-  Object.fromEntries(forwardHeaders(new Request(url, { headers }), new URL(url), policy));
+const fwd = (headers: Record<string, string>, policy: Parameters<typeof forwardHeaders>[2] = {}, url = at) => ({
+  ...forwardHeaders(new Request(url, { headers }), new URL(url), policy),
+});
 
 describe("forwardHeaders: X-Forwarded-*", () => {
   it("X-Forwarded-For is exactly CF-Connecting-IP, never a chain the client wrote", () => {
@@ -21,6 +22,43 @@ describe("forwardHeaders: X-Forwarded-*", () => {
         expect(h).not.toHaveProperty("x_forwarded_for");
       }
     }
+  });
+
+  it("only the exact CF-Connecting-IP names the client: its `_` spelling or an Upgrade look-alike is the client's own header", () => {
+    for (const order of [0, 1]) {
+      const pairs: [string, string][] = [
+        ["cf-connecting-ip", "203.0.113.9"],
+        ["cf_connecting_ip", "6.6.6.6"],
+      ];
+      const h = fwd(Object.fromEntries(order ? pairs.reverse() : pairs));
+      expect(h["x-forwarded-for"]).toBe("203.0.113.9");
+      expect(fwd({ cf_connecting_ip: "6.6.6.6" })).not.toHaveProperty("x-forwarded-for");
+    }
+    // `upgrade_` spellings never turn a request into a WebSocket upgrade.
+    const u = fwd({ "x-upgrade": "websocket", connection: "upgrade" });
+    expect(u).not.toHaveProperty("upgrade");
+    expect(u).not.toHaveProperty("connection");
+  });
+
+  it("a null-prototype record of lowercase names: `__proto__` and `constructor` are headers like any other", () => {
+    const h = forwardHeaders(
+      new Request(at, {
+        headers: [
+          ["X-App", "1"],
+          ["x-app", "2"],
+          ["__proto__", "p"],
+          ["constructor", "c"],
+        ],
+      }),
+      new URL(at),
+      {},
+    );
+    expect(Object.getPrototypeOf(h)).toBe(null);
+    expect(h["x-app"]).toBe("1, 2");
+    expect(Object.keys(h).every((n) => n === n.toLowerCase())).toBe(true);
+    const sent = new Request(at, { headers: h }).headers;
+    expect(sent.get("__proto__")).toBe("p");
+    expect(sent.get("constructor")).toBe("c");
   });
 
   it("Proto and Host come from the URL received, or Host from FORWARDED_HOST; the client's forwarding claims are gone", () => {
@@ -124,10 +162,10 @@ describe("forwardHeaders: hop-by-hop and Connection", () => {
 
 describe("forwardRequest", () => {
   it("streams a body except for GET/HEAD, returns redirects, and passes cache and signal", async () => {
-    const post = forwardRequest(new Request(at, { method: "POST", body: "abc" }), "https://o.test/x", new Headers(), { cache: "no-store" });
+    const post = forwardRequest(new Request(at, { method: "POST", body: "abc" }), "https://o.test/x", {}, { cache: "no-store" });
     expect([post.method, post.url, post.redirect, post.cache, await post.text()]).toEqual(["POST", "https://o.test/x", "manual", "no-store", "abc"]);
     const ctl = new AbortController();
-    const get = forwardRequest(new Request(at), "https://o.test/x", new Headers({ a: "1" }), { signal: ctl.signal });
+    const get = forwardRequest(new Request(at), "https://o.test/x", { a: "1" }, { signal: ctl.signal });
     expect(get.body).toBeNull();
     expect(get.headers.get("a")).toBe("1");
     ctl.abort();

@@ -47,24 +47,25 @@ export async function buildOriginRequest(
   nowMs: number,
 ): Promise<Request> {
   // The shared forwarding policy (shared/http/forward.ts: Host, hop-by-hop, X-Forwarded-*), minus the
-  // identity, method-override and path-override headers a client may not send (strip.ts).
+  // identity, method-override and path-override headers a client may not send (strip.ts). A record,
+  // made headers once by the Request (issue 26: one runtime call, not one per header).
   const headers = forwardHeaders(request, url, { forwardedHost: config.forwardedHost, drop: (n) => isStripped(n, config.stripHeaders) });
   if (!config.forwardAuthorization) {
-    headers.delete("authorization");
-    const cookie = headers.get("cookie");
-    if (config.cookieName && cookie !== null) {
+    delete headers.authorization;
+    const cookie = headers.cookie;
+    if (config.cookieName && cookie !== undefined) {
       // Exactly the pairs the gate read as credentials (shared/http/cookies.ts).
       const kept = withoutCookie(cookie, config.cookieName);
-      if (kept === null) headers.delete("cookie");
-      else if (kept !== cookie) headers.set("cookie", kept);
+      if (kept === null) delete headers.cookie;
+      else headers.cookie = kept;
     }
   }
   if (identity) {
     // Informational only: the JWT below is what an origin should trust.
-    headers.set(H_USER, identity.user);
-    headers.set(H_SCOPES, identity.scopes);
-    headers.set(H_EXPIRES, String(identity.expires));
-    headers.set(H_TOKEN_ID, identity.tokenId);
+    headers[H_USER] = identity.user;
+    headers[H_SCOPES] = identity.scopes;
+    headers[H_EXPIRES] = String(identity.expires);
+    headers[H_TOKEN_ID] = identity.tokenId;
   }
   // A token in the query (when accepted) is a credential like Authorization: the origin never sees it.
   let search = url.search;
@@ -75,7 +76,7 @@ export async function buildOriginRequest(
   }
   // The configured origin plus the decided path: nothing in the request picks the host (shared/http/target.ts).
   const target = originTarget(config.originBase ?? { origin: url.origin, prefix: "" }, path, search);
-  if (identity && config.assertion) headers.set(ASSERTION_HEADER, await signAssertion(config.assertion, config, identity, request.method, url, target, nowMs));
+  if (identity && config.assertion) headers[ASSERTION_HEADER] = await signAssertion(config.assertion, config, identity, request.method, url, target, nowMs);
   // An authenticated answer is one user's: Cloudflare's cache keys subrequests by URL alone, so
   // never let it store or serve one (another user with the same path in scope would get it).
   return forwardRequest(request, target, headers, identity ? { cache: "no-store" } : {});

@@ -51,10 +51,10 @@ export function originRequest(request: Request, to: Target, base: OriginBase, si
   if (jar) {
     // A garbled or planted duplicate never reaches the origin: it sees the one id the colour was chosen by
     // (withoutCookie removes every pair of that name, also after the ", " that joins two Cookie lines).
-    const rest = withoutCookie(h.get("cookie") ?? "", jar.name);
+    const rest = withoutCookie(h.cookie ?? "", jar.name);
     const cookie = [rest, jar.id === undefined ? null : `${jar.name}=${jar.id}`].filter(Boolean).join("; ");
-    if (cookie) h.set("cookie", cookie);
-    else h.delete("cookie");
+    if (cookie) h.cookie = cookie;
+    else delete h.cookie;
   }
   return forwardRequest(request, originTarget(base, to.path, to.search), h, { signal });
 }
