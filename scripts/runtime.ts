@@ -99,6 +99,8 @@ export interface WorkerSpec {
 
 export interface RunningWorker {
   name: string;
+  /** What it was started with (the bench starts a copy with other modules: bench/lib/code.ts). */
+  spec: WorkerSpec;
   url: string;
   port: number;
   /** The workerd process serving it (null if it could not be identified). */
@@ -166,6 +168,7 @@ async function startNow(spec: WorkerSpec): Promise<RunningWorker> {
   const pid = fresh.length === 1 ? fresh[0]! : null;
   return {
     name: spec.name,
+    spec,
     url: url.origin,
     port: Number(url.port),
     pid,

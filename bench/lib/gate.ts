@@ -11,13 +11,31 @@ import { bundleWorker, startWorker, type RunningWorker } from "../../scripts/run
 import type { LoadRequest } from "./load.ts";
 import type { Target } from "./stats.ts";
 
+/** What issues asked the gate to send on every allow: the rest of the identity, X-Forwarded-*. */
+const ASKED_HEADERS = `
+    headers.set("x-edgekv-scopes", r.scopes.join(" ") || "*");
+    headers.set("x-edgekv-token-expires", String(Math.floor(r.expiresAt / 1000)));
+    headers.set("x-edgekv-token-id", r.id);
+    headers.set("x-forwarded-host", u.host);
+    headers.set("x-forwarded-proto", u.protocol.slice(0, -1));
+    const ip = request.headers.get("cf-connecting-ip");
+    if (ip) headers.set("x-forwarded-for", ip);`;
+
+/** ...and on every answer: a subrequest no cache keeps, Server-Timing (a rewrapped response), one JSON log line. */
+const ASKED_ANSWER = `const res = await fetch(target, { method: request.method, headers, body: request.body, cache: "no-store" });
+    const out = new Response(res.body, res);
+    out.headers.append("Server-Timing", 'kv;desc="reads=0 writes=0 deletes=0 lists=0 hits=1 stale=0";dur=0');
+    console.log(JSON.stringify({ msg: "edgekv-auth", decision: "allow", reason: "valid token", method: request.method, path: u.pathname, token: r.id, user: r.user, status: out.status }));
+    return out;`;
+
 /**
  * Bearer parsed, SHA-256 memoised per isolate, record held 10 s in the isolate,
  * expiry checked, forward with the credential removed and the user header set.
  * With SIGN set ("EdDSA" or "HS256"), it also signs the assertion the gate sends,
- * with the key imported once and the JWT header encoded once.
+ * with the key imported once and the JWT header encoded once. `asked`: see GATE_FLOOR_ASKED.
  */
-export const GATE_FLOOR = `// Floor of the gate (bench/lib/gate.ts).
+function gateFloor(asked: boolean): string {
+  return `// Floor of the gate (bench/lib/gate.ts)${asked ? ", with what issues asked the gate for" : ""}.
 const enc = new TextEncoder();
 const hashes = new Map();
 const records = new Map();
@@ -60,16 +78,28 @@ export default {
     const target = env.ORIGIN_URL + u.pathname + u.search;
     const headers = new Headers(request.headers);
     headers.delete("authorization");
-    headers.set("x-edgekv-user", r.user);
+    headers.set("x-edgekv-user", r.user);${asked ? ASKED_HEADERS : ""}
     if (env.SIGN) {
       const iat = Math.floor(now / 1000);
       const jti = b64u(crypto.getRandomValues(new Uint8Array(16)));
       const claims = { iss: u.origin, sub: r.user, aud: new URL(target).origin, iat, exp: iat + 60, jti, scope: r.scopes.join(" ") || "*", htm: request.method, htu: target, token_id: r.id };
       headers.set("x-edgekv-jwt-assertion", await sign(env, claims));
     }
-    return fetch(target, { method: request.method, headers, body: request.body });
+    ${asked ? ASKED_ANSWER : "return fetch(target, { method: request.method, headers, body: request.body });"}
   },
 };`;
+}
+
+/** The issue's gate floor. */
+export const GATE_FLOOR = gateFloor(false);
+
+/**
+ * The gate floor doing what issues asked the gate for on every allow, which the issue's floor leaves
+ * out: the identity's scopes, expiry and token id, X-Forwarded-Host/-Proto/-For, a `no-store`
+ * subrequest (an authenticated answer is one user's: docs/security.md), `Server-Timing`, one JSON log line.
+ * The gate against it is its code; it against GATE_FLOOR is what that behaviour costs.
+ */
+export const GATE_FLOOR_ASKED = gateFloor(true);
 
 interface GateSide {
   worker: RunningWorker;
@@ -89,11 +119,12 @@ export interface GateCase {
   floor?: { label: string; side: GateSide };
 }
 
-/** What the gate cases start besides the plain gate: the signing gates and the three floors. */
+/** What the gate cases start besides the plain gate: the signing gates and the four floors. */
 interface GateWorkers {
   authEd: RunningWorker;
   authHs: RunningWorker;
   floor: RunningWorker;
+  floorAsked: RunningWorker;
   floorEd: RunningWorker;
   floorHs: RunningWorker;
 }
@@ -107,12 +138,13 @@ async function startGateWorkers(start: GateStart): Promise<GateWorkers> {
   const common = { env: "auth" as const, persistTo: start.persist, drop: ["FAILED_AUTH_LIMITER"], ...start.inspect };
   const gate = (name: string, vars: Record<string, string>) =>
     startWorker({ ...common, name, modules: [{ path: "index.js", contents: authJs }], vars: { ORIGIN_URL: start.originUrl, ...vars } });
-  const floor = (name: string, vars: Record<string, string>) =>
-    startWorker({ ...common, name, modules: [{ path: "index.js", contents: GATE_FLOOR }], vars: { ORIGIN_URL: start.originUrl, ...vars } });
+  const floor = (name: string, vars: Record<string, string>, source = GATE_FLOOR) =>
+    startWorker({ ...common, name, modules: [{ path: "index.js", contents: source }], vars: { ORIGIN_URL: start.originUrl, ...vars } });
   const w: GateWorkers = {
     authEd: await gate("auth-ed25519", { IDENTITY_PRIVATE_JWK: jwk }),
     authHs: await gate("auth-hs256", { IDENTITY_SECRET: secret }),
     floor: await floor("gate-floor", {}),
+    floorAsked: await floor("gate-floor-asked", {}, GATE_FLOOR_ASKED),
     floorEd: await floor("gate-floor-ed25519", { SIGN: "EdDSA", IDENTITY_PRIVATE_JWK: jwk }),
     floorHs: await floor("gate-floor-hs256", { SIGN: "HS256", IDENTITY_SECRET: secret }),
   };
@@ -154,6 +186,16 @@ export async function gateCases(start: GateStart, token: string, revoked: string
   const floor = (label: string, worker: RunningWorker) => ({ label, side: side(worker, token) });
   return [
     c("gate-valid", "gate, valid token", 200, side(auth, token), "bare proxy", side(proxy, token), { rpsMin: 0.9, readsMax: 0 }, floor("gate-floor", w.floor)),
+    c(
+      "gate-valid-asked",
+      "gate, valid token, floor doing what issues asked for",
+      200,
+      side(auth, token),
+      "bare proxy",
+      side(proxy, token),
+      { rpsMin: 0.9, readsMax: 0 },
+      floor("gate-floor-asked", w.floorAsked),
+    ),
     c("gate-malformed", "gate, malformed token", 401, side(auth, malformed), "bare proxy", side(proxy, malformed), { rpsMin: 0.9, readsMax: 0 }),
     c("gate-unknown", "gate, unknown token", 401, side(auth, revoked), "bare proxy", side(proxy, revoked), { rpsMin: 0.9 }),
     c(

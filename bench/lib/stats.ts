@@ -97,12 +97,30 @@ export interface CaseResult {
   /** Medians of the absolute figures: A (the Worker) and B (baseline). */
   abs: { rpsA: number; rpsB: number; p50A: number; p50B: number; p99A: number; p99B: number; cpuA: number; cpuB: number };
   kv: KvPerRequest;
-  /** Against the case's floor (issue 26), measured in the same alternation: ratios A / floor and the floor's CPU µs/req. */
-  floor?: { label: string; cpu: Spread; rps: Spread; cpuF: number };
+  /**
+   * Against the case's floor (issue 26), measured in the same alternation: ratios A / floor and the floor's CPU µs/req;
+   * `code`: both sides' own request path in the isolate, without HTTP (bench/lib/code.ts).
+   */
+  floor?: { label: string; cpu: Spread; rps: Spread; cpuF: number; code?: CodeResult };
   /** Targets from the issue (reported, not asserted). */
   target: Target;
   pairs: number;
 }
+
+/** A Worker's own request path against its floor's, in the isolate (bench/lib/code.ts): CPU µs per request. */
+export interface CodeResult {
+  a: Spread;
+  floor: Spread;
+  /** A minus floor, per round: what A's code costs beyond the floor's, µs per request. */
+  gap: Spread;
+}
+
+/**
+ * The whole-request ratio an own-code gap implies: the floor's measured CPU per request plus the
+ * gap, over the floor's (the A/B ratio if A differed from the floor by its code alone).
+ * @example impliedRatio(300, 15) // 1.05
+ */
+export const impliedRatio = (floorCpuUs: number, gapUs: number): number => (floorCpuUs + gapUs) / floorCpuUs;
 
 /** A target from the issue: minimum throughput ratio and/or maximum steady-state KV reads per request. */
 export interface Target {
@@ -165,12 +183,14 @@ export const FLOOR_CPU_TARGET = 1.15;
  */
 export function floorTable(rows: readonly CaseResult[], targets: Readonly<Record<string, number>> = {}): string {
   const head =
-    "| case | floor | CPU/req ratio to floor | rps ratio to floor | CPU µs/req (A / floor) | CPU/req ratio to baseline | target | verdict |\n" +
-    "| --- | --- | --- | --- | --- | --- | --- | --- |";
+    "| case | floor | CPU/req ratio to floor | rps ratio to floor | CPU µs/req (A / floor) | CPU/req ratio to baseline | own code µs/req, in the isolate (A / floor: gap) | implied ratio | target | verdict |\n" +
+    "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |";
   const body = rows.flatMap((r) => {
     if (!r.floor) return [];
     const target = targets[r.id] ?? FLOOR_CPU_TARGET;
-    const ok = r.floor.cpu.median <= target;
+    const verdict = (x: number) => (Number.isFinite(x) ? (x <= target ? "met" : `missed (${f2(x)}x)`) : "n/a");
+    const code = r.floor.code;
+    const implied = code ? impliedRatio(r.floor.cpuF, code.gap.median) : Number.NaN;
     return [
       [
         `${r.label} (${r.status})`,
@@ -179,8 +199,10 @@ export function floorTable(rows: readonly CaseResult[], targets: Readonly<Record
         spreadText(r.floor.rps),
         `${Math.round(r.abs.cpuA)} / ${Math.round(r.floor.cpuF)}`,
         `${spreadText(r.cpu)} vs ${r.baseline}`,
+        code ? `${code.a.median.toFixed(1)} / ${code.floor.median.toFixed(1)}: ${code.gap.median >= 0 ? "+" : ""}${spreadText(code.gap)}` : "—",
+        code ? f2(implied) : "—",
         `CPU ≤ ${target}x`,
-        Number.isFinite(r.floor.cpu.median) ? (ok ? "met" : `missed (${f2(r.floor.cpu.median)}x)`) : "n/a",
+        `${verdict(r.floor.cpu.median)}${code ? `; implied: ${verdict(implied)}` : ""}`,
       ].join(" | "),
     ];
   });

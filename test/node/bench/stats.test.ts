@@ -9,6 +9,7 @@ import {
   FLOOR_CPU_TARGET,
   casesTable,
   floorTable,
+  impliedRatio,
   kvPerRequest,
   quantile,
   ratioChart,
@@ -147,6 +148,20 @@ describe("floors and first requests (issue 26)", () => {
     expect(lines[3]).toMatch(/missed \(1.20x\) \|$/);
     expect(lines[4]).toMatch(/CPU ≤ 1.2x \| met \|$/);
     expect(FLOOR_CPU_TARGET).toBe(1.15);
+  });
+
+  it("with the own-code figures: the gap's spread, and the ratio it implies on the floor's measured CPU, judged on its own", () => {
+    const floor = { label: "gate-floor", cpu: { min: 1.2, median: 1.38, max: 1.5 }, rps: { min: 0.7, median: 0.75, max: 0.8 }, cpuF: 500 };
+    const code = { a: { min: 140, median: 147.3, max: 160 }, floor: { min: 60, median: 65.3, max: 70 }, gap: { min: 70, median: 82, max: 95 } };
+    const [, , line] = floorTable([row({ id: "gate-valid", label: "gate", floor: { ...floor, code } })]).split("\n");
+    expect(line).toContain("147.3 / 65.3: +82.00 (70.00–95.00)");
+    expect(line).toContain("| 1.16 |"); // (500 + 82) / 500
+    expect(line).toMatch(/missed \(1\.38x\); implied: missed \(1\.16x\) \|$/);
+    const [, , near] = floorTable([row({ floor: { ...floor, code: { ...code, gap: { min: -5, median: 20, max: 40 } } } })]).split("\n");
+    expect(near).toMatch(/\| 1\.04 \|/);
+    expect(near).toMatch(/implied: met \|$/);
+    expect(impliedRatio(250, 0)).toBe(1);
+    expect(impliedRatio(200, -20)).toBeCloseTo(0.9);
   });
 
   it("a KiB of bundle is priced by the padded hello-world's extra ready + first CPU per gzip KiB", () => {
