@@ -271,7 +271,7 @@ async function runCase(
     pairs: runs.length,
     runs,
   };
-  const gap = code ? `, own code +${code.gap.median.toFixed(1)} µs/req` : "";
+  const gap = code ? `, own code ${code.gap.median >= 0 ? "+" : ""}${code.gap.median.toFixed(1)} µs/req` : "";
   const vs = result.floor ? `, vs ${result.floor.label} cpu x${result.floor.cpu.median.toFixed(2)}${gap}` : "";
   log(
     `  ${c.id.padEnd(16)} rps ${result.abs.rpsA.toFixed(0)} vs ${result.abs.rpsB.toFixed(0)} (x${result.rps.median.toFixed(2)}), ` +
@@ -613,7 +613,7 @@ function renderMarkdown(opt: Options, o: Outcome): string {
           "",
           "### Against the floor (issue 26)",
           "",
-          `The floor is the least code that does the same job correctly (bench/lib/floors.ts), on the same KV state, sent the same request, measured in the same alternation (A, baseline, floor). Target: CPU per request within 1.15x of the floor; for the Range on a held page, within 1.2x of the site's full 200. Own code: a copy of each side runs its \`fetch\` ${LOOP_REQUESTS} times inside one request, on Requests built in the isolate, with \`fetch\` answered in the isolate (bench/lib/code.ts): median (min–max) of ${LOOP_ROUNDS} alternated rounds, with the gap A − floor per round. The implied ratio is (floor's CPU per request + gap) / floor's: the A/B ratio if the two differed by their code alone, which the gap measures to a few µs where an A/B pair moves ±20%.`,
+          `The floor is the least code that does the same job correctly (bench/lib/floors.ts), on the same KV state, sent the same request, measured in the same alternation (A, baseline, floor). Target: CPU per request within 1.15x of the floor; for the Range on a held page, within 1.2x of the site's full 200. Own code: a copy of each side runs its \`fetch\` ${LOOP_REQUESTS} times inside one request, on Requests built in the isolate, with \`fetch\` answered in the isolate (bench/lib/code.ts): median (min–max) of ${LOOP_ROUNDS} alternated rounds, with the gap A − floor per round. The implied ratio is (floor's CPU per request + gap) / floor's: the A/B ratio if the two differed by their code alone. The gap, paired per round, is steadier than an A/B pair, which moves ±20% here.`,
           "",
           floorTable(o.results, { "site-range-hot": 1.2 }),
         ]

@@ -1,8 +1,8 @@
 // Issue 26's second instrument: the CPU of a Worker's own request path, without HTTP. A copy
 // of the Worker (the same bundle, environment and KV state) runs its `fetch` N times inside one
 // request, on a Request built in the isolate, with `fetch` answered in the isolate too; the floor
-// the same. Across the A/B pairs a ratio moves ±20% on this machine; here the difference of the
-// two sides holds to a few µs, and it is exactly what code changes (HTTP parsing, the origin
+// the same. Across the A/B pairs a ratio moves ±20% on this machine; the difference of the two
+// sides, paired per round, is steadier, and it is exactly what code changes (HTTP parsing, the origin
 // round trip and the response's serialisation are the same on both sides, and left out).
 import { cpuMsFine } from "./first.ts";
 import { startWorker, type RunningWorker } from "../../scripts/runtime.ts";
