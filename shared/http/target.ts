@@ -58,3 +58,20 @@ export function originTarget(base: OriginBase, encodedPath: string, search: stri
   }
   return target;
 }
+
+/**
+ * `search` ("" or "?...") without the pairs whose name, read as `URLSearchParams` reads it, `drop`
+ * matches; every other pair goes on exactly as sent. Re-serialising the query instead would turn
+ * `%20` into `+`, `%7E` into `~` and `a` into `a=`: the origin would not see the query the
+ * request was decided on (or signed with).
+ * @example withoutParams("?q=%7E%20&access_token=t&b", (n) => n === "access_token") // "?q=%7E%20&b"
+ */
+export function withoutParams(search: string, drop: (name: string) => boolean): string {
+  // A leading "&" keeps URLSearchParams from taking a pair's own "?" as the query's start.
+  const kept = search
+    .slice(1)
+    .split("&")
+    .filter((pair) => ![...new URLSearchParams(`&${pair}`).keys()].some(drop));
+  const q = kept.join("&");
+  return q ? `?${q}` : "";
+}

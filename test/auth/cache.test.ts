@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { parseKvServerTiming } from "../../shared/kv/index.ts";
+import { KvOps, parseKvServerTiming } from "../../shared/kv/index.ts";
 import { CACHE_MAX_ENTRIES, DEFAULT_ALLOW_CACHE_SECONDS, NEGATIVE_CACHE_MS } from "../../workers/auth/config.ts";
 import { generateToken } from "../../workers/auth/token.ts";
 import { bearer, countingKv, makeGate } from "./helpers.ts";
@@ -80,7 +80,7 @@ describe("isolate cache and the revocation bound", () => {
     const { token } = await g.issue();
     expect((await g.fetch("/x", bearer(token))).status).toBe(200);
     // Flood with unknown (well-formed) tokens: each takes a negative entry.
-    for (let i = 0; i < CACHE_MAX_ENTRIES; i++) await g.deps.tokens.lookup(`${i}`.padStart(64, "0"));
+    for (let i = 0; i < CACHE_MAX_ENTRIES; i++) await g.deps.tokens.read(`${i}`.padStart(64, "0"), new KvOps());
     expect(timing(await g.fetch("/x", bearer(token)))).toMatchObject({ reads: 1, hits: 0 });
   });
 });

@@ -35,6 +35,16 @@ describe("RFC 6750 decision table (origin receives nothing for any rejection)", 
     expect(g.received[0]!.url).toBe("http://origin.test/private?a=1&b=2");
     expect(g.received[0]!.headers["x-edgekv-user"]).toBe("query-user");
     expect(JSON.stringify(g.received[0])).not.toContain(token);
+    // The other pairs reach the origin exactly as sent (and as the scope check read them), however the token's name is spelled.
+    for (const [sent, forwarded] of [
+      [`?q=%7E%20+&access_token=${token}&flag&x=a%2Bb`, "?q=%7E%20+&flag&x=a%2Bb"],
+      [`?access%5Ftoken=${token}&&b=%2F`, "?&b=%2F"],
+      [`?%61ccess_token=${token}`, ""],
+    ] as const) {
+      expect((await g.fetch(`/private${sent}`)).status, sent).toBe(200);
+      expect(g.received.at(-1)!.url).toBe(`http://origin.test/private${forwarded}`);
+    }
+    g.received.splice(1);
     // Still one credential at most, and still checked offline first.
     await expectRejected(await g.fetch(`/private?access_token=${token}`, { headers: { Authorization: `Bearer ${token}` } }), 400, "invalid_request");
     await expectRejected(await g.fetch(`/private?access_token=${token}&access_token=${token}`), 400, "invalid_request");

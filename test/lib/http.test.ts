@@ -2,7 +2,7 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { HttpError, KV_RETRY_AFTER_SECONDS, toErrorResponse } from "../../shared/http/errors.ts";
 import { MAX_PATH_BYTES, normalizePath } from "../../shared/http/path.ts";
-import { originTarget, parseOriginBase } from "../../shared/http/target.ts";
+import { originTarget, parseOriginBase, withoutParams } from "../../shared/http/target.ts";
 import { KvLimitError, KvOps, KvRateLimitError, KvUnavailableError, KvValidationError, parseKvServerTiming } from "../../shared/kv/index.ts";
 
 describe("toErrorResponse: typed errors become responses in one place", () => {
@@ -198,6 +198,37 @@ describe("originTarget: the configured origin, whatever the path", () => {
 
   it("refuses credentials, queries and other schemes in the configured URL", () => {
     for (const bad of ["ftp://x", "https://u:p@x", "https://x/?a=1", "https://x/#f", "not a url"]) expect(() => parseOriginBase(bad)).toThrow(RangeError);
+  });
+});
+
+describe("withoutParams: a credential off the query, every other pair as sent", () => {
+  const isToken = (n: string) => n === "access_token";
+  // Names that decode to access_token, and look-alikes that do not.
+  const tokenName = fc.constantFrom("access_token", "access%5Ftoken", "%61ccess_token", "access%5ftoken");
+  const otherName = fc.constantFrom("q", "access", "access_token_", "access-token", "x%20y", "a+b", "%E2%9C%93", "", "?access_token");
+  const value = fc.constantFrom("", "=", "=1", "=%7E%20+", "=a%2Bb", "=tok=en", "=%");
+  it("drops exactly the pairs URLSearchParams reads under the name, keeping the others byte for byte and in order", () => {
+    fc.assert(
+      fc.property(fc.array(fc.tuple(fc.boolean(), tokenName, otherName, value), { maxLength: 8 }), (parts) => {
+        const pairs = parts.map(([tok, t, o, v]) => (tok ? t : o) + v);
+        const search = pairs.length ? `?${pairs.join("&")}` : "";
+        // The query as a URL holds it, which is what the Workers pass in.
+        const held = new URL(`http://x/${search}`).search;
+        const out = withoutParams(held, isToken);
+        const expected = held
+          .slice(1)
+          .split("&")
+          .filter((p) => ![...new URLSearchParams(`&${p}`).keys()].includes("access_token"))
+          .join("&");
+        expect(out).toBe(expected ? `?${expected}` : "");
+        expect(new URL(`http://x/${out}`).searchParams.has("access_token")).toBe(false);
+        // Nothing is re-encoded: every kept pair is a substring of what was held.
+        for (const p of out.slice(1).split("&")) expect(held.includes(p)).toBe(true);
+      }),
+    );
+    expect(withoutParams("?q=%7E%20+&access_token=t&flag", isToken)).toBe("?q=%7E%20+&flag");
+    expect(withoutParams("?access_token=t", isToken)).toBe("");
+    expect(withoutParams("", isToken)).toBe("");
   });
 });
 

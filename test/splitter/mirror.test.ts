@@ -214,11 +214,26 @@ describe("mirror: a copy carries no one's credentials", () => {
   it("a query access_token (RFC 6750) is left off the copy; the rest of the query is kept", async () => {
     await write(cfg({ percent: 0, mirror: { percent: 100 } }));
     const t = setup();
-    for (const q of ["?access_token=tok-secret&q=1", "?q=1&ACCESS_TOKEN=tok-secret", "?access_token=tok-secret"]) {
+    const queries = [
+      "?access_token=tok-secret&q=1",
+      "?q=1&ACCESS_TOKEN=tok-secret",
+      "?access_token=tok-secret",
+      // Spelled as a parser decodes it: percent-escapes, `+`-free; the other pairs byte for byte.
+      "?access%5Ftoken=tok-secret&q=%7E%20+&flag",
+      "?q=1&%61ccess_token=tok-secret&&x=a%2Bb",
+    ];
+    for (const q of queries) {
       const { ctx } = await t.send(`/page${q}`);
       await waitOnExecutionContext(ctx);
     }
-    expect(t.mirrored().map((m) => m.url)).toEqual([`${GREEN}/page?q=1`, `${GREEN}/page?q=1`, `${GREEN}/page`]);
+    expect(t.mirrored().map((m) => m.url)).toEqual([
+      `${GREEN}/page?q=1`,
+      `${GREEN}/page?q=1`,
+      `${GREEN}/page`,
+      `${GREEN}/page?q=%7E%20+&flag`,
+      `${GREEN}/page?q=1&&x=a%2Bb`,
+    ]);
+    expect(t.mirrored().some((m) => m.url.includes("tok-secret"))).toBe(false);
     expect(t.seen.filter((s) => s.url.startsWith(BLUE)).every((s) => s.url.includes("tok-secret"))).toBe(true);
   });
 

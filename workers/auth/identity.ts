@@ -7,7 +7,7 @@
 import { ASSERTION_HEADER, assertionClaims, type AssertionSigner } from "./assertion.ts";
 import { withoutCookie } from "../../shared/http/cookies.ts";
 import { forwardHeaders, forwardRequest } from "../../shared/http/forward.ts";
-import { originTarget } from "../../shared/http/target.ts";
+import { originTarget, withoutParams } from "../../shared/http/target.ts";
 import { QUERY_TOKEN_PARAM } from "./credential.ts";
 import { isStripped } from "./strip.ts";
 import type { GateConfig } from "./config.ts";
@@ -68,12 +68,9 @@ export async function buildOriginRequest(
     headers[H_TOKEN_ID] = identity.tokenId;
   }
   // A token in the query (when accepted) is a credential like Authorization: the origin never sees it.
+  // The other pairs go on exactly as sent (and as the scope check read them).
   let search = url.search;
-  if (search && !config.forwardAuthorization && url.searchParams.has(QUERY_TOKEN_PARAM)) {
-    const params = new URLSearchParams(url.search);
-    params.delete(QUERY_TOKEN_PARAM);
-    search = params.size ? `?${params}` : "";
-  }
+  if (search && !config.forwardAuthorization && url.searchParams.has(QUERY_TOKEN_PARAM)) search = withoutParams(search, (n) => n === QUERY_TOKEN_PARAM);
   // The configured origin plus the decided path: nothing in the request picks the host (shared/http/target.ts).
   const target = originTarget(config.originBase ?? { origin: url.origin, prefix: "" }, path, search);
   if (identity && config.assertion) headers[ASSERTION_HEADER] = await signAssertion(config.assertion, config, identity, request.method, url, target, nowMs);

@@ -6,7 +6,7 @@
  * (shared/kv/read.ts) rather than `KvReader`: the gate needs none of its
  * stale-on-error, revalidation, metadata or codecs, and the bundle's budget is tight.
  */
-import { IsolateCache, KvOps, KvUnavailableError, KvValidationError, validate, type KvBinding } from "../../shared/kv/read.ts";
+import { IsolateCache, type KvOps, KvUnavailableError, KvValidationError, validate, type KvBinding } from "../../shared/kv/read.ts";
 import { TOKEN_KEY_PREFIX, TokenRecordSchema, type TokenRecord } from "./model.ts";
 
 export { TOKEN_KEY_PREFIX, type TokenRecord } from "./model.ts";
@@ -26,7 +26,7 @@ export interface TokenReaderOptions {
 /**
  * Token records by hash, validated with `TokenRecordSchema`. No stale-on-error:
  * a failed read throws `KvUnavailableError` (the gate answers 503), whatever is held.
- * @example const record = await new TokenReader(env.TOKENS_KV, options).lookup(hash, ops);
+ * @example const held = reader.held(hash, ops); const record = held === undefined ? await reader.read(hash, ops) : held;
  */
 export class TokenReader {
   readonly #kv: KvBinding;
@@ -48,12 +48,6 @@ export class TokenReader {
     if (!held || held.freshUntil <= this.#o.now()) return undefined;
     ops.cacheHits++;
     return held.value;
-  }
-
-  /** The record for a token hash, from the isolate while fresh; null when unknown. */
-  async lookup(hash: string, ops: KvOps = new KvOps()): Promise<TokenRecord | null> {
-    const held = this.held(hash, ops);
-    return held === undefined ? this.read(hash, ops) : held;
   }
 
   /** The record read from KV (and held as the options say); null when unknown. */

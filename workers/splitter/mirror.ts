@@ -1,4 +1,5 @@
 import { canonicalName } from "../../shared/http/forward.ts";
+import { withoutParams } from "../../shared/http/target.ts";
 import { MIRROR_HEADER, originBases, originRequest, type OriginFetch, type Target } from "./origin.ts";
 import { otherColor, type Color, type RolloutConfig } from "./model.ts";
 
@@ -41,11 +42,7 @@ export function mirror(request: Request, to: Target, config: RolloutConfig, serv
   }
   // RFC 6750's query token is a credential too (the gate removes it from what it forwards; a direct caller may not).
   let search = to.search;
-  if (!m.forwardCredentials && /[?&]access_token=/i.test(search)) {
-    const q = new URLSearchParams(search);
-    for (const k of [...q.keys()]) if (k.toLowerCase() === "access_token") q.delete(k);
-    search = q.size ? `?${q}` : "";
-  }
+  if (!m.forwardCredentials && search) search = withoutParams(search, (k) => k.toLowerCase() === "access_token");
   // The copy's whole life (its body is cancelled unread) is bounded by timeoutMs.
   const copy = originRequest(
     new Request(request.url, { method: request.method, headers }),
