@@ -18,3 +18,6 @@ process.exitCode = await main(process.argv.slice(2));
 // A failed command ends now, whatever handles a half-started local runtime left open (never a hang).
 // stderr is synchronous on pipes and terminals, so the error is already written.
 if (process.exitCode !== 0) process.exit(process.exitCode);
+// A command that succeeded ends too, once stdout has taken what it printed: a local runtime whose
+// stop timed out (LOCAL_DISPOSE_TIMEOUT_MS, wedged on a busy state) must not keep it alive.
+process.stdout.write("", () => process.exit(0));

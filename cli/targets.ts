@@ -85,7 +85,7 @@ export async function openKv(env: WorkerEnv, target: KvTarget, vars: Readonly<Re
     );
     // Bounded: a runtime wedged on a busy state must not keep the command from ending.
     const dispose = () => Promise.race([proxy.dispose(), new Promise<void>((r) => setTimeout(r, LOCAL_DISPOSE_TIMEOUT_MS).unref())]);
-    return { kv: proxy.env[binding] as KvBinding, where: `local (${path})`, dispose };
+    return { kv: boundedCalls(proxy.env[binding] as KvBinding, LOCAL_KV_CALL_TIMEOUT_MS), where: `local (${path})`, dispose };
   }
 
   if (!ns.id || ns.id.endsWith("-local")) {
@@ -103,6 +103,36 @@ export async function openKv(env: WorkerEnv, target: KvTarget, vars: Readonly<Re
 export const LOCAL_START_ATTEMPTS = 4;
 export const LOCAL_START_TIMEOUT_MS = 60_000;
 export const LOCAL_DISPOSE_TIMEOUT_MS = 10_000;
+/** The longest one local KV call may take: two runtimes on one SQLite state can wedge one of them. */
+export const LOCAL_KV_CALL_TIMEOUT_MS = 30_000;
+
+/**
+ * `kv` with every call bounded by `ms`: a call that has not settled by then rejects, and the
+ * command ends with `KV <op> ... failed: no answer within ...; run again` instead of hanging
+ * on a local runtime wedged on a busy state.
+ * @example const kv = boundedCalls(proxy.env.SITE_KV, LOCAL_KV_CALL_TIMEOUT_MS);
+ */
+export function boundedCalls<T extends object>(kv: T, ms: number): T {
+  return new Proxy(kv, {
+    get(target, prop) {
+      const v: unknown = Reflect.get(target, prop);
+      if (typeof v !== "function") return v;
+      return (...args: unknown[]) => {
+        let timer: ReturnType<typeof setTimeout> | undefined;
+        const late = new Promise<never>((_, reject) => {
+          timer = setTimeout(
+            () =>
+              reject(
+                new Error(`no answer within ${ms / 1000} s from the local runtime (another edgekv command or wrangler dev may hold its state); run again`),
+              ),
+            ms,
+          );
+        });
+        return Promise.race([Promise.resolve(v.apply(target, args)), late]).finally(() => clearTimeout(timer));
+      };
+    },
+  });
+}
 
 /**
  * Starts the local runtime on `path`, bounded: two commands opening one local
