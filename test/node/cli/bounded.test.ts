@@ -40,11 +40,11 @@ describe("boundedCalls: local KV calls that never answer end the command", () =>
   it("passes every call through unchanged when the runtime answers", async () => {
     const b = boundedCalls(kv, 5_000);
     await b.put("a", "1", { metadata: { by: "t" } });
-    expect(await b.get("a")).toBe("1");
-    expect(await b.getWithMetadata("a")).toMatchObject({ value: "1", metadata: { by: "t" } });
+    expect(await b.get("a", { type: "text" })).toBe("1");
+    expect(await b.getWithMetadata("a", { type: "text" })).toMatchObject({ value: "1", metadata: { by: "t" } });
     expect((await b.list({ prefix: "a" })).keys.map((k) => k.name)).toEqual(["a"]);
     await b.delete("a");
-    expect(await b.get("a")).toBeNull();
+    expect(await b.get("a", { type: "text" })).toBeNull();
   });
 
   // The binding's call, and the operation the library names when it fails.
@@ -58,10 +58,10 @@ describe("boundedCalls: local KV calls that never answer end the command", () =>
       const started = Date.now();
       const run =
         named === "get"
-          ? new KvReader(b, { codec: text }).get("k")
+          ? new KvReader(b, { codec: text() }).get("k")
           : named === "put"
-            ? new KvWriter(b, { codec: text }).put("k", "v")
-            : listPages(new KvReader(b, { codec: text }), { prefix: "k" }).next();
+            ? new KvWriter(b, { codec: text() }).put("k", "v")
+            : listPages(new KvReader(b, { codec: text() }), { prefix: "k" }).next();
       const err = await run.then(
         () => undefined,
         (e: unknown) => e,
