@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess } from "node:child_process";
+import { readFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -6,8 +7,39 @@ import { releaseGroup, stopGroup, trackGroup } from "./supervise.ts";
 
 export const ROOT = fileURLToPath(new URL("..", import.meta.url));
 
-/** A free loopback TCP port. */
-export function freePort(): Promise<number> {
+/** Ports this process has handed out: never twice. */
+const handedOut = new Set<number>();
+
+/** The lowest port the kernel hands out by itself (`listen(0)`, outgoing connections); 32768 unless configured. */
+function ephemeralLow(): number {
+  try {
+    const low = Number(readFileSync("/proc/sys/net/ipv4/ip_local_port_range", "utf8").trim().split(/\s+/)[0]);
+    return Number.isInteger(low) && low > 2048 ? low : 32768;
+  } catch {
+    return 32768;
+  }
+}
+
+/**
+ * A free loopback TCP port for a server started later (wrangler dev binds it seconds after).
+ * Picked below the kernel's ephemeral range: a port from `listen(0)` is one the kernel also gives
+ * to the next outgoing connection or `listen(0)` of any process, so a parallel test could take it
+ * before the bind ("Address already in use"). Below that range only another explicit pick can.
+ */
+export async function freePort(): Promise<number> {
+  const high = ephemeralLow();
+  const low = Math.max(1024, high - 12_000);
+  for (let i = 0; i < 100; i++) {
+    const port = low + Math.floor(Math.random() * (high - low));
+    if (handedOut.has(port) || !(await portIsFree(port))) continue;
+    handedOut.add(port);
+    return port;
+  }
+  return anyFreePort();
+}
+
+/** A port from the kernel (`listen(0)`): the fallback when the range below the ephemeral one is full. */
+function anyFreePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const srv = createServer();
     srv.unref();
