@@ -42,6 +42,8 @@ beforeAll(async () => {
     EDGEKV_AUTH_PORT: String(await freePort()),
     EDGEKV_BLUE_PORT: String(await freePort()),
     EDGEKV_GREEN_PORT: String(await freePort()),
+    // Every port the suite opens: test files run in parallel, and two runs on the default 8792 collide.
+    EDGEKV_CONTROL_PORT: String(await freePort()),
   };
   suite = await startSuite({ persistTo: dir, env, log: (s) => logs.push(s) });
 }, 180_000);

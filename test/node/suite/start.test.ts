@@ -31,6 +31,8 @@ async function portsEnv(): Promise<Record<string, string>> {
     EDGEKV_AUTH_PORT: String(await freePort()),
     EDGEKV_BLUE_PORT: String(await freePort()),
     EDGEKV_GREEN_PORT: String(await freePort()),
+    // Every port npm start opens: files run in parallel, and two runs on the default 8792 collide.
+    EDGEKV_CONTROL_PORT: String(await freePort()),
   };
 }
 
