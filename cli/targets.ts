@@ -117,19 +117,12 @@ export function boundedCalls<T extends object>(kv: T, ms: number): T {
     get(target, prop) {
       const v: unknown = Reflect.get(target, prop);
       if (typeof v !== "function") return v;
-      return (...args: unknown[]) => {
-        let timer: ReturnType<typeof setTimeout> | undefined;
-        const late = new Promise<never>((_, reject) => {
-          timer = setTimeout(
-            () =>
-              reject(
-                new Error(`no answer within ${ms / 1000} s from the local runtime (another edgekv command or wrangler dev may hold its state); run again`),
-              ),
-            ms,
-          );
-        });
-        return Promise.race([Promise.resolve(v.apply(target, args)), late]).finally(() => clearTimeout(timer));
-      };
+      return (...args: unknown[]) =>
+        deadline(
+          Promise.resolve(v.apply(target, args)),
+          ms,
+          `no answer within ${ms / 1000} s from the local runtime (another edgekv command or wrangler dev may hold its state); run again`,
+        );
     },
   });
 }
@@ -142,12 +135,8 @@ export function boundedCalls<T extends object>(kv: T, ms: number): T {
  */
 async function startLocal<T>(path: string, start: () => Promise<T>): Promise<T> {
   for (let attempt = 1; ; attempt++) {
-    let timer: ReturnType<typeof setTimeout> | undefined;
     try {
-      const timeout = new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new Error(`no answer within ${LOCAL_START_TIMEOUT_MS / 1000} s`)), LOCAL_START_TIMEOUT_MS);
-      });
-      return await Promise.race([start(), timeout]);
+      return await deadline(start(), LOCAL_START_TIMEOUT_MS, `no answer within ${LOCAL_START_TIMEOUT_MS / 1000} s`);
     } catch (err) {
       const message = err instanceof Error ? err.message : String(err);
       const busy = /SQLITE_BUSY|database is locked/i.test(message);
@@ -156,10 +145,17 @@ async function startLocal<T>(path: string, start: () => Promise<T>): Promise<T> 
         throw new CliError(`cannot start the local runtime on ${path}${why}: ${message.split("\n")[0]}; run again`);
       }
       await new Promise((r) => setTimeout(r, 200 * attempt + Math.floor(Math.random() * 300)));
-    } finally {
-      clearTimeout(timer);
     }
   }
+}
+
+/** `p`, or a rejection with `message` once `ms` have passed; the timer never outlives the race. */
+function deadline<T>(p: Promise<T>, ms: number, message: string): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(message)), ms);
+  });
+  return Promise.race([p, late]).finally(() => clearTimeout(timer));
 }
 
 /**
